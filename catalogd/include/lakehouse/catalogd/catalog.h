@@ -1,0 +1,90 @@
+#pragma once
+// catalogd: the sole metadata authority (PRD invariant 2). Datasets, their versions, schemas and
+// manifests. Manifests hold pointers only (invariant 3). Write-ahead: a version's manifest is
+// created in object storage with put-if-absent before the in-memory index changes; on start the
+// index is rebuilt from storage.
+// Mirrors `service CatalogService` in proto/lakehouse/v1/catalog.proto.
+//
+// Object key layout (the one place it is defined):
+//   _catalog/<dataset>/<version, 20 digits>.json   manifest of one version
+//   data/<dataset>/<uuid>.parquet                   data objects referenced by manifests
+//   _staging/<uuid>                                 uploads in flight (never referenced)
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lakehouse/shared/types.h"
+#include "lakehouse/storaged/object_store.h"
+
+namespace lakehouse::catalogd {
+
+std::string ManifestKey(const std::string& dataset, uint64_t version);
+std::string ManifestPrefix(const std::string& dataset);
+std::string NewDataKey(const std::string& dataset);  //!< data/<dataset>/<random>.parquet
+
+struct DatasetSummary {
+  std::string name;
+  uint64_t version = 0;
+  uint64_t schema_version = 1;
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  int64_t updated_at_ms = 0;
+};
+
+struct VersionSummary {
+  uint64_t version = 0;
+  std::string operation;
+  int64_t created_at_ms = 0;
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  uint64_t schema_version = 1;
+  bool tombstone = false;
+};
+
+enum class CommitOp { kCreate, kAppend, kReplace, kDelete };
+
+struct CommitRequest {
+  std::string dataset;
+  CommitOp op = CommitOp::kCreate;
+  Schema schema;                        //!< schema of `objects` (ignored for kDelete)
+  std::vector<DataObject> objects;      //!< new objects (kAppend adds them to the head's)
+  bool allow_schema_change = false;     //!< kAppend/kReplace: accept a schema that differs from the head's
+  std::optional<uint64_t> expected_version;  //!< optimistic check: fail with 409 unless head == this
+  std::map<std::string, std::string> properties;
+};
+
+//! Called after a commit is visible (queryd invalidates its cache here).
+using CommitListener = std::function<void(const DatasetManifest&)>;
+
+class Catalog {
+ public:
+  virtual ~Catalog() = default;
+
+  //! Re-reads every manifest from storage and replaces the in-memory index.
+  virtual void Rebuild() = 0;
+  //! Live datasets (tombstoned ones excluded), sorted by name.
+  virtual std::vector<DatasetSummary> List() = 0;
+  //! Head manifest; throws Error(kNotFound) naming the dataset when absent or deleted.
+  virtual DatasetManifest Head(const std::string& dataset) = 0;
+  //! A specific version; throws Error(kNotFound).
+  virtual DatasetManifest Get(const std::string& dataset, uint64_t version) = 0;
+  virtual std::vector<VersionSummary> Versions(const std::string& dataset) = 0;
+  //! Commits a new version. Errors: kConflict when creating an existing dataset, appending with a
+  //! different schema (the message names the differing columns) or when `expected_version` is
+  //! stale; kNotFound when appending to / replacing / deleting a missing dataset.
+  virtual DatasetManifest Commit(const CommitRequest& request) = 0;
+  virtual void AddListener(CommitListener listener) = 0;
+  //! Deletes data objects under data/ that no manifest references and that are older than
+  //! `min_age_ms` (so in-flight commits are safe). Returns how many were deleted.
+  virtual size_t CollectGarbage(int64_t min_age_ms) = 0;
+};
+
+std::unique_ptr<Catalog> MakeCatalog(storaged::ObjectStore& store);
+
+//! Names the columns that differ between two schemas, e.g. "price: DOUBLE -> VARCHAR; added qty".
+std::string DescribeSchemaDiff(const Schema& from, const Schema& to);
+
+}  // namespace lakehouse::catalogd

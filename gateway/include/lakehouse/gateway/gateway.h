@@ -1,0 +1,77 @@
+#pragma once
+// gateway: HTTP ingress. Routing, request ids, access logs, limits, graceful shutdown, and the
+// health/readiness endpoints. Services are reached only through their C++ interfaces (Services),
+// so they can live in-process or behind gRPC without touching the handlers.
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lakehouse/gateway/http.h"
+
+namespace lakehouse::storaged { class ObjectStore; }
+namespace lakehouse::catalogd { class Catalog; }
+namespace lakehouse::ingest { class Ingestor; }
+namespace lakehouse::queryd { class QueryEngine; }
+namespace lakehouse::aibridge { class AiBridge; }
+
+namespace lakehouse::gateway {
+
+//! The services the handlers call. Any of them may be null when not configured; handlers that
+//! need a missing one answer 503 naming it.
+struct Services {
+  storaged::ObjectStore* store = nullptr;
+  catalogd::Catalog* catalog = nullptr;
+  ingest::Ingestor* ingest = nullptr;
+  queryd::QueryEngine* query = nullptr;
+  aibridge::AiBridge* ai = nullptr;
+  uint64_t max_upload_bytes = 64ull << 30;  //!< body limit of upload routes
+};
+
+//! A cheap, non-blocking probe: returns {"status": "ok" | "starting" | "down", ...details}.
+//! Components that need I/O to know their health cache it themselves.
+struct HealthCheck {
+  std::string name;
+  std::function<nlohmann::json()> probe;
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;                 //!< 0 picks a free port (see Server::port())
+  int io_threads = 2;
+  int worker_threads = 16;              //!< threads running blocking handlers (queries, uploads)
+  uint64_t max_body_bytes = 1ull << 20; //!< default request body limit -> 413 beyond it
+  uint64_t max_header_bytes = 16 << 10;
+  int64_t idle_timeout_ms = 60000;      //!< keep-alive connections idle longer are closed
+  int64_t drain_timeout_ms = 30000;     //!< on SIGTERM, how long in-flight requests may finish
+  std::string version = "0.0.0";
+};
+
+//! All routes of the HTTP API (docs/api.md), built over the given services.
+Router BuildRouter(const Services& services);
+
+class Server {
+ public:
+  Server(ServerOptions options, Router router, std::vector<HealthCheck> checks);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  //! Binds the listening socket (throws Error(kUnavailable) naming the address on failure).
+  void Bind();
+  //! The bound port (after Bind).
+  uint16_t port() const;
+  //! Serves until Stop() or SIGTERM/SIGINT, then drains in-flight requests and returns.
+  void Run();
+  //! Asks Run() to drain and return; safe from any thread.
+  void Stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lakehouse::gateway

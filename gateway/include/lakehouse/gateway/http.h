@@ -1,0 +1,99 @@
+#pragma once
+// The gateway's handler API: what a route handler sees. Deliberately free of Beast/Asio headers
+// so route files compile fast. The server (gateway/src/server.cpp) implements these over Beast.
+//
+// Handlers throw lakehouse::Error for request-ending errors; the server turns it into
+//   {"error":{"code":"not_found","message":"...","request_id":"..."}} with the mapped status,
+// as long as the response has not started streaming. After Begin(), a thrown error aborts the
+// connection (the client sees a truncated chunked body, never a silently short result).
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lakehouse/shared/io.h"
+
+namespace lakehouse::gateway {
+
+class Request {
+ public:
+  virtual ~Request() = default;
+  virtual std::string_view method() const = 0;
+  //! Percent-decoded path without the query string, e.g. "/api/v1/datasets/sales".
+  virtual std::string_view path() const = 0;
+  //! Raw query string without '?', e.g. "format=csv&limit=10".
+  virtual std::string_view raw_query() const = 0;
+  virtual std::optional<std::string> Header(std::string_view name) const = 0;
+  //! Percent-decoded query parameter.
+  virtual std::optional<std::string> Query(std::string_view name) const = 0;
+  //! Path parameter captured by "{name}" in the route pattern; throws if the route has none.
+  virtual const std::string& Param(std::string_view name) const = 0;
+  virtual const std::string& request_id() const = 0;
+  //! Content-Length when the client sent one (absent for chunked uploads).
+  virtual std::optional<uint64_t> content_length() const = 0;
+  //! The body as a stream, read as the handler consumes it (never buffered whole). The route's
+  //! body limit applies: reading past it throws Error(kPayloadTooLarge).
+  virtual ByteSource& Body() = 0;
+  //! The whole body (for small JSON bodies), within the route's body limit.
+  std::string ReadBody();
+  //! The body parsed as a JSON object; throws Error(kInvalidArgument) saying what is wrong.
+  nlohmann::json ReadJson();
+};
+
+class Response {
+ public:
+  virtual ~Response() = default;
+  virtual void SetHeader(std::string name, std::string value) = 0;
+  //! A complete response with a body.
+  virtual void Send(int status, std::string_view body, std::string_view content_type) = 0;
+  //! Starts a chunked, streamed response. Then Write() any number of times and End().
+  virtual void Begin(int status, std::string_view content_type) = 0;
+  //! Writes one chunk; returns false when the client is gone (stop producing).
+  virtual bool Write(std::string_view data) = 0;
+  virtual void End() = 0;
+  //! True when the client closed its side (cheap poll; for cancelling long work).
+  virtual bool ClientGone() = 0;
+  virtual bool started() const = 0;
+  void Json(int status, const nlohmann::json& body);
+};
+
+using Handler = std::function<void(Request&, Response&)>;
+
+struct RouteOptions {
+  //! Run on the I/O thread: only for handlers that never block (health, static files).
+  bool inline_handler = false;
+  //! Body limit for this route; 0 means the server's default (server.max_body_bytes).
+  uint64_t max_body_bytes = 0;
+};
+
+//! Routes by method and pattern. Patterns are literal segments and "{param}" segments; a final
+//! "{param...}" captures the rest of the path (slashes included). Unknown path -> 404; known
+//! path with another method -> 405 with an Allow header.
+class Router {
+ public:
+  void Add(std::string_view method, std::string_view pattern, Handler handler, RouteOptions options = {});
+
+  struct Match {
+    const Handler* handler = nullptr;
+    const RouteOptions* options = nullptr;
+    std::map<std::string, std::string, std::less<>> params;
+    std::vector<std::string> allowed_methods;  //!< set when the path matched but the method did not
+  };
+  Match Find(std::string_view method, std::string_view path) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    Handler handler;
+    RouteOptions options;
+  };
+  std::vector<Route> routes_;
+};
+
+}  // namespace lakehouse::gateway

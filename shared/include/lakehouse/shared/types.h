@@ -1,0 +1,100 @@
+#pragma once
+// Value types shared by every service. Pointers only: nothing here ever holds row data.
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lakehouse {
+
+//! A validated dataset name: [a-z][a-z0-9_]{0,62}.
+class DatasetId {
+ public:
+  //! Throws Error(kInvalidArgument) naming the rule when `name` is not a valid dataset name.
+  static DatasetId Parse(std::string_view name);
+  static bool IsValid(std::string_view name);
+  const std::string& str() const { return name_; }
+  auto operator<=>(const DatasetId&) const = default;
+
+ private:
+  explicit DatasetId(std::string name) : name_(std::move(name)) {}
+  std::string name_;
+};
+
+//! Where one object lives in object storage.
+struct ObjectRef {
+  std::string bucket;  //!< bucket name for S3; "local" for the filesystem backend
+  std::string key;     //!< object key, relative, '/'-separated
+  uint64_t size = 0;   //!< bytes
+  std::string etag;    //!< opaque version tag from the store (no quotes)
+  bool operator==(const ObjectRef&) const = default;
+};
+
+//! Hex SHA-256 of the canonical schema form (see CanonicalSchema).
+struct SchemaFingerprint {
+  std::string hex;
+  bool operator==(const SchemaFingerprint&) const = default;
+};
+
+struct ColumnSchema {
+  std::string name;
+  std::string type;  //!< DuckDB logical type name, e.g. "BIGINT", "VARCHAR", "DECIMAL(18,3)"
+  bool nullable = true;
+  bool operator==(const ColumnSchema&) const = default;
+};
+
+using Schema = std::vector<ColumnSchema>;
+
+//! The canonical text of a schema: one "name:type:nullable" per line; the fingerprint hashes it.
+std::string CanonicalSchema(const Schema& schema);
+SchemaFingerprint Fingerprint(const Schema& schema);
+
+//! A data object listed by a manifest.
+struct DataObject {
+  ObjectRef ref;
+  uint64_t row_count = 0;
+  bool operator==(const DataObject&) const = default;
+};
+
+//! One version of one dataset. Persisted as JSON at `_catalog/<dataset>/<version>.json`.
+struct DatasetManifest {
+  std::string dataset;
+  uint64_t version = 0;                   //!< 1, 2, 3, ...
+  std::optional<uint64_t> parent_version; //!< absent for version 1
+  std::string operation;                  //!< "create", "append", "replace", "delete"
+  int64_t created_at_ms = 0;              //!< unix epoch milliseconds
+  bool tombstone = false;                 //!< true when the dataset was deleted at this version
+  uint64_t schema_version = 1;            //!< bumps when the schema changes
+  Schema schema;
+  SchemaFingerprint fingerprint;
+  std::vector<DataObject> objects;
+  std::map<std::string, std::string> properties;  //!< e.g. embedding model and dimension
+
+  uint64_t row_count() const;
+  uint64_t byte_count() const;
+  bool operator==(const DatasetManifest&) const = default;
+};
+
+void to_json(nlohmann::json& j, const ObjectRef& v);
+void from_json(const nlohmann::json& j, ObjectRef& v);
+void to_json(nlohmann::json& j, const ColumnSchema& v);
+void from_json(const nlohmann::json& j, ColumnSchema& v);
+void to_json(nlohmann::json& j, const DataObject& v);
+void from_json(const nlohmann::json& j, DataObject& v);
+void to_json(nlohmann::json& j, const DatasetManifest& v);
+void from_json(const nlohmann::json& j, DatasetManifest& v);
+
+//! Milliseconds since the unix epoch.
+int64_t NowMs();
+//! RFC 3339 UTC text for epoch milliseconds, e.g. "2026-11-24T22:10:00.000Z".
+std::string FormatTimeMs(int64_t ms);
+//! Lower-case hex SHA-256 of bytes.
+std::string Sha256Hex(std::string_view bytes);
+//! A random 128-bit id as 32 hex characters.
+std::string RandomHexId();
+
+}  // namespace lakehouse

@@ -1,0 +1,159 @@
+#include "lakehouse/shared/types.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "lakehouse/shared/error.h"
+
+namespace lakehouse {
+
+bool DatasetId::IsValid(std::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  if (name[0] < 'a' || name[0] > 'z') return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+DatasetId DatasetId::Parse(std::string_view name) {
+  if (!IsValid(name)) {
+    Fail(ErrorCode::kInvalidArgument,
+         "invalid dataset name '{}': names must match [a-z][a-z0-9_]{{0,62}} (lower-case letter first, "
+         "then lower-case letters, digits or '_', at most 63 characters)",
+         name.substr(0, 80));
+  }
+  return DatasetId(std::string(name));
+}
+
+std::string CanonicalSchema(const Schema& schema) {
+  std::string out;
+  for (const auto& c : schema) {
+    out += c.name;
+    out += ':';
+    out += c.type;
+    out += ':';
+    out += c.nullable ? "null" : "notnull";
+    out += '\n';
+  }
+  return out;
+}
+
+SchemaFingerprint Fingerprint(const Schema& schema) { return {Sha256Hex(CanonicalSchema(schema))}; }
+
+uint64_t DatasetManifest::row_count() const {
+  uint64_t n = 0;
+  for (const auto& o : objects) n += o.row_count;
+  return n;
+}
+
+uint64_t DatasetManifest::byte_count() const {
+  uint64_t n = 0;
+  for (const auto& o : objects) n += o.ref.size;
+  return n;
+}
+
+void to_json(nlohmann::json& j, const ObjectRef& v) {
+  j = {{"bucket", v.bucket}, {"key", v.key}, {"size", v.size}, {"etag", v.etag}};
+}
+void from_json(const nlohmann::json& j, ObjectRef& v) {
+  j.at("bucket").get_to(v.bucket);
+  j.at("key").get_to(v.key);
+  j.at("size").get_to(v.size);
+  v.etag = j.value("etag", "");
+}
+void to_json(nlohmann::json& j, const ColumnSchema& v) {
+  j = {{"name", v.name}, {"type", v.type}, {"nullable", v.nullable}};
+}
+void from_json(const nlohmann::json& j, ColumnSchema& v) {
+  j.at("name").get_to(v.name);
+  j.at("type").get_to(v.type);
+  v.nullable = j.value("nullable", true);
+}
+void to_json(nlohmann::json& j, const DataObject& v) {
+  j = v.ref;
+  j["row_count"] = v.row_count;
+}
+void from_json(const nlohmann::json& j, DataObject& v) {
+  j.get_to(v.ref);
+  j.at("row_count").get_to(v.row_count);
+}
+void to_json(nlohmann::json& j, const DatasetManifest& v) {
+  j = nlohmann::json{{"format", 1},
+                     {"dataset", v.dataset},
+                     {"version", v.version},
+                     {"parent_version", v.parent_version ? nlohmann::json(*v.parent_version) : nlohmann::json()},
+                     {"operation", v.operation},
+                     {"created_at_ms", v.created_at_ms},
+                     {"created_at", FormatTimeMs(v.created_at_ms)},
+                     {"tombstone", v.tombstone},
+                     {"schema_version", v.schema_version},
+                     {"schema", v.schema},
+                     {"fingerprint", v.fingerprint.hex},
+                     {"objects", v.objects},
+                     {"row_count", v.row_count()},
+                     {"byte_count", v.byte_count()},
+                     {"properties", v.properties}};
+}
+void from_json(const nlohmann::json& j, DatasetManifest& v) {
+  j.at("dataset").get_to(v.dataset);
+  j.at("version").get_to(v.version);
+  if (j.contains("parent_version") && !j["parent_version"].is_null()) {
+    v.parent_version = j["parent_version"].get<uint64_t>();
+  } else {
+    v.parent_version.reset();
+  }
+  j.at("operation").get_to(v.operation);
+  j.at("created_at_ms").get_to(v.created_at_ms);
+  v.tombstone = j.value("tombstone", false);
+  v.schema_version = j.value("schema_version", uint64_t{1});
+  j.at("schema").get_to(v.schema);
+  v.fingerprint.hex = j.at("fingerprint").get<std::string>();
+  j.at("objects").get_to(v.objects);
+  v.properties = j.value("properties", std::map<std::string, std::string>{});
+}
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string FormatTimeMs(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+}
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xF];
+  }
+  return out;
+}
+
+std::string RandomHexId() {
+  unsigned char buf[16];
+  if (RAND_bytes(buf, sizeof buf) != 1) Fail(ErrorCode::kInternal, "RAND_bytes failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : buf) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xF];
+  }
+  return out;
+}
+
+}  // namespace lakehouse
