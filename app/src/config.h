@@ -1,0 +1,75 @@
+#pragma once
+// The effective configuration of `lakehouse serve`. Sources, lowest to highest precedence:
+//   built-in defaults < TOML file (--config FILE or LAKEHOUSE_CONFIG) < environment < flags.
+// Every setting has one TOML key, one environment variable and one flag (see kSettings in
+// config.cpp, and `lakehouse serve --help`).
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace lakehouse::app {
+
+struct Config {
+  // [server]
+  std::string listen = "127.0.0.1:8080";
+  int io_threads = 2;
+  int worker_threads = 16;
+  uint64_t max_body_bytes = 1ull << 20;
+  uint64_t max_upload_bytes = 64ull << 30;
+  int64_t idle_timeout_ms = 60000;
+  int64_t drain_timeout_ms = 30000;
+  std::string public_url;  //!< base URL in presigned links; default http://<listen>
+  // [storage]
+  std::string data_dir = "./data";
+  std::string storage = "local";  //!< "local" or "s3"
+  std::string s3_endpoint;
+  std::string s3_region = "us-east-1";
+  std::string s3_bucket = "lakehouse";
+  std::string s3_access_key;
+  std::string s3_secret_key;
+  uint64_t s3_multipart_threshold_mb = 64;
+  // [query]
+  std::string query_memory_limit = "1GB";
+  int query_threads = 2;
+  std::string query_temp_dir;  //!< default <data_dir>/tmp/query
+  int64_t query_timeout_ms = 60000;
+  int64_t query_max_timeout_ms = 600000;
+  // [ai]
+  bool ai_enabled = true;
+  std::string ai_sidecar_url;       //!< when set, use this sidecar instead of starting one
+  std::string ai_ollama_host = "http://127.0.0.1:11434";
+  std::string ai_model_server = "auto";  //!< "auto": start the bundled model server when no Ollama answers; "never"; "always"
+  int64_t ai_timeout_ms = 60000;
+  // [log]
+  std::string log_level = "info";
+
+  std::string config_file;  //!< the TOML file that was read, if any
+
+  std::string listen_host() const;
+  uint16_t listen_port() const;
+  std::string objects_dir() const;  //!< <data_dir>/objects: the local object store's root
+  std::string temp_dir() const;     //!< <data_dir>/tmp
+};
+
+//! Registers every setting as a flag on `cmd`. After parsing, call Resolve.
+class ConfigLoader {
+ public:
+  void AddFlags(CLI::App& cmd);
+  //! Applies defaults < TOML < env < flags; validates; throws lakehouse::Error(kInvalidArgument).
+  Config Resolve() const;
+  //! The settings table as text (for docs and --help footers).
+  static std::string Describe();
+
+ private:
+  std::string config_path_;
+  std::map<std::string, std::string> flag_values_;
+  std::vector<std::pair<std::string, CLI::Option*>> options_;
+};
+
+//! The effective configuration as TOML text, secrets masked (`lakehouse config`).
+std::string ToToml(const Config& config);
+
+}  // namespace lakehouse::app

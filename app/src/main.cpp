@@ -1,0 +1,94 @@
+// The `lakehouse` binary: thin wiring. Reads the configuration, builds each service behind its
+// interface, hands them to the gateway, and serves until SIGTERM/SIGINT.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "config.h"
+#include "lakehouse/gateway/gateway.h"
+#include "lakehouse/shared/error.h"
+#include "lakehouse/shared/logging.h"
+#include "services.h"
+
+#ifndef LAKEHOUSE_VERSION
+#define LAKEHOUSE_VERSION "0.0.0"
+#endif
+
+namespace lakehouse::app {
+namespace {
+
+int Serve(const Config& config) {
+  log::Init(log::ParseLevel(config.log_level));
+  std::filesystem::create_directories(config.temp_dir());
+  log::Info("starting", {{"version", LAKEHOUSE_VERSION},
+                         {"listen", config.listen},
+                         {"storage", config.storage},
+                         {"data_dir", config.data_dir},
+                         {"config_file", config.config_file}});
+
+  gateway::ServerOptions options;
+  options.host = config.listen_host();
+  options.port = config.listen_port();
+  options.io_threads = config.io_threads;
+  options.worker_threads = config.worker_threads;
+  options.max_body_bytes = config.max_body_bytes;
+  options.idle_timeout_ms = config.idle_timeout_ms;
+  options.drain_timeout_ms = config.drain_timeout_ms;
+  options.version = LAKEHOUSE_VERSION;
+
+  auto services = StartServices(config);
+  gateway::Server server(options, gateway::BuildRouter(services->handles()), services->health_checks());
+  server.Bind();
+  server.Run();
+  services->Stop();
+  log::Info("shutdown complete");
+  return 0;
+}
+
+}  // namespace
+}  // namespace lakehouse::app
+
+int main(int argc, char** argv) {
+  using namespace lakehouse;
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App cli{"Lakehouse: SQL over Parquet in object storage, with a catalog and AI behind one HTTP API.\n"};
+  cli.require_subcommand(0, 1);
+  cli.set_version_flag("--version", LAKEHOUSE_VERSION);
+  cli.footer("Run `lakehouse serve --help` for every setting. Precedence: defaults < TOML file < environment < flags.");
+
+  app::ConfigLoader serve_config;
+  auto* serve = cli.add_subcommand("serve", "run the HTTP server (default local filesystem storage under ./data)");
+  serve_config.AddFlags(*serve);
+  serve->footer(app::ConfigLoader::Describe());
+
+  app::ConfigLoader print_config;
+  auto* config_cmd = cli.add_subcommand("config", "print the effective configuration as TOML (secrets masked)");
+  print_config.AddFlags(*config_cmd);
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e);
+  }
+
+  try {
+    if (config_cmd->parsed()) {
+      std::cout << app::ToToml(print_config.Resolve());
+      return 0;
+    }
+    if (serve->parsed()) return app::Serve(serve_config.Resolve());
+    std::cout << cli.help();
+    return 0;
+  } catch (const Error& e) {
+    std::cerr << "lakehouse: " << e.what() << "\n";
+    log::Error("fatal", {{"error", e.what()}, {"code", CodeName(e.code())}});
+    return e.code() == ErrorCode::kInvalidArgument ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "lakehouse: " << e.what() << "\n";
+    log::Error("fatal", {{"error", e.what()}});
+    return 1;
+  }
+}

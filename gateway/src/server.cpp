@@ -1,0 +1,712 @@
+// The HTTP server: Boost.Beast over Asio with C++20 coroutines.
+//
+// Threading model
+// - `io_threads` threads run the io_context. Each connection is one coroutine on its own strand:
+//   it reads a request header, routes it, and either
+//   * runs an inline handler on the I/O thread (health checks: never block), buffering the
+//     response and writing it asynchronously, or
+//   * hands the request to the worker pool, where the handler reads the body and writes the
+//     response with synchronous socket calls (the coroutine is suspended meanwhile, so nobody
+//     else touches the socket). This keeps handlers plain blocking code (DuckDB, libcurl) while
+//     the I/O threads stay free, and gives natural back-pressure for streamed bodies.
+// - SIGTERM/SIGINT: stop accepting, close idle keep-alive connections, let in-flight requests
+//   finish (up to drain_timeout_ms), then return from Run().
+#include <poll.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+
+#include "lakehouse/gateway/gateway.h"
+#include "lakehouse/shared/error.h"
+#include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/types.h"
+#include "url.h"
+
+namespace lakehouse::gateway {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using net::awaitable;
+using net::use_awaitable;
+constexpr auto kAsTuple = net::experimental::as_tuple(use_awaitable);
+
+using Clock = std::chrono::steady_clock;
+
+//! Process-unique request ids: a random prefix plus a counter (cheap on the hot path).
+std::string NextRequestId() {
+  static const std::string prefix = RandomHexId().substr(0, 8);
+  static std::atomic<uint64_t> counter{0};
+  return fmt::format("{}-{:x}", prefix, counter.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+bool IsAcceptableRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string ErrorBody(ErrorCode code, std::string_view message, std::string_view request_id) {
+  nlohmann::json j = {{"error", {{"code", CodeName(code)}, {"message", message}, {"request_id", request_id}}}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request
+
+class RequestImpl final : public Request {
+ public:
+  RequestImpl(const http::request_header<>& header, std::string request_id)
+      : header_(header), request_id_(std::move(request_id)) {
+    std::string_view target(header_.target().data(), header_.target().size());
+    size_t q = target.find('?');
+    path_ = PercentDecode(target.substr(0, q), /*plus_as_space=*/false);
+    if (q != std::string_view::npos) raw_query_ = std::string(target.substr(q + 1));
+    method_ = std::string(header_.method_string());
+  }
+
+  std::string_view method() const override { return method_; }
+  std::string_view path() const override { return path_; }
+  std::string_view raw_query() const override { return raw_query_; }
+  std::optional<std::string> Header(std::string_view name) const override {
+    auto it = header_.find(beast::string_view(name.data(), name.size()));
+    if (it == header_.end()) return std::nullopt;
+    return std::string(it->value());
+  }
+  std::optional<std::string> Query(std::string_view name) const override {
+    if (!query_parsed_) {
+      query_ = ParseQueryString(raw_query_);
+      query_parsed_ = true;
+    }
+    auto it = query_.find(name);
+    if (it == query_.end()) return std::nullopt;
+    return it->second;
+  }
+  const std::string& Param(std::string_view name) const override {
+    auto it = params_.find(name);
+    if (it == params_.end()) Fail(ErrorCode::kInternal, "route has no path parameter '{}'", name);
+    return it->second;
+  }
+  const std::string& request_id() const override { return request_id_; }
+  std::optional<uint64_t> content_length() const override {
+    auto it = header_.find(http::field::content_length);
+    if (it == header_.end()) return std::nullopt;
+    try {
+      return std::stoull(std::string(it->value()));
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+  ByteSource& Body() override {
+    if (body_ == nullptr) Fail(ErrorCode::kInternal, "request body is not available");
+    return *body_;
+  }
+
+  void set_params(std::map<std::string, std::string, std::less<>> params) { params_ = std::move(params); }
+  void set_body(ByteSource* body) { body_ = body; }
+
+ private:
+  const http::request_header<>& header_;
+  std::string request_id_;
+  std::string method_;
+  std::string path_;
+  std::string raw_query_;
+  mutable bool query_parsed_ = false;
+  mutable std::map<std::string, std::string, std::less<>> query_;
+  std::map<std::string, std::string, std::less<>> params_;
+  ByteSource* body_ = nullptr;
+};
+
+//! A body already in memory (inline handlers).
+class BufferedBody final : public ByteSource {
+ public:
+  explicit BufferedBody(std::string data) : data_(std::move(data)), source_(data_) {}
+  size_t Read(char* buf, size_t n) override { return source_.Read(buf, n); }
+
+ private:
+  std::string data_;
+  StringSource source_;
+};
+
+//! The body read from the socket as the handler consumes it (worker threads, sync I/O).
+class StreamingBody final : public ByteSource {
+ public:
+  StreamingBody(tcp::socket& socket, beast::flat_buffer& buffer, http::request_parser<http::buffer_body>& parser,
+                bool send_continue)
+      : socket_(socket), buffer_(buffer), parser_(parser), send_continue_(send_continue) {}
+
+  size_t Read(char* buf, size_t n) override {
+    if (n == 0) return 0;
+    if (send_continue_) {
+      send_continue_ = false;
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      beast::error_code ec;
+      net::write(socket_, net::buffer(kContinue.data(), kContinue.size()), ec);
+      if (ec) Fail(ErrorCode::kCancelled, "client went away: {}", ec.message());
+    }
+    while (!parser_.is_done()) {
+      parser_.get().body().data = buf;
+      parser_.get().body().size = n;
+      beast::error_code ec;
+      http::read_some(socket_, buffer_, parser_, ec);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec == http::error::body_limit) {
+        Fail(ErrorCode::kPayloadTooLarge, "request body exceeds the limit of {} bytes", limit_);
+      }
+      if (ec) Fail(ErrorCode::kInvalidArgument, "could not read the request body: {}", ec.message());
+      size_t got = n - parser_.get().body().size;
+      bytes_ += got;
+      if (got > 0) return got;
+    }
+    return 0;
+  }
+
+  bool done() const { return parser_.is_done(); }
+  void set_limit(uint64_t limit) { limit_ = limit; }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  tcp::socket& socket_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<http::buffer_body>& parser_;
+  bool send_continue_;
+  uint64_t limit_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Response
+
+struct ResponseState {
+  int status = 0;
+  uint64_t bytes = 0;
+  bool keep_alive = true;
+  bool broken = false;  //!< the connection can no longer be used (write failed or aborted stream)
+};
+
+class ResponseBase : public Response {
+ public:
+  ResponseBase(std::string request_id, bool keep_alive) : request_id_(std::move(request_id)) {
+    state_.keep_alive = keep_alive;
+  }
+  void SetHeader(std::string name, std::string value) override {
+    extra_headers_.emplace_back(std::move(name), std::move(value));
+  }
+  bool started() const override { return started_; }
+  const ResponseState& state() const { return state_; }
+  void ForceClose() { state_.keep_alive = false; }
+
+ protected:
+  template <typename Message>
+  void FillHeaders(Message& msg, std::string_view content_type) {
+    msg.set(http::field::server, "lakehouse");
+    msg.set("X-Request-Id", request_id_);
+    if (!content_type.empty()) msg.set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+    for (auto& [k, v] : extra_headers_) msg.set(k, v);
+    msg.keep_alive(state_.keep_alive);
+  }
+
+  std::string request_id_;
+  std::vector<std::pair<std::string, std::string>> extra_headers_;
+  ResponseState state_;
+  bool started_ = false;
+};
+
+//! Inline handlers: the whole response is kept in memory and written asynchronously afterwards.
+class BufferedResponse final : public ResponseBase {
+ public:
+  using ResponseBase::ResponseBase;
+
+  void Send(int status, std::string_view body, std::string_view content_type) override {
+    if (started_) Fail(ErrorCode::kInternal, "response already started");
+    started_ = true;
+    message_.result(static_cast<unsigned>(status));
+    FillHeaders(message_, content_type);
+    message_.body().assign(body.data(), body.size());
+    message_.prepare_payload();
+    state_.status = status;
+    state_.bytes = body.size();
+  }
+  void Begin(int status, std::string_view content_type) override {
+    Send(status, "", content_type);
+  }
+  bool Write(std::string_view data) override {
+    message_.body().append(data.data(), data.size());
+    message_.prepare_payload();
+    state_.bytes += data.size();
+    return true;
+  }
+  void End() override {}
+  bool ClientGone() override { return false; }
+  http::response<http::string_body>& message() { return message_; }
+
+ private:
+  http::response<http::string_body> message_;
+};
+
+//! Worker handlers: writes go straight to the socket, synchronously.
+class SocketResponse final : public ResponseBase {
+ public:
+  SocketResponse(std::string request_id, bool keep_alive, tcp::socket& socket, const StreamingBody* body)
+      : ResponseBase(std::move(request_id), keep_alive), socket_(socket), body_(body) {}
+
+  void Send(int status, std::string_view body, std::string_view content_type) override {
+    if (started_) Fail(ErrorCode::kInternal, "response already started");
+    started_ = true;
+    CloseIfBodyUnread();
+    http::response<http::span_body<const char>> msg{static_cast<http::status>(status), 11};
+    FillHeaders(msg, content_type);
+    msg.body() = http::span_body<const char>::value_type(body.data(), body.size());
+    msg.prepare_payload();
+    state_.status = status;
+    beast::error_code ec;
+    http::write(socket_, msg, ec);
+    if (ec) {
+      state_.broken = true;
+    } else {
+      state_.bytes += body.size();
+    }
+  }
+
+  void Begin(int status, std::string_view content_type) override {
+    if (started_) Fail(ErrorCode::kInternal, "response already started");
+    started_ = true;
+    CloseIfBodyUnread();
+    http::response<http::empty_body> msg{static_cast<http::status>(status), 11};
+    FillHeaders(msg, content_type);
+    msg.chunked(true);
+    state_.status = status;
+    http::response_serializer<http::empty_body> sr{msg};
+    beast::error_code ec;
+    http::write_header(socket_, sr, ec);
+    if (ec) state_.broken = true;
+    streaming_ = true;
+  }
+
+  bool Write(std::string_view data) override {
+    if (!streaming_) Fail(ErrorCode::kInternal, "Write() before Begin()");
+    if (state_.broken) return false;
+    if (data.empty()) return true;  // an empty chunk would end the body
+    beast::error_code ec;
+    net::write(socket_, http::make_chunk(net::const_buffer(data.data(), data.size())), ec);
+    if (ec) {
+      state_.broken = true;
+      return false;
+    }
+    state_.bytes += data.size();
+    return true;
+  }
+
+  void End() override {
+    if (!streaming_ || ended_) return;
+    ended_ = true;
+    if (state_.broken) return;
+    beast::error_code ec;
+    net::write(socket_, http::make_chunk_last(), ec);
+    if (ec) state_.broken = true;
+  }
+
+  bool ClientGone() override {
+    if (state_.broken) return true;
+    pollfd p{socket_.native_handle(), POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) return true;
+    return false;
+  }
+
+  //! A streamed response that did not End() cleanly (the handler threw mid-stream).
+  bool aborted_stream() const { return streaming_ && !ended_; }
+
+ private:
+  void CloseIfBodyUnread() {
+    // Unread body bytes would be parsed as the next request: close the connection instead.
+    if (body_ != nullptr && !body_->done()) state_.keep_alive = false;
+  }
+
+  tcp::socket& socket_;
+  const StreamingBody* body_;
+  bool streaming_ = false;
+  bool ended_ = false;
+};
+
+//! Writes the JSON error for a caught exception, or marks the connection broken when the
+//! response had already started (the client then sees a truncated body).
+void WriteError(ResponseBase& response, const Request& request, ErrorCode code, std::string_view message) {
+  if (response.started()) {
+    response.ForceClose();
+    return;
+  }
+  response.Send(HttpStatus(code), ErrorBody(code, message, request.request_id()), "application/json");
+}
+
+void RunHandler(const Handler& handler, Request& request, ResponseBase& response) {
+  try {
+    handler(request, response);
+    if (!response.started()) response.Send(204, "", "");
+  } catch (const Error& e) {
+    if (e.http_status() >= 500) {
+      log::Error("request failed", {{"request_id", request.request_id()}, {"code", CodeName(e.code())}, {"error", e.what()}});
+    }
+    if (e.code() == ErrorCode::kPayloadTooLarge) response.ForceClose();
+    WriteError(response, request, e.code(), e.what());
+  } catch (const std::exception& e) {
+    log::Error("request failed: internal error", {{"request_id", request.request_id()}, {"error", e.what()}});
+    WriteError(response, request, ErrorCode::kInternal,
+               fmt::format("internal error; see the server log for request id {}", request.request_id()));
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+class Server::Impl {
+ public:
+  Impl(ServerOptions options, Router router, std::vector<HealthCheck> checks)
+      : options_(std::move(options)),
+        router_(std::move(router)),
+        checks_(std::move(checks)),
+        acceptor_(ioc_),
+        workers_(static_cast<size_t>(std::max(1, options_.worker_threads))),
+        signals_(ioc_, SIGINT, SIGTERM) {
+    AddBuiltinRoutes();
+  }
+
+  void Bind() {
+    if (bound_) return;
+    beast::error_code ec;
+    auto address = net::ip::make_address(options_.host, ec);
+    if (ec) Fail(ErrorCode::kInvalidArgument, "invalid listen host '{}': {}", options_.host, ec.message());
+    tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      Fail(ErrorCode::kUnavailable, "cannot listen on {}:{}: {}", options_.host, options_.port, ec.message());
+    }
+    bound_ = true;
+  }
+
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  void Run() {
+    Bind();
+    log::Info("listening", {{"address", fmt::format("{}:{}", options_.host, port())}, {"version", options_.version}});
+    net::co_spawn(ioc_, AcceptLoop(), net::detached);
+    signals_.async_wait([this](const beast::error_code& ec, int signo) {
+      if (!ec) {
+        log::Info("signal received, draining", {{"signal", signo}});
+        Stop();
+      }
+    });
+    std::vector<std::thread> threads;
+    for (int i = 1; i < std::max(1, options_.io_threads); ++i) threads.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (auto& t : threads) t.join();
+    workers_.join();
+    log::Info("stopped", {{"in_flight_at_exit", active_requests_.load()}});
+  }
+
+  void Stop() {
+    bool expected = false;
+    if (!draining_.compare_exchange_strong(expected, true)) return;
+    net::co_spawn(ioc_, Drain(), net::detached);
+  }
+
+ private:
+  struct Connection {
+    beast::tcp_stream* stream = nullptr;
+    net::any_io_executor executor;
+  };
+
+  void AddBuiltinRoutes() {
+    RouteOptions inline_route{.inline_handler = true};
+    router_.Add("GET", "/health", [this](Request&, Response& res) { res.Json(200, HealthBody(nullptr)); }, inline_route);
+    router_.Add("GET", "/ready", [this](Request&, Response& res) {
+      bool ready = true;
+      auto body = HealthBody(&ready);
+      body["ready"] = ready;
+      res.Json(ready ? 200 : 503, body);
+    }, inline_route);
+  }
+
+  nlohmann::json HealthBody(bool* all_ready) {
+    nlohmann::json services = nlohmann::json::object();
+    bool ok = true;
+    for (const auto& check : checks_) {
+      nlohmann::json s;
+      try {
+        s = check.probe();
+      } catch (const std::exception& e) {
+        s = {{"status", "down"}, {"error", e.what()}};
+      }
+      if (!s.is_object()) s = {{"status", "down"}};
+      if (s.value("status", "down") != "ok") ok = false;
+      services[check.name] = std::move(s);
+    }
+    if (draining_) ok = false;
+    if (all_ready != nullptr) *all_ready = ok;
+    return {{"status", draining_ ? "draining" : (ok ? "ok" : "degraded")}, {"version", options_.version}, {"services", services}};
+  }
+
+  awaitable<void> AcceptLoop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), kAsTuple);
+      if (draining_) co_return;
+      if (ec) {
+        if (ec == net::error::operation_aborted) co_return;
+        log::Warn("accept failed", {{"error", ec.message()}});
+        net::steady_timer t(ioc_, std::chrono::milliseconds(50));
+        co_await t.async_wait(kAsTuple);
+        continue;
+      }
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto executor = socket.get_executor();
+      net::co_spawn(executor, Session(std::move(socket)), net::detached);
+    }
+  }
+
+  awaitable<void> Drain() {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    {
+      std::lock_guard lock(idle_mu_);
+      for (auto& [id, conn] : idle_) {
+        auto* stream = conn.stream;
+        net::post(conn.executor, [stream] { stream->socket().cancel(); });
+      }
+    }
+    auto deadline = Clock::now() + std::chrono::milliseconds(options_.drain_timeout_ms);
+    net::steady_timer timer(ioc_);
+    while (active_requests_.load() > 0 && Clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds(10));
+      co_await timer.async_wait(kAsTuple);
+    }
+    if (active_requests_.load() > 0) {
+      log::Warn("drain timeout: requests still in flight", {{"in_flight", active_requests_.load()}});
+    }
+    ioc_.stop();
+  }
+
+  awaitable<void> Session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    const uint64_t conn_id = next_conn_id_.fetch_add(1);
+    std::string remote;
+    {
+      beast::error_code ec;
+      auto ep = stream.socket().remote_endpoint(ec);
+      if (!ec) remote = fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    }
+    for (;;) {
+      if (draining_) break;
+      http::request_parser<http::empty_body> parser;
+      parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
+      parser.body_limit(boost::none);
+      stream.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+      {
+        std::lock_guard lock(idle_mu_);
+        idle_[conn_id] = Connection{&stream, stream.get_executor()};
+      }
+      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kAsTuple);
+      {
+        std::lock_guard lock(idle_mu_);
+        idle_.erase(conn_id);
+      }
+      if (ec) {
+        if (ec != http::error::end_of_stream && ec != net::error::operation_aborted && ec != beast::error::timeout &&
+            ec != net::error::connection_reset && ec != net::error::eof) {
+          // Malformed request: answer 400 once, then close.
+          active_requests_++;
+          co_await WriteParseError(stream, ec);
+          active_requests_--;
+        }
+        break;
+      }
+      stream.expires_never();
+      active_requests_++;
+      bool keep_alive = co_await HandleRequest(stream, buffer, parser, remote);
+      active_requests_--;
+      if (!keep_alive) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.socket().close(ignored);
+  }
+
+  awaitable<void> WriteParseError(beast::tcp_stream& stream, const beast::error_code& ec) {
+    const std::string id = NextRequestId();
+    bool too_large = ec == http::error::header_limit;
+    ErrorCode code = too_large ? ErrorCode::kInvalidArgument : ErrorCode::kInvalidArgument;
+    std::string message = too_large ? fmt::format("request headers exceed {} bytes", options_.max_header_bytes)
+                                     : fmt::format("malformed HTTP request: {}", ec.message());
+    http::response<http::string_body> res{too_large ? http::status::request_header_fields_too_large
+                                                    : http::status::bad_request,
+                                          11};
+    res.set(http::field::server, "lakehouse");
+    res.set(http::field::content_type, "application/json");
+    res.set("X-Request-Id", id);
+    res.keep_alive(false);
+    res.body() = ErrorBody(code, message, id);
+    res.prepare_payload();
+    stream.expires_after(std::chrono::seconds(5));
+    co_await http::async_write(stream, res, kAsTuple);
+    log::Info("request", {{"request_id", id}, {"status", res.result_int()}, {"error", message}});
+  }
+
+  //! Handles one request; returns whether the connection may be reused.
+  awaitable<bool> HandleRequest(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                http::request_parser<http::empty_body>& parser, const std::string& remote) {
+    const auto started = Clock::now();
+    const auto& header = parser.get();
+    std::string request_id;
+    if (auto it = header.find("X-Request-Id"); it != header.end() && IsAcceptableRequestId(it->value())) {
+      request_id = std::string(it->value());
+    } else {
+      request_id = NextRequestId();
+    }
+    RequestImpl request(header, request_id);
+    bool keep_alive = header.keep_alive() && !draining_;
+    const bool has_body = header.chunked() || request.content_length().value_or(0) > 0;
+
+    auto match = router_.Find(request.method(), request.path());
+    ResponseState state;
+    std::string error_message;
+
+    if (match.handler == nullptr) {
+      // 404 / 405 without reading the body: close the connection if a body follows.
+      BufferedResponse response(request_id, keep_alive && !has_body);
+      if (!match.allowed_methods.empty()) {
+        std::string allow;
+        for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
+        response.SetHeader("Allow", allow);
+        error_message = fmt::format("method {} is not allowed on {}; allowed: {}", request.method(), request.path(), allow);
+        response.Send(405, ErrorBody(ErrorCode::kMethodNotAllowed, error_message, request_id), "application/json");
+      } else {
+        error_message = fmt::format("no route for {} {}", request.method(), request.path());
+        response.Send(404, ErrorBody(ErrorCode::kNotFound, error_message, request_id), "application/json");
+      }
+      co_await http::async_write(stream, response.message(), kAsTuple);
+      state = response.state();
+    } else {
+      request.set_params(std::move(match.params));
+      const uint64_t limit = match.options->max_body_bytes ? match.options->max_body_bytes : options_.max_body_bytes;
+      if (request.content_length().value_or(0) > limit) {
+        BufferedResponse response(request_id, false);
+        error_message = fmt::format("request body of {} bytes exceeds the limit of {} bytes for {} {}",
+                                    *request.content_length(), limit, request.method(), request.path());
+        response.Send(413, ErrorBody(ErrorCode::kPayloadTooLarge, error_message, request_id), "application/json");
+        co_await http::async_write(stream, response.message(), kAsTuple);
+        state = response.state();
+      } else if (match.options->inline_handler) {
+        state = co_await RunInline(stream, buffer, parser, request, *match.handler, keep_alive, limit);
+      } else {
+        state = co_await RunOnWorker(stream, buffer, parser, request, *match.handler, keep_alive, limit);
+      }
+    }
+
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    if (log::Enabled(log::Level::kInfo)) {
+      nlohmann::json fields = {{"request_id", request_id},
+                               {"method", request.method()},
+                               {"path", request.path()},
+                               {"status", state.status},
+                               {"bytes", state.bytes},
+                               {"duration_ms", std::round(ms * 1000) / 1000},
+                               {"remote", remote}};
+      if (!error_message.empty()) fields["error"] = error_message;
+      log::Info("request", fields);
+    }
+    co_return keep_alive && state.keep_alive && !state.broken;
+  }
+
+  awaitable<ResponseState> RunInline(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                     http::request_parser<http::empty_body>& parser, RequestImpl& request,
+                                     const Handler& handler, bool keep_alive, uint64_t limit) {
+    http::request_parser<http::string_body> body_parser{std::move(parser)};
+    body_parser.body_limit(limit);
+    if (!body_parser.is_done()) {
+      auto [ec, n] = co_await http::async_read(stream, buffer, body_parser, kAsTuple);
+      if (ec) {
+        BufferedResponse response(request.request_id(), false);
+        ErrorCode code = ec == http::error::body_limit ? ErrorCode::kPayloadTooLarge : ErrorCode::kInvalidArgument;
+        response.Send(HttpStatus(code), ErrorBody(code, fmt::format("could not read the request body: {}", ec.message()), request.request_id()), "application/json");
+        co_await http::async_write(stream, response.message(), kAsTuple);
+        co_return response.state();
+      }
+    }
+    BufferedBody body(std::move(body_parser.get().body()));
+    request.set_body(&body);
+    BufferedResponse response(request.request_id(), keep_alive);
+    RunHandler(handler, request, response);
+    auto [ec, n] = co_await http::async_write(stream, response.message(), kAsTuple);
+    ResponseState state = response.state();
+    if (ec) state.broken = true;
+    co_return state;
+  }
+
+  awaitable<ResponseState> RunOnWorker(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                       http::request_parser<http::empty_body>& parser, RequestImpl& request,
+                                       const Handler& handler, bool keep_alive, uint64_t limit) {
+    const bool expect_continue = [&] {
+      auto it = parser.get().find(http::field::expect);
+      return it != parser.get().end() && beast::iequals(it->value(), "100-continue");
+    }();
+    http::request_parser<http::buffer_body> body_parser{std::move(parser)};
+    body_parser.body_limit(limit);
+    ResponseState state;
+    auto work = [&]() -> awaitable<void> {
+      StreamingBody body(stream.socket(), buffer, body_parser, expect_continue);
+      body.set_limit(limit);
+      request.set_body(&body);
+      SocketResponse response(request.request_id(), keep_alive, stream.socket(), &body);
+      RunHandler(handler, request, response);
+      if (response.aborted_stream()) response.ForceClose();
+      state = response.state();
+      co_return;
+    };
+    co_await net::co_spawn(workers_.get_executor(), work(), use_awaitable);
+    co_return state;
+  }
+
+  ServerOptions options_;
+  Router router_;
+  std::vector<HealthCheck> checks_;
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  net::thread_pool workers_;
+  net::signal_set signals_;
+  bool bound_ = false;
+  std::atomic<bool> draining_{false};
+  std::atomic<int> active_requests_{0};
+  std::atomic<uint64_t> next_conn_id_{1};
+  std::mutex idle_mu_;
+  std::unordered_map<uint64_t, Connection> idle_;
+};
+
+Server::Server(ServerOptions options, Router router, std::vector<HealthCheck> checks)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(router), std::move(checks))) {}
+Server::~Server() = default;
+void Server::Bind() { impl_->Bind(); }
+uint16_t Server::port() const { return impl_->port(); }
+void Server::Run() { impl_->Run(); }
+void Server::Stop() { impl_->Stop(); }
+
+}  // namespace lakehouse::gateway
