@@ -1,0 +1,154 @@
+"""The sidecar against the real bundled model server (real all-MiniLM-L6-v2 and SmolLM2 models)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import httpx
+
+from conftest import EMBED, GEN, free_port, start_modelserver, start_sidecar
+
+
+def cos(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b)) / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
+
+
+def test_health_lists_models(client: httpx.Client) -> None:
+    h = client.get("/health").json()
+    assert h["status"] == "ok", h
+    assert h["ollama"]["reachable"] is True
+    assert EMBED in h["ollama"]["models"] and GEN in h["ollama"]["models"]
+    assert h["rerank_method"] == "embedding"
+
+
+def test_related_sentences_score_higher(client: httpx.Client) -> None:
+    texts = ["The cat sits on the mat.", "A kitten is resting on a rug.", "Quarterly revenue grew by ten percent.",
+             "How do I bake sourdough bread?", "A recipe for baking a loaf of bread."]
+    r = client.post("/embed", json={"texts": texts})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == EMBED and body["dim"] == 384 and body["count"] == 5
+    v = body["embeddings"]
+    assert cos(v[0], v[1]) > 0.5 > cos(v[0], v[2]) + 0.3
+    assert cos(v[3], v[4]) > cos(v[3], v[0]) + 0.3
+    assert cos(v[3], v[4]) > cos(v[3], v[2]) + 0.3
+
+
+def test_batch_of_100(client: httpx.Client) -> None:
+    texts = [f"Row {i}: a sensor in building {i % 7} reported {i * 3} degrees." for i in range(100)]
+    body = client.post("/embed", json={"texts": texts}).json()
+    assert body["count"] == 100 and len(body["embeddings"]) == 100
+    for vec in body["embeddings"]:
+        assert len(vec) == 384 and all(math.isfinite(x) for x in vec)
+        assert abs(math.sqrt(sum(x * x for x in vec)) - 1.0) < 1e-3
+    # Order is kept through batching and length sorting: embedding one text alone gives the same vector.
+    alone = client.post("/embed", json={"texts": [texts[42]]}).json()["embeddings"][0]
+    assert cos(alone, body["embeddings"][42]) > 0.9999
+
+
+def test_rerank_orders_by_relevance(client: httpx.Client) -> None:
+    docs = ["The stock market closed higher on Friday.", "Parquet is a columnar file format for analytics.",
+            "Bananas are rich in potassium.", "DuckDB reads Parquet files quickly with SQL."]
+    r = client.post("/rerank", json={"query": "Which file format stores columns for analytical queries?",
+                                     "documents": docs, "top_n": 3})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["method"] == "embedding" and body["model"] == EMBED
+    assert [x["index"] for x in body["results"]][0] == 1
+    assert len(body["results"]) == 3
+    scores = [x["score"] for x in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert body["results"][0]["document"] == docs[1]
+
+
+def test_generate_real_model(client: httpx.Client) -> None:
+    r = client.post("/generate", json={"prompt": "List three colors.", "options": {"temperature": 0, "num_predict": 16}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == GEN and body["done"] is True and body["eval_count"] > 0
+    assert len(body["response"].strip()) > 0
+
+
+def test_generate_stream_is_ndjson(client: httpx.Client) -> None:
+    with client.stream("POST", "/generate", json={"prompt": "Count from one to five.", "stream": True,
+                                                  "system": "You are terse.",
+                                                  "options": {"temperature": 0, "num_predict": 12}}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) for line in r.iter_lines() if line.strip()]
+    assert len(lines) >= 3
+    assert all(not x["done"] for x in lines[:-1]) and lines[-1]["done"] is True
+    assert "".join(x["response"] for x in lines).strip()
+
+
+def test_oversized_and_empty_input(client: httpx.Client) -> None:
+    r = client.post("/embed", json={"texts": ["x"] * 3000})
+    assert r.status_code == 413 and "at most 2048" in r.json()["error"]["message"]
+    r = client.post("/embed", json={"texts": ["y" * 40000]})
+    assert r.status_code == 413 and "characters" in r.json()["error"]["message"]
+    r = client.post("/embed", json={"texts": []})
+    assert r.status_code == 400 and "empty" in r.json()["error"]["message"]
+    r = client.post("/embed", json={"text": "missing field"})
+    assert r.status_code == 400 and "texts" in r.json()["error"]["message"]
+
+
+def test_unknown_model(client: httpx.Client) -> None:
+    r = client.post("/embed", json={"texts": ["a"], "model": "no-such-model"})
+    assert r.status_code == 404
+    msg = r.json()["error"]["message"]
+    assert "no-such-model" in msg and EMBED in msg  # names what the server does have
+
+
+def test_errors_with_misconfigured_and_down_model_server(tmp_logs, modelserver: str) -> None:
+    # Default model missing (a real Ollama default name on the bundled server) -> 503 naming EMBED_MODEL.
+    proc, url = start_sidecar(tmp_logs, modelserver, EMBED_MODEL="nomic-embed-text", GEN_MODEL="")
+    try:
+        r = httpx.post(url + "/embed", json={"texts": ["a"]}, timeout=30)
+        assert r.status_code == 503 and "EMBED_MODEL" in r.json()["error"]["message"]
+        r = httpx.post(url + "/generate", json={"prompt": "hi"}, timeout=30)
+        assert r.status_code == 503 and "GEN_MODEL" in r.json()["error"]["message"]
+        assert httpx.get(url + "/health").json()["status"] == "degraded"
+    finally:
+        proc.stop()
+    # Nothing listens at OLLAMA_HOST -> 503 saying what to start.
+    proc, url = start_sidecar(tmp_logs, f"127.0.0.1:{free_port()}")
+    try:
+        r = httpx.post(url + "/embed", json={"texts": ["a"]}, timeout=30)
+        assert r.status_code == 503
+        err = r.json()["error"]
+        assert err["component"] == "model server" and "OLLAMA_HOST" in err["message"]
+        assert httpx.get(url + "/health").json()["status"] == "down"
+    finally:
+        proc.stop()
+
+
+def test_timeout(tmp_logs, modelserver: str) -> None:
+    proc, url = start_sidecar(tmp_logs, modelserver, SIDECAR_TIMEOUT_S="0.001")
+    try:
+        texts = [f"a long enough sentence number {i} to keep the model busy for a while" for i in range(256)]
+        r = httpx.post(url + "/embed", json={"texts": texts}, timeout=60)
+        assert r.status_code == 504 and "SIDECAR_TIMEOUT_S" in r.json()["error"]["message"]
+    finally:
+        proc.stop()
+
+
+def test_modelserver_speaks_ollama(modelserver: str) -> None:
+    tags = httpx.get(modelserver + "/api/tags").json()["models"]
+    assert {m["name"] for m in tags} >= {EMBED, GEN}
+    r = httpx.post(modelserver + "/api/embeddings", json={"model": EMBED, "prompt": "hello"})
+    assert len(r.json()["embedding"]) == 384
+    r = httpx.post(modelserver + "/api/generate", json={"model": "llama3", "prompt": "hi"})
+    assert r.status_code == 404 and r.json()["error"] == 'model "llama3" not found, try pulling it first'
+    r = httpx.post(modelserver + "/api/generate", json={"model": EMBED, "prompt": "hi"})
+    assert r.status_code == 400
+
+
+def test_modelserver_without_generation(tmp_logs) -> None:
+    proc, url = start_modelserver(tmp_logs, MODELSERVER_NO_GENERATE="1")
+    try:
+        assert [m["name"] for m in httpx.get(url + "/api/tags").json()["models"]] == [EMBED]
+        r = httpx.post(url + "/api/generate", json={"model": GEN, "prompt": "hi"})
+        assert r.status_code == 404 and "not found" in r.json()["error"]
+    finally:
+        proc.stop()
