@@ -6,6 +6,8 @@ Environment:
   EMBED_MODEL            default embedding model (default nomic-embed-text; the bundled server's is
                          all-minilm:l6-v2-int8)
   GEN_MODEL              default generative model (none by default: /generate answers 503)
+  SIDECAR_DEFAULTS       "bundled": EMBED_MODEL and GEN_MODEL default to the bundled model server's
+                         models (all-minilm:l6-v2-int8, smollm2:135m-instruct-q4_1)
   RERANK_MODEL           generative model that scores documents for /rerank; when unset, /rerank
                          ranks by embedding cosine similarity (the response says which)
   SIDECAR_TIMEOUT_S      timeout of one call to Ollama, seconds (default 120)
@@ -25,8 +27,9 @@ import json
 import math
 import os
 import re
+import struct
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Literal
 
 import httpx
 from fastapi import FastAPI, Request
@@ -47,8 +50,11 @@ class Settings:
         if "://" not in host:  # Ollama accepts "127.0.0.1:11434"
             host = "http://" + host
         self.ollama = host.rstrip("/")
-        self.embed_model = os.environ.get("EMBED_MODEL") or "nomic-embed-text"
-        self.gen_model = os.environ.get("GEN_MODEL") or ""
+        # SIDECAR_DEFAULTS=bundled (set by the supervisor when it starts modelserver/) makes the bundled
+        # server's models the defaults; otherwise the defaults suit a real Ollama.
+        bundled = os.environ.get("SIDECAR_DEFAULTS") == "bundled"
+        self.embed_model = os.environ.get("EMBED_MODEL") or ("all-minilm:l6-v2-int8" if bundled else "nomic-embed-text")
+        self.gen_model = os.environ.get("GEN_MODEL") or ("smollm2:135m-instruct-q4_1" if bundled else "")
         self.rerank_model = os.environ.get("RERANK_MODEL") or ""
         self.timeout_s = float(os.environ.get("SIDECAR_TIMEOUT_S") or 120)
         self.max_texts = _env_int("SIDECAR_MAX_TEXTS", 2048)
@@ -71,6 +77,9 @@ class SidecarError(Exception):
 class EmbedRequest(BaseModel):
     texts: list[str]
     model: str | None = None
+    #: "json" (default) or "f32": the vectors as raw little-endian float32, row after row, with the
+    #: model, dim and count in the X-Embed-Model / X-Embed-Dim / X-Embed-Count headers (for aibridge).
+    format: Literal["json", "f32"] = "json"
 
 
 class GenerateRequest(BaseModel):
@@ -255,6 +264,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def embed(req: EmbedRequest) -> Response:
         check_texts(req.texts, "texts", s.max_texts)
         name, vectors = await embed_texts(req.texts, req.model)
+        if req.format == "f32":
+            dim = len(vectors[0])
+            flat = [x for v in vectors for x in v]
+            return Response(struct.pack(f"<{len(flat)}f", *flat), media_type="application/octet-stream",
+                            headers={"X-Embed-Model": name, "X-Embed-Dim": str(dim),
+                                     "X-Embed-Count": str(len(vectors))})
         body = {"model": name, "dim": len(vectors[0]), "count": len(vectors), "embeddings": vectors}
         return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 

@@ -152,3 +152,24 @@ def test_modelserver_without_generation(tmp_logs) -> None:
         assert r.status_code == 404 and "not found" in r.json()["error"]
     finally:
         proc.stop()
+
+
+def test_embed_f32_matches_json(client: httpx.Client) -> None:
+    import struct
+    texts = ["columnar storage", "a walk in the park", "object storage is the source of truth"]
+    js = client.post("/embed", json={"texts": texts}).json()
+    r = client.post("/embed", json={"texts": texts, "format": "f32"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["x-embed-model"] == EMBED and r.headers["x-embed-dim"] == "384"
+    assert r.headers["x-embed-count"] == "3" and len(r.content) == 3 * 384 * 4
+    flat = struct.unpack(f"<{3 * 384}f", r.content)
+    assert all(abs(a - b) < 1e-6 for a, b in zip(flat, [x for v in js["embeddings"] for x in v]))
+
+
+def test_bundled_defaults(tmp_logs, modelserver: str) -> None:
+    proc, url = start_sidecar(tmp_logs, modelserver, EMBED_MODEL="", GEN_MODEL="", SIDECAR_DEFAULTS="bundled")
+    try:
+        h = httpx.get(url + "/health").json()
+        assert h["status"] == "ok" and h["embed_model"] == EMBED and h["gen_model"] == GEN
+    finally:
+        proc.stop()
