@@ -1,0 +1,257 @@
+// The HTTP server over a real socket: routing, errors, limits, streaming, keep-alive, drain.
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "lakehouse/gateway/gateway.h"
+#include "lakehouse/shared/error.h"
+#include "lakehouse/shared/logging.h"
+
+namespace lakehouse::gateway {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log::Init(log::Level::kWarn);
+    Router router;
+    router.Add("POST", "/echo", [](Request& req, Response& res) {
+      std::string body = req.ReadBody();
+      res.SetHeader("X-Length", std::to_string(body.size()));
+      res.Send(200, body, "application/octet-stream");
+    });
+    router.Add("GET", "/stream", [](Request&, Response& res) {
+      res.Begin(200, "text/plain");
+      for (int i = 0; i < 3; ++i) res.Write("chunk" + std::to_string(i) + ";");
+      res.End();
+    });
+    router.Add("GET", "/items/{id}/{rest...}", [](Request& req, Response& res) {
+      res.Json(200, {{"id", req.Param("id")}, {"rest", req.Param("rest")}, {"q", req.Query("q").value_or("")}});
+    });
+    router.Add("GET", "/missing", [](Request&, Response&) { Fail(ErrorCode::kNotFound, "dataset 'x' does not exist"); });
+    router.Add("GET", "/boom", [](Request&, Response&) { throw std::runtime_error("secret internals"); });
+    router.Add("GET", "/midstream-error", [](Request&, Response& res) {
+      res.Begin(200, "text/plain");
+      res.Write("partial");
+      Fail(ErrorCode::kInternal, "failed after starting");
+    });
+    router.Add("GET", "/slow", [](Request&, Response& res) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      res.Json(200, {{"slow", true}});
+    });
+    ServerOptions options;
+    options.port = 0;
+    options.max_body_bytes = 1000;
+    options.worker_threads = 4;
+    options.version = "test";
+    std::vector<HealthCheck> checks = {{"storaged", [] { return nlohmann::json{{"status", "ok"}}; }}};
+    server_ = std::make_unique<Server>(options, std::move(router), checks);
+    server_->Bind();
+    port_ = server_->port();
+    thread_ = std::thread([this] { server_->Run(); });
+  }
+
+  void TearDown() override {
+    server_->Stop();
+    thread_.join();
+  }
+
+  tcp::socket Connect() {
+    tcp::socket s(ioc_);
+    s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_));
+    return s;
+  }
+
+  http::response<http::string_body> Call(http::request<http::string_body> req, tcp::socket* reuse = nullptr) {
+    tcp::socket local = reuse ? tcp::socket(ioc_) : Connect();
+    tcp::socket& s = reuse ? *reuse : local;
+    req.set(http::field::host, "127.0.0.1");
+    req.prepare_payload();
+    http::write(s, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    return res;
+  }
+
+  static http::request<http::string_body> Req(http::verb verb, std::string target, std::string body = "") {
+    http::request<http::string_body> req{verb, target, 11};
+    req.body() = std::move(body);
+    return req;
+  }
+
+  static nlohmann::json Json(const http::response<http::string_body>& res) { return nlohmann::json::parse(res.body()); }
+
+  net::io_context ioc_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(ServerTest, HealthListsServicesAndVersion) {
+  auto res = Call(Req(http::verb::get, "/health"));
+  EXPECT_EQ(res.result_int(), 200);
+  auto j = Json(res);
+  EXPECT_EQ(j["status"], "ok");
+  EXPECT_EQ(j["version"], "test");
+  EXPECT_EQ(j["services"]["storaged"]["status"], "ok");
+  EXPECT_FALSE(res["X-Request-Id"].empty());
+  EXPECT_EQ(Call(Req(http::verb::get, "/ready")).result_int(), 200);
+}
+
+TEST_F(ServerTest, UnknownRouteIs404WithJsonError) {
+  auto res = Call(Req(http::verb::get, "/nope"));
+  EXPECT_EQ(res.result_int(), 404);
+  auto j = Json(res);
+  EXPECT_EQ(j["error"]["code"], "not_found");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("/nope"), std::string::npos);
+  EXPECT_EQ(j["error"]["request_id"], std::string(res["X-Request-Id"]));
+}
+
+TEST_F(ServerTest, WrongMethodIs405WithAllow) {
+  auto res = Call(Req(http::verb::delete_, "/health"));
+  EXPECT_EQ(res.result_int(), 405);
+  EXPECT_EQ(res["Allow"], "GET");
+  EXPECT_EQ(Json(res)["error"]["code"], "method_not_allowed");
+}
+
+TEST_F(ServerTest, RequestIdIsEchoed) {
+  auto req = Req(http::verb::get, "/health");
+  req.set("X-Request-Id", "my-trace-42");
+  auto res = Call(req);
+  EXPECT_EQ(res["X-Request-Id"], "my-trace-42");
+  auto bad = Req(http::verb::get, "/health");
+  bad.set("X-Request-Id", "has spaces and \"quotes\"");
+  auto res2 = Call(bad);
+  EXPECT_NE(res2["X-Request-Id"], "has spaces and \"quotes\"");
+  EXPECT_FALSE(res2["X-Request-Id"].empty());
+}
+
+TEST_F(ServerTest, BodyWithinLimitIsEchoed) {
+  auto res = Call(Req(http::verb::post, "/echo", std::string(999, 'x')));
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body().size(), 999u);
+}
+
+TEST_F(ServerTest, DeclaredBodyOverLimitIs413) {
+  auto res = Call(Req(http::verb::post, "/echo", std::string(1001, 'x')));
+  EXPECT_EQ(res.result_int(), 413);
+  EXPECT_EQ(Json(res)["error"]["code"], "payload_too_large");
+}
+
+TEST_F(ServerTest, ChunkedBodyOverLimitIs413) {
+  tcp::socket s = Connect();
+  std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string chunk = "800\r\n" + std::string(0x800, 'y') + "\r\n0\r\n\r\n";
+  net::write(s, net::buffer(head + chunk));
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  EXPECT_EQ(res.result_int(), 413);
+}
+
+TEST_F(ServerTest, MalformedRequestIs400) {
+  tcp::socket s = Connect();
+  net::write(s, net::buffer(std::string("THIS IS NOT HTTP\r\n\r\n")));
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  EXPECT_EQ(res.result_int(), 400);
+  EXPECT_EQ(Json(res)["error"]["code"], "invalid_argument");
+}
+
+TEST_F(ServerTest, StreamedResponseArrivesWhole) {
+  auto res = Call(Req(http::verb::get, "/stream"));
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_TRUE(res.chunked());
+  EXPECT_EQ(res.body(), "chunk0;chunk1;chunk2;");
+}
+
+TEST_F(ServerTest, PathParamsAndQuery) {
+  auto j = Json(Call(Req(http::verb::get, "/items/a%20b/x/y/z.parquet?q=hello+world")));
+  EXPECT_EQ(j["id"], "a b");
+  EXPECT_EQ(j["rest"], "x/y/z.parquet");
+  EXPECT_EQ(j["q"], "hello world");
+}
+
+TEST_F(ServerTest, HandlerErrorsMapToStatus) {
+  auto res = Call(Req(http::verb::get, "/missing"));
+  EXPECT_EQ(res.result_int(), 404);
+  EXPECT_EQ(Json(res)["error"]["message"], "dataset 'x' does not exist");
+  auto boom = Call(Req(http::verb::get, "/boom"));
+  EXPECT_EQ(boom.result_int(), 500);
+  auto msg = Json(boom)["error"]["message"].get<std::string>();
+  EXPECT_EQ(msg.find("secret internals"), std::string::npos) << "internal details must not leak";
+}
+
+TEST_F(ServerTest, ErrorAfterStreamingStartedTruncatesTheBody) {
+  tcp::socket s = Connect();
+  auto req = Req(http::verb::get, "/midstream-error");
+  req.set(http::field::host, "x");
+  http::write(s, req);
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  beast::error_code ec;
+  http::read(s, buf, res, ec);
+  EXPECT_TRUE(ec) << "a failed stream must not look complete";
+}
+
+TEST_F(ServerTest, KeepAliveServesSeveralRequests) {
+  tcp::socket s = Connect();
+  for (int i = 0; i < 3; ++i) {
+    auto res = Call(Req(http::verb::post, "/echo", "abc"), &s);
+    EXPECT_EQ(res.body(), "abc");
+  }
+  auto res = Call(Req(http::verb::get, "/health"), &s);
+  EXPECT_EQ(res.result_int(), 200);
+}
+
+TEST_F(ServerTest, ExpectContinueIsHonoured) {
+  tcp::socket s = Connect();
+  net::write(s, net::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")));
+  std::string got(25, '\0');
+  size_t n = net::read(s, net::buffer(got), net::transfer_exactly(25));
+  EXPECT_EQ(got.substr(0, n), "HTTP/1.1 100 Continue\r\n\r\n");
+  net::write(s, net::buffer(std::string("hello")));
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  EXPECT_EQ(res.body(), "hello");
+}
+
+TEST_F(ServerTest, StopDrainsInFlightRequests) {
+  auto fut = std::async(std::launch::async, [this] { return Call(Req(http::verb::get, "/slow")); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server_->Stop();
+  auto res = fut.get();
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(Json(res)["slow"], true);
+}
+
+TEST(RouterTest, MatchesMostSpecificInOrderAndReportsAllowedMethods) {
+  Router r;
+  r.Add("GET", "/a/{x}", [](Request&, Response&) {});
+  r.Add("PUT", "/a/{x}", [](Request&, Response&) {});
+  auto m = r.Find("GET", "/a/1");
+  ASSERT_NE(m.handler, nullptr);
+  EXPECT_EQ(m.params["x"], "1");
+  auto none = r.Find("DELETE", "/a/1");
+  EXPECT_EQ(none.handler, nullptr);
+  EXPECT_EQ(none.allowed_methods, (std::vector<std::string>{"GET", "PUT"}));
+  EXPECT_EQ(r.Find("GET", "/a/1/2").handler, nullptr);
+  EXPECT_EQ(r.Find("GET", "/a").handler, nullptr);
+}
+
+}  // namespace
+}  // namespace lakehouse::gateway
