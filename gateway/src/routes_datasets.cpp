@@ -1,8 +1,221 @@
+// Dataset routes: upload (create / append / replace), delete, list, metadata, versions and data.
+// Documented in docs/api/datasets.md.
+#include <fmt/format.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "lakehouse/catalogd/catalog.h"
+#include "lakehouse/ingest/ingest.h"
+#include "lakehouse/storaged/object_store.h"
 #include "routes.h"
 
 namespace lakehouse::gateway {
 
-// Placeholder: the routes of this area are not written yet.
-void RegisterDatasetRoutes(Router& router, const Services& services) {}
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kDefaultPresignSeconds = 3600;
+constexpr int64_t kMaxPresignSeconds = 7 * 24 * 3600;
+
+//! A non-negative integer query parameter; throws 400 naming it when it is not one.
+std::optional<uint64_t> UintParam(const Request& req, std::string_view name) {
+  auto text = req.Query(name);
+  if (!text || text->empty()) return std::nullopt;
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc() || end != text->data() + text->size()) {
+    Fail(ErrorCode::kInvalidArgument, "query parameter {} must be a non-negative integer, got '{}'", name,
+         text->substr(0, 40));
+  }
+  return value;
+}
+
+bool FlagParam(const Request& req, std::string_view name) {
+  auto text = req.Query(name);
+  if (!text) return false;
+  if (*text == "" || *text == "1" || *text == "true" || *text == "yes") return true;
+  if (*text == "0" || *text == "false" || *text == "no") return false;
+  Fail(ErrorCode::kInvalidArgument, "query parameter {} must be 1 or 0, got '{}'", name, text->substr(0, 40));
+}
+
+//! The dataset name from the path, validated (400 naming the rule otherwise).
+std::string DatasetParam(const Request& req) { return DatasetId::Parse(req.Param("name")).str(); }
+
+json VersionJson(const catalogd::VersionSummary& v) {
+  return {{"version", v.version},       {"operation", v.operation},
+          {"created_at", FormatTimeMs(v.created_at_ms)}, {"created_at_ms", v.created_at_ms},
+          {"rows", v.rows},             {"bytes", v.bytes},
+          {"schema_version", v.schema_version}, {"tombstone", v.tombstone}};
+}
+
+void Upload(const Services& services, catalogd::CommitOp op, Request& req, Response& res) {
+  auto& ingestor = Require(services.ingest, "ingest");
+  ingest::IngestRequest request;
+  request.dataset = DatasetParam(req);
+  request.op = op;
+  request.format = ingest::ResolveFormat(req.Query("format"), req.Header("Content-Type"));
+  request.allow_schema_change = FlagParam(req, "allow_schema_change");
+  request.expected_version = UintParam(req, "expected_version");
+  auto result = ingestor.Ingest(request, req.Body());
+  json body = result.manifest;
+  body["ingest"] = {{"format", ingest::FormatName(result.format)},
+                    {"bytes_received", result.bytes_received},
+                    {"rows", result.object.row_count},
+                    {"object", result.object},
+                    {"seconds", result.seconds}};
+  res.SetHeader("Location", fmt::format("/api/v1/datasets/{}/versions/{}", request.dataset, result.manifest.version));
+  res.Json(op == catalogd::CommitOp::kCreate ? 201 : 200, body);
+}
+
+void StreamObject(storaged::ObjectStore& store, const DatasetManifest& m, size_t index, Response& res) {
+  const auto& object = m.objects[index];
+  res.SetHeader("Content-Disposition",
+                fmt::format("attachment; filename=\"{}-v{}-{}.parquet\"", m.dataset, m.version, index));
+  res.SetHeader("X-Lakehouse-Version", std::to_string(m.version));
+  res.SetHeader("X-Lakehouse-Object-Size", std::to_string(object.ref.size));
+  // The object is checked before the response starts, so a missing object is a clean 404/503.
+  if (!store.Head(object.ref.key)) {
+    Fail(ErrorCode::kInternal, "data object {} of dataset '{}' version {} is missing from storage", object.ref.key,
+         m.dataset, m.version);
+  }
+  res.Begin(200, "application/vnd.apache.parquet");
+  store.Get(object.ref.key, [&](std::string_view chunk) { return res.Write(chunk); });
+  res.End();
+}
+
+void GetData(const Services& services, Request& req, Response& res) {
+  auto& catalog = Require(services.catalog, "catalog");
+  auto& store = Require(services.store, "storage");
+  std::string name = DatasetParam(req);
+  auto version = UintParam(req, "version");
+  DatasetManifest m = version ? catalog.Get(name, *version) : catalog.Head(name);
+
+  if (FlagParam(req, "presign")) {
+    int64_t expires = static_cast<int64_t>(UintParam(req, "expires").value_or(kDefaultPresignSeconds));
+    if (expires < 1 || expires > kMaxPresignSeconds) {
+      Fail(ErrorCode::kInvalidArgument, "expires must be between 1 and {} seconds", kMaxPresignSeconds);
+    }
+    json objects = json::array();
+    for (size_t i = 0; i < m.objects.size(); ++i) {
+      const auto& o = m.objects[i];
+      objects.push_back({{"index", i},
+                         {"key", o.ref.key},
+                         {"size", o.ref.size},
+                         {"rows", o.row_count},
+                         {"url", store.Presign(storaged::PresignMethod::kGet, o.ref.key, expires)}});
+    }
+    res.Json(200, {{"dataset", name}, {"version", m.version}, {"expires_in", expires}, {"objects", objects}});
+    return;
+  }
+
+  auto index = UintParam(req, "object");
+  if (index) {
+    if (*index >= m.objects.size()) {
+      Fail(ErrorCode::kNotFound, "dataset '{}' version {} has {} data object(s); object must be 0..{}", name, m.version,
+           m.objects.size(), m.objects.empty() ? 0 : m.objects.size() - 1);
+    }
+    StreamObject(store, m, *index, res);
+    return;
+  }
+  if (m.objects.size() == 1) {
+    StreamObject(store, m, 0, res);
+    return;
+  }
+  // Several (or no) objects: a listing that links each one.
+  json objects = json::array();
+  for (size_t i = 0; i < m.objects.size(); ++i) {
+    const auto& o = m.objects[i];
+    objects.push_back({{"index", i},
+                       {"key", o.ref.key},
+                       {"size", o.ref.size},
+                       {"rows", o.row_count},
+                       {"href", fmt::format("/api/v1/datasets/{}/data?version={}&object={}", name, m.version, i)}});
+  }
+  res.Json(200, {{"dataset", name}, {"version", m.version}, {"objects", objects}});
+}
+
+}  // namespace
+
+void RegisterDatasetRoutes(Router& router, const Services& services) {
+  RouteOptions upload;
+  upload.max_body_bytes = services.max_upload_bytes;
+
+  router.Add(
+      "POST", "/api/v1/datasets/{name}",
+      [services](Request& req, Response& res) { Upload(services, catalogd::CommitOp::kCreate, req, res); }, upload);
+  router.Add(
+      "POST", "/api/v1/datasets/{name}/append",
+      [services](Request& req, Response& res) { Upload(services, catalogd::CommitOp::kAppend, req, res); }, upload);
+  router.Add(
+      "PUT", "/api/v1/datasets/{name}",
+      [services](Request& req, Response& res) { Upload(services, catalogd::CommitOp::kReplace, req, res); }, upload);
+
+  router.Add("DELETE", "/api/v1/datasets/{name}", [services](Request& req, Response& res) {
+    auto& catalog = Require(services.catalog, "catalog");
+    catalogd::CommitRequest request;
+    request.dataset = DatasetParam(req);
+    request.op = catalogd::CommitOp::kDelete;
+    request.expected_version = UintParam(req, "expected_version");
+    res.Json(200, json(catalog.Commit(request)));
+  });
+
+  router.Add("GET", "/api/v1/datasets", [services](Request&, Response& res) {
+    auto& catalog = Require(services.catalog, "catalog");
+    json datasets = json::array();
+    for (const auto& d : catalog.List()) {
+      datasets.push_back({{"name", d.name},
+                          {"version", d.version},
+                          {"schema_version", d.schema_version},
+                          {"rows", d.rows},
+                          {"bytes", d.bytes},
+                          {"updated", FormatTimeMs(d.updated_at_ms)},
+                          {"updated_at_ms", d.updated_at_ms}});
+    }
+    res.Json(200, {{"datasets", datasets}});
+  });
+
+  router.Add("GET", "/api/v1/datasets/{name}", [services](Request& req, Response& res) {
+    auto& catalog = Require(services.catalog, "catalog");
+    std::string name = DatasetParam(req);
+    auto head = catalog.Head(name);
+    json versions = json::array();
+    for (const auto& v : catalog.Versions(name)) versions.push_back(VersionJson(v));
+    res.Json(200, {{"name", name},
+                   {"version", head.version},
+                   {"schema_version", head.schema_version},
+                   {"schema", head.schema},
+                   {"fingerprint", head.fingerprint.hex},
+                   {"rows", head.row_count()},
+                   {"bytes", head.byte_count()},
+                   {"updated", FormatTimeMs(head.created_at_ms)},
+                   {"head", head},
+                   {"versions", versions}});
+  });
+
+  router.Add("GET", "/api/v1/datasets/{name}/versions", [services](Request& req, Response& res) {
+    auto& catalog = Require(services.catalog, "catalog");
+    std::string name = DatasetParam(req);
+    json versions = json::array();
+    for (const auto& v : catalog.Versions(name)) versions.push_back(VersionJson(v));
+    res.Json(200, {{"name", name}, {"versions", versions}});
+  });
+
+  router.Add("GET", "/api/v1/datasets/{name}/versions/{n}", [services](Request& req, Response& res) {
+    auto& catalog = Require(services.catalog, "catalog");
+    std::string name = DatasetParam(req);
+    const std::string& n = req.Param("n");
+    uint64_t version = 0;
+    auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), version);
+    if (ec != std::errc() || end != n.data() + n.size()) {
+      Fail(ErrorCode::kInvalidArgument, "version must be a positive integer, got '{}'", n.substr(0, 40));
+    }
+    res.Json(200, json(catalog.Get(name, version)));
+  });
+
+  router.Add("GET", "/api/v1/datasets/{name}/data",
+             [services](Request& req, Response& res) { GetData(services, req, res); });
+}
 
 }  // namespace lakehouse::gateway

@@ -1,0 +1,369 @@
+// The catalog over real object stores: the local filesystem backend and Ceph radosgw.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "lakehouse/catalogd/catalog.h"
+#include "lakehouse/shared/error.h"
+#include "test_stores.h"
+
+namespace lakehouse::catalogd {
+namespace {
+
+using testing::MakeTestStore;
+using testing::TestStore;
+
+Schema SalesSchema() { return {{"id", "BIGINT", true}, {"price", "DOUBLE", true}}; }
+
+class CatalogTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "s3" && !testing::S3Available()) GTEST_SKIP() << "LAKEHOUSE_S3_ENV_FILE not set";
+    t_ = MakeTestStore(GetParam());
+    catalog_ = MakeCatalog(*t_->store);
+    catalog_->Rebuild();
+  }
+
+  //! Puts a small real object under data/<dataset>/ and returns it as a DataObject.
+  DataObject Data(const std::string& dataset, uint64_t rows = 10) {
+    std::string key = NewDataKey(dataset);
+    auto info = t_->store->PutBytes(key, "PAR1-not-really-parquet-" + key);
+    return DataObject{ObjectRef{t_->store->Bucket(), key, info.size, info.etag}, rows};
+  }
+
+  DatasetManifest Commit(const std::string& dataset, CommitOp op, std::vector<DataObject> objects,
+                         Schema schema = SalesSchema()) {
+    CommitRequest r;
+    r.dataset = dataset;
+    r.op = op;
+    r.schema = std::move(schema);
+    r.objects = std::move(objects);
+    return catalog_->Commit(r);
+  }
+
+  static ErrorCode CodeOf(const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const Error& e) {
+      return e.code();
+    }
+    ADD_FAILURE() << "expected an Error";
+    return ErrorCode::kInternal;
+  }
+
+  std::unique_ptr<TestStore> t_;
+  std::unique_ptr<Catalog> catalog_;
+};
+
+TEST_P(CatalogTest, CreateAppendReplaceDeleteMakeVersions) {
+  auto a = Data("sales", 10);
+  auto v1 = Commit("sales", CommitOp::kCreate, {a});
+  EXPECT_EQ(v1.version, 1u);
+  EXPECT_FALSE(v1.parent_version.has_value());
+  EXPECT_EQ(v1.row_count(), 10u);
+  EXPECT_EQ(v1.fingerprint, Fingerprint(SalesSchema()));
+  EXPECT_EQ(t_->store->GetBytes(ManifestKey("sales", 1)).find("\"version\":1") != std::string::npos, true);
+
+  auto b = Data("sales", 5);
+  auto v2 = Commit("sales", CommitOp::kAppend, {b});
+  EXPECT_EQ(v2.version, 2u);
+  EXPECT_EQ(v2.parent_version, 1u);
+  ASSERT_EQ(v2.objects.size(), 2u);
+  EXPECT_EQ(v2.objects[0], a);
+  EXPECT_EQ(v2.objects[1], b);
+  EXPECT_EQ(v2.row_count(), 15u);
+
+  auto c = Data("sales", 7);
+  auto v3 = Commit("sales", CommitOp::kReplace, {c});
+  EXPECT_EQ(v3.version, 3u);
+  ASSERT_EQ(v3.objects.size(), 1u);
+  EXPECT_EQ(v3.objects[0], c);
+
+  EXPECT_EQ(catalog_->Head("sales"), v3);
+  EXPECT_EQ(catalog_->Get("sales", 2), v2);
+  auto list = catalog_->List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].name, "sales");
+  EXPECT_EQ(list[0].version, 3u);
+  EXPECT_EQ(list[0].rows, 7u);
+
+  auto v4 = Commit("sales", CommitOp::kDelete, {});
+  EXPECT_TRUE(v4.tombstone);
+  EXPECT_EQ(v4.version, 4u);
+  EXPECT_TRUE(catalog_->List().empty());
+  EXPECT_EQ(CodeOf([&] { catalog_->Head("sales"); }), ErrorCode::kNotFound);
+  EXPECT_EQ(catalog_->Get("sales", 2), v2);  // history stays readable
+
+  auto versions = catalog_->Versions("sales");
+  ASSERT_EQ(versions.size(), 4u);
+  EXPECT_EQ(versions[0].operation, "create");
+  EXPECT_EQ(versions[1].operation, "append");
+  EXPECT_EQ(versions[1].rows, 15u);
+  EXPECT_EQ(versions[2].operation, "replace");
+  EXPECT_TRUE(versions[3].tombstone);
+
+  // Re-creating after a delete continues the version numbers.
+  auto v5 = Commit("sales", CommitOp::kCreate, {Data("sales", 1)});
+  EXPECT_EQ(v5.version, 5u);
+  EXPECT_EQ(v5.parent_version, 4u);
+  EXPECT_EQ(catalog_->Head("sales").version, 5u);
+}
+
+TEST_P(CatalogTest, ErrorsAreUserErrorsWithCodes) {
+  Commit("sales", CommitOp::kCreate, {Data("sales")});
+  EXPECT_EQ(CodeOf([&] { Commit("sales", CommitOp::kCreate, {Data("sales")}); }), ErrorCode::kConflict);
+  EXPECT_EQ(CodeOf([&] { Commit("missing", CommitOp::kAppend, {Data("missing")}); }), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf([&] { Commit("missing", CommitOp::kReplace, {}); }), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf([&] { Commit("missing", CommitOp::kDelete, {}); }), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf([&] { Commit("Bad-Name", CommitOp::kCreate, {}); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf([&] { Commit("../etc", CommitOp::kCreate, {}); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf([&] { catalog_->Head("missing"); }), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf([&] { catalog_->Get("sales", 9); }), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf([&] { catalog_->Versions("missing"); }), ErrorCode::kNotFound);
+  // Nothing of the failed commits became visible.
+  EXPECT_EQ(catalog_->Head("sales").version, 1u);
+  EXPECT_EQ(catalog_->List().size(), 1u);
+  EXPECT_TRUE(t_->store->ListAll("_catalog/missing/").empty());
+}
+
+TEST_P(CatalogTest, SchemaChangeIsRefusedNamingColumnsUnlessAllowed) {
+  Commit("sales", CommitOp::kCreate, {Data("sales")});
+  Schema changed = {{"id", "BIGINT", true}, {"price", "VARCHAR", true}, {"qty", "INTEGER", true}};
+  try {
+    Commit("sales", CommitOp::kAppend, {Data("sales")}, changed);
+    FAIL() << "append with another schema was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConflict);
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("price: DOUBLE -> VARCHAR"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("added qty"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("allow_schema_change"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(catalog_->Head("sales").version, 1u);
+
+  CommitRequest r;
+  r.dataset = "sales";
+  r.op = CommitOp::kAppend;
+  r.schema = changed;
+  r.objects = {Data("sales")};
+  r.allow_schema_change = true;
+  auto v2 = catalog_->Commit(r);
+  EXPECT_EQ(v2.schema_version, 2u);
+  EXPECT_EQ(v2.schema, changed);
+  EXPECT_EQ(v2.fingerprint, Fingerprint(changed));
+
+  // Nullability alone is not a schema change.
+  Schema not_null = changed;
+  for (auto& c : not_null) c.nullable = false;
+  auto v3 = Commit("sales", CommitOp::kAppend, {Data("sales")}, not_null);
+  EXPECT_EQ(v3.schema_version, 2u);
+  EXPECT_EQ(v3.schema, changed);
+}
+
+TEST_P(CatalogTest, ExpectedVersionIsAnOptimisticCheck) {
+  Commit("sales", CommitOp::kCreate, {Data("sales")});
+  CommitRequest r;
+  r.dataset = "sales";
+  r.op = CommitOp::kReplace;
+  r.schema = SalesSchema();
+  r.objects = {Data("sales")};
+  r.expected_version = 7;
+  EXPECT_EQ(CodeOf([&] { catalog_->Commit(r); }), ErrorCode::kConflict);
+  r.expected_version = 1;
+  EXPECT_EQ(catalog_->Commit(r).version, 2u);
+  EXPECT_EQ(CodeOf([&] { catalog_->Commit(r); }), ErrorCode::kConflict);  // now stale
+}
+
+TEST_P(CatalogTest, ListenersSeeEveryCommit) {
+  std::vector<uint64_t> seen;
+  catalog_->AddListener([&](const DatasetManifest& m) { seen.push_back(m.version); });
+  Commit("sales", CommitOp::kCreate, {Data("sales")});
+  Commit("sales", CommitOp::kAppend, {Data("sales")});
+  EXPECT_EQ(CodeOf([&] { Commit("sales", CommitOp::kCreate, {}); }), ErrorCode::kConflict);
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2}));
+}
+
+//! Appends from many threads; returns the acknowledged (version, object) pairs.
+std::vector<std::pair<uint64_t, DataObject>> RaceAppends(std::vector<Catalog*> catalogs, int threads_per_catalog,
+                                                         int appends_each, const std::function<DataObject()>& data) {
+  std::mutex mu;
+  std::vector<std::pair<uint64_t, DataObject>> acked;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (Catalog* c : catalogs) {
+    for (int t = 0; t < threads_per_catalog; ++t) {
+      threads.emplace_back([&, c] {
+        for (int i = 0; i < appends_each; ++i) {
+          CommitRequest r;
+          r.dataset = "race";
+          r.op = CommitOp::kAppend;
+          r.schema = SalesSchema();
+          r.objects = {data()};
+          try {
+            auto m = c->Commit(r);
+            std::lock_guard lock(mu);
+            acked.emplace_back(m.version, r.objects[0]);
+          } catch (const std::exception& e) {
+            ++failures;
+            ADD_FAILURE() << "append failed: " << e.what();
+          }
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  return acked;
+}
+
+void ExpectNoneLost(Catalog& catalog, const std::vector<std::pair<uint64_t, DataObject>>& acked, size_t expected) {
+  ASSERT_EQ(acked.size(), expected);
+  std::set<uint64_t> versions;
+  for (const auto& [v, o] : acked) EXPECT_TRUE(versions.insert(v).second) << "version " << v << " acknowledged twice";
+  auto head = catalog.Head("race");
+  EXPECT_EQ(head.version, expected + 1);
+  std::set<std::string> keys;
+  for (const auto& o : head.objects) keys.insert(o.ref.key);
+  EXPECT_EQ(keys.size(), expected + 1);  // the create's object + every append's
+  for (const auto& [v, o] : acked) {
+    EXPECT_TRUE(keys.contains(o.ref.key)) << "acknowledged append at version " << v << " lost";
+    auto m = catalog.Get("race", v);  // every acknowledged version is readable and holds its object
+    EXPECT_EQ(m.version, v);
+    EXPECT_EQ(m.objects.back(), o);
+  }
+  auto all = catalog.Versions("race");
+  EXPECT_EQ(all.size(), expected + 1);
+}
+
+TEST_P(CatalogTest, EightWritersInOneProcessLoseNothing) {
+  Commit("race", CommitOp::kCreate, {Data("race")});
+  const int each = GetParam() == "s3" ? 5 : 25;
+  auto acked = RaceAppends({catalog_.get()}, 8, each, [&] { return Data("race"); });
+  ExpectNoneLost(*catalog_, acked, 8u * each);
+  auto fresh = MakeCatalog(*t_->store);
+  fresh->Rebuild();
+  EXPECT_EQ(fresh->Head("race"), catalog_->Head("race"));
+}
+
+TEST_P(CatalogTest, TwoCatalogsOverOneStoreRaceThroughPutIfAbsent) {
+  // Two catalog instances with their own store clients: two "processes" whose only shared state
+  // is object storage. Put-if-absent must make every acknowledged commit survive.
+  auto store2 = t_->Reopen();
+  auto other = MakeCatalog(*store2);
+  Commit("race", CommitOp::kCreate, {Data("race")});
+  other->Rebuild();
+  const int each = GetParam() == "s3" ? 5 : 20;
+  auto acked = RaceAppends({catalog_.get(), other.get()}, 4, each, [&] { return Data("race"); });
+  auto fresh = MakeCatalog(*t_->store);
+  fresh->Rebuild();
+  ExpectNoneLost(*fresh, acked, 8u * each);
+
+  // A create racing against an existing dataset from a stale instance is still refused.
+  auto stale = MakeCatalog(*store2);  // never rebuilt: knows nothing
+  EXPECT_EQ(CodeOf([&] { stale->Commit({"race", CommitOp::kCreate, SalesSchema(), {}, false, {}, {}}); }),
+            ErrorCode::kConflict);
+}
+
+TEST_P(CatalogTest, RebuildRestoresTheSameState) {
+  Commit("alpha", CommitOp::kCreate, {Data("alpha", 3)});
+  Commit("alpha", CommitOp::kAppend, {Data("alpha", 4)});
+  Commit("beta", CommitOp::kCreate, {Data("beta", 5)});
+  Commit("beta", CommitOp::kReplace, {Data("beta", 6)});
+  Commit("gone", CommitOp::kCreate, {Data("gone", 1)});
+  Commit("gone", CommitOp::kDelete, {});
+
+  auto fresh = MakeCatalog(*t_->store);
+  fresh->Rebuild();
+  auto a = catalog_->List();
+  auto b = fresh->List();
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].name, b[i].name);
+    EXPECT_EQ(a[i].version, b[i].version);
+    EXPECT_EQ(a[i].rows, b[i].rows);
+    EXPECT_EQ(a[i].bytes, b[i].bytes);
+    EXPECT_EQ(a[i].updated_at_ms, b[i].updated_at_ms);
+    EXPECT_EQ(fresh->Head(a[i].name), catalog_->Head(a[i].name));
+  }
+  EXPECT_EQ(CodeOf([&] { fresh->Head("gone"); }), ErrorCode::kNotFound);
+  EXPECT_EQ(fresh->Versions("gone").size(), 2u);
+  // The rebuilt catalog continues where the old one stopped.
+  CommitRequest r{"gone", CommitOp::kCreate, SalesSchema(), {Data("gone")}, false, {}, {}};
+  EXPECT_EQ(fresh->Commit(r).version, 3u);
+}
+
+TEST_P(CatalogTest, TornManifestIsIgnoredAndSkipped) {
+  Commit("sales", CommitOp::kCreate, {Data("sales")});
+  auto v2 = Commit("sales", CommitOp::kAppend, {Data("sales")});
+  // A torn or foreign file where version 3 would go, plus junk keys under _catalog/.
+  t_->store->PutBytes(ManifestKey("sales", 3), "{\"dataset\":\"sales\",\"vers");
+  t_->store->PutBytes("_catalog/sales/notes.txt", "hello");
+  t_->store->PutBytes(ManifestKey("torn", 1), "\x01\x02garbage");
+
+  auto fresh = MakeCatalog(*t_->store);
+  fresh->Rebuild();
+  EXPECT_EQ(fresh->Head("sales"), v2);
+  EXPECT_EQ(fresh->List().size(), 1u);
+  EXPECT_EQ(CodeOf([&] { fresh->Head("torn"); }), ErrorCode::kNotFound);
+  // The next commit skips the unreadable version number instead of fighting over it.
+  CommitRequest r{"sales", CommitOp::kAppend, SalesSchema(), {Data("sales")}, false, {}, {}};
+  auto v4 = fresh->Commit(r);
+  EXPECT_EQ(v4.version, 4u);
+  EXPECT_EQ(v4.parent_version, 2u);
+  EXPECT_EQ(v4.objects.size(), 3u);
+  // The writer that still believes the head is 2 learns about 4 through put-if-absent.
+  auto v5 = Commit("sales", CommitOp::kAppend, {Data("sales")});
+  EXPECT_EQ(v5.version, 5u);
+  EXPECT_EQ(v5.objects.size(), 4u);
+}
+
+TEST_P(CatalogTest, GarbageCollectionKeepsReferencedAndYoungObjects) {
+  auto kept = Data("sales");
+  Commit("sales", CommitOp::kCreate, {kept});
+  auto replaced = Data("sales");
+  Commit("sales", CommitOp::kAppend, {replaced});
+  Commit("sales", CommitOp::kReplace, {Data("sales")});  // `replaced` still referenced by v2
+  auto orphan = Data("sales");                          // a failed upload: never committed
+  t_->store->PutBytes("_staging/abc", "partial upload");
+
+  // Young objects survive (an upload may be about to commit them).
+  EXPECT_EQ(catalog_->CollectGarbage(60'000), 0u);
+  EXPECT_TRUE(t_->store->Head(orphan.ref.key).has_value());
+
+  EXPECT_EQ(catalog_->CollectGarbage(-60'000), 2u);  // everything counts as old
+  EXPECT_FALSE(t_->store->Head(orphan.ref.key).has_value());
+  EXPECT_FALSE(t_->store->Head("_staging/abc").has_value());
+  EXPECT_TRUE(t_->store->Head(kept.ref.key).has_value());
+  EXPECT_TRUE(t_->store->Head(replaced.ref.key).has_value());
+  for (const auto& o : catalog_->Head("sales").objects) EXPECT_TRUE(t_->store->Head(o.ref.key).has_value());
+  EXPECT_EQ(catalog_->CollectGarbage(-60'000), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Local, CatalogTest, ::testing::Values("local"));
+INSTANTIATE_TEST_SUITE_P(S3, CatalogTest, ::testing::Values("s3"));
+
+TEST(SchemaDiff, NamesEveryDifferingColumn) {
+  Schema a = {{"id", "BIGINT", true}, {"price", "DOUBLE", true}, {"note", "VARCHAR", true}};
+  Schema b = {{"id", "BIGINT", false}, {"price", "VARCHAR", true}, {"qty", "INTEGER", true}};
+  EXPECT_EQ(DescribeSchemaDiff(a, b),
+            "id: nullable -> not null; price: DOUBLE -> VARCHAR; removed note (VARCHAR); added qty (INTEGER)");
+  EXPECT_EQ(DescribeSchemaDiff(a, a), "");
+  Schema swapped = {a[1], a[0], a[2]};
+  EXPECT_EQ(DescribeSchemaDiff(a, swapped), "column order id,price,note -> price,id,note");
+}
+
+TEST(Layout, KeysFollowTheDocumentedLayout) {
+  EXPECT_EQ(ManifestKey("sales", 42), "_catalog/sales/00000000000000000042.json");
+  EXPECT_EQ(ManifestPrefix("sales"), "_catalog/sales/");
+  auto key = NewDataKey("sales");
+  EXPECT_TRUE(key.starts_with("data/sales/")) << key;
+  EXPECT_TRUE(key.ends_with(".parquet")) << key;
+  EXPECT_NE(NewDataKey("sales"), key);
+}
+
+}  // namespace
+}  // namespace lakehouse::catalogd

@@ -1,0 +1,75 @@
+#pragma once
+// ingest: turns an uploaded body into a committed dataset version.
+//
+//   body --spool--> temp file --DuckDB--> validated Parquet --Put--> data/<dataset>/<id>.parquet
+//        --Catalog::Commit--> new version visible
+//
+// Parquet is stored as uploaded after its footer is read with DuckDB (schema, row count); CSV,
+// JSON and NDJSON are converted to zstd Parquet by DuckDB. The body is streamed to disk, never
+// held whole in memory. On any failure the data object and the temp files are deleted, so a
+// failed upload never becomes visible. Only DuckDB's C API is used (no duckdb.hpp).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lakehouse/catalogd/catalog.h"
+#include "lakehouse/shared/io.h"
+#include "lakehouse/shared/types.h"
+#include "lakehouse/storaged/object_store.h"
+
+namespace lakehouse::ingest {
+
+enum class Format { kParquet, kCsv, kJson, kNdjson };
+
+//! "parquet", "csv", "json" or "ndjson".
+std::string_view FormatName(Format format);
+//! Parses a `?format=` value ("parquet", "csv", "json", "ndjson", "jsonl"), case-insensitive;
+//! throws Error(kUnsupportedMedia) naming the supported formats otherwise.
+Format ParseFormat(std::string_view name);
+//! The format a Content-Type names, nullopt when it names none in particular
+//! (absent, application/octet-stream, application/x-www-form-urlencoded: sniff the bytes);
+//! throws Error(kUnsupportedMedia) for a media type that is none of ours (e.g. image/png).
+std::optional<Format> FormatFromContentType(std::string_view content_type);
+//! The format from the `?format=` parameter, else from the Content-Type, else nullopt (sniff).
+std::optional<Format> ResolveFormat(const std::optional<std::string>& format_param,
+                                    const std::optional<std::string>& content_type);
+
+struct IngestOptions {
+  std::string temp_dir = "/tmp";     //!< where bodies are spooled and converted (must exist)
+  std::string memory_limit = "1GB";  //!< DuckDB memory_limit
+  int threads = 2;                   //!< DuckDB threads
+};
+
+struct IngestRequest {
+  std::string dataset;
+  catalogd::CommitOp op = catalogd::CommitOp::kCreate;  //!< kCreate, kAppend or kReplace
+  std::optional<Format> format;                          //!< nullopt: sniff the first bytes
+  bool allow_schema_change = false;
+  std::optional<uint64_t> expected_version;
+  std::map<std::string, std::string> properties;
+};
+
+struct IngestResult {
+  DatasetManifest manifest;  //!< the committed version
+  DataObject object;         //!< the data object this upload added
+  Format format = Format::kParquet;
+  uint64_t bytes_received = 0;
+  double seconds = 0;
+};
+
+class Ingestor {
+ public:
+  virtual ~Ingestor() = default;
+  //! Spools `body`, validates/converts it and commits a new version. Errors: kInvalidArgument
+  //! (empty body, not Parquet, truncated Parquet, ragged CSV, unparsable JSON, bad dataset name),
+  //! kUnsupportedMedia (unknown format), kNotFound / kConflict from the catalog.
+  virtual IngestResult Ingest(const IngestRequest& request, ByteSource& body) = 0;
+};
+
+std::unique_ptr<Ingestor> MakeIngestor(storaged::ObjectStore& store, catalogd::Catalog& catalog,
+                                       IngestOptions options);
+
+}  // namespace lakehouse::ingest

@@ -1,0 +1,266 @@
+// Ingest with real DuckDB over real object stores: good uploads become versions, bad ones leave
+// nothing behind.
+#include <duckdb.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ingest_internal.h"
+#include "lakehouse/ingest/ingest.h"
+#include "lakehouse/shared/error.h"
+#include "test_stores.h"
+
+namespace lakehouse::ingest {
+namespace {
+
+namespace fs = std::filesystem;
+using catalogd::CommitOp;
+
+//! A second, independent DuckDB used by the tests to make input files and read results back.
+class Duck {
+ public:
+  Duck() {
+    duckdb_open(nullptr, &db_);
+    duckdb_connect(db_, &con_);
+    Run("SET threads=2");
+  }
+  ~Duck() {
+    duckdb_disconnect(&con_);
+    duckdb_close(&db_);
+  }
+  std::string Scalar(const std::string& sql) {
+    duckdb_result r;
+    if (duckdb_query(con_, sql.c_str(), &r) != DuckDBSuccess) {
+      std::string e = duckdb_result_error(&r);
+      duckdb_destroy_result(&r);
+      throw std::runtime_error(e);
+    }
+    char* v = duckdb_value_varchar(&r, 0, 0);
+    std::string out = v ? v : "";
+    duckdb_free(v);
+    duckdb_destroy_result(&r);
+    return out;
+  }
+  void Run(const std::string& sql) { Scalar(sql); }
+
+ private:
+  duckdb_database db_ = nullptr;
+  duckdb_connection con_ = nullptr;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class IngestTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "s3" && !testing::S3Available()) GTEST_SKIP() << "LAKEHOUSE_S3_ENV_FILE not set";
+    t_ = testing::MakeTestStore(GetParam());
+    catalog_ = catalogd::MakeCatalog(*t_->store);
+    catalog_->Rebuild();
+    work_ = testing::MakeTempDir("ingest");
+    temp_ = work_ + "/tmp";
+    ingest_ = MakeIngestor(*t_->store, *catalog_, IngestOptions{temp_, "512MB", 2});
+  }
+  void TearDown() override {
+    ingest_.reset();
+    if (!work_.empty()) fs::remove_all(work_);
+  }
+
+  std::string MakeParquet(const std::string& name, int rows, const std::string& extra_cols = "") {
+    std::string path = work_ + "/" + name;
+    duck_.Run("COPY (SELECT range AS id, range * 1.5 AS price, 'item' || range AS label" + extra_cols +
+              " FROM range(" + std::to_string(rows) + ")) TO '" + path + "' (FORMAT parquet)");
+    return path;
+  }
+
+  IngestResult Upload(const std::string& dataset, CommitOp op, std::string_view body, std::optional<Format> format,
+                      bool allow_schema_change = false) {
+    IngestRequest r;
+    r.dataset = dataset;
+    r.op = op;
+    r.format = format;
+    r.allow_schema_change = allow_schema_change;
+    StringSource source(body);
+    return ingest_->Ingest(r, source);
+  }
+
+  //! Reads a stored data object back with DuckDB and counts its rows.
+  uint64_t CountRows(const DataObject& o) {
+    std::string path = work_ + "/readback-" + RandomHexId() + ".parquet";
+    { std::ofstream(path, std::ios::binary) << t_->store->GetBytes(o.ref.key); }
+    auto n = std::stoull(duck_.Scalar("SELECT count(*) FROM read_parquet('" + path + "')"));
+    fs::remove(path);
+    return n;
+  }
+
+  //! Expects `fn` to fail with `code` and a message containing `needle`, and nothing to be visible.
+  void ExpectRejected(const std::string& dataset, ErrorCode code, const std::string& needle,
+                      const std::function<void()>& fn) {
+    size_t data_before = t_->store->ListAll("data/").size();
+    try {
+      fn();
+      ADD_FAILURE() << "upload to " << dataset << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(t_->store->ListAll("data/").size(), data_before) << "a rejected upload left a data object";
+    EXPECT_EQ(catalog_->CollectGarbage(-60'000), 0u) << "a rejected upload left an orphan";
+    for (const auto& entry : fs::directory_iterator(temp_)) {
+      EXPECT_FALSE(entry.path().filename().string().starts_with("ingest-")) << "temp file left: " << entry.path();
+    }
+  }
+
+  Duck duck_;
+  std::unique_ptr<testing::TestStore> t_;
+  std::unique_ptr<catalogd::Catalog> catalog_;
+  std::unique_ptr<Ingestor> ingest_;
+  std::string work_;
+  std::string temp_;
+};
+
+TEST_P(IngestTest, ParquetIsStoredAsIsWithSchemaAndRowCount) {
+  auto path = MakeParquet("a.parquet", 1000);
+  auto bytes = ReadFile(path);
+  auto r = Upload("sales", CommitOp::kCreate, bytes, std::nullopt);  // sniffed
+  EXPECT_EQ(r.format, Format::kParquet);
+  EXPECT_EQ(r.manifest.version, 1u);
+  EXPECT_EQ(r.manifest.row_count(), 1000u);
+  EXPECT_EQ(r.bytes_received, bytes.size());
+  ASSERT_EQ(r.manifest.schema.size(), 3u);
+  EXPECT_EQ(r.manifest.schema[0].name, "id");
+  EXPECT_EQ(r.manifest.schema[0].type, "BIGINT");
+  EXPECT_EQ(r.manifest.schema[1].type, "DECIMAL(20,1)");
+  EXPECT_EQ(r.manifest.schema[2].type, "VARCHAR");
+  EXPECT_EQ(r.object.ref.size, bytes.size());
+  EXPECT_EQ(t_->store->GetBytes(r.object.ref.key), bytes);  // byte for byte
+  EXPECT_EQ(catalog_->Head("sales"), r.manifest);
+
+  auto r2 = Upload("sales", CommitOp::kAppend, ReadFile(MakeParquet("b.parquet", 500)), Format::kParquet);
+  EXPECT_EQ(r2.manifest.version, 2u);
+  EXPECT_EQ(r2.manifest.row_count(), 1500u);
+  uint64_t total = 0;
+  for (const auto& o : r2.manifest.objects) total += CountRows(o);
+  EXPECT_EQ(total, 1500u);
+}
+
+TEST_P(IngestTest, CsvJsonAndNdjsonBecomeZstdParquet) {
+  std::string csv = "id,price,label\n1,2.5,a\n2,3.5,b\n3,4.5,\"c, with comma\"\n";
+  auto r = Upload("events", CommitOp::kCreate, csv, Format::kCsv);
+  EXPECT_EQ(r.manifest.row_count(), 3u);
+  EXPECT_EQ(CountRows(r.object), 3u);
+  EXPECT_EQ(r.manifest.schema, (Schema{{"id", "BIGINT", true}, {"price", "DOUBLE", true}, {"label", "VARCHAR", true}}));
+  // Stored as Parquet with zstd pages.
+  std::string path = work_ + "/check.parquet";
+  { std::ofstream(path, std::ios::binary) << t_->store->GetBytes(r.object.ref.key); }
+  EXPECT_EQ(duck_.Scalar("SELECT DISTINCT compression FROM parquet_metadata('" + path + "')"), "ZSTD");
+
+  std::string json = R"([{"id": 4, "price": 5.5, "label": "d"}, {"id": 5, "price": 6.5, "label": "e"}])";
+  auto r2 = Upload("events", CommitOp::kAppend, json, std::nullopt);  // sniffed as JSON
+  EXPECT_EQ(r2.format, Format::kJson);
+  EXPECT_EQ(r2.manifest.row_count(), 5u);
+
+  std::string ndjson = "{\"id\": 6, \"price\": 7.5, \"label\": \"f\"}\n{\"id\": 7, \"price\": 8.5, \"label\": \"g\"}\n";
+  auto r3 = Upload("events", CommitOp::kAppend, ndjson, Format::kNdjson);
+  EXPECT_EQ(r3.manifest.version, 3u);
+  EXPECT_EQ(r3.manifest.row_count(), 7u);
+
+  // Semicolon CSV: the delimiter comes from the header line.
+  auto r4 = Upload("semi", CommitOp::kCreate, "a;b\n1;x\n2;y\n", std::nullopt);
+  EXPECT_EQ(r4.format, Format::kCsv);
+  EXPECT_EQ(r4.manifest.schema.size(), 2u);
+
+  // Replace swaps the objects.
+  auto r5 = Upload("events", CommitOp::kReplace, "id,price,label\n9,1.0,z\n", Format::kCsv);
+  EXPECT_EQ(r5.manifest.objects.size(), 1u);
+  EXPECT_EQ(r5.manifest.row_count(), 1u);
+}
+
+TEST_P(IngestTest, BadInputIsRejectedAndLeavesNothing) {
+  auto good = ReadFile(MakeParquet("good.parquet", 100));
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "not a Parquet file",
+                 [&] { Upload("bad", CommitOp::kCreate, "id,price\n1,2\n", Format::kParquet); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "truncated Parquet",
+                 [&] { Upload("bad", CommitOp::kCreate, good.substr(0, good.size() / 2), std::nullopt); });
+  // Right magic at both ends, garbage in between: DuckDB cannot read the footer.
+  std::string forged = "PAR1" + std::string(200, 'x') + "PAR1";
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid Parquet",
+                 [&] { Upload("bad", CommitOp::kCreate, forged, std::nullopt); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid CSV",
+                 [&] { Upload("bad", CommitOp::kCreate, "a,b\n1,2\n3,4,5\n6,7\n", Format::kCsv); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid CSV",
+                 [&] { Upload("bad", CommitOp::kCreate, "a,b\n1,2\n3\n", std::nullopt); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "empty body",
+                 [&] { Upload("bad", CommitOp::kCreate, "", Format::kCsv); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid JSON",
+                 [&] { Upload("bad", CommitOp::kCreate, "[{\"a\": 1}, {\"a\": ", Format::kJson); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "not Parquet, CSV or JSON",
+                 [&] { Upload("bad", CommitOp::kCreate, std::string("\x00\x01\x02\xff", 4), std::nullopt); });
+  ExpectRejected("Bad-Name", ErrorCode::kInvalidArgument, "invalid dataset name",
+                 [&] { Upload("Bad-Name", CommitOp::kCreate, good, std::nullopt); });
+  ExpectRejected("bad", ErrorCode::kNotFound, "does not exist",
+                 [&] { Upload("bad", CommitOp::kAppend, good, std::nullopt); });
+  EXPECT_TRUE(t_->store->ListAll("_catalog/").empty());
+  EXPECT_TRUE(catalog_->List().empty());
+
+  // A duplicate create and a schema change are refused by the catalog after the data was
+  // stored: the data object must be deleted again.
+  Upload("sales", CommitOp::kCreate, good, std::nullopt);
+  ExpectRejected("sales", ErrorCode::kConflict, "already exists",
+                 [&] { Upload("sales", CommitOp::kCreate, good, std::nullopt); });
+  auto other = ReadFile(MakeParquet("other.parquet", 10, ", true AS flag"));
+  ExpectRejected("sales", ErrorCode::kConflict, "added flag (BOOLEAN)",
+                 [&] { Upload("sales", CommitOp::kAppend, other, std::nullopt); });
+  IngestRequest pinned{"sales", CommitOp::kReplace, std::nullopt, false, 7, {}};
+  ExpectRejected("sales", ErrorCode::kConflict, "not the expected version 7", [&] {
+    StringSource s(good);
+    ingest_->Ingest(pinned, s);
+  });
+  EXPECT_EQ(catalog_->Head("sales").version, 1u);
+  EXPECT_EQ(t_->store->ListAll("data/").size(), 1u);
+
+  // With allow_schema_change the same upload is a new schema version.
+  auto r = Upload("sales", CommitOp::kAppend, other, std::nullopt, true);
+  EXPECT_EQ(r.manifest.schema_version, 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Local, IngestTest, ::testing::Values("local"));
+INSTANTIATE_TEST_SUITE_P(S3, IngestTest, ::testing::Values("s3"));
+
+TEST(Format, ResolvesFromParamContentTypeOrSniffing) {
+  EXPECT_EQ(ResolveFormat(std::string("CSV"), std::string("application/json")), Format::kCsv);
+  EXPECT_EQ(ResolveFormat(std::nullopt, std::string("application/vnd.apache.parquet")), Format::kParquet);
+  EXPECT_EQ(ResolveFormat(std::nullopt, std::string("text/csv; charset=utf-8")), Format::kCsv);
+  EXPECT_EQ(ResolveFormat(std::nullopt, std::string("application/x-ndjson")), Format::kNdjson);
+  EXPECT_EQ(ResolveFormat(std::nullopt, std::string("application/x-www-form-urlencoded")), std::nullopt);
+  EXPECT_EQ(ResolveFormat(std::nullopt, std::nullopt), std::nullopt);
+  EXPECT_EQ(ResolveFormat(std::string("jsonl"), std::nullopt), Format::kNdjson);
+  try {
+    ResolveFormat(std::string("xlsx"), std::nullopt);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupportedMedia);
+    EXPECT_NE(std::string(e.what()).find("parquet, csv, json or ndjson"), std::string::npos);
+  }
+  try {
+    ResolveFormat(std::nullopt, std::string("image/png"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupportedMedia);
+  }
+  EXPECT_EQ(SniffFormat("PAR1...."), Format::kParquet);
+  EXPECT_EQ(SniffFormat("  \n[{\"a\":1}]"), Format::kJson);
+  EXPECT_EQ(SniffFormat("a,b\n1,2\n"), Format::kCsv);
+  EXPECT_EQ(SniffCsvDelimiter("a\tb\tc\n1\t2\t3"), '\t');
+  EXPECT_EQ(SniffCsvDelimiter("\"x;y\",b,c\n"), ',');
+}
+
+}  // namespace
+}  // namespace lakehouse::ingest
