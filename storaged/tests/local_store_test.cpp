@@ -1,0 +1,139 @@
+// Behaviour specific to one backend: the local store's files on disk, and S3 errors that need no
+// server (an endpoint nobody listens on).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "lakehouse/shared/error.h"
+#include "lakehouse/storaged/object_store.h"
+#include "test_util.h"
+
+namespace lakehouse::storaged {
+namespace {
+
+class LocalStoreTest : public ::testing::Test {
+ protected:
+  testing::TempDir dir_;
+  std::string root_ = dir_.path() + "/objects";
+  std::unique_ptr<ObjectStore> store_ = MakeLocalStore({root_, "s", "http://gw:8080/"});
+};
+
+TEST_F(LocalStoreTest, ObjectsAreFilesUnderTheRoot) {
+  store_->PutBytes("ds/part-0.parquet", "PAR1");
+  EXPECT_EQ(*store_->LocalPath("ds/part-0.parquet"), root_ + "/ds/part-0.parquet");
+  std::ifstream in(root_ + "/ds/part-0.parquet");
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "PAR1");
+  // No temp files left behind.
+  int entries = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(root_)) entries += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(entries, 1);
+  EXPECT_EQ(store_->Presign(PresignMethod::kPut, "ds/a b", 10).rfind("http://gw:8080/api/v1/objects/ds/a%20b?method=PUT&expires=", 0), 0u);
+}
+
+TEST_F(LocalStoreTest, TempFilesAreHiddenAndReserved) {
+  store_->PutBytes("d/visible", "v");
+  std::ofstream(root_ + "/d/.lh-tmp-0123456789abcdef") << "half-written";
+  auto all = store_->ListAll("");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].key, "d/visible");
+  EXPECT_THROW(store_->PutBytes("d/.lh-tmp-x", "x"), Error);
+  EXPECT_FALSE(store_->ListAll("d/.lh").size());
+}
+
+TEST_F(LocalStoreTest, KeyCannotBeBothObjectAndFolder) {
+  store_->PutBytes("a", "file");
+  try {
+    store_->PutBytes("a/b", "x");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConflict) << e.what();
+  }
+  store_->PutBytes("c/d", "x");
+  try {
+    store_->PutBytes("c", "x");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConflict) << e.what();
+  }
+  EXPECT_FALSE(store_->PutIfAbsent("c", "x").has_value()) << "a folder counts as taken";
+  EXPECT_EQ(store_->GetBytes("a"), "file");
+}
+
+TEST_F(LocalStoreTest, DeleteRacingWithPutsLosesNothing) {
+  // Delete removes emptied folders; a concurrent Put into the same folder must still land.
+  std::atomic<bool> stop{false};
+  std::thread deleter([&] {
+    while (!stop) {
+      store_->PutBytes("race/tmp", "x");
+      store_->Delete("race/tmp");
+    }
+  });
+  for (int i = 0; i < 300; ++i) store_->PutBytes(fmt::format("race/k{}", i), "v");
+  stop = true;
+  deleter.join();
+  EXPECT_EQ(store_->ListAll("race/k").size(), 300u);
+}
+
+TEST_F(LocalStoreTest, ListPrefixCannotEscapeTheRoot) {
+  std::ofstream(dir_.path() + "/outside") << "secret";
+  store_->PutBytes("in", "x");
+  EXPECT_TRUE(store_->ListAll("../").empty());
+  EXPECT_TRUE(store_->ListAll("../out").empty());
+  EXPECT_TRUE(store_->ListAll("/").empty());
+  EXPECT_EQ(store_->ListAll("").size(), 1u);
+}
+
+TEST_F(LocalStoreTest, PresignIsOnlyForTheGatewayRoute) {
+  std::string url = store_->Presign(PresignMethod::kGet, "k", 10);
+  std::string query = url.substr(url.find('?') + 1);
+  EXPECT_EQ(VerifyLocalPresigned(*store_, "GET", "/api/v1/objects/k", query), "k");
+  EXPECT_THROW(VerifyLocalPresigned(*store_, "GET", "/api/v1/datasets/k", query), Error);
+  EXPECT_THROW(store_->Presign(PresignMethod::kGet, "k", 0), Error);
+}
+
+TEST(S3OfflineTest, UnreachableEndpointIsUnavailable) {
+  S3StoreOptions options;
+  options.endpoint = "http://127.0.0.1:9";  // discard port: nothing listens
+  options.bucket = "b-offline";
+  options.access_key = "a";
+  options.secret_key = "s";
+  options.timeout_ms = 2000;
+  try {
+    MakeS3Store(options);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1:9"), std::string::npos) << e.what();
+  }
+  options.create_bucket = false;
+  auto store = MakeS3Store(options);
+  EXPECT_EQ(store->Kind(), "s3");
+  try {
+    store->Head("x");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable) << e.what();
+  }
+  // Presigning needs no server.
+  EXPECT_EQ(store->Presign(PresignMethod::kGet, "a b", 60).rfind("http://127.0.0.1:9/b-offline/a%20b?X-Amz-", 0), 0u);
+}
+
+TEST(S3OfflineTest, BadOptionsAreUserErrors) {
+  S3StoreOptions options;
+  options.endpoint = "127.0.0.1:7480";
+  options.bucket = "b";
+  options.access_key = "a";
+  options.secret_key = "s";
+  options.create_bucket = false;
+  EXPECT_THROW(MakeS3Store(options), Error);
+  options.endpoint = "http://127.0.0.1:7480";
+  options.multipart_part_size = 1 << 20;
+  EXPECT_THROW(MakeS3Store(options), Error);
+}
+
+}  // namespace
+}  // namespace lakehouse::storaged
