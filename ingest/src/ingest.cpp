@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <regex>
 #include <vector>
 
 #include "ingest_internal.h"
@@ -45,10 +46,18 @@ std::string Quote(std::string_view s) {
   return out;
 }
 
-//! DuckDB's message up to its first blank line (the rest is a long list of hints).
+//! DuckDB's message up to its first blank line (the rest is a long list of hints), with the
+//! server's temp file names replaced by "the upload".
 std::string ShortMessage(std::string_view message) {
   size_t cut = message.find("\n\n");
   std::string out(message.substr(0, cut));
+  static const std::regex kTempFile(R"((["']?)[^"' ]*/ingest-[0-9a-f]{32}\.(upload|parquet)\1)");
+  out = std::regex_replace(out, kTempFile, "the upload");
+  if (out.find("Error when sniffing") != std::string::npos) {
+    out = out.substr(0, out.find('\n'));
+    out += " DuckDB found no consistent CSV dialect: check that every row has as many fields as the header";
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   if (out.size() > 600) out = out.substr(0, 600) + "...";
   return out;
 }
