@@ -13,7 +13,9 @@ Environment:
   MODELSERVER_GGUF         path of another GGUF file to serve for generation (replaces SmolLM2)
   MODELSERVER_GGUF_NAME    the name to serve it under (default: the file name without .gguf)
   MODELSERVER_NO_GENERATE  "1": serve embeddings only (/api/generate then answers 404 like Ollama)
-  MODELSERVER_THREADS      CPU threads per model (default 2)
+  MODELSERVER_THREADS      CPU threads of the embedding model (default 2)
+  MODELSERVER_GEN_THREADS  CPU threads of the generative model (default 1: a 135M model is fast on one
+                           core, and llama.cpp's spinning threads collapse when cores are contended)
 
 Run: .venv/bin/python modelserver/server.py --port 11435
 """
@@ -66,6 +68,8 @@ class EmbedModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # No busy-waiting between ops: on a shared 2-core machine spinning threads slow everyone down.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         model_file = directory / "model.onnx"
         self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
@@ -130,6 +134,7 @@ class Models:
     def __init__(self) -> None:
         directory = Path(os.environ.get("MODELSERVER_MODELS_DIR", ROOT / "third_party" / "models"))
         threads = int(os.environ.get("MODELSERVER_THREADS", "2"))
+        gen_threads = int(os.environ.get("MODELSERVER_GEN_THREADS", "1"))
         embed_dir = directory / "all-minilm-l6-v2-int8"
         if not (embed_dir / "model.onnx").is_file():
             raise SystemExit(f"modelserver: {embed_dir}/model.onnx is missing: run scripts/setup.d/40-ai.sh")
@@ -142,9 +147,9 @@ class Models:
                 if not path.is_file():
                     raise SystemExit(f"modelserver: MODELSERVER_GGUF={custom} is not a file")
                 name = os.environ.get("MODELSERVER_GGUF_NAME") or path.name.removesuffix(".gguf")
-                self.gen[name] = GenModel(path, threads)
+                self.gen[name] = GenModel(path, gen_threads)
             elif (directory / "smollm2-135m-instruct-q4_1.gguf").is_file():
-                self.gen[GEN_NAME] = GenModel(directory / "smollm2-135m-instruct-q4_1.gguf", threads)
+                self.gen[GEN_NAME] = GenModel(directory / "smollm2-135m-instruct-q4_1.gguf", gen_threads)
 
     @staticmethod
     def canonical(name: str) -> str:

@@ -1,0 +1,134 @@
+#include "http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace lakehouse::aibridge::detail {
+namespace {
+
+struct Transfer {
+  const HttpRequest* request = nullptr;
+  HttpResponse* response = nullptr;
+  CURL* handle = nullptr;
+  bool aborted_by_callback = false;
+};
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t n = size * count;
+  long status = 0;
+  curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
+  if (t->request->on_data && status >= 200 && status < 300) {
+    if (!t->request->on_data(std::string_view(data, n))) {
+      t->aborted_by_callback = true;
+      return 0;  // aborts the transfer
+    }
+    return n;
+  }
+  t->response->body.append(data, n);
+  return n;
+}
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* response = static_cast<HttpResponse*>(user);
+  const size_t n = size * count;
+  std::string_view line(data, n);
+  if (line.starts_with("HTTP/")) {
+    response->headers.clear();  // a new response (after a 100 Continue or a redirect)
+    return n;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos) return n;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+  response->headers[std::move(name)] = std::string(value);
+  return n;
+}
+
+struct GlobalInit {
+  GlobalInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+
+}  // namespace
+
+HttpClient::HttpClient() { static GlobalInit init; }
+
+HttpClient::~HttpClient() {
+  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+}
+
+void* HttpClient::Acquire() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      void* h = idle_.back();
+      idle_.pop_back();
+      return h;
+    }
+  }
+  return curl_easy_init();
+}
+
+void HttpClient::Release(void* handle) {
+  std::lock_guard lock(mu_);
+  if (idle_.size() < 32) {
+    idle_.push_back(handle);
+  } else {
+    curl_easy_cleanup(static_cast<CURL*>(handle));
+  }
+}
+
+HttpResponse HttpClient::Send(const HttpRequest& request) {
+  HttpResponse response;
+  CURL* h = static_cast<CURL*>(Acquire());
+  curl_easy_reset(h);
+  Transfer transfer{&request, &response, h, false};
+  curl_slist* headers = nullptr;
+  if (!request.body.empty() || request.method == "POST") {
+    headers = curl_slist_append(headers, ("Content-Type: " + request.content_type).c_str());
+  }
+  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip on loopback
+  curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout_ms));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout_ms));
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &OnBody);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &OnHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &response);
+  curl_easy_setopt(h, CURLOPT_PROXY, "");  // never send loopback traffic through a proxy from the env
+  if (request.method == "POST") {
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  } else if (request.method != "GET") {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  CURLcode rc = curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+  if (rc != CURLE_OK && !(transfer.aborted_by_callback && rc == CURLE_WRITE_ERROR)) {
+    response.transport_error = rc;
+    response.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    curl_off_t connected_us = 0;
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected_us);
+    // Connection-level failures (worth a retry): refused, never connected, or dropped before any answer.
+    response.connect_failed = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                              (rc == CURLE_OPERATION_TIMEDOUT && connected_us == 0) ||
+                              ((rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) &&
+                               response.status == 0);
+    if (response.connect_failed) response.timed_out = false;
+    response.error = curl_easy_strerror(rc);
+  }
+  curl_slist_free_all(headers);
+  Release(h);
+  return response;
+}
+
+}  // namespace lakehouse::aibridge::detail

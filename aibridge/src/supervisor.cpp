@@ -1,0 +1,406 @@
+#include "lakehouse/aibridge/supervisor.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "http_client.h"
+#include "lakehouse/shared/error.h"
+#include "lakehouse/shared/logging.h"
+
+extern char** environ;
+
+#ifndef LAKEHOUSE_SOURCE_DIR
+#define LAKEHOUSE_SOURCE_DIR "."
+#endif
+
+namespace lakehouse::aibridge {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+uint16_t FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) Fail(ErrorCode::kInternal, "socket() failed while picking a free port");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    Fail(ErrorCode::kInternal, "could not pick a free 127.0.0.1 port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string Trim(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  if (!url.empty() && url.find("://") == std::string::npos) url = "http://" + url;  // OLLAMA_HOST style
+  return url;
+}
+
+struct Child {
+  std::string name;         // "sidecar" | "model server"
+  std::string health_path;  // probed with GET
+  std::string url;
+  bool managed = false;
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  std::string log_path;
+  pid_t pid = -1;
+  std::string status = "stopped";  // starting | ok | unhealthy | restarting | stopped | down
+  int restarts = 0;
+  int failures = 0;
+  int64_t backoff_ms = 0;
+  Clock::time_point started{};
+  Clock::time_point next_restart{};
+  Clock::time_point next_probe{};
+  Clock::time_point term_sent{};
+  bool terminating = false;
+  std::string kind;  // model server: "ollama" | "bundled"
+};
+
+}  // namespace
+
+class AiSupervisor::Impl {
+ public:
+  explicit Impl(SupervisorConfig config) : cfg_(std::move(config)) {
+    if (cfg_.repo_root.empty()) cfg_.repo_root = LAKEHOUSE_SOURCE_DIR;
+    if (cfg_.python.empty()) cfg_.python = cfg_.repo_root + "/.venv/bin/python";
+    if (cfg_.ollama_url.empty()) {
+      const char* env = std::getenv("OLLAMA_HOST");
+      cfg_.ollama_url = env && *env ? env : "http://127.0.0.1:11434";
+    }
+    cfg_.ollama_url = Trim(cfg_.ollama_url);
+    cfg_.sidecar_url = Trim(cfg_.sidecar_url);
+    LH_USER_CHECK(cfg_.model_server == "auto" || cfg_.model_server == "external" || cfg_.model_server == "bundled",
+                  "ai.model_server must be \"auto\", \"external\" or \"bundled\", got \"{}\"", cfg_.model_server);
+  }
+
+  ~Impl() { Stop(); }
+
+  void Start() {
+    std::unique_lock lock(mu_);
+    if (running_) return;
+    model_ = Child{};
+    model_.name = "model server";
+    model_.health_path = "/api/version";
+    sidecar_ = Child{};
+    sidecar_.name = "sidecar";
+    sidecar_.health_path = "/health";
+
+    // 1. The Ollama API: a real Ollama when one answers (mode auto/external), else the bundled server.
+    bool spawn_model = cfg_.model_server == "bundled";
+    if (cfg_.model_server == "auto") spawn_model = !Probe(cfg_.ollama_url + "/api/version", 1000);
+    if (spawn_model) {
+      uint16_t port = cfg_.model_server_port ? cfg_.model_server_port : FreePort();
+      model_.url = fmt::format("http://127.0.0.1:{}", port);
+      model_.managed = true;
+      model_.kind = "bundled";
+      model_.argv = {cfg_.python, cfg_.repo_root + "/modelserver/server.py", "--port", std::to_string(port)};
+      model_.env = cfg_.extra_env;
+      model_.log_path = LogPath("modelserver.log");
+      RequireFile(cfg_.repo_root + "/modelserver/server.py", "the bundled model server");
+      RequireFile(cfg_.python, "the Python venv (run scripts/setup.sh)");
+    } else {
+      model_.url = cfg_.ollama_url;
+      model_.kind = "ollama";
+    }
+
+    // 2. The sidecar, pointed at that Ollama API.
+    if (cfg_.sidecar_url.empty()) {
+      uint16_t port = cfg_.sidecar_port ? cfg_.sidecar_port : FreePort();
+      sidecar_.url = fmt::format("http://127.0.0.1:{}", port);
+      sidecar_.managed = true;
+      sidecar_.argv = {cfg_.python, "-m", "uvicorn", "app:app", "--app-dir", cfg_.repo_root + "/sidecar",
+                       "--host", "127.0.0.1", "--port", std::to_string(port), "--log-level", "warning",
+                       "--no-access-log"};
+      sidecar_.env = cfg_.extra_env;
+      sidecar_.env["OLLAMA_HOST"] = model_.url;
+      if (spawn_model) sidecar_.env["SIDECAR_DEFAULTS"] = "bundled";
+      if (!cfg_.embed_model.empty()) sidecar_.env["EMBED_MODEL"] = cfg_.embed_model;
+      if (!cfg_.gen_model.empty()) sidecar_.env["GEN_MODEL"] = cfg_.gen_model;
+      if (!cfg_.rerank_model.empty()) sidecar_.env["RERANK_MODEL"] = cfg_.rerank_model;
+      sidecar_.log_path = LogPath("sidecar.log");
+      RequireFile(cfg_.repo_root + "/sidecar/app.py", "the AI sidecar");
+      RequireFile(cfg_.python, "the Python venv (run scripts/setup.sh)");
+    } else {
+      sidecar_.url = cfg_.sidecar_url;
+    }
+
+    log::Info("ai supervisor starting", {{"model_server", model_.url}, {"model_server_kind", model_.kind},
+                                         {"sidecar", sidecar_.url}, {"sidecar_managed", sidecar_.managed}});
+    // Spawned children must come up; external ones are only watched (a late Ollama is fine).
+    for (Child* c : {&model_, &sidecar_}) {
+      if (!c->managed) {
+        c->status = "starting";
+        continue;
+      }
+      Spawn(*c);
+      lock.unlock();
+      WaitHealthy(*c);
+      lock.lock();
+      c->status = "ok";
+    }
+    running_ = true;
+    stopping_ = false;
+    watcher_ = std::thread([this] { Watch(); });
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (!running_ && sidecar_.pid < 0 && model_.pid < 0) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
+    std::lock_guard lock(mu_);
+    // Sidecar first (it depends on the model server), each SIGTERM then SIGKILL after the grace period.
+    for (Child* c : {&sidecar_, &model_}) Terminate(*c);
+    running_ = false;
+  }
+
+  std::string sidecar_url() const {
+    std::lock_guard lock(mu_);
+    return sidecar_.url;
+  }
+  std::string model_server_url() const {
+    std::lock_guard lock(mu_);
+    return model_.url;
+  }
+
+  json Health() const {
+    std::lock_guard lock(mu_);
+    auto one = [](const Child& c) {
+      json j{{"url", c.url}, {"managed", c.managed}, {"status", c.status}, {"restarts", c.restarts}};
+      if (c.managed) {
+        j["pid"] = c.pid;
+        j["log"] = c.log_path.empty() ? json(nullptr) : json(c.log_path);
+      }
+      if (!c.kind.empty()) j["kind"] = c.kind;
+      return j;
+    };
+    return json{{"sidecar", one(sidecar_)}, {"model_server", one(model_)}};
+  }
+
+ private:
+  std::string LogPath(const std::string& file) const {
+    if (cfg_.log_dir.empty()) return "";
+    std::filesystem::create_directories(cfg_.log_dir);
+    return cfg_.log_dir + "/" + file;
+  }
+
+  static void RequireFile(const std::string& path, const char* what) {
+    if (!std::filesystem::exists(path)) {
+      Fail(ErrorCode::kUnavailable, "cannot start {}: {} is missing (run scripts/setup.sh, or set the AI URLs "
+           "in the config to use running services)", what, path);
+    }
+  }
+
+  bool Probe(const std::string& url, int64_t timeout_ms) {
+    detail::HttpRequest r;
+    r.url = url;
+    r.timeout_ms = timeout_ms;
+    r.connect_timeout_ms = std::min<int64_t>(timeout_ms, 500);
+    detail::HttpResponse out = http_.Send(r);
+    return out.transport_error == 0 && out.status == 200;
+  }
+
+  //! fork + exec; the child gets its own process group, dies with us (PDEATHSIG) and keeps no fds.
+  void Spawn(Child& c) {
+    std::vector<std::string> env_strings;
+    std::map<std::string, std::string> merged;
+    for (char** e = environ; *e; ++e) {
+      std::string kv(*e);
+      auto eq = kv.find('=');
+      if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    for (const auto& [k, v] : c.env) merged[k] = v;
+    for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp, argv;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    for (auto& s : c.argv) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    int log_fd = -1;
+    if (!c.log_path.empty()) log_fd = ::open(c.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) Fail(ErrorCode::kInternal, "fork() failed starting the AI {}", c.name);
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(1);
+      int devnull = ::open("/dev/null", O_RDONLY);
+      if (devnull >= 0) ::dup2(devnull, 0);
+      if (log_fd >= 0) {
+        ::dup2(log_fd, 1);
+        ::dup2(log_fd, 2);
+      } else {
+        ::dup2(2, 1);  // the service's stdout carries its JSON logs: children write to stderr
+      }
+      ::close_range(3, ~0U, 0);
+      ::execve(argv[0], argv.data(), envp.data());
+      ::_exit(127);
+    }
+    if (log_fd >= 0) ::close(log_fd);
+    ::setpgid(pid, pid);
+    c.pid = pid;
+    c.started = Clock::now();
+    c.next_probe = c.started;
+    c.failures = 0;
+    c.terminating = false;
+    c.status = "starting";
+    log::Info("ai child started", {{"child", c.name}, {"pid", pid}, {"url", c.url}});
+  }
+
+  void WaitHealthy(Child& c) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(cfg_.start_timeout_ms);
+    while (Clock::now() < deadline) {
+      if (Probe(c.url + c.health_path, 1000)) return;
+      if (c.managed) {
+        int st = 0;
+        if (::waitpid(c.pid, &st, WNOHANG) == c.pid) {
+          c.pid = -1;
+          c.status = "down";
+          Fail(ErrorCode::kUnavailable, "the AI {} exited while starting (status {}){}", c.name, st,
+               c.log_path.empty() ? std::string(": see stderr") : ": see " + c.log_path);
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    c.status = "down";
+    if (c.managed) {
+      std::lock_guard lock(mu_);
+      Terminate(c);
+    }
+    Fail(ErrorCode::kUnavailable, "the AI {} at {} did not answer {} within {} ms{}", c.name, c.url, c.health_path,
+         cfg_.start_timeout_ms,
+         c.managed ? (c.log_path.empty() ? std::string(": see stderr") : ": see " + c.log_path)
+                   : std::string(": start it or fix its URL in the config"));
+  }
+
+  //! SIGTERM to the child's process group, SIGKILL after stop_timeout_ms; reaps it. Holds mu_.
+  void Terminate(Child& c) {
+    if (!c.managed || c.pid <= 0) return;
+    ::kill(-c.pid, SIGTERM);
+    const auto deadline = Clock::now() + std::chrono::milliseconds(cfg_.stop_timeout_ms);
+    int st = 0;
+    while (::waitpid(c.pid, &st, WNOHANG) == 0) {
+      if (Clock::now() >= deadline) {
+        ::kill(-c.pid, SIGKILL);
+        ::waitpid(c.pid, &st, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    log::Info("ai child stopped", {{"child", c.name}, {"pid", c.pid}});
+    c.pid = -1;
+    c.status = "stopped";
+  }
+
+  void Watch() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      for (Child* c : {&model_, &sidecar_}) Tend(*c, lock);
+      cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; });
+    }
+  }
+
+  //! One watcher step for one child: reap/restart a dead one, probe a live one. Holds mu_ on entry.
+  void Tend(Child& c, std::unique_lock<std::mutex>& lock) {
+    const auto now = Clock::now();
+    if (c.managed && c.pid > 0) {
+      int st = 0;
+      if (::waitpid(c.pid, &st, WNOHANG) == c.pid) {
+        c.backoff_ms = c.backoff_ms == 0 ? cfg_.restart_backoff_ms : std::min(c.backoff_ms * 2, cfg_.max_backoff_ms);
+        log::Warn("ai child exited; restarting", {{"child", c.name}, {"pid", c.pid}, {"wait_status", st},
+                                                  {"restart_in_ms", c.backoff_ms}});
+        c.pid = -1;
+        c.status = "restarting";
+        c.next_restart = now + std::chrono::milliseconds(c.backoff_ms);
+        return;
+      }
+      if (c.terminating && now - c.term_sent > std::chrono::milliseconds(cfg_.stop_timeout_ms)) {
+        ::kill(-c.pid, SIGKILL);
+      }
+    }
+    if (c.managed && c.pid < 0) {
+      if (now >= c.next_restart) {
+        ++c.restarts;
+        try {
+          Spawn(c);
+        } catch (const Error& e) {
+          log::Error("ai child restart failed", {{"child", c.name}, {"error", e.what()}});
+          c.next_restart = now + std::chrono::milliseconds(cfg_.max_backoff_ms);
+        }
+      }
+      return;
+    }
+    if (now < c.next_probe || c.terminating) return;
+    c.next_probe = now + std::chrono::milliseconds(cfg_.health_interval_ms);
+    const std::string url = c.url + c.health_path;
+    lock.unlock();
+    const bool ok = Probe(url, 2000);
+    lock.lock();
+    if (stopping_) return;
+    if (ok) {
+      c.failures = 0;
+      c.status = "ok";
+      // Healthy for a minute: the next crash restarts quickly again.
+      if (now - c.started > std::chrono::seconds(60)) c.backoff_ms = 0;
+      return;
+    }
+    ++c.failures;
+    const bool in_startup = c.managed && c.status == "starting" &&
+                            now - c.started < std::chrono::milliseconds(cfg_.start_timeout_ms);
+    if (in_startup) return;
+    c.status = c.managed ? "unhealthy" : "down";
+    if (c.managed && c.failures >= cfg_.health_failures_to_restart && c.pid > 0) {
+      log::Warn("ai child not answering; killing it for a restart", {{"child", c.name}, {"pid", c.pid},
+                                                                      {"failed_probes", c.failures}});
+      ::kill(-c.pid, SIGTERM);
+      c.terminating = true;
+      c.term_sent = now;
+    }
+  }
+
+  SupervisorConfig cfg_;
+  detail::HttpClient http_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool running_ = false;
+  bool stopping_ = false;
+  Child model_, sidecar_;
+  std::thread watcher_;
+};
+
+AiSupervisor::AiSupervisor(SupervisorConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+AiSupervisor::~AiSupervisor() = default;
+void AiSupervisor::Start() { impl_->Start(); }
+void AiSupervisor::Stop() { impl_->Stop(); }
+std::string AiSupervisor::sidecar_url() const { return impl_->sidecar_url(); }
+std::string AiSupervisor::model_server_url() const { return impl_->model_server_url(); }
+nlohmann::json AiSupervisor::Health() const { return impl_->Health(); }
+
+}  // namespace lakehouse::aibridge
