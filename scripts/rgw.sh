@@ -49,8 +49,8 @@ stop() {
       pids+=("$pid")
     fi
   done
-  # Wait up to 10 s for a clean exit, then force.
-  for _ in $(seq 100); do
+  # The cluster is throw-away (memstore): give it 2 s to exit cleanly, then force.
+  for _ in $(seq 20); do
     local left=0
     for pid in "${pids[@]+"${pids[@]}"}"; do kill -0 "$pid" 2>/dev/null && left=1; done
     [ $left -eq 0 ] && break
