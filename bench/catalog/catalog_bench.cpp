@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -160,7 +161,12 @@ int Ingest(const std::string& dir, int64_t rows, int threads) {
                     "DATE '2024-01-01' + CAST(range % 365 AS INTEGER) AS day, range % 7 = 0 AS flag FROM range(" +
                     std::to_string(rows) + ")";
   if (!fs::exists(csv)) DuckRun(con, "COPY (" + gen + ") TO '" + csv + "' (HEADER, DELIMITER ',')");
-  if (!fs::exists(parquet)) DuckRun(con, "COPY (" + gen + ") TO '" + parquet + "' (FORMAT parquet, COMPRESSION zstd)");
+  // The Parquet upload is made of poorly compressible columns so that its size is realistic.
+  std::string gen_random = "SELECT range AS id, random() AS score, md5(range::VARCHAR) AS digest, "
+                           "hash(range) AS h FROM range(" + std::to_string(rows) + ")";
+  if (!fs::exists(parquet)) {
+    DuckRun(con, "COPY (" + gen_random + ") TO '" + parquet + "' (FORMAT parquet, COMPRESSION zstd)");
+  }
   double csv_mb = static_cast<double>(fs::file_size(csv)) / 1e6;
   double parquet_mb = static_cast<double>(fs::file_size(parquet)) / 1e6;
 
@@ -226,7 +232,7 @@ int main(int argc, char** argv) {
   ingest_cmd->add_option("--rows", rows);
   ingest_cmd->add_option("--threads", threads);
   CLI11_PARSE(app, argc, argv);
-  log::Init(log::Level::kWarn);
+  log::Init(std::getenv("BENCH_VERBOSE") ? log::Level::kInfo : log::Level::kWarn);
 
   try {
     if (*commits) {

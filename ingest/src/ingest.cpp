@@ -22,6 +22,10 @@ namespace {
 constexpr size_t kSpoolChunk = 1 << 20;
 constexpr size_t kSniffBytes = 64 << 10;
 
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
 //! A file path deleted when this goes out of scope.
 class TempFile {
  public:
@@ -181,6 +185,7 @@ class IngestorImpl final : public Ingestor {
     TempFile upload((std::filesystem::path(options_.temp_dir) / ("ingest-" + id + ".upload")).string());
     std::string head;
     result.bytes_received = Spool(body, upload.path(), head);
+    const double spool_s = Seconds(started);
     if (result.bytes_received == 0) {
       Fail(ErrorCode::kInvalidArgument, "empty body: send the file's bytes as the request body");
     }
@@ -200,6 +205,7 @@ class IngestorImpl final : public Ingestor {
       info = ReadParquetInfo(con, parquet_path, "converted file");
     }
 
+    const double convert_s = Seconds(started) - spool_s;
     // Stored under a fresh key that no manifest references yet: invisible until the commit.
     const std::string key = catalogd::NewDataKey(request.dataset);
     FileSource source(parquet_path);
@@ -214,6 +220,7 @@ class IngestorImpl final : public Ingestor {
     commit.allow_schema_change = request.allow_schema_change;
     commit.expected_version = request.expected_version;
     commit.properties = request.properties;
+    const double put_s = Seconds(started) - spool_s - convert_s;
     try {
       result.manifest = catalog_.Commit(commit);
     } catch (...) {
@@ -225,14 +232,17 @@ class IngestorImpl final : public Ingestor {
       }
       throw;
     }
-    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    result.seconds = Seconds(started);
     log::Info("ingest committed", {{"dataset", request.dataset},
                                    {"version", result.manifest.version},
                                    {"format", FormatName(result.format)},
                                    {"bytes_received", result.bytes_received},
                                    {"rows", info.rows},
                                    {"object_bytes", stored.size},
-                                   {"seconds", result.seconds}});
+                                   {"seconds", result.seconds},
+                                   {"spool_s", spool_s},
+                                   {"convert_s", convert_s},
+                                   {"put_s", put_s}});
     return result;
   }
 
