@@ -8,10 +8,13 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "lakehouse/aibridge/aibridge.h"
+#include "lakehouse/aibridge/arrow.h"
 #include "lakehouse/aibridge/supervisor.h"
 #include "lakehouse/shared/error.h"
 
@@ -104,6 +107,15 @@ TEST_F(AiStack, BatchOfHundredKeepsOrder) {
     for (float v : all.Row(i)) norm += v * v;
     EXPECT_NEAR(std::sqrt(norm), 1.0, 1e-3) << i;
   }
+}
+
+TEST_F(AiStack, ArrowIpcIsReadByPyArrow) {
+  Embeddings e = bridge_->Embed({"first row", "second row", "third row"});
+  const std::string path = TempDir("arrow") + "/embeddings.arrows";
+  std::ofstream(path, std::ios::binary) << EmbeddingsToArrowIpc(e);
+  const std::string cmd = fmt::format("{}/.venv/bin/python {}/aibridge/tests/check_arrow.py {} 3 {} {} {:.9g}",
+                                      LAKEHOUSE_SOURCE_DIR, LAKEHOUSE_SOURCE_DIR, path, e.dim, e.model, e.values[0]);
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
 TEST_F(AiStack, GenerateWholeAndStreamed) {

