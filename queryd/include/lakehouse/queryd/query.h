@@ -1,0 +1,90 @@
+#pragma once
+// queryd: SQL over registered datasets. DuckDB executes; datasets are tables by name, resolved
+// through the catalog (PRD invariant 5: never by scanning storage); results stream out as JSON,
+// NDJSON, CSV or an Arrow IPC stream while they are produced.
+//
+// Deliberately free of DuckDB headers: the engine lives in queryd/src/.
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lakehouse::catalogd { class Catalog; }
+namespace lakehouse::storaged { class ObjectStore; }
+
+namespace lakehouse::queryd {
+
+struct QueryConfig {
+  std::string memory_limit = "1GB";       //!< DuckDB memory_limit
+  int threads = 2;                         //!< DuckDB worker threads (shared by all queries)
+  std::string temp_dir;                    //!< spill directory; empty = DuckDB's default (.tmp)
+  int64_t default_timeout_ms = 60000;      //!< when the request names none
+  int64_t max_timeout_ms = 600000;         //!< upper bound a request may ask for
+  uint64_t footer_cache_bytes = 64ull << 20;  //!< remote Parquet footer cache (S3 objects)
+  //! Read local objects through ObjectStore::GetRange too, as for S3 (tests and benchmarks of the
+  //! remote path without a remote store). Off: local objects are read in place.
+  bool force_range_reads = false;
+};
+
+enum class ResultFormat { kJson, kNdjson, kCsv, kArrow };
+
+//! "json", "ndjson", "csv", "arrow" (case-insensitive); throws Error(kInvalidArgument) listing them.
+ResultFormat ParseResultFormat(std::string_view name);
+//! The format an Accept header asks for, if it names one of ours (e.g. "text/csv").
+std::optional<ResultFormat> FormatFromAccept(std::string_view accept);
+std::string_view ContentType(ResultFormat format);
+std::string_view FormatName(ResultFormat format);
+
+struct QueryRequest {
+  std::string sql;
+  ResultFormat format = ResultFormat::kJson;
+  std::optional<uint64_t> limit;           //!< at most this many rows are returned
+  std::optional<int64_t> timeout_ms;       //!< clamped to QueryConfig::max_timeout_ms
+};
+
+struct QueryStats {
+  uint64_t rows = 0;                       //!< rows written to the sink
+  uint64_t bytes = 0;                      //!< encoded bytes written to the sink
+  int64_t elapsed_ms = 0;
+  bool truncated = false;                  //!< the request's limit cut the result short
+};
+
+//! Where encoded results go (the HTTP route adapts gateway::Response to this).
+class ResultSink {
+ public:
+  virtual ~ResultSink() = default;
+  //! Called once, before the first Write, when the first rows (or the end) are known: errors that
+  //! happen before it can still become a clean HTTP error.
+  virtual void Begin(std::string_view content_type) = 0;
+  //! Returns false when the client is gone: the query is cancelled.
+  virtual bool Write(std::string_view bytes) = 0;
+  //! Cheap poll, called while the query runs without producing output.
+  virtual bool ClientGone() = 0;
+};
+
+//! Executes read-only SQL. Errors are lakehouse::Error: kInvalidArgument (syntax error, a statement
+//! or function that is not allowed), kNotFound (unknown table), kTimeout (cancelled at the
+//! deadline), kCancelled (the client went away), kConflict (a dataset's files do not match its
+//! manifest's schema), kUnavailable (storage down, out of memory).
+class QueryEngine {
+ public:
+  virtual ~QueryEngine() = default;
+  //! Runs the statement and streams its encoded result into `sink`. Thread-safe: each call runs
+  //! on its own DuckDB connection.
+  virtual QueryStats Execute(const QueryRequest& request, ResultSink& sink) = 0;
+  //! {"status":"ok","duckdb_version":...,"resolved_datasets":n,"active_queries":n,...}
+  virtual nlohmann::json Health() = 0;
+};
+
+//! The engine over a catalog (for resolution) and the object store the manifests point into.
+//! Both must outlive the engine. Registers a commit listener on `catalog`.
+std::unique_ptr<QueryEngine> MakeQueryEngine(catalogd::Catalog& catalog, storaged::ObjectStore& store,
+                                             const QueryConfig& config);
+
+//! The SQL the preview route runs: `SELECT * FROM "<dataset>" LIMIT <limit>` (name validated).
+std::string PreviewSql(std::string_view dataset, uint64_t limit);
+
+}  // namespace lakehouse::queryd

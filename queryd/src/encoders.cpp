@@ -1,0 +1,590 @@
+#include "encoders.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "arrow/ipc_writer.h"
+#include "lakehouse/shared/error.h"
+
+namespace lakehouse::queryd {
+namespace {
+
+using arrow::ArrowType;
+using arrow::Kind;
+using arrow::TimeUnit;
+__extension__ typedef __int128 Int128;
+__extension__ typedef unsigned __int128 UInt128;
+
+constexpr int64_t kMaxSafeInteger = int64_t{1} << 53;
+
+template <typename T>
+T Load(const ArrowArray& a, int buffer, int64_t row) {
+  T value;
+  std::memcpy(&value, static_cast<const uint8_t*>(a.buffers[buffer]) + (a.offset + row) * int64_t{sizeof(T)},
+              sizeof(T));
+  return value;
+}
+
+template <typename T>
+void AppendNumber(std::string& out, T value) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
+  out.append(buf, end);
+}
+
+void AppendUInt128(std::string& out, UInt128 v) {
+  char buf[48];
+  char* p = buf + sizeof(buf);
+  do {
+    *--p = static_cast<char>('0' + static_cast<int>(v % 10));
+    v /= 10;
+  } while (v != 0);
+  out.append(p, buf + sizeof(buf));
+}
+
+void AppendDecimal(std::string& out, Int128 value, int scale) {
+  const bool negative = value < 0;
+  const UInt128 magnitude = negative ? static_cast<UInt128>(0) - static_cast<UInt128>(value) : static_cast<UInt128>(value);
+  std::string digits;
+  AppendUInt128(digits, magnitude);
+  if (negative) out.push_back('-');
+  if (scale <= 0) {
+    out += digits;
+    out.append(static_cast<size_t>(-scale), '0');
+    return;
+  }
+  if (digits.size() <= static_cast<size_t>(scale)) digits.insert(0, static_cast<size_t>(scale) + 1 - digits.size(), '0');
+  out.append(digits, 0, digits.size() - static_cast<size_t>(scale));
+  out.push_back('.');
+  out.append(digits, digits.size() - static_cast<size_t>(scale), std::string::npos);
+}
+
+void Append2(std::string& out, int64_t v) {
+  out.push_back(static_cast<char>('0' + v / 10));
+  out.push_back(static_cast<char>('0' + v % 10));
+}
+
+//! Days since 1970-01-01 -> "YYYY-MM-DD" (proleptic Gregorian; H. Hinnant's civil_from_days).
+void AppendDate(std::string& out, int64_t days) {
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t year = yoe + era * 400;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  if (month <= 2) ++year;
+  if (year < 0) {
+    out.push_back('-');
+    year = -year;
+  }
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), year);
+  for (ptrdiff_t pad = 4 - (end - buf); pad > 0; --pad) out.push_back('0');
+  out.append(buf, end);
+  out.push_back('-');
+  Append2(out, month);
+  out.push_back('-');
+  Append2(out, day);
+}
+
+int64_t UnitsPerSecond(TimeUnit unit) {
+  switch (unit) {
+    case TimeUnit::kSecond: return 1;
+    case TimeUnit::kMilli: return 1000;
+    case TimeUnit::kMicro: return 1000000;
+    case TimeUnit::kNano: return 1000000000;
+  }
+  return 1;
+}
+
+int UnitDigits(TimeUnit unit) {
+  switch (unit) {
+    case TimeUnit::kSecond: return 0;
+    case TimeUnit::kMilli: return 3;
+    case TimeUnit::kMicro: return 6;
+    case TimeUnit::kNano: return 9;
+  }
+  return 0;
+}
+
+//! "HH:MM:SS[.fraction]" for a time of day in `unit`s.
+void AppendTimeOfDay(std::string& out, int64_t value, TimeUnit unit) {
+  const int64_t per_second = UnitsPerSecond(unit);
+  const int64_t seconds = value / per_second;
+  const int64_t fraction = value % per_second;
+  Append2(out, seconds / 3600);
+  out.push_back(':');
+  Append2(out, (seconds / 60) % 60);
+  out.push_back(':');
+  Append2(out, seconds % 60);
+  if (fraction != 0) {
+    char buf[16];
+    const int digits = UnitDigits(unit);
+    int64_t f = fraction;
+    for (int i = digits - 1; i >= 0; --i) {
+      buf[i] = static_cast<char>('0' + f % 10);
+      f /= 10;
+    }
+    int used = digits;
+    while (used > 1 && buf[used - 1] == '0') --used;
+    out.push_back('.');
+    out.append(buf, static_cast<size_t>(used));
+  }
+}
+
+void AppendTimestamp(std::string& out, int64_t value, TimeUnit unit, bool utc) {
+  const int64_t per_day = UnitsPerSecond(unit) * 86400;
+  int64_t days = value / per_day;
+  int64_t rest = value % per_day;
+  if (rest < 0) {
+    rest += per_day;
+    --days;
+  }
+  AppendDate(out, days);
+  out.push_back('T');
+  AppendTimeOfDay(out, rest, unit);
+  if (utc) out.push_back('Z');
+}
+
+void AppendInterval(std::string& out, int32_t months, int32_t days, int64_t nanos) {
+  // DuckDB-like: "1 year 2 months 3 days 04:05:06.5"
+  bool any = false;
+  auto part = [&](int64_t n, const char* unit) {
+    if (n == 0) return;
+    if (any) out.push_back(' ');
+    AppendNumber(out, n);
+    out.push_back(' ');
+    out += unit;
+    if (n != 1 && n != -1) out.push_back('s');
+    any = true;
+  };
+  part(months / 12, "year");
+  part(months % 12, "month");
+  part(days, "day");
+  if (nanos != 0 || !any) {
+    if (any) out.push_back(' ');
+    if (nanos < 0) {
+      out.push_back('-');
+      nanos = -nanos;
+    }
+    AppendTimeOfDay(out, nanos, TimeUnit::kNano);
+  }
+}
+
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void AppendBase64(std::string& out, std::string_view bytes) {
+  size_t i = 0;
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
+    out.push_back(kBase64[v >> 18]);
+    out.push_back(kBase64[(v >> 12) & 63]);
+    out.push_back(kBase64[(v >> 6) & 63]);
+    out.push_back(kBase64[v & 63]);
+  }
+  if (i < bytes.size()) {
+    uint32_t v = uint32_t{p[i]} << 16;
+    if (i + 1 < bytes.size()) v |= uint32_t{p[i + 1]} << 8;
+    out.push_back(kBase64[v >> 18]);
+    out.push_back(kBase64[(v >> 12) & 63]);
+    out.push_back(i + 1 < bytes.size() ? kBase64[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+std::string_view Bytes(const ArrowType& t, const ArrowArray& a, int64_t row) {
+  const bool large = t.kind == Kind::kLargeUtf8 || t.kind == Kind::kLargeBinary;
+  int64_t begin = 0;
+  int64_t end = 0;
+  if (large) {
+    begin = Load<int64_t>(a, 1, row);
+    end = Load<int64_t>(a, 1, row + 1);
+  } else {
+    begin = Load<int32_t>(a, 1, row);
+    end = Load<int32_t>(a, 1, row + 1);
+  }
+  return {static_cast<const char*>(a.buffers[2]) + begin, static_cast<size_t>(end - begin)};
+}
+
+bool IsNullValue(const ArrowType& t, const ArrowArray& a, int64_t row) {
+  return t.kind == Kind::kNull || arrow::IsNull(a, row);
+}
+
+//! Child range [begin, end) of a list-like value.
+std::pair<int64_t, int64_t> ListRange(const ArrowType& t, const ArrowArray& a, int64_t row) {
+  if (t.kind == Kind::kFixedList) return {(a.offset + row) * t.fixed_size, (a.offset + row + 1) * t.fixed_size};
+  if (t.kind == Kind::kLargeList) return {Load<int64_t>(a, 1, row), Load<int64_t>(a, 1, row + 1)};
+  return {Load<int32_t>(a, 1, row), Load<int32_t>(a, 1, row + 1)};
+}
+
+//! Scalars shared by the JSON and text forms. Returns false for kinds handled by the caller.
+//! `json` decides quoting of text-like values.
+bool AppendScalar(std::string& out, const ArrowType& t, const ArrowArray& a, int64_t row, bool json) {
+  auto quoted = [&](auto&& body) {
+    if (json) out.push_back('"');
+    body();
+    if (json) out.push_back('"');
+  };
+  switch (t.kind) {
+    case Kind::kBool: {
+      const int64_t bit = a.offset + row;
+      const bool v = (static_cast<const uint8_t*>(a.buffers[1])[bit >> 3] >> (bit & 7)) & 1;
+      out += v ? "true" : "false";
+      return true;
+    }
+    case Kind::kInt: {
+      if (t.is_signed) {
+        int64_t v = 0;
+        switch (t.bit_width) {
+          case 8: v = Load<int8_t>(a, 1, row); break;
+          case 16: v = Load<int16_t>(a, 1, row); break;
+          case 32: v = Load<int32_t>(a, 1, row); break;
+          default: v = Load<int64_t>(a, 1, row); break;
+        }
+        const bool big = json && (v > kMaxSafeInteger || v < -kMaxSafeInteger);
+        if (big) out.push_back('"');
+        AppendNumber(out, v);
+        if (big) out.push_back('"');
+        return true;
+      }
+      uint64_t v = 0;
+      switch (t.bit_width) {
+        case 8: v = Load<uint8_t>(a, 1, row); break;
+        case 16: v = Load<uint16_t>(a, 1, row); break;
+        case 32: v = Load<uint32_t>(a, 1, row); break;
+        default: v = Load<uint64_t>(a, 1, row); break;
+      }
+      const bool big = json && v > static_cast<uint64_t>(kMaxSafeInteger);
+      if (big) out.push_back('"');
+      AppendNumber(out, v);
+      if (big) out.push_back('"');
+      return true;
+    }
+    case Kind::kFloat: {
+      const double v = t.bit_width == 32 ? static_cast<double>(Load<float>(a, 1, row)) : Load<double>(a, 1, row);
+      if (std::isfinite(v)) {
+        if (t.bit_width == 32) {
+          AppendNumber(out, Load<float>(a, 1, row));
+        } else {
+          AppendNumber(out, v);
+        }
+      } else {
+        quoted([&] { out += std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity"); });
+      }
+      return true;
+    }
+    case Kind::kDecimal: {
+      const auto low = Load<UInt128>(a, 1, row);
+      quoted([&] { AppendDecimal(out, static_cast<Int128>(low), t.scale); });
+      return true;
+    }
+    case Kind::kUtf8:
+    case Kind::kLargeUtf8:
+      if (json) {
+        AppendJsonString(out, Bytes(t, a, row));
+      } else {
+        out += Bytes(t, a, row);
+      }
+      return true;
+    case Kind::kBinary:
+    case Kind::kLargeBinary:
+      quoted([&] { AppendBase64(out, Bytes(t, a, row)); });
+      return true;
+    case Kind::kFixedBinary:
+      quoted([&] {
+        AppendBase64(out, std::string_view(static_cast<const char*>(a.buffers[1]) + (a.offset + row) * t.fixed_size,
+                                           static_cast<size_t>(t.fixed_size)));
+      });
+      return true;
+    case Kind::kDate32:
+      quoted([&] { AppendDate(out, Load<int32_t>(a, 1, row)); });
+      return true;
+    case Kind::kDate64:
+      quoted([&] {
+        const int64_t ms = Load<int64_t>(a, 1, row);
+        AppendDate(out, ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000);
+      });
+      return true;
+    case Kind::kTime32:
+      quoted([&] { AppendTimeOfDay(out, Load<int32_t>(a, 1, row), t.unit); });
+      return true;
+    case Kind::kTime64:
+      quoted([&] { AppendTimeOfDay(out, Load<int64_t>(a, 1, row), t.unit); });
+      return true;
+    case Kind::kTimestamp:
+      quoted([&] { AppendTimestamp(out, Load<int64_t>(a, 1, row), t.unit, !t.timezone.empty()); });
+      return true;
+    case Kind::kDuration:
+      AppendNumber(out, Load<int64_t>(a, 1, row));
+      return true;
+    case Kind::kIntervalMonths:
+      quoted([&] { AppendInterval(out, Load<int32_t>(a, 1, row), 0, 0); });
+      return true;
+    case Kind::kIntervalDayTime: {
+      const auto* p = static_cast<const int32_t*>(a.buffers[1]) + (a.offset + row) * 2;
+      quoted([&] { AppendInterval(out, 0, p[0], int64_t{p[1]} * 1000000); });
+      return true;
+    }
+    case Kind::kIntervalMonthDayNano: {
+      const auto* p = static_cast<const uint8_t*>(a.buffers[1]) + (a.offset + row) * 16;
+      int32_t months = 0;
+      int32_t days = 0;
+      int64_t nanos = 0;
+      std::memcpy(&months, p, 4);
+      std::memcpy(&days, p + 4, 4);
+      std::memcpy(&nanos, p + 8, 8);
+      quoted([&] { AppendInterval(out, months, days, nanos); });
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void AppendJsonValue(std::string& out, const ArrowType& t, const ArrowArray& a, int64_t row) {
+  if (IsNullValue(t, a, row)) {
+    out += "null";
+    return;
+  }
+  if (AppendScalar(out, t, a, row, true)) return;
+  switch (t.kind) {
+    case Kind::kList:
+    case Kind::kLargeList:
+    case Kind::kFixedList: {
+      const auto [begin, end] = ListRange(t, a, row);
+      out.push_back('[');
+      for (int64_t i = begin; i < end; ++i) {
+        if (i != begin) out.push_back(',');
+        AppendJsonValue(out, t.children[0], *a.children[0], i);
+      }
+      out.push_back(']');
+      return;
+    }
+    case Kind::kMap: {
+      // [{"key":k,"value":v},...]: keys need not be strings.
+      const auto [begin, end] = ListRange(t, a, row);
+      const ArrowType& entries = t.children[0];
+      const ArrowArray& entry_array = *a.children[0];
+      out.push_back('[');
+      for (int64_t i = begin; i < end; ++i) {
+        if (i != begin) out.push_back(',');
+        out += "{\"key\":";
+        AppendJsonValue(out, entries.children[0], *entry_array.children[0], entry_array.offset + i);
+        out += ",\"value\":";
+        AppendJsonValue(out, entries.children[1], *entry_array.children[1], entry_array.offset + i);
+        out.push_back('}');
+      }
+      out.push_back(']');
+      return;
+    }
+    case Kind::kStruct: {
+      out.push_back('{');
+      for (size_t c = 0; c < t.children.size(); ++c) {
+        if (c != 0) out.push_back(',');
+        AppendJsonString(out, t.children[c].name);
+        out.push_back(':');
+        AppendJsonValue(out, t.children[c], *a.children[c], a.offset + row);
+      }
+      out.push_back('}');
+      return;
+    }
+    default:
+      Fail(ErrorCode::kInternal, "no JSON encoding for column '{}'", t.name);
+  }
+}
+
+void AppendTextValue(std::string& out, const ArrowType& t, const ArrowArray& a, int64_t row) {
+  if (IsNullValue(t, a, row)) return;
+  if (AppendScalar(out, t, a, row, false)) return;
+  AppendJsonValue(out, t, a, row);  // nested values: their JSON text
+}
+
+namespace {
+
+class JsonEncoder final : public Encoder {
+ public:
+  explicit JsonEncoder(Output& out) : out_(out) {}
+  void Start(const std::vector<ColumnInfo>& columns, const ArrowSchema& schema) override {
+    types_ = arrow::ParseArrowType(schema).children;
+    std::string& b = out_.buffer();
+    b += "{\"columns\":[";
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (i != 0) b.push_back(',');
+      b += "{\"name\":";
+      AppendJsonString(b, columns[i].name);
+      b += ",\"type\":";
+      AppendJsonString(b, columns[i].type);
+      b.push_back('}');
+    }
+    b += "],\"rows\":[";
+  }
+  void Batch(const ArrowArray& batch) override {
+    for (int64_t row = 0; row < batch.length; ++row) {
+      std::string& b = out_.buffer();
+      if (!first_row_) b += ",\n";
+      first_row_ = false;
+      b.push_back('[');
+      for (size_t c = 0; c < types_.size(); ++c) {
+        if (c != 0) b.push_back(',');
+        AppendJsonValue(b, types_[c], *batch.children[c], row);
+      }
+      b.push_back(']');
+      out_.MaybeFlush();
+    }
+  }
+  void Finish(const QueryStats& stats) override {
+    fmt::format_to(std::back_inserter(out_.buffer()),
+                   "],\"stats\":{{\"rows\":{},\"elapsed_ms\":{},\"truncated\":{}}}}}\n", stats.rows, stats.elapsed_ms,
+                   stats.truncated);
+  }
+
+ private:
+  Output& out_;
+  std::vector<ArrowType> types_;
+  bool first_row_ = true;
+};
+
+class NdjsonEncoder final : public Encoder {
+ public:
+  explicit NdjsonEncoder(Output& out) : out_(out) {}
+  void Start(const std::vector<ColumnInfo>& columns, const ArrowSchema& schema) override {
+    types_ = arrow::ParseArrowType(schema).children;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      std::string key = i == 0 ? "{" : ",";
+      AppendJsonString(key, columns[i].name);
+      key.push_back(':');
+      keys_.push_back(std::move(key));
+    }
+  }
+  void Batch(const ArrowArray& batch) override {
+    for (int64_t row = 0; row < batch.length; ++row) {
+      std::string& b = out_.buffer();
+      if (types_.empty()) b.push_back('{');
+      for (size_t c = 0; c < types_.size(); ++c) {
+        b += keys_[c];
+        AppendJsonValue(b, types_[c], *batch.children[c], row);
+      }
+      b += "}\n";
+      out_.MaybeFlush();
+    }
+  }
+  void Finish(const QueryStats&) override {}
+
+ private:
+  Output& out_;
+  std::vector<ArrowType> types_;
+  std::vector<std::string> keys_;
+};
+
+void AppendCsvCell(std::string& b, size_t start) {
+  // RFC 4180: quote a cell holding a comma, a quote or a line break; double inner quotes.
+  if (b.find_first_of(",\"\r\n", start) == std::string::npos) return;
+  std::string cell = b.substr(start);
+  b.resize(start);
+  b.push_back('"');
+  for (char c : cell) {
+    if (c == '"') b.push_back('"');
+    b.push_back(c);
+  }
+  b.push_back('"');
+}
+
+class CsvEncoder final : public Encoder {
+ public:
+  explicit CsvEncoder(Output& out) : out_(out) {}
+  void Start(const std::vector<ColumnInfo>& columns, const ArrowSchema& schema) override {
+    types_ = arrow::ParseArrowType(schema).children;
+    std::string& b = out_.buffer();
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (i != 0) b.push_back(',');
+      const size_t start = b.size();
+      b += columns[i].name;
+      AppendCsvCell(b, start);
+    }
+    b += "\r\n";
+  }
+  void Batch(const ArrowArray& batch) override {
+    for (int64_t row = 0; row < batch.length; ++row) {
+      std::string& b = out_.buffer();
+      for (size_t c = 0; c < types_.size(); ++c) {
+        if (c != 0) b.push_back(',');
+        const size_t start = b.size();
+        const ArrowArray& column = *batch.children[c];
+        AppendTextValue(b, types_[c], column, row);
+        if (b.size() == start) {
+          // An empty string is "" so that it differs from NULL (an empty cell).
+          if (!IsNullValue(types_[c], column, row)) b += "\"\"";
+          continue;
+        }
+        AppendCsvCell(b, start);
+      }
+      b += "\r\n";
+      out_.MaybeFlush();
+    }
+  }
+  void Finish(const QueryStats&) override {}
+
+ private:
+  Output& out_;
+  std::vector<ArrowType> types_;
+};
+
+class ArrowEncoder final : public Encoder {
+ public:
+  explicit ArrowEncoder(Output& out)
+      : out_(out), writer_([this](std::string_view bytes) {
+          out_.Append(bytes);
+          return out_.ok();
+        }) {}
+  void Start(const std::vector<ColumnInfo>&, const ArrowSchema& schema) override { writer_.WriteSchema(schema); }
+  void Batch(const ArrowArray& batch) override { writer_.WriteBatch(batch); }
+  void Finish(const QueryStats&) override { writer_.Finish(); }
+
+ private:
+  Output& out_;
+  arrow::IpcStreamWriter writer_;
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> MakeEncoder(ResultFormat format, Output& out) {
+  switch (format) {
+    case ResultFormat::kJson: return std::make_unique<JsonEncoder>(out);
+    case ResultFormat::kNdjson: return std::make_unique<NdjsonEncoder>(out);
+    case ResultFormat::kCsv: return std::make_unique<CsvEncoder>(out);
+    case ResultFormat::kArrow: return std::make_unique<ArrowEncoder>(out);
+  }
+  Fail(ErrorCode::kInternal, "unknown result format");
+}
+
+}  // namespace lakehouse::queryd

@@ -1,0 +1,66 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "lakehouse/queryd/query.h"
+#include "lakehouse/shared/error.h"
+#include "lakehouse/shared/types.h"
+
+namespace lakehouse::queryd {
+
+ResultFormat ParseResultFormat(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower == "json") return ResultFormat::kJson;
+  if (lower == "ndjson" || lower == "jsonl") return ResultFormat::kNdjson;
+  if (lower == "csv") return ResultFormat::kCsv;
+  if (lower == "arrow") return ResultFormat::kArrow;
+  Fail(ErrorCode::kInvalidArgument, "unknown result format '{}': use json, ndjson, csv or arrow", name);
+}
+
+std::optional<ResultFormat> FormatFromAccept(std::string_view accept) {
+  // First media type we serve wins; "*/*" and unknown types leave the choice to the caller.
+  size_t pos = 0;
+  while (pos <= accept.size()) {
+    size_t end = accept.find(',', pos);
+    if (end == std::string_view::npos) end = accept.size();
+    std::string_view item = accept.substr(pos, end - pos);
+    item = item.substr(0, item.find(';'));
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "application/vnd.apache.arrow.stream") return ResultFormat::kArrow;
+    if (item == "text/csv") return ResultFormat::kCsv;
+    if (item == "application/x-ndjson" || item == "application/jsonl") return ResultFormat::kNdjson;
+    if (item == "application/json") return ResultFormat::kJson;
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::string_view ContentType(ResultFormat format) {
+  switch (format) {
+    case ResultFormat::kJson: return "application/json";
+    case ResultFormat::kNdjson: return "application/x-ndjson";
+    case ResultFormat::kCsv: return "text/csv; charset=utf-8";
+    case ResultFormat::kArrow: return "application/vnd.apache.arrow.stream";
+  }
+  return "application/octet-stream";
+}
+
+std::string_view FormatName(ResultFormat format) {
+  switch (format) {
+    case ResultFormat::kJson: return "json";
+    case ResultFormat::kNdjson: return "ndjson";
+    case ResultFormat::kCsv: return "csv";
+    case ResultFormat::kArrow: return "arrow";
+  }
+  return "json";
+}
+
+std::string PreviewSql(std::string_view dataset, uint64_t limit) {
+  const auto id = DatasetId::Parse(dataset);
+  return fmt::format("SELECT * FROM \"{}\" LIMIT {}", id.str(), limit);
+}
+
+}  // namespace lakehouse::queryd
