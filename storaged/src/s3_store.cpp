@@ -11,7 +11,11 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <exception>
 #include <map>
 #include <mutex>
