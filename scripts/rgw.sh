@@ -21,9 +21,12 @@ DAEMONS=(rgw osd mon)  # stop order: clients first
 
 log() { printf '[rgw.sh] %s\n' "$*" >&2; }
 
-alive() {  # alive NAME: the daemon whose pid is in DIR/NAME.pid is running
-  local f="$D/$1.pid"
-  [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+alive() {  # alive NAME: the daemon whose pid is in DIR/NAME.pid is running (and is ours: a
+           # recycled pid belonging to another process does not count, and is never killed)
+  local f="$D/$1.pid" pid
+  [ -s "$f" ] || return 1
+  pid=$(cat "$f")
+  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$C"
 }
 
 answering() {  # the S3 endpoint from DIR/env answers HTTP
