@@ -1,8 +1,110 @@
+// Query routes: SQL over datasets, and a dataset preview. Documented in docs/api/query.md.
+//   POST /api/v1/query                       {"sql", "format", "limit", "timeout_ms"}
+//   GET  /api/v1/datasets/{name}/preview     ?limit=n&format=json|ndjson|csv|arrow
+// Results stream (chunked) as the engine produces them; errors found before the first row are
+// ordinary JSON errors with their status (400 SQL, 404 unknown table, 408 timeout).
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "lakehouse/queryd/query.h"
 #include "routes.h"
 
 namespace lakehouse::gateway {
 
-// Placeholder: the routes of this area are not written yet.
-void RegisterQueryRoutes(Router& router, const Services& services) {}
+namespace {
+
+using nlohmann::json;
+
+constexpr uint64_t kDefaultPreviewRows = 100;
+constexpr uint64_t kMaxPreviewRows = 10000;
+
+//! Adapts the HTTP response to the engine's sink.
+class ResponseSink final : public queryd::ResultSink {
+ public:
+  explicit ResponseSink(Response& res) : res_(res) {}
+  void Begin(std::string_view content_type) override {
+    res_.SetHeader("Cache-Control", "no-store");
+    res_.Begin(200, content_type);
+  }
+  bool Write(std::string_view bytes) override { return res_.Write(bytes); }
+  bool ClientGone() override { return res_.ClientGone(); }
+
+ private:
+  Response& res_;
+};
+
+//! Format precedence: explicit (body field or ?format=), then the Accept header, then JSON.
+queryd::ResultFormat ChooseFormat(const Request& req, const std::optional<std::string>& explicit_format) {
+  if (explicit_format && !explicit_format->empty()) return queryd::ParseResultFormat(*explicit_format);
+  if (auto query_format = req.Query("format"); query_format && !query_format->empty()) {
+    return queryd::ParseResultFormat(*query_format);
+  }
+  if (auto accept = req.Header("Accept")) {
+    if (auto format = queryd::FormatFromAccept(*accept)) return *format;
+  }
+  return queryd::ResultFormat::kJson;
+}
+
+std::optional<uint64_t> UintParam(const Request& req, std::string_view name) {
+  auto text = req.Query(name);
+  if (!text || text->empty()) return std::nullopt;
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc() || end != text->data() + text->size()) {
+    Fail(ErrorCode::kInvalidArgument, "query parameter {} must be a non-negative integer, got '{}'", name,
+         text->substr(0, 40));
+  }
+  return value;
+}
+
+void Run(queryd::QueryEngine& engine, const queryd::QueryRequest& request, Response& res) {
+  ResponseSink sink(res);
+  engine.Execute(request, sink);
+  res.End();
+}
+
+void PostQuery(const Services& services, Request& req, Response& res) {
+  auto& engine = Require(services.query, "the query engine");
+  const json body = req.ReadJson();
+  queryd::QueryRequest request;
+  auto sql = body.find("sql");
+  LH_USER_CHECK(sql != body.end() && sql->is_string(), "body needs \"sql\": a string with one read-only statement");
+  request.sql = sql->get<std::string>();
+  std::optional<std::string> format;
+  if (auto f = body.find("format"); f != body.end() && !f->is_null()) {
+    LH_USER_CHECK(f->is_string(), "\"format\" must be one of \"json\", \"ndjson\", \"csv\", \"arrow\"");
+    format = f->get<std::string>();
+  }
+  request.format = ChooseFormat(req, format);
+  if (auto limit = body.find("limit"); limit != body.end() && !limit->is_null()) {
+    LH_USER_CHECK(limit->is_number_unsigned(), "\"limit\" must be a non-negative integer");
+    request.limit = limit->get<uint64_t>();
+  }
+  if (auto timeout = body.find("timeout_ms"); timeout != body.end() && !timeout->is_null()) {
+    LH_USER_CHECK(timeout->is_number_integer() && timeout->get<int64_t>() > 0,
+                  "\"timeout_ms\" must be a positive integer (milliseconds)");
+    request.timeout_ms = timeout->get<int64_t>();
+  }
+  Run(engine, request, res);
+}
+
+void GetPreview(const Services& services, Request& req, Response& res) {
+  auto& engine = Require(services.query, "the query engine");
+  const uint64_t limit = UintParam(req, "limit").value_or(kDefaultPreviewRows);
+  LH_USER_CHECK(limit <= kMaxPreviewRows, "limit must be at most {} for a preview; use POST /api/v1/query for more",
+                kMaxPreviewRows);
+  queryd::QueryRequest request;
+  request.sql = queryd::PreviewSql(req.Param("name"), limit);
+  request.format = ChooseFormat(req, std::nullopt);
+  Run(engine, request, res);
+}
+
+}  // namespace
+
+void RegisterQueryRoutes(Router& router, const Services& services) {
+  router.Add("POST", "/api/v1/query", [services](Request& req, Response& res) { PostQuery(services, req, res); });
+  router.Add("GET", "/api/v1/datasets/{name}/preview",
+             [services](Request& req, Response& res) { GetPreview(services, req, res); });
+}
 
 }  // namespace lakehouse::gateway
