@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# npm packages for queryd's tests: apache-arrow (pinned in queryd/tests/node/package-lock.json,
+# with integrity hashes) reads queryd's Arrow IPC output independently. Installed under
+# queryd/tests/node/node_modules (git-ignored). Re-runs only when the lock file changes.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+DIR="$ROOT/queryd/tests/node"
+command -v npm >/dev/null || { echo "[setup] 30-query-node: npm not found, skipping" >&2; exit 0; }
+sum=$(sha256sum "$DIR/package-lock.json" | cut -c1-16)
+stamp="$DIR/node_modules/.stamp-$sum"
+[ -f "$stamp" ] && exit 0
+(cd "$DIR" && npm ci --no-audit --no-fund --silent)
+rm -f "$DIR"/node_modules/.stamp-*
+touch "$stamp"
