@@ -92,8 +92,10 @@ class AiSupervisor::Impl {
     }
     cfg_.ollama_url = Trim(cfg_.ollama_url);
     cfg_.sidecar_url = Trim(cfg_.sidecar_url);
+    if (cfg_.model_server == "always") cfg_.model_server = "bundled";
+    if (cfg_.model_server == "never") cfg_.model_server = "external";
     LH_USER_CHECK(cfg_.model_server == "auto" || cfg_.model_server == "external" || cfg_.model_server == "bundled",
-                  "ai.model_server must be \"auto\", \"external\" or \"bundled\", got \"{}\"", cfg_.model_server);
+                  "ai.model_server must be auto, always (bundled) or never (external), got \"{}\"", cfg_.model_server);
   }
 
   ~Impl() { Stop(); }

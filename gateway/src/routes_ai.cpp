@@ -1,8 +1,136 @@
+// AI routes: embeddings (JSON or Arrow IPC), generation (whole or NDJSON stream), reranking, and
+// the AI health. Everything goes through aibridge to the Python sidecar. Documented in docs/api/ai.md.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "lakehouse/aibridge/aibridge.h"
+#include "lakehouse/aibridge/arrow.h"
 #include "routes.h"
 
 namespace lakehouse::gateway {
 
-// Placeholder: the routes of this area are not written yet.
-void RegisterAiRoutes(Router& router, const Services& services) {}
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kArrowStream = "application/vnd.apache.arrow.stream";
+constexpr uint64_t kAiBodyLimit = 16ull << 20;  // the sidecar allows 8 MiB of text; JSON adds quoting
+
+aibridge::AiBridge& Ai(const Services& services) { return Require(services.ai, "the AI sidecar (aibridge)"); }
+
+bool WantsArrow(const Request& req, const json& body) {
+  if (body.contains("format")) {
+    LH_USER_CHECK(body["format"].is_string(), "\"format\" must be \"json\" or \"arrow\"");
+    const auto& f = body["format"].get_ref<const std::string&>();
+    LH_USER_CHECK(f == "json" || f == "arrow", "\"format\" must be \"json\" or \"arrow\", got \"{}\"", f);
+    return f == "arrow";
+  }
+  if (auto q = req.Query("format")) {
+    LH_USER_CHECK(*q == "json" || *q == "arrow", "query parameter format must be json or arrow, got '{}'", *q);
+    return *q == "arrow";
+  }
+  auto accept = req.Header("Accept");
+  return accept && accept->find(kArrowStream) != std::string::npos;
+}
+
+//! {"model","dim","count","embeddings":[[...]]} with each float32 printed in its shortest form.
+std::string EmbeddingsJson(const aibridge::Embeddings& e) {
+  std::string out;
+  out.reserve(64 + e.values.size() * 12);
+  out += R"({"model":)";
+  out += json(e.model).dump();
+  fmt::format_to(std::back_inserter(out), R"(,"dim":{},"count":{},"embeddings":[)", e.dim, e.count);
+  for (size_t i = 0; i < e.count; ++i) {
+    out += i ? ",[" : "[";
+    auto row = e.Row(i);
+    for (size_t j = 0; j < row.size(); ++j) {
+      if (j) out += ',';
+      fmt::format_to(std::back_inserter(out), "{}", row[j]);
+    }
+    out += ']';
+  }
+  out += "]}";
+  return out;
+}
+
+void Embed(const Services& services, Request& req, Response& res) {
+  json body = req.ReadJson();
+  LH_USER_CHECK(body.contains("texts") && body["texts"].is_array(),
+                "the body needs \"texts\": an array of strings to embed");
+  std::vector<std::string> texts;
+  texts.reserve(body["texts"].size());
+  for (const auto& t : body["texts"]) {
+    LH_USER_CHECK(t.is_string(), "\"texts\" must contain only strings");
+    texts.push_back(t.get<std::string>());
+  }
+  std::string model;
+  if (body.contains("model") && !body["model"].is_null()) {
+    LH_USER_CHECK(body["model"].is_string(), "\"model\" must be a string");
+    model = body["model"].get<std::string>();
+  }
+  const bool arrow = WantsArrow(req, body);
+  aibridge::Embeddings e = Ai(services).Embed(texts, model);
+  res.SetHeader("X-Embed-Model", e.model);
+  res.SetHeader("X-Embed-Dim", std::to_string(e.dim));
+  if (arrow) {
+    res.Send(200, aibridge::EmbeddingsToArrowIpc(e), kArrowStream);
+  } else {
+    res.Send(200, EmbeddingsJson(e), "application/json");
+  }
+}
+
+void Generate(const Services& services, Request& req, Response& res) {
+  json body = req.ReadJson();
+  LH_USER_CHECK(body.contains("prompt") && body["prompt"].is_string(), "the body needs \"prompt\": a string");
+  const bool stream = body.value("stream", false);
+  body.erase("stream");
+  auto& ai = Ai(services);
+  if (!stream) {
+    res.Json(200, ai.Generate(body));
+    return;
+  }
+  // The status line waits for the first chunk, so an error before it still gets its own status.
+  ai.Generate(body, [&](std::string_view line) {
+    if (!res.started()) res.Begin(200, "application/x-ndjson");
+    std::string chunk(line);
+    chunk += '\n';
+    return res.Write(chunk);
+  });
+  if (!res.started()) res.Begin(200, "application/x-ndjson");
+  res.End();
+}
+
+void Rerank(const Services& services, Request& req, Response& res) {
+  json body = req.ReadJson();
+  LH_USER_CHECK(body.contains("query") && body["query"].is_string(), "the body needs \"query\": a string");
+  LH_USER_CHECK(body.contains("documents") && body["documents"].is_array(),
+                "the body needs \"documents\": an array of strings");
+  res.Json(200, Ai(services).Rerank(body));
+}
+
+}  // namespace
+
+void RegisterAiRoutes(Router& router, const Services& services) {
+  RouteOptions limits;
+  limits.max_body_bytes = kAiBodyLimit;
+  router.Add("POST", "/api/v1/ai/embed", [services](Request& req, Response& res) { Embed(services, req, res); },
+             limits);
+  router.Add("POST", "/api/v1/ai/generate",
+             [services](Request& req, Response& res) { Generate(services, req, res); }, limits);
+  router.Add("POST", "/api/v1/ai/rerank", [services](Request& req, Response& res) { Rerank(services, req, res); },
+             limits);
+  RouteOptions inline_options;
+  inline_options.inline_handler = true;  // Health() is a cached value: never blocks
+  router.Add("GET", "/api/v1/ai/health",
+             [services](Request&, Response& res) {
+               if (services.ai == nullptr) {
+                 res.Json(200, json{{"status", "disabled"}, {"message", "AI is not configured on this server"}});
+                 return;
+               }
+               res.Json(200, services.ai->Health());
+             },
+             inline_options);
+}
 
 }  // namespace lakehouse::gateway

@@ -26,7 +26,8 @@ struct SupervisorConfig {
   //! Where an Ollama API may answer (default: $OLLAMA_HOST, else http://127.0.0.1:11434).
   std::string ollama_url;
   //! "auto": use the Ollama at ollama_url if it answers, else spawn the bundled model server;
-  //! "external": never spawn (ollama_url must answer eventually); "bundled": always spawn it.
+  //! "external" (alias "never"): never spawn (ollama_url must answer eventually); "bundled" (alias
+  //! "always"): always spawn it.
   std::string model_server = "auto";
   uint16_t model_server_port = 0;  //!< port for the bundled model server; 0 picks a free one
 
