@@ -320,7 +320,7 @@ class IngestorImpl final : public Ingestor {
         // The delimiter is fixed from the header line so that rows with another number of fields
         // are an error (with an auto-detected delimiter DuckDB would read them as one column).
         char delim = SniffCsvDelimiter(head);
-        reader = "read_csv(" + Quote(in) + ", delim=" + Quote(std::string(1, delim)) + ", strict_mode=true)";
+        reader = "read_csv(" + Quote(in) + ", delim=" + Quote(std::string(1, delim)) + ", strict_mode=true, skip=0)";
         what = "invalid CSV (every row must have as many fields as the header)";
         break;
       }

@@ -199,6 +199,11 @@ TEST_P(IngestTest, BadInputIsRejectedAndLeavesNothing) {
                  [&] { Upload("bad", CommitOp::kCreate, "a,b\n1,2\n3,4,5\n6,7\n", Format::kCsv); });
   ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid CSV",
                  [&] { Upload("bad", CommitOp::kCreate, "a,b\n1,2\n3\n", std::nullopt); });
+  // DuckDB's sniffer would otherwise skip leading rows to find a consistent shape (data loss).
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid CSV",
+                 [&] { Upload("bad", CommitOp::kCreate, "a,b\n1,2\n3,4,5\n", Format::kCsv); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid CSV",
+                 [&] { Upload("bad", CommitOp::kCreate, "title line\na,b\n1,2\n", Format::kCsv); });
   // A ragged row far beyond DuckDB's sniffing sample is still an error (strict mode).
   std::string long_csv = "a,b\n";
   for (int i = 0; i < 60000; ++i) long_csv += std::to_string(i) + "," + std::to_string(i * 2) + "\n";
