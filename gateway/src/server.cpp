@@ -72,20 +72,20 @@ std::string ErrorBody(ErrorCode code, std::string_view message, std::string_view
 class RequestImpl final : public Request {
  public:
   RequestImpl(const http::request_header<>& header, std::string request_id)
-      : header_(header), request_id_(std::move(request_id)) {
-    std::string_view target(header_.target().data(), header_.target().size());
+      : header_(&header), request_id_(std::move(request_id)) {
+    std::string_view target(header_->target().data(), header_->target().size());
     size_t q = target.find('?');
     path_ = PercentDecode(target.substr(0, q), /*plus_as_space=*/false);
     if (q != std::string_view::npos) raw_query_ = std::string(target.substr(q + 1));
-    method_ = std::string(header_.method_string());
+    method_ = std::string(header_->method_string());
   }
 
   std::string_view method() const override { return method_; }
   std::string_view path() const override { return path_; }
   std::string_view raw_query() const override { return raw_query_; }
   std::optional<std::string> Header(std::string_view name) const override {
-    auto it = header_.find(beast::string_view(name.data(), name.size()));
-    if (it == header_.end()) return std::nullopt;
+    auto it = header_->find(beast::string_view(name.data(), name.size()));
+    if (it == header_->end()) return std::nullopt;
     return std::string(it->value());
   }
   std::optional<std::string> Query(std::string_view name) const override {
@@ -104,8 +104,8 @@ class RequestImpl final : public Request {
   }
   const std::string& request_id() const override { return request_id_; }
   std::optional<uint64_t> content_length() const override {
-    auto it = header_.find(http::field::content_length);
-    if (it == header_.end()) return std::nullopt;
+    auto it = header_->find(http::field::content_length);
+    if (it == header_->end()) return std::nullopt;
     try {
       return std::stoull(std::string(it->value()));
     } catch (...) {
@@ -119,9 +119,11 @@ class RequestImpl final : public Request {
 
   void set_params(std::map<std::string, std::string, std::less<>> params) { params_ = std::move(params); }
   void set_body(ByteSource* body) { body_ = body; }
+  //! The header moves when the parser is converted to read the body: follow it.
+  void set_header(const http::request_header<>& header) { header_ = &header; }
 
  private:
-  const http::request_header<>& header_;
+  const http::request_header<>* header_;
   std::string request_id_;
   std::string method_;
   std::string path_;
@@ -670,6 +672,7 @@ class Server::Impl {
       return it != parser.get().end() && beast::iequals(it->value(), "100-continue");
     }();
     http::request_parser<http::buffer_body> body_parser{std::move(parser)};
+    request.set_header(body_parser.get());
     body_parser.body_limit(limit);
     ResponseState state;
     auto work = [&]() -> awaitable<void> {
