@@ -686,15 +686,24 @@ class EngineImpl final : public QueryEngine {
 
 constexpr const char* kAllowedStatements = "SELECT, WITH, VALUES, FROM, EXPLAIN, DESCRIBE, SUMMARIZE, SHOW";
 
-void CheckReadOnly(const duckdb::SQLStatement& statement) {
+//! The statement's leading keyword as the user wrote it (INSTALL and LOAD share one statement type).
+std::string LeadingKeyword(const std::string& sql, duckdb::StatementType type) {
+  size_t start = sql.find_first_not_of(" \t\r\n(");
+  size_t end = start;
+  while (end < sql.size() && std::isalpha(static_cast<unsigned char>(sql[end]))) ++end;
+  if (start == std::string::npos || end == start) return duckdb::StatementTypeToString(type);
+  return duckdb::StringUtil::Upper(sql.substr(start, end - start));
+}
+
+void CheckReadOnly(const duckdb::SQLStatement& statement, const std::string& sql) {
   using duckdb::StatementType;
   switch (statement.type) {
     case StatementType::SELECT_STATEMENT: return;
     case StatementType::EXPLAIN_STATEMENT:
-      CheckReadOnly(*statement.Cast<duckdb::ExplainStatement>().stmt);
+      CheckReadOnly(*statement.Cast<duckdb::ExplainStatement>().stmt, statement.Cast<duckdb::ExplainStatement>().stmt->query);
       return;
     default: {
-      std::string what = duckdb::StatementTypeToString(statement.type);
+      std::string what = LeadingKeyword(sql, statement.type);
       Fail(ErrorCode::kInvalidArgument,
            "{} statements are not allowed: queries are read-only (allowed: {}); configuration, files, extensions "
            "and attached databases cannot be changed from SQL",
@@ -770,7 +779,7 @@ QueryStats EngineImpl::Execute(const QueryRequest& request, ResultSink& sink) {
     throw Error(ErrorCode::kInvalidArgument, error.Message());
   }
   LH_USER_CHECK(statements.size() == 1, "send exactly one statement per query, got {}", statements.size());
-  CheckReadOnly(*statements[0]);
+  CheckReadOnly(*statements[0], request.sql);
 
   QueryState state;
   current_query = &state;
