@@ -94,8 +94,8 @@ int Commits(const std::string& dir, const std::string& s3_env, int threads, doub
   return 0;
 }
 
-int Rebuild(const std::string& dir, int datasets) {
-  auto store = OpenStore(dir, "");
+int Rebuild(const std::string& dir, const std::string& s3_env, int datasets) {
+  auto store = OpenStore(dir, s3_env);
   {
     auto catalog = catalogd::MakeCatalog(*store);
     catalog->Rebuild();
@@ -126,8 +126,9 @@ int Rebuild(const std::string& dir, int datasets) {
     best = std::min(best, Since(start));
     found = catalog->List().size();
   }
-  std::printf("rebuild of %zu datasets: %.3f s (best of 3)\n", found, best);
-  std::printf("RESULT rebuild_s_%zu=%.3f\n", found, best);
+  std::string kind = store->Kind();
+  std::printf("rebuild of %zu datasets on %s: %.3f s (best of 3)\n", found, kind.c_str(), best);
+  std::printf("RESULT rebuild_s_%s_%zu=%.3f\n", kind.c_str(), found, best);
   return found >= static_cast<size_t>(datasets) ? 0 : 1;
 }
 
@@ -225,7 +226,8 @@ int main(int argc, char** argv) {
   commits->add_option("--seconds", seconds);
   commits->add_option("--per-dataset", per_dataset, "commits per dataset before moving to a new one");
   auto* rebuild = app.add_subcommand("rebuild", "rebuild time");
-  rebuild->add_option("--dir", dir)->required();
+  rebuild->add_option("--dir", dir, "local store directory");
+  rebuild->add_option("--s3-env", s3_env, "env file of an S3 server");
   rebuild->add_option("--datasets", datasets);
   auto* ingest_cmd = app.add_subcommand("ingest", "ingest throughput");
   ingest_cmd->add_option("--dir", dir)->required();
@@ -239,7 +241,10 @@ int main(int argc, char** argv) {
       if (dir.empty() && s3_env.empty()) throw std::runtime_error("commits needs --dir or --s3-env");
       return Commits(dir, s3_env, threads, seconds, per_dataset);
     }
-    if (*rebuild) return Rebuild(dir, datasets);
+    if (*rebuild) {
+      if (dir.empty() && s3_env.empty()) throw std::runtime_error("rebuild needs --dir or --s3-env");
+      return Rebuild(dir, s3_env, datasets);
+    }
     if (*ingest_cmd) return Ingest(dir, rows, std::max(threads, 2));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "catalog_bench: %s\n", e.what());

@@ -120,6 +120,8 @@ class CatalogImpl final : public Catalog {
       versions[parsed->dataset].push_back(parsed->version);
       ++keys;
     }
+    const auto listed_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     struct Loaded {
       std::string name;
       std::vector<uint64_t> versions;
@@ -147,7 +149,7 @@ class CatalogImpl final : public Catalog {
     }
     index_ = std::move(next);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    log::Info("catalog rebuilt", {{"datasets", loaded.size()}, {"manifests", keys}, {"ms", ms.count()}});
+    log::Info("catalog rebuilt", {{"datasets", loaded.size()}, {"manifests", keys}, {"list_ms", listed_ms}, {"ms", ms.count()}});
   }
 
   std::vector<DatasetSummary> List() override {
@@ -307,7 +309,7 @@ class CatalogImpl final : public Catalog {
   }
 
  private:
-  size_t ReadThreads() const { return store_.Kind() == "local" ? 4 : 16; }
+  size_t ReadThreads() const { return store_.Kind() == "local" ? 4 : 32; }
 
   std::shared_ptr<DatasetState> Find(const std::string& dataset) {
     std::shared_lock lock(index_mu_);

@@ -275,3 +275,35 @@ def test_kill_9_while_writers_commit_keeps_every_acknowledged_commit(tmp_path):
         assert status == 200, m
     finally:
         s.stop()
+
+
+def vm_hwm_kb(pid):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_large_upload_streams_without_holding_the_body_in_memory(tmp_path):
+    """256 MiB chunked upload: the server's peak RSS must not grow by anything near the body size."""
+    s = start(tmp_path, "local")
+    try:
+        before = vm_hwm_kb(s.proc.pid)
+        chunk = b"x" * (1 << 20)
+
+        def body():  # PAR1 ... PAR1 with garbage between: spooled whole, then refused by the footer check
+            yield b"PAR1"
+            for _ in range(256):
+                yield chunk
+            yield b"PAR1"
+
+        status, _, data = s.request("POST", "/api/v1/datasets/big", body(), PARQUET, timeout=120)
+        assert status == 400, data
+        assert b"invalid Parquet" in data
+        grown_mb = (vm_hwm_kb(s.proc.pid) - before) / 1024
+        assert grown_mb < 64, f"peak RSS grew by {grown_mb:.0f} MiB for a 256 MiB upload"
+        assert data_objects(s, "local") == set()
+        leftovers = [p for p in s.data_dir.rglob("ingest-*")]
+        assert leftovers == [], leftovers
+    finally:
+        s.stop()
