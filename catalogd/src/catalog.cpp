@@ -243,7 +243,7 @@ class CatalogImpl final : public Catalog {
           continue;
         }
         std::string text = nlohmann::json(next).dump();
-        if (store_.PutIfAbsent(ManifestKey(next.dataset, next.version), text)) {
+        if (PutManifest(ManifestKey(next.dataset, next.version), text)) {
           std::lock_guard lock(state->mu);
           state->max_version = std::max(state->max_version, next.version);
           state->head = next;
@@ -323,6 +323,40 @@ class CatalogImpl final : public Catalog {
     auto& slot = index_[dataset];
     if (!slot) slot = std::make_shared<DatasetState>();
     return slot;
+  }
+
+  //! Put-if-absent of a manifest; true when this writer created it, false when another writer
+  //! holds the key. When the put fails with an unknown outcome (timeout, connection reset after
+  //! the request was sent), the key is read back: our bytes there mean the commit happened (the
+  //! text is unique: it holds the time and fresh object keys). Throws kUnavailable when storage
+  //! stays unreachable, saying that the outcome is unknown.
+  bool PutManifest(const std::string& key, const std::string& text) {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        if (attempt == 0) return store_.PutIfAbsent(key, text).has_value();
+        std::string stored;
+        try {
+          stored = store_.GetBytes(key);
+        } catch (const Error& e) {
+          if (e.code() != ErrorCode::kNotFound) throw;
+          return store_.PutIfAbsent(key, text).has_value();  // never landed: try again
+        }
+        return stored == text;
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kUnavailable && e.code() != ErrorCode::kInternal &&
+            e.code() != ErrorCode::kTimeout) {
+          throw;
+        }
+        if (attempt >= 3) {
+          Fail(ErrorCode::kUnavailable,
+               "storage failed while writing {} and the commit's outcome is unknown ({}); re-read the dataset before "
+               "retrying",
+               key, e.what());
+        }
+        log::Warn("catalog: manifest put failed; checking whether it landed", {{"key", key}, {"error", e.what()}});
+        std::this_thread::sleep_for(std::chrono::milliseconds(50 << attempt));
+      }
+    }
   }
 
   //! Reads one manifest; nullopt when missing or unreadable. Storage failures throw.

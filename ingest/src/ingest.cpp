@@ -223,12 +223,21 @@ class IngestorImpl final : public Ingestor {
     const double put_s = Seconds(started) - spool_s - convert_s;
     try {
       result.manifest = catalog_.Commit(commit);
-    } catch (...) {
-      try {
-        store_.Delete(key);
-      } catch (const std::exception& e) {
-        // Left for CollectGarbage: no manifest references it.
-        log::Warn("ingest: could not delete the data object of a failed commit", {{"key", key}, {"error", e.what()}});
+    } catch (const Error& e) {
+      // Delete the object only when the catalog definitely refused the commit. When the outcome
+      // is unknown (storage failed mid-commit) a manifest may reference it: CollectGarbage
+      // removes it later if none does.
+      const bool refused = e.code() == ErrorCode::kConflict || e.code() == ErrorCode::kNotFound ||
+                           e.code() == ErrorCode::kInvalidArgument;
+      if (refused) {
+        try {
+          store_.Delete(key);
+        } catch (const std::exception& d) {
+          log::Warn("ingest: could not delete the data object of a refused commit", {{"key", key}, {"error", d.what()}});
+        }
+      } else {
+        log::Warn("ingest: commit failed with an unknown outcome; data object left for garbage collection",
+                  {{"key", key}, {"error", e.what()}});
       }
       throw;
     }
