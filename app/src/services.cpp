@@ -1,63 +1,194 @@
 #include "services.h"
 
-#include <nlohmann/json.hpp>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "lakehouse/aibridge/aibridge.h"
+#include "lakehouse/aibridge/supervisor.h"
+#include "lakehouse/catalogd/catalog.h"
+#include "lakehouse/ingest/ingest.h"
+#include "lakehouse/queryd/query.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
-#ifdef LAKEHOUSE_HAVE_STORAGED
 #include "lakehouse/storaged/object_store.h"
-#endif
 
 namespace lakehouse::app {
 namespace {
 
+//! Unreferenced data objects younger than this are left alone: they may belong to a commit in flight.
+constexpr int64_t kGarbageMinAgeMs = 15 * 60 * 1000;
+constexpr auto kGarbageInterval = std::chrono::minutes(10);
+
+std::unique_ptr<storaged::ObjectStore> MakeStore(const Config& config) {
+  if (config.storage == "s3") {
+    storaged::S3StoreOptions s3;
+    s3.endpoint = config.s3_endpoint;
+    s3.region = config.s3_region;
+    s3.bucket = config.s3_bucket;
+    s3.access_key = config.s3_access_key;
+    s3.secret_key = config.s3_secret_key;
+    s3.multipart_threshold = config.s3_multipart_threshold_mb << 20;
+    return storaged::MakeS3Store(s3);
+  }
+  storaged::LocalStoreOptions local;
+  local.root = config.objects_dir();
+  local.public_base_url = config.public_url.empty() ? "http://" + config.listen : config.public_url;
+  return storaged::MakeLocalStore(local);
+}
+
+//! A free TCP port on 127.0.0.1 (for a child process to bind next).
+uint16_t PickFreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) Fail(ErrorCode::kInternal, "socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    Fail(ErrorCode::kInternal, "cannot pick a free port on 127.0.0.1");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
 class Services final : public RunningServices {
  public:
   explicit Services(const Config& config) : config_(config) {
-#ifdef LAKEHOUSE_HAVE_STORAGED
-    if (config.storage == "s3") {
-      storaged::S3StoreOptions s3;
-      s3.endpoint = config.s3_endpoint;
-      s3.region = config.s3_region;
-      s3.bucket = config.s3_bucket;
-      s3.access_key = config.s3_access_key;
-      s3.secret_key = config.s3_secret_key;
-      s3.multipart_threshold = config.s3_multipart_threshold_mb << 20;
-      store_ = storaged::MakeS3Store(s3);
-    } else {
-      storaged::LocalStoreOptions local;
-      local.root = config.objects_dir();
-      local.public_base_url = config.public_url.empty() ? "http://" + config.listen : config.public_url;
-      store_ = storaged::MakeLocalStore(local);
-    }
-#endif
+    store_ = MakeStore(config);
+    catalog_ = catalogd::MakeCatalog(*store_);
+    auto started = std::chrono::steady_clock::now();
+    catalog_->Rebuild();
+    log::Info("catalog rebuilt from storage",
+              {{"datasets", catalog_->List().size()},
+               {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()}});
+
+    ingest::IngestOptions ingest_options;
+    ingest_options.temp_dir = config.temp_dir() + "/ingest";
+    ingest_options.memory_limit = config.query_memory_limit;
+    ingest_options.threads = config.query_threads;
+    std::filesystem::create_directories(ingest_options.temp_dir);
+    ingest_ = ingest::MakeIngestor(*store_, *catalog_, ingest_options);
+
+    queryd::QueryConfig query_config;
+    query_config.memory_limit = config.query_memory_limit;
+    query_config.threads = config.query_threads;
+    query_config.temp_dir = config.query_temp_dir.empty() ? config.temp_dir() + "/query" : config.query_temp_dir;
+    query_config.default_timeout_ms = config.query_timeout_ms;
+    query_config.max_timeout_ms = config.query_max_timeout_ms;
+    std::filesystem::create_directories(query_config.temp_dir);
+    query_ = queryd::MakeQueryEngine(*catalog_, *store_, query_config);
+
+    if (config.ai_enabled) StartAi();
+    gc_thread_ = std::thread([this] { CollectGarbageLoop(); });
   }
+
+  ~Services() override { Stop(); }
 
   gateway::Services handles() const override {
     gateway::Services s;
-#ifdef LAKEHOUSE_HAVE_STORAGED
     s.store = store_.get();
-#endif
+    s.catalog = catalog_.get();
+    s.ingest = ingest_.get();
+    s.query = query_.get();
+    s.ai = ai_.get();
     s.max_upload_bytes = config_.max_upload_bytes;
     return s;
   }
 
   std::vector<gateway::HealthCheck> health_checks() const override {
     std::vector<gateway::HealthCheck> checks;
-#ifdef LAKEHOUSE_HAVE_STORAGED
-    std::string kind = store_->Kind();
-    checks.push_back({"storaged", [kind] { return nlohmann::json{{"status", "ok"}, {"backend", kind}}; }});
-#endif
+    checks.push_back({"storaged", [kind = store_->Kind()] { return nlohmann::json{{"status", "ok"}, {"backend", kind}}; }});
+    checks.push_back({"catalogd", [] { return nlohmann::json{{"status", "ok"}}; }});
+    checks.push_back({"queryd", [q = query_.get()] { return q->Health(); }});
+    if (ai_) {
+      checks.push_back({"aibridge", [ai = ai_.get(), sup = supervisor_.get()] {
+                          nlohmann::json h = ai->Health();
+                          if (sup != nullptr) h["children"] = sup->Health();
+                          return h;
+                        }});
+    }
     return checks;
   }
 
-  void Stop() override {}
+  void Stop() override {
+    {
+      std::lock_guard lock(stop_mu_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    stop_cv_.notify_all();
+    if (gc_thread_.joinable()) gc_thread_.join();
+    if (ai_start_thread_.joinable()) ai_start_thread_.join();
+    if (supervisor_) supervisor_->Stop();
+  }
 
  private:
+  //! The sidecar (and, without Ollama, the bundled model server) start in the background so the
+  //! gateway is up at once; AI routes answer 503 "starting" until the sidecar is healthy.
+  void StartAi() {
+    aibridge::SupervisorConfig sup;
+    sup.sidecar_url = config_.ai_sidecar_url;
+    sup.ollama_url = config_.ai_ollama_host;
+    sup.model_server = config_.ai_model_server;
+    sup.log_dir = config_.data_dir + "/logs";
+    std::filesystem::create_directories(sup.log_dir);
+    if (sup.sidecar_url.empty()) {
+      sup.sidecar_port = PickFreePort();
+      sup.sidecar_url = "";  // spawned by the supervisor on sidecar_port
+    }
+    aibridge::AiConfig ai;
+    ai.sidecar_url = config_.ai_sidecar_url.empty() ? "http://127.0.0.1:" + std::to_string(sup.sidecar_port)
+                                                    : config_.ai_sidecar_url;
+    ai.timeout_ms = config_.ai_timeout_ms;
+    ai_ = aibridge::MakeAiBridge(ai);
+    supervisor_ = std::make_unique<aibridge::AiSupervisor>(sup);
+    ai_start_thread_ = std::thread([this] {
+      try {
+        supervisor_->Start();
+        log::Info("ai ready", {{"sidecar", supervisor_->sidecar_url()}, {"model_server", supervisor_->model_server_url()}});
+      } catch (const std::exception& e) {
+        log::Error("ai did not start; AI routes answer 503 until it does", {{"error", e.what()}});
+      }
+    });
+  }
+
+  void CollectGarbageLoop() {
+    std::unique_lock lock(stop_mu_);
+    while (!stopped_) {
+      lock.unlock();
+      try {
+        size_t n = catalog_->CollectGarbage(kGarbageMinAgeMs);
+        if (n > 0) log::Info("garbage collected unreferenced objects", {{"deleted", n}});
+      } catch (const std::exception& e) {
+        log::Warn("garbage collection failed", {{"error", e.what()}});
+      }
+      lock.lock();
+      stop_cv_.wait_for(lock, kGarbageInterval, [this] { return stopped_; });
+    }
+  }
+
   Config config_;
-#ifdef LAKEHOUSE_HAVE_STORAGED
   std::unique_ptr<storaged::ObjectStore> store_;
-#endif
+  std::unique_ptr<catalogd::Catalog> catalog_;
+  std::unique_ptr<ingest::Ingestor> ingest_;
+  std::unique_ptr<queryd::QueryEngine> query_;
+  std::unique_ptr<aibridge::AiBridge> ai_;
+  std::unique_ptr<aibridge::AiSupervisor> supervisor_;
+  std::thread ai_start_thread_;
+  std::thread gc_thread_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopped_ = false;
 };
 
 }  // namespace
