@@ -1,11 +1,13 @@
-// AI routes: embeddings (JSON or Arrow IPC), generation (whole or NDJSON stream), reranking, and
-// the AI health. Everything goes through aibridge to the Python sidecar. Documented in docs/api/ai.md.
+// AI routes: embeddings (JSON or Arrow IPC), generation (whole or NDJSON stream), reranking, the AI
+// health, and semantic search over datasets (embedding jobs + search). Everything reaches the models
+// through aibridge and the Python sidecar. Documented in docs/api/ai.md.
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/aibridge/arrow.h"
+#include "lakehouse/aibridge/semantic.h"
 #include "routes.h"
 
 namespace lakehouse::gateway {
@@ -109,6 +111,63 @@ void Rerank(const Services& services, Request& req, Response& res) {
   res.Json(200, Ai(services).Rerank(body));
 }
 
+std::string StringField(const json& body, const char* name, bool required) {
+  if (!body.contains(name) || body[name].is_null()) {
+    LH_USER_CHECK(!required, "the body needs \"{}\"", name);
+    return "";
+  }
+  LH_USER_CHECK(body[name].is_string(), "\"{}\" must be a string", name);
+  return body[name].get<std::string>();
+}
+
+using SemanticPtr = std::shared_ptr<aibridge::SemanticSearch>;
+
+aibridge::SemanticSearch& Semantic(const SemanticPtr& semantic, const Services& services) {
+  if (!semantic) {
+    std::vector<std::string> missing;
+    if (!services.catalog) missing.push_back("catalog");
+    if (!services.ingest) missing.push_back("ingest");
+    if (!services.query) missing.push_back("query engine");
+    if (!services.ai) missing.push_back("AI sidecar (aibridge)");
+    Fail(ErrorCode::kUnavailable, "semantic search needs the {} on this server", fmt::join(missing, ", "));
+  }
+  return *semantic;
+}
+
+void StartEmbeddings(aibridge::SemanticSearch& semantic, Request& req, Response& res) {
+  json body = req.ReadJson();
+  aibridge::EmbedColumnRequest r;
+  r.dataset = req.Param("name");
+  r.column = StringField(body, "column", true);
+  r.model = StringField(body, "model", false);
+  r.key = StringField(body, "key", false);
+  r.target = StringField(body, "target", false);
+  if (body.value("wait", false)) {
+    res.Json(200, semantic.RunEmbedding(r));
+    return;
+  }
+  json job = semantic.StartEmbedding(r);
+  job["status_url"] = "/api/v1/ai/jobs/" + job["id"].get<std::string>();
+  res.SetHeader("Location", job["status_url"].get<std::string>());
+  res.Json(202, job);
+}
+
+void Search(aibridge::SemanticSearch& semantic, Request& req, Response& res) {
+  json body = req.ReadJson();
+  aibridge::SearchRequest r;
+  r.dataset = StringField(body, "dataset", true);
+  r.query = StringField(body, "query", true);
+  if (body.contains("k")) {
+    LH_USER_CHECK(body["k"].is_number_integer(), "\"k\" must be an integer");
+    r.k = body["k"].get<int>();
+  }
+  if (body.contains("rerank")) {
+    LH_USER_CHECK(body["rerank"].is_boolean(), "\"rerank\" must be true or false");
+    r.rerank = body["rerank"].get<bool>();
+  }
+  res.Json(200, semantic.Search(r));
+}
+
 }  // namespace
 
 void RegisterAiRoutes(Router& router, const Services& services) {
@@ -131,6 +190,22 @@ void RegisterAiRoutes(Router& router, const Services& services) {
                res.Json(200, services.ai->Health());
              },
              inline_options);
+
+  // Semantic search. The SemanticSearch (and its job threads) lives as long as the router.
+  SemanticPtr semantic;
+  if (services.catalog && services.ingest && services.query && services.ai) {
+    semantic = std::make_shared<aibridge::SemanticSearch>(*services.catalog, *services.ingest, *services.query,
+                                                          *services.ai);
+  }
+  router.Add("POST", "/api/v1/datasets/{name}/embeddings", [semantic, services](Request& req, Response& res) {
+    StartEmbeddings(Semantic(semantic, services), req, res);
+  });
+  router.Add("GET", "/api/v1/ai/jobs/{id}", [semantic, services](Request& req, Response& res) {
+    res.Json(200, Semantic(semantic, services).Job(req.Param("id")));
+  });
+  router.Add("POST", "/api/v1/search", [semantic, services](Request& req, Response& res) {
+    Search(Semantic(semantic, services), req, res);
+  });
 }
 
 }  // namespace lakehouse::gateway

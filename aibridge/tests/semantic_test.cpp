@@ -1,0 +1,199 @@
+// Semantic search end to end over real services: a local object store, the catalog, ingest and
+// queryd (DuckDB), and the real bundled models through the sidecar; driven through the gateway.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <thread>
+
+#include "../src/http_client.h"
+#include "lakehouse/aibridge/aibridge.h"
+#include "lakehouse/aibridge/supervisor.h"
+#include "lakehouse/catalogd/catalog.h"
+#include "lakehouse/gateway/gateway.h"
+#include "lakehouse/ingest/ingest.h"
+#include "lakehouse/queryd/query.h"
+#include "lakehouse/shared/error.h"
+#include "lakehouse/shared/io.h"
+#include "lakehouse/shared/logging.h"
+#include "lakehouse/storaged/object_store.h"
+
+namespace lakehouse::aibridge {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+class Semantic : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    log::Init(log::Level::kWarn);
+    root_ = fs::temp_directory_path() / ("lakehouse-semantic-" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "objects");
+    fs::create_directories(root_ / "tmp");
+    storaged::LocalStoreOptions local;
+    local.root = (root_ / "objects").string();
+    local.public_base_url = "http://127.0.0.1:1";
+    store_ = storaged::MakeLocalStore(local).release();
+    catalog_ = catalogd::MakeCatalog(*store_).release();
+    ingest::IngestOptions io;
+    io.temp_dir = (root_ / "tmp").string();
+    ingest_ = ingest::MakeIngestor(*store_, *catalog_, io).release();
+    queryd::QueryConfig qc;
+    qc.temp_dir = (root_ / "tmp").string();
+    query_ = queryd::MakeQueryEngine(*catalog_, *store_, qc).release();
+
+    SupervisorConfig sc;
+    sc.repo_root = LAKEHOUSE_SOURCE_DIR;
+    sc.model_server = "bundled";
+    sc.log_dir = (root_ / "logs").string();
+    supervisor_ = new AiSupervisor(sc);
+    supervisor_->Start();
+    AiConfig ac;
+    ac.sidecar_url = supervisor_->sidecar_url();
+    ai_ = MakeAiBridge(ac).release();
+
+    gateway::Services services;
+    services.store = store_;
+    services.catalog = catalog_;
+    services.ingest = ingest_;
+    services.query = query_;
+    services.ai = ai_;
+    gateway::ServerOptions options;
+    options.port = 0;
+    server_ = new gateway::Server(options, gateway::BuildRouter(services), {});
+    server_->Bind();
+    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
+    thread_ = new std::thread([] { server_->Run(); });
+
+    // The corpus: a dataset with an id and a text column (one null text).
+    std::string ndjson;
+    const std::vector<std::string> docs = {
+        "The quarterly earnings report shows revenue growth of twelve percent.",
+        "Our cat sleeps on the sofa all afternoon.",
+        "Parquet is a columnar storage format used by analytical databases.",
+        "The recipe needs flour, water, salt and yeast to bake bread.",
+        "The football team won the championship final last night.",
+        "Kubernetes schedules containers across a cluster of machines."};
+    for (size_t i = 0; i < docs.size(); ++i) ndjson += json{{"id", 100 + i}, {"body", docs[i]}}.dump() + "\n";
+    ndjson += R"({"id":200,"body":null})" "\n";
+    ingest::IngestRequest r;
+    r.dataset = "notes";
+    r.format = ingest::Format::kNdjson;
+    StringSource src(ndjson);
+    ingest_->Ingest(r, src);
+  }
+  static void TearDownTestSuite() {
+    server_->Stop();
+    thread_->join();
+    delete thread_;
+    delete server_;
+    delete ai_;
+    delete supervisor_;
+    delete query_;
+    delete ingest_;
+    delete catalog_;
+    delete store_;
+    fs::remove_all(root_);
+  }
+
+  static detail::HttpResponse Call(const std::string& method, const std::string& path, const json& body = nullptr) {
+    detail::HttpRequest r;
+    r.method = method;
+    r.url = url_ + path;
+    if (!body.is_null()) r.body = body.dump();
+    r.timeout_ms = 120000;
+    detail::HttpClient client;
+    return client.Send(r);
+  }
+
+  static json WaitJob(const std::string& id) {
+    json job;
+    for (int i = 0; i < 600; ++i) {
+      auto r = Call("GET", "/api/v1/ai/jobs/" + id);
+      EXPECT_EQ(r.status, 200) << r.body;
+      job = json::parse(r.body);
+      if (job["state"] != "running") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return job;
+  }
+
+  static inline fs::path root_;
+  static inline storaged::ObjectStore* store_ = nullptr;
+  static inline catalogd::Catalog* catalog_ = nullptr;
+  static inline ingest::Ingestor* ingest_ = nullptr;
+  static inline queryd::QueryEngine* query_ = nullptr;
+  static inline AiSupervisor* supervisor_ = nullptr;
+  static inline AiBridge* ai_ = nullptr;
+  static inline gateway::Server* server_ = nullptr;
+  static inline std::thread* thread_ = nullptr;
+  static inline std::string url_;
+};
+
+TEST_F(Semantic, EmbedColumnThenSearchFindsTheRelevantRowFirst) {
+  auto r = Call("POST", "/api/v1/datasets/notes/embeddings", {{"column", "body"}, {"key", "id"}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  json job = WaitJob(json::parse(r.body)["id"]);
+  ASSERT_EQ(job["state"], "succeeded") << job.dump();
+  EXPECT_EQ(job["rows_done"], 6);  // the null text is skipped
+  EXPECT_EQ(job["target"], "notes_body_emb");
+
+  DatasetManifest m = catalog_->Head("notes_body_emb");
+  EXPECT_EQ(m.properties["embedding.model"], "all-minilm:l6-v2-int8");
+  EXPECT_EQ(m.properties["embedding.dim"], "384");
+  EXPECT_EQ(m.properties["embedding.source_dataset"], "notes");
+  EXPECT_EQ(m.row_count(), 6u);
+
+  r = Call("POST", "/api/v1/search", {{"dataset", "notes_body_emb"}, {"query", "file formats for analytics"}, {"k", 3}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json s = json::parse(r.body);
+  ASSERT_EQ(s["results"].size(), 3u);
+  EXPECT_EQ(s["results"][0]["key"], 102) << s.dump();
+  EXPECT_EQ(s["results"][0]["row"], 2);
+  EXPECT_GT(s["results"][0]["score"].get<double>(), s["results"][1]["score"].get<double>());
+
+  r = Call("POST", "/api/v1/search", {{"dataset", "notes_body_emb"}, {"query", "a pet resting at home"}, {"k", 2},
+                                      {"rerank", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  s = json::parse(r.body);
+  EXPECT_TRUE(s["reranked"].get<bool>());
+  EXPECT_EQ(s["results"][0]["key"], 101) << s.dump();
+  EXPECT_TRUE(s["results"][0].contains("rerank_score"));
+
+  // Same model again: a new version of the same dataset (wait=true runs it in the request).
+  r = Call("POST", "/api/v1/datasets/notes/embeddings", {{"column", "body"}, {"key", "id"}, {"wait", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["version"], 2);
+
+  // Another model never lands in the same vectors dataset.
+  r = Call("POST", "/api/v1/datasets/notes/embeddings", {{"column", "body"}, {"model", "other-model"}});
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("never mixed"), std::string::npos) << r.body;
+}
+
+TEST_F(Semantic, FailedJobLeavesNothingRegistered) {
+  auto r = Call("POST", "/api/v1/datasets/notes/embeddings",
+                {{"column", "body"}, {"model", "no-such-model"}, {"target", "notes_broken"}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  json job = WaitJob(json::parse(r.body)["id"]);
+  EXPECT_EQ(job["state"], "failed");
+  EXPECT_EQ(job["error"]["code"], "not_found") << job.dump();
+  EXPECT_THROW(catalog_->Head("notes_broken"), Error);
+}
+
+TEST_F(Semantic, UserErrors) {
+  EXPECT_EQ(Call("POST", "/api/v1/datasets/notes/embeddings", {{"column", "nope"}}).status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/datasets/missing/embeddings", {{"column", "body"}}).status, 404);
+  auto r = Call("POST", "/api/v1/search", {{"dataset", "notes"}, {"query", "x"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("holds no vectors"), std::string::npos) << r.body;
+  EXPECT_EQ(Call("POST", "/api/v1/search", {{"dataset", "notes"}, {"query", "x"}, {"k", 0}}).status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/ai/jobs/emb-999").status, 404);
+}
+
+}  // namespace
+}  // namespace lakehouse::aibridge
