@@ -9,6 +9,11 @@ void ValidateKey(std::string_view key) {
   LH_USER_CHECK(!key.empty(), "object key is empty");
   LH_USER_CHECK(key.size() <= 1024, "object key is {} bytes long; the limit is 1024", key.size());
   LH_USER_CHECK(key.find('\0') == std::string_view::npos, "object key contains a NUL byte");
+  // Control characters cannot appear in S3's XML listings and make keys unreadable in logs.
+  for (char c : key) {
+    LH_USER_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f,
+                  "object key contains the control character 0x{:02x}; use printable characters", static_cast<int>(c));
+  }
   LH_USER_CHECK(key.front() != '/', "object key '{}' starts with '/'; keys are relative, e.g. 'a/b.parquet'", key);
   LH_USER_CHECK(key.back() != '/', "object key '{}' ends with '/'; a key names an object, not a folder", key);
   size_t start = 0;

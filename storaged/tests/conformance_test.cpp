@@ -332,7 +332,7 @@ TEST_P(StoreTest, ReadersNeverSeeAPartialObject) {
 
 TEST_P(StoreTest, BadKeysAreRejected) {
   const std::vector<std::string> bad = {"",     "/abs/key", "a/../b", "..",  "../escape", "a/..", ".",
-                                        "a//b", "a/",       "./a",    "a/./b", std::string("a\0b", 3),
+                                        "a//b", "a/",       "./a",    "a/./b", std::string("a\0b", 3), "a\nb", "tab\there",
                                         std::string(1025, 'k')};
   for (const std::string& key : bad) {
     SCOPED_TRACE("key: '" + key + "'");

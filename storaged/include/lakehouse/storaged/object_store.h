@@ -33,8 +33,8 @@ enum class PresignMethod { kGet, kPut };
 
 //! Errors: every method throws lakehouse::Error — kInvalidArgument for a bad key, kNotFound for a
 //! missing object (except Head, which returns nullopt), kUnavailable when the backend cannot be
-//! reached, kInternal otherwise. Keys are relative, '/'-separated, no "..", no leading '/', no NUL,
-//! at most 1024 bytes (ValidateKey).
+//! reached, kInternal otherwise. Keys are relative, '/'-separated, no "..", no leading '/', no NUL
+//! or other control characters, at most 1024 bytes (ValidateKey).
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
