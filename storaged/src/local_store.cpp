@@ -6,6 +6,9 @@
 // fsync'ed. Readers therefore see the old or the new file, never a partial one. Temp names are
 // hidden from List and rejected as keys.
 //
+// A crash can leave temp files behind; a background sweep at start removes those untouched for an
+// hour (an upload in progress writes to its temp file, so its mtime stays fresh).
+//
 // ETag: "<size>-<mtime ns>-<inode>" in hex, read from stat(2). Every write creates a new inode
 // with a new mtime, so the ETag changes whenever the object is replaced, and Head never has to
 // read the content (see docs/adr/0002-object-store.md).
@@ -23,6 +26,8 @@
 #include <chrono>
 #include <cstring>
 #include <random>
+#include <stop_token>
+#include <thread>
 
 #include "lakehouse/shared/error.h"
 #include "lakehouse/storaged/object_store.h"
@@ -133,6 +138,7 @@ class LocalStore final : public ObjectStore {
       if (RAND_bytes(bytes, sizeof bytes) != 1) Fail(ErrorCode::kInternal, "RAND_bytes failed");
       secret_.assign(reinterpret_cast<const char*>(bytes), sizeof bytes);
     }
+    sweeper_ = std::jthread([this](std::stop_token stop) { SweepTempFiles(root_, stop); });
   }
 
   std::string Kind() const override { return "local"; }
@@ -472,9 +478,38 @@ class LocalStore final : public ObjectStore {
     }
   }
 
+  //! Removes temp files left by a crash (older than kStaleTempSeconds) under `dir`.
+  void SweepTempFiles(const std::string& dir, const std::stop_token& stop) const {
+    constexpr int64_t kStaleTempSeconds = 3600;
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return;
+    std::vector<std::string> subdirs;
+    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    while (dirent* e = ::readdir(d)) {
+      if (stop.stop_requested()) break;
+      std::string_view name = e->d_name;
+      if (name == "." || name == "..") continue;
+      std::string path = dir + "/" + std::string(name);
+      struct stat st {};
+      if (::lstat(path.c_str(), &st) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        subdirs.push_back(std::move(path));
+      } else if (name.substr(0, kTempPrefix.size()) == kTempPrefix && S_ISREG(st.st_mode) &&
+                 now - st.st_mtim.tv_sec > kStaleTempSeconds) {
+        ::unlink(path.c_str());
+      }
+    }
+    ::closedir(d);
+    for (const std::string& sub : subdirs) {
+      if (stop.stop_requested()) return;
+      SweepTempFiles(sub, stop);
+    }
+  }
+
   std::string root_;
   std::string base_url_;
   std::string secret_;
+  std::jthread sweeper_;  //!< last: stopped and joined before the members it reads are destroyed
 };
 
 }  // namespace

@@ -1,7 +1,10 @@
 // Behaviour specific to one backend: the local store's files on disk, and S3 errors that need no
 // server (an endpoint nobody listens on).
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+
+#include <ctime>
 
 #include <filesystem>
 #include <fstream>
@@ -42,6 +45,22 @@ TEST_F(LocalStoreTest, TempFilesAreHiddenAndReserved) {
   EXPECT_EQ(all[0].key, "d/visible");
   EXPECT_THROW(store_->PutBytes("d/.lh-tmp-x", "x"), Error);
   EXPECT_FALSE(store_->ListAll("d/.lh").size());
+}
+
+TEST_F(LocalStoreTest, StaleTempFilesAreSweptAtStart) {
+  store_->PutBytes("d/e/visible", "v");
+  std::string stale = root_ + "/d/e/.lh-tmp-stale", fresh = root_ + "/d/.lh-tmp-fresh";
+  std::ofstream(stale) << "left by a crash";
+  std::ofstream(fresh) << "an upload in progress";
+  struct timespec times[2] = {{std::time(nullptr) - 7200, 0}, {std::time(nullptr) - 7200, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, stale.c_str(), times, 0), 0);
+  auto restarted = MakeLocalStore({root_, "s", ""});
+  for (int i = 0; i < 200 && std::filesystem::exists(stale); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(fresh));
+  EXPECT_EQ(restarted->GetBytes("d/e/visible"), "v");
 }
 
 TEST_F(LocalStoreTest, KeyCannotBeBothObjectAndFolder) {
