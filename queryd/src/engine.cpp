@@ -21,6 +21,7 @@
 #include <unordered_set>
 
 #include "duckdb.hpp"
+#include "duckdb/common/arrow/arrow_appender.hpp"
 #include "duckdb/common/arrow/arrow_converter.hpp"
 #include "duckdb/common/vector_operations/vector_operations.hpp"
 #include "duckdb/function/replacement_scan.hpp"
@@ -849,8 +850,6 @@ QueryStats EngineImpl::Execute(const QueryRequest& request, ResultSink& sink) {
   QueryStats stats;
   const uint64_t limit = request.limit.value_or(std::numeric_limits<uint64_t>::max());
   const idx_t batch_rows = request.format == ResultFormat::kArrow ? kArrowBatchRows : STANDARD_VECTOR_SIZE;
-  duckdb::DataChunk pending_batch;  // rows gathered into one Arrow batch
-  pending_batch.Initialize(duckdb::Allocator::DefaultAllocator(), export_types, batch_rows);
   duckdb::DataChunk cast_chunk;
   if (any_cast) cast_chunk.Initialize(duckdb::Allocator::DefaultAllocator(), export_types);
 
@@ -861,14 +860,26 @@ QueryStats EngineImpl::Execute(const QueryRequest& request, ResultSink& sink) {
     duckdb::ArrowConverter::ToArrowSchema(&holder.schema, export_types, result->names, properties);
     encoder->Start(columns, holder.schema);
   };
-  auto emit = [&](duckdb::DataChunk& chunk) {
+  // Chunks are appended straight into Arrow buffers (one copy) until a batch is full.
+  duckdb::unique_ptr<duckdb::ArrowAppender> appender;
+  idx_t appended = 0;
+  auto flush_batch = [&]() {
+    if (!appender || appended == 0) return;
     ArrowHolder holder;
-    duckdb::ArrowConverter::ToArrowArray(chunk, &holder.array, properties, no_extensions);
+    holder.array = appender->Finalize();
+    appender.reset();
+    appended = 0;
     encoder->Batch(holder.array);
     if (!out.ok()) {
       client_gone = true;
       Fail(ErrorCode::kCancelled, "the client disconnected; the query was cancelled");
     }
+  };
+  auto append = [&](duckdb::DataChunk& chunk, idx_t count) {
+    if (!appender) appender = duckdb::make_uniq<duckdb::ArrowAppender>(export_types, batch_rows, properties, no_extensions);
+    appender->Append(chunk, 0, count, count);
+    appended += count;
+    if (appended + STANDARD_VECTOR_SIZE > batch_rows) flush_batch();
   };
 
   try {
@@ -897,15 +908,7 @@ QueryStats EngineImpl::Execute(const QueryRequest& request, ResultSink& sink) {
         cast_chunk.SetCardinality(count);
         source = &cast_chunk;
       }
-      if (batch_rows == STANDARD_VECTOR_SIZE) {
-        emit(*source);
-      } else {
-        pending_batch.Append(*source, true);
-        if (pending_batch.size() + STANDARD_VECTOR_SIZE > batch_rows) {
-          emit(pending_batch);
-          pending_batch.Reset();
-        }
-      }
+      append(*source, count);
       if (stats.truncated || stats.rows >= limit) {
         // Was the limit exactly the end? Only a further fetch could tell; report a cut when rows remain.
         if (!stats.truncated) {
@@ -916,7 +919,7 @@ QueryStats EngineImpl::Execute(const QueryRequest& request, ResultSink& sink) {
         break;
       }
     }
-    if (pending_batch.size() > 0) emit(pending_batch);
+    flush_batch();
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
