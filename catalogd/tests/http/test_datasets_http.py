@@ -219,57 +219,63 @@ def test_eight_writers_lose_nothing(tmp_path, backend):
 
 
 def test_kill_9_while_writers_commit_keeps_every_acknowledged_commit(tmp_path):
+    """Three rounds of: 4 writers appending to 2 datasets, kill -9 mid-flight, restart, verify."""
     s = start(tmp_path, "local")
     for name in ("crash_a", "crash_b"):
         assert s.json("POST", f"/api/v1/datasets/{name}", b"id,writer,seq\n0,0,0\n", CSV)[0] == 201
-    acked, lock, stop = [], threading.Lock(), threading.Event()
-
-    def writer(w):
-        dataset = "crash_a" if w % 2 else "crash_b"
-        for i in range(10_000):
-            if stop.is_set():
-                return
-            try:
-                status, _, data = append_csv(s, dataset, w, i, timeout=10)
-            except Exception:  # the server died under us: this commit was never acknowledged
-                return
-            if status == 200:
-                m = json.loads(data)
-                with lock:
-                    acked.append((dataset, m["version"], m["ingest"]["object"]["key"], m["ingest"]["object"]["size"]))
-
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    deadline = time.time() + 15
-    while time.time() < deadline and len(acked) < 40:
-        time.sleep(0.05)
-    s.proc.send_signal(signal.SIGKILL)
-    s.proc.wait()
-    stop.set()
-    for t in threads:
-        t.join()
-    s.log.close()
-    assert len(acked) >= 10, "the writers did not get far enough before the kill"
-
-    s = start(tmp_path, "local")
+    acked, lock = [], threading.Lock()
     try:
-        for dataset in ("crash_a", "crash_b"):
-            status, meta = s.json("GET", f"/api/v1/datasets/{dataset}")
-            assert status == 200, meta
-            head_keys = {o["key"]: i for i, o in enumerate(meta["head"]["objects"])}
-            mine = [a for a in acked if a[0] == dataset]
-            assert meta["version"] >= max([v for _, v, _, _ in mine], default=1)
-            assert meta["rows"] == len(meta["head"]["objects"])  # one row per object: nothing torn
-            for _, version, key, size in mine:
-                assert key in head_keys, f"acknowledged commit {dataset} v{version} lost"
-                status, m = s.json("GET", f"/api/v1/datasets/{dataset}/versions/{version}")
-                assert status == 200 and m["objects"][-1]["key"] == key
-            # The acknowledged data is intact and readable.
-            for _, version, key, size in mine[:5]:
-                q = urllib.parse.urlencode({"object": head_keys[key]})
-                status, _, data = s.request("GET", f"/api/v1/datasets/{dataset}/data?{q}")
-                assert status == 200 and len(data) == size and data[:4] == b"PAR1" and data[-4:] == b"PAR1"
+        for round_ in range(3):
+            stop = threading.Event()
+            target = len(acked) + 30
+
+            def writer(w, server=s):
+                dataset = "crash_a" if w % 2 else "crash_b"
+                for i in range(10_000):
+                    if stop.is_set():
+                        return
+                    try:
+                        status, _, data = append_csv(server, dataset, round_ * 10 + w, i, timeout=10)
+                    except Exception:  # the server died under us: this commit was never acknowledged
+                        return
+                    if status == 200:
+                        m = json.loads(data)
+                        o = m["ingest"]["object"]
+                        with lock:
+                            acked.append((dataset, m["version"], o["key"], o["size"]))
+
+            threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+            for t in threads:
+                t.start()
+            deadline = time.time() + 20
+            while time.time() < deadline and len(acked) < target:
+                time.sleep(0.01)
+            s.proc.send_signal(signal.SIGKILL)  # while the writers are still committing
+            s.proc.wait()
+            stop.set()
+            for t in threads:
+                t.join()
+            s.log.close()
+            print(f"round {round_}: kill -9 with {len(acked)} acknowledged appends in total")
+            assert len(acked) >= target - 5, "the writers did not get far enough before the kill"
+
+            s = start(tmp_path, "local")
+            for dataset in ("crash_a", "crash_b"):
+                status, meta = s.json("GET", f"/api/v1/datasets/{dataset}")
+                assert status == 200, meta
+                head_keys = {o["key"]: i for i, o in enumerate(meta["head"]["objects"])}
+                mine = [a for a in acked if a[0] == dataset]
+                assert meta["version"] >= max([v for _, v, _, _ in mine], default=1)
+                assert meta["rows"] == len(meta["head"]["objects"])  # one row per object: nothing torn
+                for _, version, key, size in mine:
+                    assert key in head_keys, f"acknowledged commit {dataset} v{version} lost"
+                    status, m = s.json("GET", f"/api/v1/datasets/{dataset}/versions/{version}")
+                    assert status == 200 and m["objects"][-1]["key"] == key
+                # The acknowledged data is intact and readable.
+                for _, version, key, size in mine[-5:]:
+                    q = urllib.parse.urlencode({"object": head_keys[key]})
+                    status, _, data = s.request("GET", f"/api/v1/datasets/{dataset}/data?{q}")
+                    assert status == 200 and len(data) == size and data[:4] == b"PAR1" and data[-4:] == b"PAR1"
         # The restarted server accepts commits on top of what survived.
         status, m = s.json("POST", "/api/v1/datasets/crash_a/append", b"id,writer,seq\n1,1,1\n", CSV)
         assert status == 200, m
