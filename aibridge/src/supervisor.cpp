@@ -151,21 +151,45 @@ class AiSupervisor::Impl {
 
     log::Info("ai supervisor starting", {{"model_server", model_.url}, {"model_server_kind", model_.kind},
                                          {"sidecar", sidecar_.url}, {"sidecar_managed", sidecar_.managed}});
-    // Spawned children must come up; external ones are only watched (a late Ollama is fine).
+    // Spawned children must come up; external ones are only watched (a late Ollama is fine). When
+    // one does not, the watcher still starts and keeps restarting it (with backoff), and Start()
+    // reports the failure: the caller may serve without AI meanwhile.
+    std::string failure;
     for (Child* c : {&model_, &sidecar_}) {
       if (!c->managed) {
         c->status = "starting";
         continue;
       }
+      if (!failure.empty()) {  // spawned by the watcher once the model server is back
+        c->status = "restarting";
+        c->next_restart = Clock::now() + std::chrono::milliseconds(cfg_.restart_backoff_ms);
+        continue;
+      }
       Spawn(*c);
       lock.unlock();
-      WaitHealthy(*c);
+      try {
+        WaitHealthy(*c);
+      } catch (const Error& e) {
+        failure = e.what();
+      }
       lock.lock();
-      c->status = "ok";
+      if (failure.empty()) {
+        c->status = "ok";
+      } else if (c->pid < 0) {
+        c->backoff_ms = cfg_.restart_backoff_ms;
+        c->status = "restarting";
+        c->next_restart = Clock::now() + std::chrono::milliseconds(c->backoff_ms);
+      } else {
+        c->status = "unhealthy";  // alive but not answering: the watcher kills it after failed probes
+      }
     }
     running_ = true;
     stopping_ = false;
     watcher_ = std::thread([this] { Watch(); });
+    if (!failure.empty()) {
+      Fail(ErrorCode::kUnavailable, "{} (the supervisor keeps restarting it; AI requests answer 503 meanwhile)",
+           failure);
+    }
   }
 
   void Stop() {
@@ -284,17 +308,11 @@ class AiSupervisor::Impl {
         int st = 0;
         if (::waitpid(c.pid, &st, WNOHANG) == c.pid) {
           c.pid = -1;
-          c.status = "down";
           Fail(ErrorCode::kUnavailable, "the AI {} exited while starting (status {}){}", c.name, st,
                c.log_path.empty() ? std::string(": see stderr") : ": see " + c.log_path);
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    c.status = "down";
-    if (c.managed) {
-      std::lock_guard lock(mu_);
-      Terminate(c);
     }
     Fail(ErrorCode::kUnavailable, "the AI {} at {} did not answer {} within {} ms{}", c.name, c.url, c.health_path,
          cfg_.start_timeout_ms,

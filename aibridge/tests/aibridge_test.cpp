@@ -244,6 +244,35 @@ TEST(AiBridgeErrors, TimeoutIsReported) {
   EXPECT_NE(msg.find("ai.timeout_ms"), std::string::npos) << msg;
 }
 
+TEST(AiSupervisorRecovery, FailedStartKeepsRetryingAndRecovers) {
+  const std::string models = TempDir("models");
+  SupervisorConfig c = BundledConfig("recovery");
+  c.extra_env["MODELSERVER_MODELS_DIR"] = models;  // empty: the model server exits at once
+  c.start_timeout_ms = 5000;
+  AiSupervisor supervisor(c);
+  std::string msg;
+  EXPECT_EQ(CodeOf([&] { supervisor.Start(); }, &msg), ErrorCode::kUnavailable);
+  EXPECT_NE(msg.find("model server"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("modelserver.log"), std::string::npos) << msg;
+  // The watcher keeps trying; give it the models and it comes up, then the sidecar follows.
+  std::filesystem::create_symlink(std::string(LAKEHOUSE_SOURCE_DIR) + "/third_party/models/all-minilm-l6-v2-int8",
+                                  models + "/all-minilm-l6-v2-int8");
+  json h;
+  for (int i = 0; i < 300; ++i) {  // up to 30 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    h = supervisor.Health();
+    if (h["model_server"]["status"] == "ok" && h["sidecar"]["status"] == "ok") break;
+  }
+  EXPECT_EQ(h["model_server"]["status"], "ok") << h.dump();
+  EXPECT_EQ(h["sidecar"]["status"], "ok") << h.dump();
+  EXPECT_GE(h["model_server"]["restarts"].get<int>(), 1);
+  AiConfig config;
+  config.sidecar_url = supervisor.sidecar_url();
+  EXPECT_EQ(MakeAiBridge(config)->Embed({"recovered"}).dim, 384);
+  supervisor.Stop();
+  std::filesystem::remove_all(models);
+}
+
 TEST(AiSupervisorConfig, BadModeIsRejected) {
   SupervisorConfig c;
   c.model_server = "sometimes";

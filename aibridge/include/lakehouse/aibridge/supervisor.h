@@ -54,7 +54,9 @@ class AiSupervisor {
   AiSupervisor& operator=(const AiSupervisor&) = delete;
 
   //! Probes/spawns the model server, then the sidecar; returns when both answer their health
-  //! checks. Throws Error(kUnavailable) naming the child (and its log) when one does not.
+  //! checks. When a spawned child does not come up within start_timeout_ms, throws
+  //! Error(kUnavailable) naming it (and its log) but keeps restarting it in the background (with
+  //! backoff) until Stop(): AI requests answer 503 until it is up.
   void Start();
   //! Stops the watcher and the spawned children. Idempotent.
   void Stop();
