@@ -23,6 +23,7 @@ File format (one record per block, blocks separated by blank lines; '#' starts a
     1<TAB>x
     preview NAME LIMIT TYPES             GET /api/v1/datasets/NAME/preview?limit=LIMIT; rows follow '----'
     ----
+    delete NAME                          DELETE /api/v1/datasets/NAME (a tombstone version)
     timeout MS                           the next statement/query is sent with timeout_ms = MS
 
 Values compare as text: NULL for null, true/false, numbers as JSON writes them, strings as they
@@ -202,6 +203,10 @@ class Runner:
             rows = int(head[2])
             text = ["id,grp,val,name"] + [f"{i},{i % 10},{i * 0.5},name_{i}" for i in range(rows)]
             self.upload(head[1], "create", "\n".join(text) + "\n")
+        elif kind == "delete":
+            status, body, _ = self.server.request("DELETE", f"/api/v1/datasets/{head[1]}")
+            if status != 200:
+                raise Failure(f"{where}: delete of {head[1]} failed: {status} {body[:300]!r}")
         elif kind == "timeout":
             self.timeout_ms = int(head[1])
             return
