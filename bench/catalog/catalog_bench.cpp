@@ -185,9 +185,9 @@ int Ingest(const std::string& dir, int64_t rows, int threads) {
     ingestor->Ingest(r, body);
     return Since(t0);
   };
-  // Interleave the runs (best of 3 each) so both sides see the same machine conditions.
+  // Interleave the runs (best of 5 each) so both sides see the same machine conditions.
   double best_parquet = 1e9, best_csv = 1e9, best_copy = 1e9;
-  for (int run = 0; run < 3; ++run) {
+  for (int run = 0; run < 5; ++run) {
     best_parquet = std::min(best_parquet, run_ingest(parquet, ingest::Format::kParquet));
     best_csv = std::min(best_csv, run_ingest(csv, ingest::Format::kCsv));
     fs::remove(baseline);
