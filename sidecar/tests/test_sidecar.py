@@ -173,3 +173,21 @@ def test_bundled_defaults(tmp_logs, modelserver: str) -> None:
         assert h["status"] == "ok" and h["embed_model"] == EMBED and h["gen_model"] == GEN
     finally:
         proc.stop()
+
+
+def test_rerank_with_generative_model(tmp_logs, modelserver: str) -> None:
+    proc, url = start_sidecar(tmp_logs, modelserver, RERANK_MODEL=GEN)
+    try:
+        assert httpx.get(url + "/health").json()["rerank_method"] == "llm"
+        docs = ["Paris is the capital of France.", "Bananas are yellow.", "The capital city of France is Paris."]
+        r = httpx.post(url + "/rerank", json={"query": "What is the capital of France?", "documents": docs}, timeout=120)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["method"] == "llm" and body["model"] == GEN
+        assert sorted(x["index"] for x in body["results"]) == [0, 1, 2]
+        assert all(0.0 <= x["score"] <= 1.0 for x in body["results"])
+        # A named model that does not exist is the caller's error.
+        r = httpx.post(url + "/rerank", json={"query": "q", "documents": ["a"], "model": "nope"}, timeout=60)
+        assert r.status_code == 404
+    finally:
+        proc.stop()
