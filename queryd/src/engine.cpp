@@ -551,18 +551,22 @@ class EngineImpl final : public QueryEngine {
   void Invalidate(const std::string& dataset) {
     std::lock_guard lock(mu_);
     head_.erase(dataset);
+    ++generation_[dataset];
   }
 
   std::shared_ptr<const ResolvedDataset> ResolveHead(const std::string& name) {
+    uint64_t generation = 0;
     {
       std::lock_guard lock(mu_);
       auto it = head_.find(name);
       if (it != head_.end()) return it->second;
+      generation = generation_[name];
     }
     DatasetManifest manifest = catalog_.Head(name);
     auto resolved = Resolve(manifest);
     std::lock_guard lock(mu_);
-    head_[name] = resolved;
+    // A commit that landed while we resolved makes this head stale: use it for this query only.
+    if (generation_[name] == generation) head_[name] = resolved;
     return resolved;
   }
 
@@ -680,6 +684,7 @@ class EngineImpl final : public QueryEngine {
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const ResolvedDataset>> head_;      //!< by dataset
   std::unordered_map<std::string, std::shared_ptr<const ResolvedDataset>> versions_;  //!< by "name@version"
+  std::unordered_map<std::string, uint64_t> generation_;  //!< commits seen per dataset (stale-fill guard)
   std::unordered_set<std::string> checked_;  //!< "key#fingerprint" pairs whose schema matched
 };
 
