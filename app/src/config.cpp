@@ -66,6 +66,7 @@ const std::vector<Setting>& Settings() {
       {"storage.s3.access_key", "LAKEHOUSE_S3_ACCESS_KEY", "s3-access-key", "S3 access key id", STR(s3_access_key)},
       {"storage.s3.secret_key", "LAKEHOUSE_S3_SECRET_KEY", "s3-secret-key", "S3 secret access key", STR(s3_secret_key), true},
       {"storage.s3.multipart_threshold_mb", "LAKEHOUSE_S3_MULTIPART_THRESHOLD_MB", "s3-multipart-threshold-mb", "uploads above this size use multipart", INT(s3_multipart_threshold_mb, "storage.s3.multipart_threshold_mb")},
+      {"storage.presign_secret", "LAKEHOUSE_PRESIGN_SECRET", "presign-secret", "HMAC key for local presigned URLs (default: generated once, kept in <data_dir>/presign.key)", STR(presign_secret), true},
       {"query.memory_limit", "LAKEHOUSE_QUERY_MEMORY_LIMIT", "query-memory-limit", "DuckDB memory limit, e.g. 1GB", STR(query_memory_limit)},
       {"query.threads", "LAKEHOUSE_QUERY_THREADS", "query-threads", "DuckDB worker threads", INT(query_threads, "query.threads")},
       {"query.temp_dir", "LAKEHOUSE_QUERY_TEMP_DIR", "query-temp-dir", "DuckDB spill directory (default <data_dir>/tmp/query)", STR(query_temp_dir)},

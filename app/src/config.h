@@ -31,6 +31,7 @@ struct Config {
   std::string s3_access_key;
   std::string s3_secret_key;
   uint64_t s3_multipart_threshold_mb = 64;
+  std::string presign_secret;  //!< HMAC key of local presigned URLs; default: kept in <data_dir>/presign.key
   // [query]
   std::string query_memory_limit = "1GB";
   int query_threads = 2;

@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "lakehouse/queryd/query.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/types.h"
 #include "lakehouse/storaged/object_store.h"
 
 namespace lakehouse::app {
@@ -25,6 +27,28 @@ namespace {
 //! Unreferenced data objects younger than this are left alone: they may belong to a commit in flight.
 constexpr int64_t kGarbageMinAgeMs = 15 * 60 * 1000;
 constexpr auto kGarbageInterval = std::chrono::minutes(10);
+
+//! The configured presign secret, or one generated on first start and kept in the data directory
+//! (mode 0600) so presigned URLs stay valid across restarts.
+std::string PresignSecret(const Config& config) {
+  if (!config.presign_secret.empty()) return config.presign_secret;
+  const std::filesystem::path path = std::filesystem::path(config.data_dir) / "presign.key";
+  if (std::ifstream in(path); in) {
+    std::string key;
+    std::getline(in, key);
+    if (key.size() >= 32) return key;
+  }
+  std::string key = RandomHexId() + RandomHexId();
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << key << "\n";
+    if (!out) Fail(ErrorCode::kInternal, "cannot write {}", tmp);
+  }
+  std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::rename(tmp, path);
+  return key;
+}
 
 std::unique_ptr<storaged::ObjectStore> MakeStore(const Config& config) {
   if (config.storage == "s3") {
@@ -39,6 +63,7 @@ std::unique_ptr<storaged::ObjectStore> MakeStore(const Config& config) {
   }
   storaged::LocalStoreOptions local;
   local.root = config.objects_dir();
+  local.presign_secret = PresignSecret(config);
   local.public_base_url = config.public_url.empty() ? "http://" + config.listen : config.public_url;
   return storaged::MakeLocalStore(local);
 }

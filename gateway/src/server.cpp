@@ -643,6 +643,7 @@ class Server::Impl {
                                      http::request_parser<http::empty_body>& parser, RequestImpl& request,
                                      const Handler& handler, bool keep_alive, uint64_t limit) {
     http::request_parser<http::string_body> body_parser{std::move(parser)};
+    request.set_header(body_parser.get());
     body_parser.body_limit(limit);
     if (!body_parser.is_done()) {
       auto [ec, n] = co_await http::async_read(stream, buffer, body_parser, kAsTuple);

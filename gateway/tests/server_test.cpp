@@ -31,6 +31,13 @@ class ServerTest : public ::testing::Test {
       res.SetHeader("X-Length", std::to_string(body.size()));
       res.Send(200, body, "application/octet-stream");
     });
+    router.Add("POST", "/headers", [](Request& req, Response& res) {
+      res.Json(200, {{"type", req.Header("Content-Type").value_or("")}, {"length", req.content_length().value_or(0)},
+                     {"body", req.ReadBody()}});
+    });
+    router.Add("GET", "/inline-headers", [](Request& req, Response& res) {
+      res.Json(200, {{"x", req.Header("X-Test").value_or("")}});
+    }, RouteOptions{.inline_handler = true});
     router.Add("GET", "/stream", [](Request&, Response& res) {
       res.Begin(200, "text/plain");
       for (int i = 0; i < 3; ++i) res.Write("chunk" + std::to_string(i) + ";");
@@ -136,6 +143,18 @@ TEST_F(ServerTest, RequestIdIsEchoed) {
   auto res2 = Call(bad);
   EXPECT_NE(res2["X-Request-Id"], "has spaces and \"quotes\"");
   EXPECT_FALSE(res2["X-Request-Id"].empty());
+}
+
+TEST_F(ServerTest, HandlersSeeRequestHeaders) {
+  auto req = Req(http::verb::post, "/headers", "abc");
+  req.set(http::field::content_type, "text/csv");
+  auto j = Json(Call(req));
+  EXPECT_EQ(j["type"], "text/csv");
+  EXPECT_EQ(j["length"], 3);
+  EXPECT_EQ(j["body"], "abc");
+  auto inl = Req(http::verb::get, "/inline-headers");
+  inl.set("X-Test", "seen");
+  EXPECT_EQ(Json(Call(inl))["x"], "seen");
 }
 
 TEST_F(ServerTest, BodyWithinLimitIsEchoed) {

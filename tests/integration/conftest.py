@@ -21,8 +21,8 @@ def free_port() -> int:
 class Server:
     """A `lakehouse serve` child process on a free port, its stdout captured to a file."""
 
-    def __init__(self, tmp_path, *extra_args, env=None):
-        self.port = free_port()
+    def __init__(self, tmp_path, *extra_args, env=None, port=None):
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"server-{self.port}.log"
         self.data_dir = tmp_path / "data"
