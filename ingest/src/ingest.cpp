@@ -1,10 +1,12 @@
 // The ingest pipeline: spool -> validate / convert with DuckDB -> Put -> Commit.
 #include <duckdb.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <regex>
@@ -55,7 +57,7 @@ std::string Quote(std::string_view s) {
 std::string ShortMessage(std::string_view message) {
   size_t cut = message.find("\n\n");
   std::string out(message.substr(0, cut));
-  static const std::regex kTempFile(R"((["']?)[^"' ]*/ingest-[0-9a-f]{32}\.(upload|parquet)\1)");
+  static const std::regex kTempFile(R"((["']?)[^"' ]*/ingest-[0-9]+-[0-9a-f]{32}\.(upload|parquet)\1)");
   out = std::regex_replace(out, kTempFile, "the upload");
   if (out.find("Error when sniffing") != std::string::npos) {
     out = out.substr(0, out.find('\n'));
@@ -144,6 +146,7 @@ class IngestorImpl final : public Ingestor {
   IngestorImpl(storaged::ObjectStore& store, catalogd::Catalog& catalog, IngestOptions options)
       : store_(store), catalog_(catalog), options_(std::move(options)) {
     std::filesystem::create_directories(options_.temp_dir);
+    RemoveDeadProcessesTempFiles();
     duckdb_config config;
     if (duckdb_create_config(&config) != DuckDBSuccess) Fail(ErrorCode::kInternal, "duckdb_create_config failed");
     // Offline and bounded: never reach for the network, never take all memory or all cores.
@@ -181,7 +184,7 @@ class IngestorImpl final : public Ingestor {
     PreCheck(request);
 
     IngestResult result;
-    const std::string id = RandomHexId();
+    const std::string id = std::to_string(::getpid()) + "-" + RandomHexId();
     TempFile upload((std::filesystem::path(options_.temp_dir) / ("ingest-" + id + ".upload")).string());
     std::string head;
     result.bytes_received = Spool(body, upload.path(), head);
@@ -256,6 +259,21 @@ class IngestorImpl final : public Ingestor {
   }
 
  private:
+  //! Temp files are named ingest-<pid>-<id>.*; those of processes that no longer run (killed
+  //! mid-upload) are removed at start.
+  void RemoveDeadProcessesTempFiles() {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(options_.temp_dir, ec)) {
+      std::string name = entry.path().filename().string();
+      if (!name.starts_with("ingest-")) continue;
+      long pid = std::strtol(name.c_str() + 7, nullptr, 10);
+      if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
+        std::filesystem::remove(entry.path(), ec);
+        log::Info("ingest: removed a temp file left by a dead process", {{"path", entry.path().string()}});
+      }
+    }
+  }
+
   //! Fails fast, before reading a possibly large body, when the commit is bound to fail.
   void PreCheck(const IngestRequest& request) {
     bool live = true;

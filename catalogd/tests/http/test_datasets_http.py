@@ -260,6 +260,8 @@ def test_kill_9_while_writers_commit_keeps_every_acknowledged_commit(tmp_path):
             assert len(acked) >= target - 5, "the writers did not get far enough before the kill"
 
             s = start(tmp_path, "local")
+            spools = list((s.data_dir / "tmp").rglob("ingest-*"))
+            assert spools == [], f"temp files of the killed server were not removed: {spools}"
             for dataset in ("crash_a", "crash_b"):
                 status, meta = s.json("GET", f"/api/v1/datasets/{dataset}")
                 assert status == 200, meta
