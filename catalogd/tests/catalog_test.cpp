@@ -367,3 +367,38 @@ TEST(Layout, KeysFollowTheDocumentedLayout) {
 
 }  // namespace
 }  // namespace lakehouse::catalogd
+
+namespace lakehouse::catalogd {
+namespace {
+
+TEST(Unreachable, StorageDownIsUnavailableWithAnUnknownOutcome) {
+  // A real S3 client against a port nobody listens on: every request fails to connect.
+  storaged::S3StoreOptions o;
+  o.endpoint = "http://127.0.0.1:9";
+  o.bucket = "nowhere";
+  o.access_key = "k";
+  o.secret_key = "s";
+  o.create_bucket = false;
+  o.timeout_ms = 2000;
+  auto store = storaged::MakeS3Store(o);
+  auto catalog = MakeCatalog(*store);
+  try {
+    catalog->Rebuild();
+    FAIL() << "rebuild without storage succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable) << e.what();
+  }
+  CommitRequest r{"sales", CommitOp::kCreate, {{"id", "BIGINT", true}}, {}, false, {}, {}};
+  try {
+    catalog->Commit(r);
+    FAIL() << "commit without storage succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable) << e.what();
+    EXPECT_NE(std::string(e.what()).find("outcome is unknown"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(catalog->List().empty());
+  EXPECT_THROW(catalog->Head("sales"), Error);
+}
+
+}  // namespace
+}  // namespace lakehouse::catalogd
