@@ -196,7 +196,9 @@ class SidecarBridge final : public AiBridge {
     request.connect_timeout_ms = std::min<int64_t>(1000, config_.connect_timeout_ms);
     HttpResponse r = probe_client_.Send(request);
     if (r.transport_error != 0 || r.status != 200) {
-      return json{{"status", "down"}, {"sidecar", config_.sidecar_url},
+      // Until the sidecar first answers (it may still be starting under the supervisor), say so.
+      const bool starting = !ever_up_ && Clock::now() - created_ < std::chrono::seconds(60);
+      return json{{"status", starting ? "starting" : "down"}, {"sidecar", config_.sidecar_url},
                   {"message", fmt::format("the AI sidecar at {} is not answering ({}): start it (`lakehouse serve` "
                                           "supervises it) or set ai.sidecar_url",
                                           config_.sidecar_url, r.transport_error ? r.error : std::to_string(r.status))}};
@@ -206,10 +208,14 @@ class SidecarBridge final : public AiBridge {
       return json{{"status", "down"}, {"sidecar", config_.sidecar_url}, {"message", "invalid /health answer"}};
     }
     body["sidecar"] = config_.sidecar_url;
+    ever_up_ = true;
     return body;
   }
 
+  using Clock = std::chrono::steady_clock;
   AiConfig config_;
+  const Clock::time_point created_ = Clock::now();
+  bool ever_up_ = false;  //!< only touched by the health thread
   detail::HttpClient client_;
   detail::HttpClient probe_client_;
   mutable std::mutex mu_;
