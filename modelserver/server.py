@@ -53,6 +53,14 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+class GenerationError(Exception):
+    """llama.cpp refused or failed a request; status is its HTTP code (400 for e.g. a too long prompt)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 def _not_found(name: str) -> JSONResponse:
     # Ollama's exact wording for a model it does not have.
     return _error(404, f'model "{name}" not found, try pulling it first')
@@ -332,7 +340,12 @@ def build_app(models: Models) -> FastAPI:
             if not isinstance(chunk, dict):
                 return "", None
             if "error" in chunk:
-                raise RuntimeError(str(chunk["error"]))
+                err = chunk["error"]
+                if isinstance(err, dict):
+                    code = err.get("code", 500)
+                    raise GenerationError(code if isinstance(code, int) and 400 <= code < 600 else 500,
+                                          str(err.get("message", err)))
+                raise GenerationError(500, str(err))
             choice = (chunk.get("choices") or [{}])[0]
             text = choice.get("text") or (choice.get("delta") or {}).get("content") or \
                 (choice.get("message") or {}).get("content") or ""
@@ -356,23 +369,34 @@ def build_app(models: Models) -> FastAPI:
                 return _error(500, f"generation failed: {exc}")
             try:
                 text, reason = text_of(result)
-            except RuntimeError as exc:
-                return _error(500, f"generation failed: {exc}")
+            except GenerationError as exc:
+                return _error(exc.status, f"generation failed: {exc.message}")
             usage = result.get("usage", {}) if isinstance(result, dict) else {}
             return JSONResponse(final(reason, int(usage.get("completion_tokens", 0)), text))
 
+        # Look at the first chunk before answering: a refused request (e.g. a prompt longer than the
+        # context) still gets its own status instead of a 200 stream holding an error.
+        task = asyncio.create_task(asyncio.to_thread(work))
+        first = await queue.get()
+        if first is not StopIteration:
+            try:
+                text_of(first)
+            except GenerationError as exc:
+                cancelled.set()
+                return _error(exc.status, f"generation failed: {exc.message}")
+
         async def lines():
-            task = asyncio.create_task(asyncio.to_thread(work))
             count, reason = 0, None
+            pending = [first]
             try:
                 while True:
-                    chunk = await queue.get()
+                    chunk = pending.pop() if pending else await queue.get()
                     if chunk is StopIteration:
                         break
                     try:
                         text, why = text_of(chunk)
-                    except RuntimeError as exc:
-                        yield json.dumps({"error": f"generation failed: {exc}"}) + "\n"
+                    except GenerationError as exc:
+                        yield json.dumps({"error": f"generation failed: {exc.message}"}) + "\n"
                         return
                     reason = why or reason
                     if text:

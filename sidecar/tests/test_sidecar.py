@@ -191,3 +191,10 @@ def test_rerank_with_generative_model(tmp_logs, modelserver: str) -> None:
         assert r.status_code == 404
     finally:
         proc.stop()
+
+
+def test_prompt_longer_than_context_is_400(client: httpx.Client) -> None:
+    for stream in (False, True):
+        r = client.post("/generate", json={"prompt": "word " * 3000, "stream": stream, "options": {"num_predict": 4}})
+        assert r.status_code == 400, r.text
+        assert "context size" in r.json()["error"]["message"]
