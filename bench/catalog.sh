@@ -53,7 +53,11 @@ if [ "${CATALOG_BENCH_S3:-1}" != 0 ]; then
 fi
 
 check "rebuild of $DATASETS datasets, local (s)" "$(get "rebuild_s_local_$DATASETS")" "<" 2
-[ "${CATALOG_BENCH_S3:-1}" != 0 ] && check "rebuild of $DATASETS datasets, radosgw (s)" "$(get "rebuild_s_s3_$DATASETS")" "<" 2
+check "  same, from a checkpoint (s)" "$(get "rebuild_snapshot_s_local_$DATASETS")" "<" 2
+if [ "${CATALOG_BENCH_S3:-1}" != 0 ]; then
+  check "rebuild of $DATASETS datasets, radosgw (s)" "$(get "rebuild_s_s3_$DATASETS")" "<" 2
+  check "  same, from a checkpoint (s)" "$(get "rebuild_snapshot_s_s3_$DATASETS")" "<" 2
+fi
 check "ingest Parquet upload (MB/s)" "$(get ingest_parquet_mb_per_s)" ">=" 0
 check "ingest CSV -> Parquet (MB/s)" "$(get ingest_csv_mb_per_s)" ">=" 0
 check "DuckDB COPY CSV -> Parquet (MB/s)" "$(get duckdb_copy_csv_mb_per_s)" ">=" 0

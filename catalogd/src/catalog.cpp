@@ -60,6 +60,7 @@ void ParallelFor(size_t n, size_t threads, const std::function<void(size_t)>& fn
 namespace {
 
 constexpr int kMaxCommitAttempts = 64;
+constexpr std::string_view kSnapshotKey = "_catalog/_snapshot.json";
 
 std::string_view OpName(CommitOp op) {
   switch (op) {
@@ -133,8 +134,21 @@ class CatalogImpl final : public Catalog {
       std::sort(v.begin(), v.end());
       loaded.push_back({name, std::move(v), std::nullopt});
     }
-    ParallelFor(loaded.size(), ReadThreads(), [&](size_t i) {
-      loaded[i].head = ReadNewestReadable(loaded[i].name, loaded[i].versions);
+    // The checkpoint's head of a dataset is used when the listing shows no newer version key
+    // (manifests are immutable, so it is that very manifest); the others are read.
+    auto snapshot = ReadSnapshot();
+    std::vector<size_t> to_read;
+    for (size_t i = 0; i < loaded.size(); ++i) {
+      auto it = snapshot.find(loaded[i].name);
+      if (it != snapshot.end() && it->second.version == loaded[i].versions.back()) {
+        loaded[i].head = std::move(it->second);
+      } else {
+        to_read.push_back(i);
+      }
+    }
+    ParallelFor(to_read.size(), ReadThreads(), [&](size_t j) {
+      auto& l = loaded[to_read[j]];
+      l.head = ReadNewestReadable(l.name, l.versions);
     });
 
     std::unique_lock lock(index_mu_);
@@ -149,7 +163,12 @@ class CatalogImpl final : public Catalog {
     }
     index_ = std::move(next);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    log::Info("catalog rebuilt", {{"datasets", loaded.size()}, {"manifests", keys}, {"list_ms", listed_ms}, {"ms", ms.count()}});
+    log::Info("catalog rebuilt", {{"datasets", loaded.size()},
+                                        {"manifests", keys},
+                                        {"from_snapshot", loaded.size() - to_read.size()},
+                                        {"manifests_read", to_read.size()},
+                                        {"list_ms", listed_ms},
+                                        {"ms", ms.count()}});
   }
 
   std::vector<DatasetSummary> List() override {
@@ -305,7 +324,20 @@ class CatalogImpl final : public Catalog {
     }
     log::Info("catalog garbage collected",
               {{"deleted", deleted}, {"data_objects", data.size()}, {"manifests", manifests.size()}});
+    Checkpoint();
     return deleted;
+  }
+
+  void Checkpoint() override {
+    nlohmann::json heads = nlohmann::json::array();
+    {
+      std::shared_lock lock(index_mu_);
+      for (const auto& [name, state] : index_) {
+        std::lock_guard state_lock(state->mu);
+        if (state->head) heads.push_back(*state->head);
+      }
+    }
+    store_.PutBytes(kSnapshotKey, nlohmann::json{{"format", 1}, {"created_at_ms", NowMs()}, {"heads", heads}}.dump());
   }
 
  private:
@@ -357,6 +389,29 @@ class CatalogImpl final : public Catalog {
         std::this_thread::sleep_for(std::chrono::milliseconds(50 << attempt));
       }
     }
+  }
+
+  //! The checkpoint's heads by dataset; empty when there is none or it is unreadable.
+  std::map<std::string, DatasetManifest> ReadSnapshot() {
+    std::map<std::string, DatasetManifest> out;
+    std::string text;
+    try {
+      text = store_.GetBytes(kSnapshotKey);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kNotFound) return out;
+      throw;
+    }
+    try {
+      const auto doc = nlohmann::json::parse(text);  // named: a temporary would die before the loop
+      for (const auto& h : doc.at("heads")) {
+        auto m = h.get<DatasetManifest>();
+        if (DatasetId::IsValid(m.dataset)) out[m.dataset] = std::move(m);
+      }
+    } catch (const nlohmann::json::exception& e) {
+      log::Warn("catalog: unreadable snapshot ignored", {{"key", kSnapshotKey}, {"error", e.what()}});
+      out.clear();
+    }
+    return out;
   }
 
   //! Reads one manifest; nullopt when missing or unreadable. Storage failures throw.

@@ -9,6 +9,9 @@
 //   _catalog/<dataset>/<version, 20 digits>.json   manifest of one version
 //   data/<dataset>/<uuid>.parquet                   data objects referenced by manifests
 //   _staging/<uuid>                                 uploads in flight (never referenced)
+//   _catalog/_snapshot.json                         optional checkpoint of every head (a cache:
+//                                                   Rebuild uses an entry only when the listing
+//                                                   shows no newer version of that dataset)
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -80,6 +83,9 @@ class Catalog {
   //! Deletes data objects under data/ that no manifest references and that are older than
   //! `min_age_ms` (so in-flight commits are safe). Returns how many were deleted.
   virtual size_t CollectGarbage(int64_t min_age_ms) = 0;
+  //! Writes _catalog/_snapshot.json (every head), so the next Rebuild reads one object instead of
+  //! one manifest per dataset. CollectGarbage writes one too. Safe to call at any time.
+  virtual void Checkpoint() {}
 };
 
 std::unique_ptr<Catalog> MakeCatalog(storaged::ObjectStore& store);
