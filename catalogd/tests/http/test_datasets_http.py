@@ -218,9 +218,10 @@ def test_eight_writers_lose_nothing(tmp_path, backend):
         s.stop()
 
 
-def test_kill_9_while_writers_commit_keeps_every_acknowledged_commit(tmp_path):
+def test_kill_9_while_writers_commit_keeps_every_acknowledged_commit(tmp_path, backend):
     """Three rounds of: 4 writers appending to 2 datasets, kill -9 mid-flight, restart, verify."""
-    s = start(tmp_path, "local")
+    s = start(tmp_path, backend)
+    args = s.lh_args  # the same storage (same bucket) after every restart
     for name in ("crash_a", "crash_b"):
         assert s.json("POST", f"/api/v1/datasets/{name}", b"id,writer,seq\n0,0,0\n", CSV)[0] == 201
     acked, lock = [], threading.Lock()
@@ -259,7 +260,7 @@ def test_kill_9_while_writers_commit_keeps_every_acknowledged_commit(tmp_path):
             print(f"round {round_}: kill -9 with {len(acked)} acknowledged appends in total")
             assert len(acked) >= target - 5, "the writers did not get far enough before the kill"
 
-            s = start(tmp_path, "local")
+            s = Server(tmp_path, *args)
             spools = list((s.data_dir / "tmp").rglob("ingest-*"))
             assert spools == [], f"temp files of the killed server were not removed: {spools}"
             for dataset in ("crash_a", "crash_b"):
