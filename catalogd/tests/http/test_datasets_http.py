@@ -316,3 +316,52 @@ def test_large_upload_streams_without_holding_the_body_in_memory(tmp_path):
         assert leftovers == [], leftovers
     finally:
         s.stop()
+
+
+def post_over_limit(server, path, body_chunks, content_length=None):
+    """Sends a body the server refuses mid-way; returns (status, json). The server may answer and
+    close before the body is sent whole, so the send errors are expected and the answer is read
+    from the socket (urllib would report only the broken pipe)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\nConnection: close\r\n"
+        head += f"Content-Length: {content_length}\r\n" if content_length else "Transfer-Encoding: chunked\r\n"
+        try:
+            sock.sendall((head + "\r\n").encode())
+            for c in body_chunks:
+                sock.sendall(c if content_length else b"%x\r\n%s\r\n" % (len(c), c))
+            if not content_length:
+                sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except OSError:
+            pass
+    status = int(data.split(b" ", 2)[1])
+    body = data.split(b"\r\n\r\n", 1)[1]
+    if b"Transfer-Encoding: chunked" in data.split(b"\r\n\r\n", 1)[0]:
+        body = body.split(b"\r\n", 1)[1].rsplit(b"\r\n0\r\n", 1)[0]
+    return status, json.loads(body)
+
+
+def test_upload_limit_is_413_and_leaves_nothing(tmp_path):
+    """Uploads have their own body limit (server.max_upload_bytes), larger than the JSON one."""
+    s = start(tmp_path, "local", ["--max-upload-bytes", "100000", "--max-body-bytes", "1000"])
+    try:
+        parquet = SALES.read_bytes()  # 3.5 KB: over the JSON limit, under the upload limit
+        assert s.json("POST", "/api/v1/datasets/small", parquet, PARQUET)[0] == 201
+
+        chunks = [b"id,x\n" + b"1,2\n" * 1000 for _ in range(50)]  # 200 KB
+        status, body = post_over_limit(s, "/api/v1/datasets/big", chunks)  # chunked: refused while reading
+        assert status == 413, body
+        assert body["error"]["code"] == "payload_too_large"
+        status, body = post_over_limit(s, "/api/v1/datasets/big2", chunks, sum(map(len, chunks)))
+        assert status == 413, body
+        assert [d["name"] for d in s.json("GET", "/api/v1/datasets")[1]["datasets"]] == ["small"]
+        assert len(data_objects(s, "local")) == 1
+        assert list((s.data_dir / "tmp").rglob("ingest-*")) == []
+    finally:
+        s.stop()
