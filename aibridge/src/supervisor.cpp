@@ -77,6 +77,9 @@ struct Child {
   Clock::time_point term_sent{};
   bool terminating = false;
   std::string kind;  // model server: "ollama" | "bundled"
+  bool initial = true;  // the next spawn is the first one (not counted as a restart)
+  int exits = 0;        // times the process exited
+  int last_status = 0;  // its last wait status
 };
 
 }  // namespace
@@ -151,41 +154,31 @@ class AiSupervisor::Impl {
 
     log::Info("ai supervisor starting", {{"model_server", model_.url}, {"model_server_kind", model_.kind},
                                          {"sidecar", sidecar_.url}, {"sidecar_managed", sidecar_.managed}});
-    // Spawned children must come up; external ones are only watched (a late Ollama is fine). When
-    // one does not, the watcher still starts and keeps restarting it (with backoff), and Start()
-    // reports the failure: the caller may serve without AI meanwhile.
-    std::string failure;
+    // The watcher thread forks every child (PR_SET_PDEATHSIG fires when the *thread* that forked
+    // a child ends, and Start() may run on a short-lived thread). Both children start at once; the
+    // sidecar copes with a model server that is not up yet. External ones are only watched.
     for (Child* c : {&model_, &sidecar_}) {
-      if (!c->managed) {
-        c->status = "starting";
-        continue;
-      }
-      if (!failure.empty()) {  // spawned by the watcher once the model server is back
-        c->status = "restarting";
-        c->next_restart = Clock::now() + std::chrono::milliseconds(cfg_.restart_backoff_ms);
-        continue;
-      }
-      Spawn(*c);
-      lock.unlock();
-      try {
-        WaitHealthy(*c);
-      } catch (const Error& e) {
-        failure = e.what();
-      }
-      lock.lock();
-      if (failure.empty()) {
-        c->status = "ok";
-      } else if (c->pid < 0) {
-        c->backoff_ms = cfg_.restart_backoff_ms;
-        c->status = "restarting";
-        c->next_restart = Clock::now() + std::chrono::milliseconds(c->backoff_ms);
-      } else {
-        c->status = "unhealthy";  // alive but not answering: the watcher kills it after failed probes
-      }
+      c->status = c->managed ? "restarting" : "starting";
+      c->next_restart = Clock::now();
+      c->initial = true;
     }
     running_ = true;
     stopping_ = false;
     watcher_ = std::thread([this] { Watch(); });
+    cv_.notify_all();
+    lock.unlock();
+    // When a spawned child does not come up, Start() reports it but the watcher keeps restarting
+    // it (with backoff): the caller may serve without AI meanwhile.
+    std::string failure;
+    for (Child* c : {&model_, &sidecar_}) {
+      if (!c->managed) continue;
+      try {
+        WaitHealthy(*c);
+      } catch (const Error& e) {
+        failure = e.what();
+        break;
+      }
+    }
     if (!failure.empty()) {
       Fail(ErrorCode::kUnavailable, "{} (the supervisor keeps restarting it; AI requests answer 503 meanwhile)",
            failure);
@@ -300,24 +293,28 @@ class AiSupervisor::Impl {
     log::Info("ai child started", {{"child", c.name}, {"pid", pid}, {"url", c.url}});
   }
 
+  //! Waits until `c` answers its health check; fails early when the watcher saw it exit.
   void WaitHealthy(Child& c) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(cfg_.start_timeout_ms);
+    std::string url;
     while (Clock::now() < deadline) {
-      if (Probe(c.url + c.health_path, 1000)) return;
-      if (c.managed) {
-        int st = 0;
-        if (::waitpid(c.pid, &st, WNOHANG) == c.pid) {
-          c.pid = -1;
-          Fail(ErrorCode::kUnavailable, "the AI {} exited while starting (status {}){}", c.name, st,
+      {
+        std::lock_guard lock(mu_);
+        url = c.url + c.health_path;
+        if (c.exits > 0) {
+          Fail(ErrorCode::kUnavailable, "the AI {} exited while starting (wait status {}){}", c.name, c.last_status,
                c.log_path.empty() ? std::string(": see stderr") : ": see " + c.log_path);
         }
+      }
+      if (Probe(url, 1000)) {
+        std::lock_guard lock(mu_);
+        c.status = "ok";
+        return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     Fail(ErrorCode::kUnavailable, "the AI {} at {} did not answer {} within {} ms{}", c.name, c.url, c.health_path,
-         cfg_.start_timeout_ms,
-         c.managed ? (c.log_path.empty() ? std::string(": see stderr") : ": see " + c.log_path)
-                   : std::string(": start it or fix its URL in the config"));
+         cfg_.start_timeout_ms, c.log_path.empty() ? std::string(": see stderr") : ": see " + c.log_path);
   }
 
   //! SIGTERM to the child's process group, SIGKILL after stop_timeout_ms; reaps it. Holds mu_.
@@ -353,6 +350,8 @@ class AiSupervisor::Impl {
     if (c.managed && c.pid > 0) {
       int st = 0;
       if (::waitpid(c.pid, &st, WNOHANG) == c.pid) {
+        ++c.exits;
+        c.last_status = st;
         c.backoff_ms = c.backoff_ms == 0 ? cfg_.restart_backoff_ms : std::min(c.backoff_ms * 2, cfg_.max_backoff_ms);
         log::Warn("ai child exited; restarting", {{"child", c.name}, {"pid", c.pid}, {"wait_status", st},
                                                   {"restart_in_ms", c.backoff_ms}});
@@ -367,7 +366,8 @@ class AiSupervisor::Impl {
     }
     if (c.managed && c.pid < 0) {
       if (now >= c.next_restart) {
-        ++c.restarts;
+        if (!c.initial) ++c.restarts;
+        c.initial = false;
         try {
           Spawn(c);
         } catch (const Error& e) {

@@ -273,6 +273,19 @@ TEST(AiSupervisorRecovery, FailedStartKeepsRetryingAndRecovers) {
   std::filesystem::remove_all(models);
 }
 
+TEST(AiSupervisorRecovery, StartOnAShortLivedThreadKeepsTheChildren) {
+  // PR_SET_PDEATHSIG is per forking thread: children must not die when Start()'s thread ends.
+  AiSupervisor supervisor(BundledConfig("thread"));
+  std::thread([&] { supervisor.Start(); }).join();
+  const json before = supervisor.Health();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const json after = supervisor.Health();
+  EXPECT_EQ(after["sidecar"]["restarts"], 0) << after.dump();
+  EXPECT_EQ(after["model_server"]["restarts"], 0) << after.dump();
+  EXPECT_EQ(after["sidecar"]["pid"], before["sidecar"]["pid"]);
+  EXPECT_TRUE(Alive(after["model_server"]["pid"].get<pid_t>()));
+}
+
 TEST(AiSupervisorConfig, BadModeIsRejected) {
   SupervisorConfig c;
   c.model_server = "sometimes";
