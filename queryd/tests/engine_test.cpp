@@ -380,6 +380,19 @@ TEST(EncodingTest, ArrowIpcStreamIsWellFormed) {
   EXPECT_EQ(rows, 200000);
 }
 
+TEST(EncodingTest, EmptyResultsKeepTheirColumns) {
+  auto stack = Stack::Make("local");
+  const char* sql = "SELECT range AS id, 'x' AS s FROM range(10) WHERE range > 100";
+  auto result = json::parse(stack->Run(sql));
+  EXPECT_EQ(result["columns"].size(), 2u);
+  EXPECT_TRUE(result["rows"].empty());
+  EXPECT_EQ(stack->Run(sql, ResultFormat::kCsv), "id,s\r\n");
+  EXPECT_EQ(stack->Run(sql, ResultFormat::kNdjson), "");
+  auto messages = ParseIpc(stack->Run(sql, ResultFormat::kArrow));
+  ASSERT_EQ(messages.size(), 1u);  // the schema, then end of stream
+  EXPECT_EQ(messages[0].message->header_as_Schema()->fields()->size(), 2u);
+}
+
 TEST(EncodingTest, FormatNamesAndAcceptHeaders) {
   EXPECT_EQ(ParseResultFormat("ARROW"), ResultFormat::kArrow);
   EXPECT_THROW(ParseResultFormat("xml"), Error);
