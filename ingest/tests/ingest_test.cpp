@@ -220,7 +220,7 @@ TEST_P(IngestTest, BadInputIsRejectedAndLeavesNothing) {
                  [&] { Upload("Bad-Name", CommitOp::kCreate, good, std::nullopt); });
   ExpectRejected("bad", ErrorCode::kNotFound, "does not exist",
                  [&] { Upload("bad", CommitOp::kAppend, good, std::nullopt); });
-  EXPECT_TRUE(t_->store->ListAll("_catalog/").empty());
+  EXPECT_TRUE(t_->store->ListAll("_catalog/bad/").empty());
   EXPECT_TRUE(catalog_->List().empty());
 
   // A duplicate create and a schema change are refused by the catalog after the data was

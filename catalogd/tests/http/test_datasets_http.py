@@ -160,8 +160,8 @@ def test_bad_input_is_4xx_and_leaves_nothing(tmp_path):
 
         assert s.json("GET", "/api/v1/datasets")[1]["datasets"] == []
         assert data_objects(s, "local") == set()
-        assert not (s.data_dir / "objects" / "_catalog").exists() or \
-            list((s.data_dir / "objects" / "_catalog").rglob("*.json")) == []
+        manifests = [p for p in (s.data_dir / "objects").rglob("_catalog/*/*.json")]
+        assert manifests == [], manifests
 
         # Refusals after the data was stored (duplicate, schema change) delete it again.
         assert s.json("POST", "/api/v1/datasets/sales", parquet, PARQUET)[0] == 201
