@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
              {"column_rows", job["rows_done"]},
              {"column_seconds", job_s},
              {"column_rows_per_s", job["rows_done"].get<double>() / job_s},
+             {"column_phases", job["phases"]},
              {"search_ms_10k", search_ms},
              {"search_top_hit", hits["results"][0]["text"]}};
     std::cout << fmt::format(

@@ -72,6 +72,7 @@ struct JobState {
   uint64_t version = 0;
   Clock::time_point started = Clock::now();
   double seconds = 0;
+  double read_seconds = 0, embed_seconds = 0, commit_seconds = 0;  //!< phases, for tuning
 };
 
 json JobJson(const JobState& j) {
@@ -87,6 +88,10 @@ json JobJson(const JobState& j) {
   if (j.dim) out["dim"] = j.dim;
   if (j.version) out["version"] = j.version;
   if (j.seconds > 0 && j.rows_done > 0) out["rows_per_second"] = static_cast<double>(j.rows_done) / j.seconds;
+  if (j.state == "succeeded") {
+    out["phases"] = {{"read_seconds", j.read_seconds}, {"embed_seconds", j.embed_seconds},
+                     {"commit_seconds", j.commit_seconds}};
+  }
   if (!j.error.empty()) out["error"] = {{"code", j.error_code}, {"message", j.error}};
   return out;
 }
@@ -235,10 +240,18 @@ class SemanticSearch::Impl {
                         r.key.empty() ? "" : ", " + QuoteIdent(r.key) + " AS k", QuoteIdent(r.dataset));
     q.format = queryd::ResultFormat::kNdjson;
     q.timeout_ms = options_.query_timeout_ms;
+    auto phase = Clock::now();
+    auto lap = [&phase] {
+      auto now = Clock::now();
+      double s = std::chrono::duration<double>(now - phase).count();
+      phase = now;
+      return s;
+    };
     query_.Execute(q, sink);
     {
       std::lock_guard lock(mu_);
       job.rows_total = texts.size();
+      job.read_seconds = lap();
     }
     LH_USER_CHECK(!texts.empty(), "column {} of dataset {} has no non-null values to embed", r.column, r.dataset);
 
@@ -285,6 +298,7 @@ class SemanticSearch::Impl {
       job.rows_done = end;
     }
 
+    job.embed_seconds = lap();
     // 3. One atomic commit: a new dataset, or a replaced version of the same model's vectors.
     auto existing = CheckTargetModel(r.target, model);
     ingest::IngestRequest in;
@@ -302,6 +316,7 @@ class SemanticSearch::Impl {
     StringSource source(body);
     ingest::IngestResult result = ingest_.Ingest(in, source);
     std::lock_guard lock(mu_);
+    job.commit_seconds = lap();
     job.version = result.manifest.version;
     job.state = "succeeded";
   }
