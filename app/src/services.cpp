@@ -155,6 +155,12 @@ class Services final : public RunningServices {
     if (gc_thread_.joinable()) gc_thread_.join();
     if (ai_start_thread_.joinable()) ai_start_thread_.join();
     if (supervisor_) supervisor_->Stop();
+    // A fresh checkpoint makes the next start's rebuild read one object instead of every manifest.
+    try {
+      catalog_->Checkpoint();
+    } catch (const std::exception& e) {
+      log::Warn("catalog checkpoint at shutdown failed", {{"error", e.what()}});
+    }
   }
 
  private:
