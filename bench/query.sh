@@ -124,6 +124,15 @@ echo
 awk -v ms="$arrow_ms" -v b="$arrow_bytes" -v d="$stream_direct" 'BEGIN {
   printf "arrow stream, 10M rows x 8 cols: %.0f MB in %.0f ms = %.0f MB/s (direct DuckDB fetch of the same rows: %.0f ms)\n",
          b/1e6, ms, b/1e6/(ms/1000), d }'
+# CPU, which contention on a shared machine does not inflate: server CPU for one stream vs DuckDB alone.
+cpu_before=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+http_query "$LOCAL_URL" arrow "$STREAM_SQL" >/dev/null
+cpu_after=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+ticks=$(getconf CLK_TCK)
+awk -v s=$(( cpu_after - cpu_before )) -v t="$ticks" -v d="$(awk -F'\t' '$1 == "stream" {print $4}' "$WORK/stream_direct.tsv")" \
+  -v b="$arrow_bytes" 'BEGIN {
+  printf "  CPU: server %.0f ms per 10M-row Arrow stream (%.0f MB per CPU-second), direct DuckDB fetch %.0f ms\n",
+         s*1000/t, b/1e6/(s/t), d }'
 awk -v ms="$json_ms" -v b="$json_bytes" -v d="$json_direct" 'BEGIN {
   printf "json, 10M rows x 4 cols: %.0f MB in %.0f ms = %.2f M rows/s (direct fetch: %.0f ms)\n",
          b/1e6, ms, 10/(ms/1000), d }'

@@ -4,9 +4,10 @@
 //                                            extension here) and orders.parquet (1.5M rows)
 //   query_bench direct DIR QUERIES RUNS      runs each "name<TAB>sql" line of QUERIES RUNS times on
 //                                            views over DIR/*.parquet, consuming every row; prints
-//                                            "name<TAB>best_ms<TAB>rows"
+//                                            "name<TAB>best_ms<TAB>rows<TAB>cpu_ms per run"
 // Same engine settings as the server's defaults: 2 threads, 1GB memory limit.
 #include <duckdb.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -103,6 +104,14 @@ COPY (
   FROM range(6000000) t(i)
 ) TO '%DIR%/lineitem.parquet' (FORMAT parquet, COMPRESSION zstd))";
 
+//! User + system CPU time of this process (all DuckDB threads).
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
 std::string WithDir(std::string sql, const std::string& dir) {
   const std::string token = "%DIR%";
   for (size_t pos; (pos = sql.find(token)) != std::string::npos;) sql.replace(pos, token.size(), dir);
@@ -157,13 +166,15 @@ int main(int argc, char** argv) {
       std::vector<double> times;
       uint64_t rows = 0;
       Consume(con, sql);  // warm (file metadata, OS cache) like the server's first run
+      const double cpu_before = CpuSeconds();
       for (int r = 0; r < runs; ++r) {
         const auto start = std::chrono::steady_clock::now();
         rows = Consume(con, sql);
         times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
       }
+      const double cpu_ms = (CpuSeconds() - cpu_before) * 1000 / runs;
       std::sort(times.begin(), times.end());
-      std::printf("%s\t%.1f\t%llu\n", name.c_str(), times.front(), static_cast<unsigned long long>(rows));
+      std::printf("%s\t%.1f\t%llu\t%.0f\n", name.c_str(), times.front(), static_cast<unsigned long long>(rows), cpu_ms);
       std::fflush(stdout);
     }
   } else {
