@@ -39,6 +39,19 @@ std::string TempDir(const std::string& name) {
   return dir.string();
 }
 
+//! Removes this process's temp dirs (children's logs) when the tests end.
+class TempDirCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    const std::string suffix = "-" + std::to_string(::getpid());
+    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path())) {
+      const std::string name = e.path().filename().string();
+      if (name.starts_with("lakehouse-ai-test-") && name.ends_with(suffix)) std::filesystem::remove_all(e.path());
+    }
+  }
+};
+[[maybe_unused]] auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
+
 SupervisorConfig BundledConfig(const std::string& name) {
   SupervisorConfig c;
   c.repo_root = LAKEHOUSE_SOURCE_DIR;

@@ -77,6 +77,8 @@ class AiRoutes : public ::testing::Test {
     delete gateway_;
     delete bridge_;
     delete supervisor_;
+    std::filesystem::remove_all(std::filesystem::temp_directory_path() /
+                                ("lakehouse-ai-routes-" + std::to_string(::getpid())));
   }
   static AiSupervisor* supervisor_;
   static AiBridge* bridge_;
