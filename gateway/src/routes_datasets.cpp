@@ -80,7 +80,7 @@ void StreamObject(storaged::ObjectStore& store, const DatasetManifest& m, size_t
     Fail(ErrorCode::kInternal, "data object {} of dataset '{}' version {} is missing from storage", object.ref.key,
          m.dataset, m.version);
   }
-  res.Begin(200, "application/vnd.apache.parquet");
+  res.BeginSized(200, "application/vnd.apache.parquet", object.ref.size);
   store.Get(object.ref.key, [&](std::string_view chunk) { return res.Write(chunk); });
   res.End();
 }

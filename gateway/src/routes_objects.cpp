@@ -106,7 +106,7 @@ void GetObject(const Services& services, Request& req, Response& res) {
     res.Send(status, body, kType);
     return;
   }
-  res.Begin(status, kType);
+  res.BeginSized(status, kType, range.length);
   store.GetRange(key, range.offset, range.length, [&](std::string_view chunk) { return res.Write(chunk); });
   res.End();
 }

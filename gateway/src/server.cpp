@@ -244,9 +244,8 @@ class BufferedResponse final : public ResponseBase {
     state_.status = status;
     state_.bytes = body.size();
   }
-  void Begin(int status, std::string_view content_type) override {
-    Send(status, "", content_type);
-  }
+  void Begin(int status, std::string_view content_type) override { Send(status, "", content_type); }
+  void BeginSized(int status, std::string_view content_type, uint64_t) override { Send(status, "", content_type); }
   bool Write(std::string_view data) override {
     message_.body().append(data.data(), data.size());
     message_.prepare_payload();
@@ -300,12 +299,35 @@ class SocketResponse final : public ResponseBase {
     streaming_ = true;
   }
 
+  void BeginSized(int status, std::string_view content_type, uint64_t content_length) override {
+    if (started_) Fail(ErrorCode::kInternal, "response already started");
+    started_ = true;
+    CloseIfBodyUnread();
+    http::response<http::empty_body> msg{static_cast<http::status>(status), 11};
+    FillHeaders(msg, content_type);
+    msg.content_length(content_length);
+    state_.status = status;
+    http::response_serializer<http::empty_body> sr{msg};
+    beast::error_code ec;
+    http::write_header(socket_, sr, ec);
+    if (ec) state_.broken = true;
+    streaming_ = true;
+    sized_ = content_length;
+  }
+
   bool Write(std::string_view data) override {
     if (!streaming_) Fail(ErrorCode::kInternal, "Write() before Begin()");
     if (state_.broken) return false;
     if (data.empty()) return true;  // an empty chunk would end the body
     beast::error_code ec;
-    net::write(socket_, http::make_chunk(net::const_buffer(data.data(), data.size())), ec);
+    if (sized_) {
+      if (state_.bytes + data.size() > *sized_) {
+        Fail(ErrorCode::kInternal, "response body exceeds its Content-Length of {} bytes", *sized_);
+      }
+      net::write(socket_, net::const_buffer(data.data(), data.size()), ec);
+    } else {
+      net::write(socket_, http::make_chunk(net::const_buffer(data.data(), data.size())), ec);
+    }
     if (ec) {
       state_.broken = true;
       return false;
@@ -316,6 +338,14 @@ class SocketResponse final : public ResponseBase {
 
   void End() override {
     if (!streaming_ || ended_) return;
+    if (sized_) {
+      // A short body must not look complete: the connection is closed instead (see WriteError).
+      if (state_.bytes != *sized_) {
+        Fail(ErrorCode::kInternal, "response body has {} of its {} bytes", state_.bytes, *sized_);
+      }
+      ended_ = true;
+      return;
+    }
     ended_ = true;
     if (state_.broken) return;
     beast::error_code ec;
@@ -343,6 +373,7 @@ class SocketResponse final : public ResponseBase {
   const StreamingBody* body_;
   bool streaming_ = false;
   bool ended_ = false;
+  std::optional<uint64_t> sized_;  //!< Content-Length of a BeginSized() response
 };
 
 //! Writes the JSON error for a caught exception, or marks the connection broken when the

@@ -48,6 +48,13 @@ class ServerTest : public ::testing::Test {
     });
     router.Add("GET", "/missing", [](Request&, Response&) { Fail(ErrorCode::kNotFound, "dataset 'x' does not exist"); });
     router.Add("GET", "/boom", [](Request&, Response&) { throw std::runtime_error("secret internals"); });
+    router.Add("GET", "/sized", [](Request& req, Response& res) {
+      res.BeginSized(200, "application/octet-stream", 10);
+      res.Write("01234");
+      if (req.Query("short")) Fail(ErrorCode::kUnavailable, "storage went away");
+      res.Write("56789");
+      res.End();
+    });
     router.Add("GET", "/midstream-error", [](Request&, Response& res) {
       res.Begin(200, "text/plain");
       res.Write("partial");
@@ -224,6 +231,28 @@ TEST_F(ServerTest, ErrorAfterStreamingStartedTruncatesTheBody) {
   beast::error_code ec;
   http::read(s, buf, res, ec);
   EXPECT_TRUE(ec) << "a failed stream must not look complete";
+}
+
+TEST_F(ServerTest, SizedStreamHasContentLength) {
+  tcp::socket s = Connect();
+  auto res = Call(Req(http::verb::get, "/sized"), &s);
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_FALSE(res.chunked());
+  EXPECT_EQ(res[http::field::content_length], "10");
+  EXPECT_EQ(res.body(), "0123456789");
+  EXPECT_EQ(Call(Req(http::verb::get, "/health"), &s).result_int(), 200) << "connection stays usable";
+}
+
+TEST_F(ServerTest, ShortSizedStreamIsTruncatedNotCompleted) {
+  tcp::socket s = Connect();
+  auto req = Req(http::verb::get, "/sized?short=1");
+  req.set(http::field::host, "x");
+  http::write(s, req);
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  beast::error_code ec;
+  http::read(s, buf, res, ec);
+  EXPECT_TRUE(ec) << "a body shorter than its Content-Length must end in a closed connection";
 }
 
 TEST_F(ServerTest, KeepAliveServesSeveralRequests) {

@@ -53,6 +53,9 @@ class Response {
   virtual void Send(int status, std::string_view body, std::string_view content_type) = 0;
   //! Starts a chunked, streamed response. Then Write() any number of times and End().
   virtual void Begin(int status, std::string_view content_type) = 0;
+  //! Starts a streamed response of a known length (sent as Content-Length, not chunked): the
+  //! Write() calls must add up to exactly `content_length` bytes before End().
+  virtual void BeginSized(int status, std::string_view content_type, uint64_t content_length) = 0;
   //! Writes one chunk; returns false when the client is gone (stop producing).
   virtual bool Write(std::string_view data) = 0;
   virtual void End() = 0;
