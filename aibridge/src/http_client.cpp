@@ -92,6 +92,7 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
   if (!request.body.empty() || request.method == "POST") {
     headers = curl_slist_append(headers, ("Content-Type: " + request.content_type).c_str());
   }
+  for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip on loopback
   curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);

@@ -27,6 +27,7 @@ struct HttpRequest {
   std::string url;
   std::string body;
   std::string content_type = "application/json";
+  std::vector<std::string> headers;  //!< extra "Name: value" lines
   int64_t timeout_ms = 10000;
   int64_t connect_timeout_ms = 2000;
   //! When set, a 2xx body is passed here as it arrives instead of collected; return false to abort.

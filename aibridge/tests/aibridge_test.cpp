@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -120,6 +121,25 @@ TEST_F(AiStack, BatchOfHundredKeepsOrder) {
     for (float v : all.Row(i)) norm += v * v;
     EXPECT_NEAR(std::sqrt(norm), 1.0, 1e-3) << i;
   }
+}
+
+TEST_F(AiStack, ConcurrentCallersGetTheirOwnVectors) {
+  Embeddings reference = bridge_->Embed({"thread zero", "thread one", "thread two", "thread three"});
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0}, done{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const std::vector<std::string> names = {"thread zero", "thread one", "thread two", "thread three"};
+      for (int i = 0; i < 5; ++i) {
+        Embeddings e = bridge_->Embed({names[t]});
+        if (Cosine(e.Row(0), reference.Row(t)) < 0.9999) ++mismatches;
+        ++done;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(done.load(), 20);
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST_F(AiStack, ArrowIpcIsReadByPyArrow) {

@@ -43,7 +43,8 @@ class Gateway {
   HttpResponse Post(const std::string& path, const json& body, const std::string& accept = "") {
     HttpRequest r;
     r.method = "POST";
-    r.url = url_ + path + accept;
+    r.url = url_ + path;
+    if (!accept.empty()) r.headers.push_back("Accept: " + accept);
     r.body = body.dump();
     r.timeout_ms = 60000;
     return client_.Send(r);
@@ -115,6 +116,13 @@ TEST_F(AiRoutes, EmbedArrowIsAValidStream) {
                                       direct.values[0]);
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::filesystem::remove(path);
+
+  // The Accept header asks for the same; ?format=json overrides nothing in the body.
+  r = gateway_->Post("/api/v1/ai/embed", {{"texts", {"one"}}}, "application/vnd.apache.arrow.stream");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "application/vnd.apache.arrow.stream");
+  r = gateway_->Post("/api/v1/ai/embed", {{"texts", {"one"}}, {"format", "csv"}});
+  EXPECT_EQ(r.status, 400) << r.body;
 }
 
 TEST_F(AiRoutes, GenerateStreamsNdjson) {

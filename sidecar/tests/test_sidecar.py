@@ -198,3 +198,14 @@ def test_prompt_longer_than_context_is_400(client: httpx.Client) -> None:
         r = client.post("/generate", json={"prompt": "word " * 3000, "stream": stream, "options": {"num_predict": 4}})
         assert r.status_code == 400, r.text
         assert "context size" in r.json()["error"]["message"]
+
+
+def test_modelserver_show_and_chat(modelserver: str) -> None:
+    r = httpx.post(modelserver + "/api/show", json={"model": EMBED})
+    assert r.status_code == 200 and r.json()["capabilities"] == ["embedding"]
+    assert httpx.post(modelserver + "/api/show", json={"model": "nope"}).status_code == 404
+    r = httpx.post(modelserver + "/api/chat", json={"model": GEN, "stream": False, "options": {"num_predict": 5},
+                                                   "messages": [{"role": "user", "content": "Hello!"}]}, timeout=60)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["done"] is True and body["message"]["role"] == "assistant" and body["message"]["content"]
