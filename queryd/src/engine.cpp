@@ -600,39 +600,66 @@ class EngineImpl final : public QueryEngine {
            manifest.dataset, manifest.version, manifest.fingerprint.hex.substr(0, 12));
     }
     for (const auto& object : manifest.objects) registry_->Add(object.ref);
-    for (const auto& object : manifest.objects) CheckObjectSchema(manifest, object.ref);
+    // Schema check: every object's columns against the manifest's. An object that differs is
+    // either damage (409 naming the dataset) or, after an append that changed the schema
+    // (schema_version > 1), an object written under an older schema version.
+    bool exact = true;
+    for (const auto& object : manifest.objects) {
+      const auto columns = ObjectColumns(manifest, object.ref);
+      const std::string diff = DiffColumns(manifest.schema, columns);
+      if (diff.empty()) continue;
+      exact = false;
+      const bool shares_a_column = std::any_of(columns.begin(), columns.end(), [&](const auto& c) {
+        return std::any_of(manifest.schema.begin(), manifest.schema.end(), [&](const auto& m) { return m.name == c.first; });
+      });
+      if (manifest.schema_version <= 1 || !shares_a_column) {
+        Fail(ErrorCode::kConflict,
+             "dataset '{}' version {}: object '{}' does not match the manifest's schema (fingerprint {}): {}",
+             manifest.dataset, manifest.version, object.ref.key, manifest.fingerprint.hex.substr(0, 12), diff);
+      }
+    }
 
-    std::string sql;
-    if (manifest.objects.empty()) {
-      // No data yet: an empty relation with the manifest's columns.
-      sql = "SELECT * FROM (SELECT ";
+    std::string paths;
+    for (size_t i = 0; i < manifest.objects.size(); ++i) {
+      if (i != 0) paths += ", ";
+      paths += SqlString(ObjectPath(manifest.objects[i].ref.key));
+    }
+    auto manifest_columns = [&](auto&& expression) {
+      std::string list;
       for (size_t i = 0; i < manifest.schema.size(); ++i) {
-        if (i != 0) sql += ", ";
-        sql += fmt::format("CAST(NULL AS {}) AS {}", manifest.schema[i].type,
-                           duckdb::KeywordHelper::WriteOptionallyQuoted(manifest.schema[i].name));
+        if (i != 0) list += ", ";
+        const std::string name = duckdb::KeywordHelper::WriteOptionallyQuoted(manifest.schema[i].name);
+        list += fmt::format("CAST({} AS {}) AS {}", expression(name), manifest.schema[i].type, name);
       }
-      if (manifest.schema.empty()) sql += "NULL AS empty";
-      sql += ") WHERE false";
+      return list;
+    };
+    std::string sql;
+    if (manifest.objects.empty() || manifest.schema.empty()) {
+      // No data yet: an empty relation with the manifest's columns.
+      sql = manifest.schema.empty()
+                ? "SELECT NULL AS empty WHERE false"
+                : "SELECT * FROM (SELECT " + manifest_columns([](const std::string&) { return "NULL"; }) + ") WHERE false";
+    } else if (exact) {
+      sql = "SELECT * FROM read_parquet([" + paths + "])";
     } else {
-      sql = "SELECT * FROM read_parquet([";
-      for (size_t i = 0; i < manifest.objects.size(); ++i) {
-        if (i != 0) sql += ", ";
-        sql += SqlString(ObjectPath(manifest.objects[i].ref.key));
-      }
-      sql += "])";
+      // Objects of older schema versions: columns matched by name, missing ones NULL, types cast
+      // to the manifest's.
+      sql = "SELECT " + manifest_columns([](const std::string& name) { return name; }) + " FROM read_parquet([" +
+            paths + "], union_by_name = true)";
     }
     resolved->select_sql = std::move(sql);
     return resolved;
   }
 
-  //! Reads the object's footer (cheap, cached by DuckDB's metadata cache and our footer cache) and
-  //! compares its columns with the manifest's. Verified (object, fingerprint) pairs are remembered:
-  //! objects are immutable.
-  void CheckObjectSchema(const DatasetManifest& manifest, const ObjectRef& ref) {
-    const std::string checked_key = ref.key + "#" + manifest.fingerprint.hex;
+  using Columns = std::vector<std::pair<std::string, std::string>>;  //!< (name, DuckDB type)
+
+  //! An object's columns, from its Parquet footer (one tail read; DuckDB's metadata cache then
+  //! has it for the query). Remembered per key: objects are immutable.
+  Columns ObjectColumns(const DatasetManifest& manifest, const ObjectRef& ref) {
     {
       std::lock_guard lock(mu_);
-      if (checked_.contains(checked_key)) return;
+      auto it = object_columns_.find(ref.key);
+      if (it != object_columns_.end()) return it->second;
     }
     duckdb::Connection con(*db_);
     auto result = con.Query("DESCRIBE SELECT * FROM read_parquet(" + SqlString(ObjectPath(ref.key)) + ")");
@@ -642,35 +669,33 @@ class EngineImpl final : public QueryEngine {
       Fail(code, "dataset '{}' version {}: cannot read object '{}': {}", manifest.dataset, manifest.version, ref.key,
            error.RawMessage());
     }
-    std::vector<std::pair<std::string, std::string>> actual;
+    Columns columns;
     for (idx_t row = 0; row < result->RowCount(); ++row) {
-      actual.emplace_back(result->GetValue(0, row).ToString(), result->GetValue(1, row).ToString());
-    }
-    std::string diff;
-    const size_t common = std::min(actual.size(), manifest.schema.size());
-    for (size_t i = 0; i < common; ++i) {
-      const auto& want = manifest.schema[i];
-      if (want.name != actual[i].first) {
-        diff += fmt::format("{}column {} is '{}' in the file, '{}' in the manifest", diff.empty() ? "" : "; ", i + 1,
-                            actual[i].first, want.name);
-      } else if (!SameType(want.type, actual[i].second)) {
-        diff += fmt::format("{}{}: {} in the file, {} in the manifest", diff.empty() ? "" : "; ", want.name,
-                            actual[i].second, want.type);
-      }
-    }
-    for (size_t i = common; i < actual.size(); ++i) {
-      diff += fmt::format("{}extra column '{}' in the file", diff.empty() ? "" : "; ", actual[i].first);
-    }
-    for (size_t i = common; i < manifest.schema.size(); ++i) {
-      diff += fmt::format("{}column '{}' missing from the file", diff.empty() ? "" : "; ", manifest.schema[i].name);
-    }
-    if (!diff.empty()) {
-      Fail(ErrorCode::kConflict,
-           "dataset '{}' version {}: object '{}' does not match the manifest's schema (fingerprint {}): {}",
-           manifest.dataset, manifest.version, ref.key, manifest.fingerprint.hex.substr(0, 12), diff);
+      columns.emplace_back(result->GetValue(0, row).ToString(), result->GetValue(1, row).ToString());
     }
     std::lock_guard lock(mu_);
-    checked_.insert(checked_key);
+    if (object_columns_.size() > 100000) object_columns_.clear();
+    object_columns_[ref.key] = columns;
+    return columns;
+  }
+
+  //! What differs between the manifest's columns and a file's; empty when they match.
+  static std::string DiffColumns(const Schema& schema, const Columns& actual) {
+    std::string diff;
+    auto add = [&](const std::string& text) { diff += (diff.empty() ? "" : "; ") + text; };
+    const size_t common = std::min(actual.size(), schema.size());
+    for (size_t i = 0; i < common; ++i) {
+      if (schema[i].name != actual[i].first) {
+        add(fmt::format("column {} is '{}' in the file, '{}' in the manifest", i + 1, actual[i].first, schema[i].name));
+      } else if (!SameType(schema[i].type, actual[i].second)) {
+        add(fmt::format("{}: {} in the file, {} in the manifest", schema[i].name, actual[i].second, schema[i].type));
+      }
+    }
+    for (size_t i = common; i < actual.size(); ++i) add(fmt::format("extra column '{}' in the file", actual[i].first));
+    for (size_t i = common; i < schema.size(); ++i) {
+      add(fmt::format("column '{}' missing from the file", schema[i].name));
+    }
+    return diff;
   }
 
   catalogd::Catalog& catalog_;
@@ -685,7 +710,7 @@ class EngineImpl final : public QueryEngine {
   std::unordered_map<std::string, std::shared_ptr<const ResolvedDataset>> head_;      //!< by dataset
   std::unordered_map<std::string, std::shared_ptr<const ResolvedDataset>> versions_;  //!< by "name@version"
   std::unordered_map<std::string, uint64_t> generation_;  //!< commits seen per dataset (stale-fill guard)
-  std::unordered_set<std::string> checked_;  //!< "key#fingerprint" pairs whose schema matched
+  std::unordered_map<std::string, Columns> object_columns_;  //!< by object key
 };
 
 // ---- Sandbox -------------------------------------------------------------------------------

@@ -103,6 +103,21 @@ TEST_P(EngineTest, ObjectsThatNoLongerMatchTheManifestFailNamingTheDataset) {
   EXPECT_NE(message.find("a: INTEGER in the file, BIGINT in the manifest"), std::string::npos) << message;
 }
 
+TEST_P(EngineTest, AppendsThatChangedTheSchemaReadOlderObjectsByName) {
+  stack_->Commit("evolving", "SELECT * FROM (VALUES (1::INTEGER, 'x'), (2, 'y')) t(a, b)");
+  // New column c (schema version 2), then a widened to BIGINT (schema version 3).
+  stack_->Commit("evolving", "SELECT 3::INTEGER AS a, 'z' AS b, 1.5::DOUBLE AS c", catalogd::CommitOp::kAppend, true);
+  auto v2 = RunJson("SELECT * FROM evolving ORDER BY a");
+  EXPECT_EQ(v2["rows"], json::parse(R"([[1,"x",null],[2,"y",null],[3,"z",1.5]])"));
+  stack_->Commit("evolving", "SELECT 4::BIGINT AS a, 'w' AS b, 2.5::DOUBLE AS c", catalogd::CommitOp::kAppend, true);
+  auto v3 = RunJson("SELECT * FROM evolving ORDER BY a");
+  EXPECT_EQ(v3["columns"][0]["type"], "BIGINT");
+  EXPECT_EQ(v3["rows"].size(), 4u);
+  EXPECT_EQ(v3["rows"][3], json::parse(R"([4,"w",2.5])"));
+  // Older versions keep their own schema.
+  EXPECT_EQ(RunJson("SELECT * FROM dataset_version('evolving', 1) ORDER BY a")["columns"].size(), 2u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Local, EngineTest, ::testing::Values("local"));
 INSTANTIATE_TEST_SUITE_P(S3, EngineTest, ::testing::Values("s3"));
 
