@@ -403,7 +403,8 @@ TEST(EncodingTest, EmptyResultsKeepTheirColumns) {
   EXPECT_TRUE(result["rows"].empty());
   EXPECT_EQ(stack->Run(sql, ResultFormat::kCsv), "id,s\r\n");
   EXPECT_EQ(stack->Run(sql, ResultFormat::kNdjson), "");
-  auto messages = ParseIpc(stack->Run(sql, ResultFormat::kArrow));
+  const std::string stream = stack->Run(sql, ResultFormat::kArrow);
+  auto messages = ParseIpc(stream);
   ASSERT_EQ(messages.size(), 1u);  // the schema, then end of stream
   EXPECT_EQ(messages[0].message->header_as_Schema()->fields()->size(), 2u);
 }
