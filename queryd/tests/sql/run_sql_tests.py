@@ -9,7 +9,8 @@ through POST /api/v1/datasets/{name}, and runs every statement through POST /api
 
 File format (one record per block, blocks separated by blank lines; '#' starts a comment):
 
-    load NAME [create|append|replace]    upload the CSV lines that follow (header first)
+    load NAME [create|append|replace] [allow_schema_change]
+                                         upload the CSV lines that follow (header first)
     generate NAME ROWS                   upload ROWS generated rows: id, grp (id % 10),
                                          val (id * 0.5), name ('name_' || id)
     statement ok                         the SQL that follows succeeds
@@ -162,10 +163,11 @@ class Runner:
         self.timeout_ms = None
         self.count = 0
 
-    def upload(self, name, op, csv_text):
+    def upload(self, name, op, csv_text, schema_change=False):
         path = f"/api/v1/datasets/{name}" + ("/append" if op == "append" else "")
         method = "PUT" if op == "replace" else "POST"
-        status, body, _ = self.server.request(method, path + "?format=csv", csv_text.encode(),
+        query = "?format=csv" + ("&allow_schema_change=1" if schema_change else "")
+        status, body, _ = self.server.request(method, path + query, csv_text.encode(),
                                               {"Content-Type": "text/csv"})
         if status not in (200, 201):
             raise Failure(f"upload of {name} ({op}) failed: {status} {body[:500]!r}")
@@ -198,7 +200,7 @@ class Runner:
         kind = head[0]
         if kind == "load":
             op = head[2] if len(head) > 2 else "create"
-            self.upload(head[1], op, "\n".join(lines[1:]) + "\n")
+            self.upload(head[1], op, "\n".join(lines[1:]) + "\n", "allow_schema_change" in head[3:])
         elif kind == "generate":
             rows = int(head[2])
             text = ["id,grp,val,name"] + [f"{i},{i % 10},{i * 0.5},name_{i}" for i in range(rows)]
