@@ -464,7 +464,16 @@ class EngineImpl final : public QueryEngine {
       auto result = admin.Query(sql);
       if (result->HasError()) Fail(ErrorCode::kInternal, "configuring DuckDB ({}): {}", sql, result->GetError());
     }
-    catalog_.AddListener([this](const DatasetManifest& manifest) { Invalidate(manifest.dataset); });
+    // The catalog cannot remove listeners: the engine's detaches itself on destruction.
+    catalog_.AddListener([link = listener_link_](const DatasetManifest& manifest) {
+      std::lock_guard lock(link->mu);
+      if (link->engine != nullptr) link->engine->Invalidate(manifest.dataset);
+    });
+  }
+
+  ~EngineImpl() override {
+    std::lock_guard lock(listener_link_->mu);
+    listener_link_->engine = nullptr;
   }
 
   QueryStats Execute(const QueryRequest& request, ResultSink& sink) override;
@@ -698,6 +707,12 @@ class EngineImpl final : public QueryEngine {
     return diff;
   }
 
+  struct ListenerLink {
+    explicit ListenerLink(EngineImpl* e) : engine(e) {}
+    std::mutex mu;
+    EngineImpl* engine;
+  };
+  std::shared_ptr<ListenerLink> listener_link_ = std::make_shared<ListenerLink>(this);
   catalogd::Catalog& catalog_;
   storaged::ObjectStore& store_;
   QueryConfig config_;

@@ -258,6 +258,16 @@ TEST_F(SandboxTest, ConcurrentQueriesSeeWholeVersionsWhileCommitsLand) {
   EXPECT_EQ(json::parse(stack_->Run("SELECT count(*) FROM t"))["rows"][0][0], 90);
 }
 
+TEST_F(SandboxTest, AnEngineDestroyedBeforeItsCatalogIsNotCalledBack) {
+  auto second = MakeQueryEngine(*stack_->catalog, *stack_->store->store, QueryConfig{});
+  StringSink sink;
+  second->Execute(QueryRequest{"SELECT count(*) FROM t", ResultFormat::kJson, std::nullopt, std::nullopt}, sink);
+  second.reset();
+  // The catalog still holds the destroyed engine's listener: a commit must not reach it.
+  stack_->Commit("t", "SELECT range AS x FROM range(10)", catalogd::CommitOp::kAppend);
+  EXPECT_EQ(json::parse(stack_->Run("SELECT count(*) FROM t"))["rows"][0][0], 20);
+}
+
 // ---- Encodings ---------------------------------------------------------------------------------
 
 const char* kTypesSql = R"sql(
