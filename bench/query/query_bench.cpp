@@ -149,12 +149,13 @@ int main(int argc, char** argv) {
     for (const char* sql : {kEvents, kOrders, kLineitem}) {
       const auto start = std::chrono::steady_clock::now();
       Run(con, WithDir(sql, dir));
-      std::cerr << "generated in "
-                << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s\n";
+      std::cerr << "generated in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+                << " s\n";
     }
   } else if (mode == "direct" && argc == 5) {
     for (const char* name : {"events", "orders", "lineitem"}) {
-      Run(con, "CREATE VIEW " + std::string(name) + " AS SELECT * FROM read_parquet('" + dir + "/" + name + ".parquet')");
+      Run(con,
+          "CREATE VIEW " + std::string(name) + " AS SELECT * FROM read_parquet('" + dir + "/" + name + ".parquet')");
     }
     const int runs = std::stoi(argv[4]);
     std::ifstream in(argv[3]);

@@ -47,7 +47,8 @@ void AppendUInt128(std::string& out, UInt128 v) {
 
 void AppendDecimal(std::string& out, Int128 value, int scale) {
   const bool negative = value < 0;
-  const UInt128 magnitude = negative ? static_cast<UInt128>(0) - static_cast<UInt128>(value) : static_cast<UInt128>(value);
+  const UInt128 magnitude =
+      negative ? static_cast<UInt128>(0) - static_cast<UInt128>(value) : static_cast<UInt128>(value);
   std::string digits;
   AppendUInt128(digits, magnitude);
   if (negative) out.push_back('-');
@@ -56,7 +57,8 @@ void AppendDecimal(std::string& out, Int128 value, int scale) {
     out.append(static_cast<size_t>(-scale), '0');
     return;
   }
-  if (digits.size() <= static_cast<size_t>(scale)) digits.insert(0, static_cast<size_t>(scale) + 1 - digits.size(), '0');
+  if (digits.size() <= static_cast<size_t>(scale))
+    digits.insert(0, static_cast<size_t>(scale) + 1 - digits.size(), '0');
   out.append(digits, 0, digits.size() - static_cast<size_t>(scale));
   out.push_back('.');
   out.append(digits, digits.size() - static_cast<size_t>(scale), std::string::npos);
@@ -95,20 +97,28 @@ void AppendDate(std::string& out, int64_t days) {
 
 int64_t UnitsPerSecond(TimeUnit unit) {
   switch (unit) {
-    case TimeUnit::kSecond: return 1;
-    case TimeUnit::kMilli: return 1000;
-    case TimeUnit::kMicro: return 1000000;
-    case TimeUnit::kNano: return 1000000000;
+    case TimeUnit::kSecond:
+      return 1;
+    case TimeUnit::kMilli:
+      return 1000;
+    case TimeUnit::kMicro:
+      return 1000000;
+    case TimeUnit::kNano:
+      return 1000000000;
   }
   return 1;
 }
 
 int UnitDigits(TimeUnit unit) {
   switch (unit) {
-    case TimeUnit::kSecond: return 0;
-    case TimeUnit::kMilli: return 3;
-    case TimeUnit::kMicro: return 6;
-    case TimeUnit::kNano: return 9;
+    case TimeUnit::kSecond:
+      return 0;
+    case TimeUnit::kMilli:
+      return 3;
+    case TimeUnit::kMicro:
+      return 6;
+    case TimeUnit::kNano:
+      return 9;
   }
   return 0;
 }
@@ -208,12 +218,23 @@ void AppendJsonString(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
     }
   }
   out.append(s.data() + run, s.size() - run);
@@ -264,10 +285,18 @@ bool AppendScalar(std::string& out, const ArrowType& t, const ArrowArray& a, int
       if (t.is_signed) {
         int64_t v = 0;
         switch (t.bit_width) {
-          case 8: v = Load<int8_t>(a, 1, row); break;
-          case 16: v = Load<int16_t>(a, 1, row); break;
-          case 32: v = Load<int32_t>(a, 1, row); break;
-          default: v = Load<int64_t>(a, 1, row); break;
+          case 8:
+            v = Load<int8_t>(a, 1, row);
+            break;
+          case 16:
+            v = Load<int16_t>(a, 1, row);
+            break;
+          case 32:
+            v = Load<int32_t>(a, 1, row);
+            break;
+          default:
+            v = Load<int64_t>(a, 1, row);
+            break;
         }
         const bool big = json && (v > kMaxSafeInteger || v < -kMaxSafeInteger);
         if (big) out.push_back('"');
@@ -277,10 +306,18 @@ bool AppendScalar(std::string& out, const ArrowType& t, const ArrowArray& a, int
       }
       uint64_t v = 0;
       switch (t.bit_width) {
-        case 8: v = Load<uint8_t>(a, 1, row); break;
-        case 16: v = Load<uint16_t>(a, 1, row); break;
-        case 32: v = Load<uint32_t>(a, 1, row); break;
-        default: v = Load<uint64_t>(a, 1, row); break;
+        case 8:
+          v = Load<uint8_t>(a, 1, row);
+          break;
+        case 16:
+          v = Load<uint16_t>(a, 1, row);
+          break;
+        case 32:
+          v = Load<uint32_t>(a, 1, row);
+          break;
+        default:
+          v = Load<uint64_t>(a, 1, row);
+          break;
       }
       const bool big = json && v > static_cast<uint64_t>(kMaxSafeInteger);
       if (big) out.push_back('"');
@@ -579,10 +616,14 @@ class ArrowEncoder final : public Encoder {
 
 std::unique_ptr<Encoder> MakeEncoder(ResultFormat format, Output& out) {
   switch (format) {
-    case ResultFormat::kJson: return std::make_unique<JsonEncoder>(out);
-    case ResultFormat::kNdjson: return std::make_unique<NdjsonEncoder>(out);
-    case ResultFormat::kCsv: return std::make_unique<CsvEncoder>(out);
-    case ResultFormat::kArrow: return std::make_unique<ArrowEncoder>(out);
+    case ResultFormat::kJson:
+      return std::make_unique<JsonEncoder>(out);
+    case ResultFormat::kNdjson:
+      return std::make_unique<NdjsonEncoder>(out);
+    case ResultFormat::kCsv:
+      return std::make_unique<CsvEncoder>(out);
+    case ResultFormat::kArrow:
+      return std::make_unique<ArrowEncoder>(out);
   }
   Fail(ErrorCode::kInternal, "unknown result format");
 }

@@ -21,12 +21,12 @@
 #include <unordered_set>
 
 #include "duckdb.hpp"
+#include "duckdb/catalog/catalog.hpp"
 #include "duckdb/common/arrow/arrow_appender.hpp"
 #include "duckdb/common/arrow/arrow_converter.hpp"
 #include "duckdb/common/vector_operations/vector_operations.hpp"
 #include "duckdb/function/replacement_scan.hpp"
 #include "duckdb/function/table_function.hpp"
-#include "duckdb/catalog/catalog.hpp"
 #include "duckdb/main/stream_query_result.hpp"
 #include "duckdb/parser/parsed_data/create_table_function_info.hpp"
 #include "duckdb/parser/parser.hpp"
@@ -50,7 +50,9 @@ constexpr std::string_view kScheme = "lakehouse://";
 constexpr uint64_t kFooterTail = 64 << 10;  //!< bytes fetched (and cached) at the end of a remote object
 constexpr idx_t kArrowBatchRows = 64 * 1024;
 
-std::string ObjectPath(const std::string& key) { return std::string(kScheme) + key; }
+std::string ObjectPath(const std::string& key) {
+  return std::string(kScheme) + key;
+}
 
 std::string SqlString(std::string_view text) {
   std::string out = "'";
@@ -221,7 +223,9 @@ class LakehouseFileSystem final : public duckdb::FileSystem {
   duckdb::timestamp_t GetLastModifiedTime(duckdb::FileHandle&) override {
     return duckdb::timestamp_t(0);  // objects are immutable: keys are never rewritten
   }
-  std::string GetVersionTag(duckdb::FileHandle& handle) override { return handle.Cast<LakehouseFileHandle>().object.etag; }
+  std::string GetVersionTag(duckdb::FileHandle& handle) override {
+    return handle.Cast<LakehouseFileHandle>().object.etag;
+  }
   bool FileExists(const std::string& filename, duckdb::optional_ptr<duckdb::FileOpener>) override {
     return registry_->Find(KeyOf(filename)).has_value();
   }
@@ -230,7 +234,9 @@ class LakehouseFileSystem final : public duckdb::FileSystem {
     if (registry_->Find(KeyOf(path))) result.emplace_back(path);
     return result;
   }
-  void Seek(duckdb::FileHandle& handle, idx_t location) override { handle.Cast<LakehouseFileHandle>().position = location; }
+  void Seek(duckdb::FileHandle& handle, idx_t location) override {
+    handle.Cast<LakehouseFileHandle>().position = location;
+  }
   idx_t SeekPosition(duckdb::FileHandle& handle) override { return handle.Cast<LakehouseFileHandle>().position; }
   bool CanSeek() override { return true; }
   bool OnDiskFile(duckdb::FileHandle& handle) override { return handle.Cast<LakehouseFileHandle>().local != nullptr; }
@@ -403,7 +409,9 @@ struct EngineFunctionInfo final : duckdb::TableFunctionInfo {
   EngineImpl* engine;
 };
 
-std::string DescribeType(const duckdb::LogicalType& type) { return type.ToString(); }
+std::string DescribeType(const duckdb::LogicalType& type) {
+  return type.ToString();
+}
 
 //! Types the Arrow export does not carry faithfully (or at all) are sent as their text.
 bool NeedsTextCast(const duckdb::LogicalType& type) {
@@ -418,8 +426,10 @@ bool NeedsTextCast(const duckdb::LogicalType& type) {
     case LogicalTypeId::UUID:
     case LogicalTypeId::VARIANT:
       return true;
-    case LogicalTypeId::LIST: return NeedsTextCast(duckdb::ListType::GetChildType(type));
-    case LogicalTypeId::ARRAY: return NeedsTextCast(duckdb::ArrayType::GetChildType(type));
+    case LogicalTypeId::LIST:
+      return NeedsTextCast(duckdb::ListType::GetChildType(type));
+    case LogicalTypeId::ARRAY:
+      return NeedsTextCast(duckdb::ArrayType::GetChildType(type));
     case LogicalTypeId::MAP:
       return NeedsTextCast(duckdb::MapType::KeyType(type)) || NeedsTextCast(duckdb::MapType::ValueType(type));
     case LogicalTypeId::STRUCT:
@@ -458,9 +468,9 @@ class EngineImpl final : public QueryEngine {
     RegisterDatasetVersionFunction(admin);
     // Order matters: allowed_directories can only be set while external access is still on, and
     // nothing can be set once the configuration is locked.
-    for (const char* sql : {"SET TimeZone = 'UTC'", "SET parquet_metadata_cache = true",
-                            "SET allowed_directories = ['lakehouse://']", "SET enable_external_access = false",
-                            "SET lock_configuration = true"}) {
+    for (const char* sql :
+         {"SET TimeZone = 'UTC'", "SET parquet_metadata_cache = true", "SET allowed_directories = ['lakehouse://']",
+          "SET enable_external_access = false", "SET lock_configuration = true"}) {
       auto result = admin.Query(sql);
       if (result->HasError()) Fail(ErrorCode::kInternal, "configuring DuckDB ({}): {}", sql, result->GetError());
     }
@@ -525,7 +535,8 @@ class EngineImpl final : public QueryEngine {
   }
 
  private:
-  static duckdb::unique_ptr<duckdb::TableRef> ResolveTableScan(duckdb::ClientContext&, duckdb::ReplacementScanInput& input,
+  static duckdb::unique_ptr<duckdb::TableRef> ResolveTableScan(duckdb::ClientContext&,
+                                                               duckdb::ReplacementScanInput& input,
                                                                duckdb::optional_ptr<duckdb::ReplacementScanData> data) {
     return data->Cast<EngineScanData>().engine->ReplaceTable(input.catalog_name, input.schema_name, input.table_name);
   }
@@ -553,7 +564,8 @@ class EngineImpl final : public QueryEngine {
   static duckdb::unique_ptr<duckdb::TableRef> MakeRef(const ResolvedDataset& resolved, const std::string& alias) {
     duckdb::Parser parser;
     parser.ParseQuery(resolved.select_sql);
-    auto select = duckdb::unique_ptr_cast<duckdb::SQLStatement, duckdb::SelectStatement>(std::move(parser.statements[0]));
+    auto select =
+        duckdb::unique_ptr_cast<duckdb::SQLStatement, duckdb::SelectStatement>(std::move(parser.statements[0]));
     return duckdb::make_uniq<duckdb::SubqueryRef>(std::move(select), alias);
   }
 
@@ -619,7 +631,8 @@ class EngineImpl final : public QueryEngine {
       if (diff.empty()) continue;
       exact = false;
       const bool shares_a_column = std::any_of(columns.begin(), columns.end(), [&](const auto& c) {
-        return std::any_of(manifest.schema.begin(), manifest.schema.end(), [&](const auto& m) { return m.name == c.first; });
+        return std::any_of(manifest.schema.begin(), manifest.schema.end(),
+                           [&](const auto& m) { return m.name == c.first; });
       });
       if (manifest.schema_version <= 1 || !shares_a_column) {
         Fail(ErrorCode::kConflict,
@@ -645,9 +658,9 @@ class EngineImpl final : public QueryEngine {
     std::string sql;
     if (manifest.objects.empty() || manifest.schema.empty()) {
       // No data yet: an empty relation with the manifest's columns.
-      sql = manifest.schema.empty()
-                ? "SELECT NULL AS empty WHERE false"
-                : "SELECT * FROM (SELECT " + manifest_columns([](const std::string&) { return "NULL"; }) + ") WHERE false";
+      sql = manifest.schema.empty() ? "SELECT NULL AS empty WHERE false"
+                                    : "SELECT * FROM (SELECT " +
+                                          manifest_columns([](const std::string&) { return "NULL"; }) + ") WHERE false";
     } else if (exact) {
       sql = "SELECT * FROM read_parquet([" + paths + "])";
     } else {
@@ -724,7 +737,7 @@ class EngineImpl final : public QueryEngine {
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const ResolvedDataset>> head_;      //!< by dataset
   std::unordered_map<std::string, std::shared_ptr<const ResolvedDataset>> versions_;  //!< by "name@version"
-  std::unordered_map<std::string, uint64_t> generation_;  //!< commits seen per dataset (stale-fill guard)
+  std::unordered_map<std::string, uint64_t> generation_;     //!< commits seen per dataset (stale-fill guard)
   std::unordered_map<std::string, Columns> object_columns_;  //!< by object key
 };
 
@@ -744,9 +757,11 @@ std::string LeadingKeyword(const std::string& sql, duckdb::StatementType type) {
 void CheckReadOnly(const duckdb::SQLStatement& statement, const std::string& sql) {
   using duckdb::StatementType;
   switch (statement.type) {
-    case StatementType::SELECT_STATEMENT: return;
+    case StatementType::SELECT_STATEMENT:
+      return;
     case StatementType::EXPLAIN_STATEMENT:
-      CheckReadOnly(*statement.Cast<duckdb::ExplainStatement>().stmt, statement.Cast<duckdb::ExplainStatement>().stmt->query);
+      CheckReadOnly(*statement.Cast<duckdb::ExplainStatement>().stmt,
+                    statement.Cast<duckdb::ExplainStatement>().stmt->query);
       return;
     default: {
       std::string what = LeadingKeyword(sql, statement.type);
@@ -762,8 +777,8 @@ void CheckReadOnly(const duckdb::SQLStatement& statement, const std::string& sql
                                   bool client_gone, int64_t timeout_ms) {
   if (state.resolution_error) throw *state.resolution_error;
   if (timed_out) {
-    Fail(ErrorCode::kTimeout, "the query ran past its timeout of {} ms and was cancelled; narrow it or raise timeout_ms",
-         timeout_ms);
+    Fail(ErrorCode::kTimeout,
+         "the query ran past its timeout of {} ms and was cancelled; narrow it or raise timeout_ms", timeout_ms);
   }
   if (client_gone) Fail(ErrorCode::kCancelled, "the client disconnected; the query was cancelled");
   using duckdb::ExceptionType;
@@ -781,11 +796,13 @@ void CheckReadOnly(const duckdb::SQLStatement& statement, const std::string& sql
     case ExceptionType::PERMISSION:
       Fail(ErrorCode::kInvalidArgument,
            "not allowed: {} (queries read datasets by name; files, URLs and settings are off limits)", message);
-    case ExceptionType::INTERRUPT: Fail(ErrorCode::kCancelled, "the query was cancelled");
+    case ExceptionType::INTERRUPT:
+      Fail(ErrorCode::kCancelled, "the query was cancelled");
     case ExceptionType::OUT_OF_MEMORY:
       Fail(ErrorCode::kUnavailable, "the query needs more memory than the engine may use: {}", message);
     case ExceptionType::IO:
-    case ExceptionType::HTTP: Fail(ErrorCode::kUnavailable, "{}", message);
+    case ExceptionType::HTTP:
+      Fail(ErrorCode::kUnavailable, "{}", message);
     case ExceptionType::INTERNAL:
     case ExceptionType::FATAL:
     case ExceptionType::UNKNOWN_TYPE:
@@ -921,7 +938,8 @@ QueryStats EngineImpl::Execute(const QueryRequest& request, ResultSink& sink) {
     }
   };
   auto append = [&](duckdb::DataChunk& chunk, idx_t count) {
-    if (!appender) appender = duckdb::make_uniq<duckdb::ArrowAppender>(export_types, batch_rows, properties, no_extensions);
+    if (!appender)
+      appender = duckdb::make_uniq<duckdb::ArrowAppender>(export_types, batch_rows, properties, no_extensions);
     appender->Append(chunk, 0, count, count);
     appended += count;
     if (appended + STANDARD_VECTOR_SIZE > batch_rows) flush_batch();
@@ -970,8 +988,7 @@ QueryStats EngineImpl::Execute(const QueryRequest& request, ResultSink& sink) {
   } catch (const std::exception& e) {
     fail(duckdb::ErrorData(e));
   }
-  stats.elapsed_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  stats.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   encoder->Finish(stats);
   out.Flush();
   stats.bytes = out.bytes();

@@ -1,9 +1,10 @@
+#include "lakehouse/queryd/query.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
 
-#include "lakehouse/queryd/query.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/types.h"
 
@@ -40,20 +41,28 @@ std::optional<ResultFormat> FormatFromAccept(std::string_view accept) {
 
 std::string_view ContentType(ResultFormat format) {
   switch (format) {
-    case ResultFormat::kJson: return "application/json";
-    case ResultFormat::kNdjson: return "application/x-ndjson";
-    case ResultFormat::kCsv: return "text/csv; charset=utf-8";
-    case ResultFormat::kArrow: return "application/vnd.apache.arrow.stream";
+    case ResultFormat::kJson:
+      return "application/json";
+    case ResultFormat::kNdjson:
+      return "application/x-ndjson";
+    case ResultFormat::kCsv:
+      return "text/csv; charset=utf-8";
+    case ResultFormat::kArrow:
+      return "application/vnd.apache.arrow.stream";
   }
   return "application/octet-stream";
 }
 
 std::string_view FormatName(ResultFormat format) {
   switch (format) {
-    case ResultFormat::kJson: return "json";
-    case ResultFormat::kNdjson: return "ndjson";
-    case ResultFormat::kCsv: return "csv";
-    case ResultFormat::kArrow: return "arrow";
+    case ResultFormat::kJson:
+      return "json";
+    case ResultFormat::kNdjson:
+      return "ndjson";
+    case ResultFormat::kCsv:
+      return "csv";
+    case ResultFormat::kArrow:
+      return "arrow";
   }
   return "json";
 }

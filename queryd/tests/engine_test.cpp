@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "arrow_ipc_generated.h"
 #include "lakehouse/shared/error.h"
@@ -295,7 +295,7 @@ TEST(EncodingTest, JsonKeepsExactValuesAndTypes) {
   EXPECT_EQ(v["b"], true);
   EXPECT_EQ(v["i8"], 1);
   EXPECT_EQ(v["i64"], "9007199254740993");  // > 2^53: a string
-  EXPECT_EQ(result["rows"][1][4], -5);         // small: a number
+  EXPECT_EQ(result["rows"][1][4], -5);      // small: a number
   EXPECT_EQ(v["u64"], "18446744073709551615");
   EXPECT_EQ(v["h"], "170141183460469231731687303715884105727");
   EXPECT_EQ(v["f32"], 1.5);
@@ -331,9 +331,8 @@ TEST(EncodingTest, JsonKeepsExactValuesAndTypes) {
 
 TEST(EncodingTest, CsvIsRfc4180WithAHeader) {
   auto stack = Stack::Make("local");
-  const std::string csv =
-      stack->Run("SELECT 1 AS \"a,b\", 'x\"y' AS q, NULL AS n, '' AS e, 12.50::DECIMAL(5,2) AS d, [1,2] AS l",
-                 ResultFormat::kCsv);
+  const std::string csv = stack->Run(
+      "SELECT 1 AS \"a,b\", 'x\"y' AS q, NULL AS n, '' AS e, 12.50::DECIMAL(5,2) AS d, [1,2] AS l", ResultFormat::kCsv);
   EXPECT_EQ(csv, "\"a,b\",q,n,e,d,l\r\n1,\"x\"\"y\",,\"\",12.50,\"[1,2]\"\r\n");
 }
 
@@ -374,9 +373,9 @@ std::vector<IpcMessage> ParseIpc(const std::string& stream) {
 
 TEST(EncodingTest, ArrowIpcStreamIsWellFormed) {
   auto stack = Stack::Make("local");
-  const std::string stream = stack->Run(
-      "SELECT range AS id, CASE WHEN range % 3 = 0 THEN NULL ELSE 'v' || range END AS s FROM range(200000)",
-      ResultFormat::kArrow);
+  const std::string stream =
+      stack->Run("SELECT range AS id, CASE WHEN range % 3 = 0 THEN NULL ELSE 'v' || range END AS s FROM range(200000)",
+                 ResultFormat::kArrow);
   auto messages = ParseIpc(stream);
   ASSERT_GE(messages.size(), 3u);  // schema + several batches
   ASSERT_EQ(messages[0].message->header_type(), fb::MessageHeader_Schema);
@@ -435,9 +434,9 @@ TEST(RemoteReadTest, ColumnPruningReadsOnlyPartOfTheObject) {
   QueryConfig config;
   config.force_range_reads = true;  // the local store served through GetRange, like S3
   auto stack = Stack::Make("local", config);
-  auto manifest = stack->Commit(
-      "wide", "SELECT range AS id, md5(range::VARCHAR) AS a, md5((range + 1)::VARCHAR) AS b, "
-              "md5((range + 2)::VARCHAR) AS c FROM range(300000)");
+  auto manifest = stack->Commit("wide",
+                                "SELECT range AS id, md5(range::VARCHAR) AS a, md5((range + 1)::VARCHAR) AS b, "
+                                "md5((range + 2)::VARCHAR) AS c FROM range(300000)");
   const uint64_t size = manifest.objects[0].ref.size;
   auto result = json::parse(stack->Run("SELECT sum(id) FROM wide"));
   EXPECT_EQ(result["rows"][0][0], "44999850000");

@@ -45,7 +45,8 @@ ParquetMaker::~ParquetMaker() {
 std::string ParquetMaker::Write(const std::string& select_sql, Schema* schema) {
   const std::string path = dir_ + "/" + std::to_string(++counter_) + ".parquet";
   duckdb_result result;
-  Check(duckdb_query(con_, ("COPY (" + select_sql + ") TO '" + path + "' (FORMAT parquet, ROW_GROUP_SIZE 100000)").c_str(),
+  Check(duckdb_query(con_,
+                     ("COPY (" + select_sql + ") TO '" + path + "' (FORMAT parquet, ROW_GROUP_SIZE 100000)").c_str(),
                      &result),
         &result, "COPY");
   duckdb_destroy_result(&result);

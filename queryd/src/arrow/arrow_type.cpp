@@ -10,8 +10,8 @@ namespace lakehouse::queryd::arrow {
 namespace {
 
 [[noreturn]] void Unsupported(std::string_view format, std::string_view name) {
-  Fail(ErrorCode::kNotImplemented, "column '{}' has Arrow type '{}', which queryd cannot encode yet; cast it to VARCHAR",
-       name, format);
+  Fail(ErrorCode::kNotImplemented,
+       "column '{}' has Arrow type '{}', which queryd cannot encode yet; cast it to VARCHAR", name, format);
 }
 
 int ParseInt(std::string_view text, std::string_view format, std::string_view name) {
@@ -23,11 +23,16 @@ int ParseInt(std::string_view text, std::string_view format, std::string_view na
 
 TimeUnit ParseUnit(char c, std::string_view format, std::string_view name) {
   switch (c) {
-    case 's': return TimeUnit::kSecond;
-    case 'm': return TimeUnit::kMilli;
-    case 'u': return TimeUnit::kMicro;
-    case 'n': return TimeUnit::kNano;
-    default: Unsupported(format, name);
+    case 's':
+      return TimeUnit::kSecond;
+    case 'm':
+      return TimeUnit::kMilli;
+    case 'u':
+      return TimeUnit::kMicro;
+    case 'n':
+      return TimeUnit::kNano;
+    default:
+      Unsupported(format, name);
   }
 }
 
@@ -46,23 +51,56 @@ ArrowType ParseArrowType(const ArrowSchema& schema) {
   };
   if (f.size() == 1) {
     switch (f[0]) {
-      case 'n': t.kind = Kind::kNull; break;
-      case 'b': t.kind = Kind::kBool; break;
-      case 'c': scalar(Kind::kInt, 8, true); break;
-      case 'C': scalar(Kind::kInt, 8, false); break;
-      case 's': scalar(Kind::kInt, 16, true); break;
-      case 'S': scalar(Kind::kInt, 16, false); break;
-      case 'i': scalar(Kind::kInt, 32, true); break;
-      case 'I': scalar(Kind::kInt, 32, false); break;
-      case 'l': scalar(Kind::kInt, 64, true); break;
-      case 'L': scalar(Kind::kInt, 64, false); break;
-      case 'f': scalar(Kind::kFloat, 32, true); break;
-      case 'g': scalar(Kind::kFloat, 64, true); break;
-      case 'u': t.kind = Kind::kUtf8; break;
-      case 'U': t.kind = Kind::kLargeUtf8; break;
-      case 'z': t.kind = Kind::kBinary; break;
-      case 'Z': t.kind = Kind::kLargeBinary; break;
-      default: Unsupported(f, t.name);
+      case 'n':
+        t.kind = Kind::kNull;
+        break;
+      case 'b':
+        t.kind = Kind::kBool;
+        break;
+      case 'c':
+        scalar(Kind::kInt, 8, true);
+        break;
+      case 'C':
+        scalar(Kind::kInt, 8, false);
+        break;
+      case 's':
+        scalar(Kind::kInt, 16, true);
+        break;
+      case 'S':
+        scalar(Kind::kInt, 16, false);
+        break;
+      case 'i':
+        scalar(Kind::kInt, 32, true);
+        break;
+      case 'I':
+        scalar(Kind::kInt, 32, false);
+        break;
+      case 'l':
+        scalar(Kind::kInt, 64, true);
+        break;
+      case 'L':
+        scalar(Kind::kInt, 64, false);
+        break;
+      case 'f':
+        scalar(Kind::kFloat, 32, true);
+        break;
+      case 'g':
+        scalar(Kind::kFloat, 64, true);
+        break;
+      case 'u':
+        t.kind = Kind::kUtf8;
+        break;
+      case 'U':
+        t.kind = Kind::kLargeUtf8;
+        break;
+      case 'z':
+        t.kind = Kind::kBinary;
+        break;
+      case 'Z':
+        t.kind = Kind::kLargeBinary;
+        break;
+      default:
+        Unsupported(f, t.name);
     }
   } else if (f.starts_with("d:")) {
     t.kind = Kind::kDecimal;
@@ -99,8 +137,11 @@ ArrowType ParseArrowType(const ArrowSchema& schema) {
   } else if (f == "tin") {
     t.kind = Kind::kIntervalMonthDayNano;
   } else if (f == "+l" || f == "+L" || f == "+s" || f == "+m" || f.starts_with("+w:")) {
-    t.kind = f == "+l" ? Kind::kList : f == "+L" ? Kind::kLargeList : f == "+s" ? Kind::kStruct
-           : f == "+m" ? Kind::kMap : Kind::kFixedList;
+    t.kind = f == "+l"   ? Kind::kList
+             : f == "+L" ? Kind::kLargeList
+             : f == "+s" ? Kind::kStruct
+             : f == "+m" ? Kind::kMap
+                         : Kind::kFixedList;
     if (t.kind == Kind::kFixedList) t.fixed_size = ParseInt(f.substr(3), f, t.name);
     if (t.kind == Kind::kMap) t.keys_sorted = (schema.flags & ARROW_FLAG_MAP_KEYS_SORTED) != 0;
     for (int64_t i = 0; i < schema.n_children; ++i) t.children.push_back(ParseArrowType(*schema.children[i]));

@@ -10,9 +10,30 @@
 namespace lakehouse::queryd::arrow {
 
 enum class Kind {
-  kNull, kBool, kInt, kFloat, kDecimal, kUtf8, kLargeUtf8, kBinary, kLargeBinary, kFixedBinary,
-  kDate32, kDate64, kTime32, kTime64, kTimestamp, kDuration, kIntervalMonths, kIntervalDayTime,
-  kIntervalMonthDayNano, kList, kLargeList, kFixedList, kStruct, kMap,
+  kNull,
+  kBool,
+  kInt,
+  kFloat,
+  kDecimal,
+  kUtf8,
+  kLargeUtf8,
+  kBinary,
+  kLargeBinary,
+  kFixedBinary,
+  kDate32,
+  kDate64,
+  kTime32,
+  kTime64,
+  kTimestamp,
+  kDuration,
+  kIntervalMonths,
+  kIntervalDayTime,
+  kIntervalMonthDayNano,
+  kList,
+  kLargeList,
+  kFixedList,
+  kStruct,
+  kMap,
 };
 
 enum class TimeUnit { kSecond = 0, kMilli = 1, kMicro = 2, kNano = 3 };
@@ -21,14 +42,14 @@ struct ArrowType {
   Kind kind = Kind::kNull;
   std::string name;
   bool nullable = true;
-  int bit_width = 0;          //!< ints and floats: 8..64; decimals: 128 or 256
+  int bit_width = 0;  //!< ints and floats: 8..64; decimals: 128 or 256
   bool is_signed = true;
-  int precision = 0;          //!< decimals
-  int scale = 0;              //!< decimals
-  int fixed_size = 0;         //!< fixed-size binary bytes / fixed-size list length
+  int precision = 0;   //!< decimals
+  int scale = 0;       //!< decimals
+  int fixed_size = 0;  //!< fixed-size binary bytes / fixed-size list length
   TimeUnit unit = TimeUnit::kMicro;
-  std::string timezone;       //!< timestamps; empty = naive
-  bool keys_sorted = false;   //!< maps
+  std::string timezone;      //!< timestamps; empty = naive
+  bool keys_sorted = false;  //!< maps
   std::vector<ArrowType> children;
 };
 

@@ -12,10 +12,14 @@ namespace lakehouse::queryd::arrow {
 namespace fb = org::apache::arrow::flatbuf;
 namespace {
 
-constexpr int64_t Pad8(int64_t n) { return (n + 7) & ~int64_t{7}; }
+constexpr int64_t Pad8(int64_t n) {
+  return (n + 7) & ~int64_t{7};
+}
 constexpr char kZeros[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 
-fb::TimeUnit ToFb(TimeUnit unit) { return static_cast<fb::TimeUnit>(static_cast<int>(unit)); }
+fb::TimeUnit ToFb(TimeUnit unit) {
+  return static_cast<fb::TimeUnit>(static_cast<int>(unit));
+}
 
 int64_t CountNulls(const ArrowArray& array) {
   if (array.null_count >= 0) return array.null_count;
@@ -35,9 +39,18 @@ flatbuffers::Offset<fb::Field> BuildField(flatbuffers::FlatBufferBuilder& b, con
   fb::Type type_type = fb::Type_NONE;
   flatbuffers::Offset<void> type;
   switch (t.kind) {
-    case Kind::kNull: type_type = fb::Type_Null; type = fb::CreateNull(b).Union(); break;
-    case Kind::kBool: type_type = fb::Type_Bool; type = fb::CreateBool(b).Union(); break;
-    case Kind::kInt: type_type = fb::Type_Int; type = fb::CreateInt(b, t.bit_width, t.is_signed).Union(); break;
+    case Kind::kNull:
+      type_type = fb::Type_Null;
+      type = fb::CreateNull(b).Union();
+      break;
+    case Kind::kBool:
+      type_type = fb::Type_Bool;
+      type = fb::CreateBool(b).Union();
+      break;
+    case Kind::kInt:
+      type_type = fb::Type_Int;
+      type = fb::CreateInt(b, t.bit_width, t.is_signed).Union();
+      break;
     case Kind::kFloat:
       type_type = fb::Type_FloatingPoint;
       type = fb::CreateFloatingPoint(b, t.bit_width == 32 ? fb::Precision_SINGLE : fb::Precision_DOUBLE).Union();
@@ -46,16 +59,34 @@ flatbuffers::Offset<fb::Field> BuildField(flatbuffers::FlatBufferBuilder& b, con
       type_type = fb::Type_Decimal;
       type = fb::CreateDecimal(b, t.precision, t.scale, t.bit_width).Union();
       break;
-    case Kind::kUtf8: type_type = fb::Type_Utf8; type = fb::CreateUtf8(b).Union(); break;
-    case Kind::kLargeUtf8: type_type = fb::Type_LargeUtf8; type = fb::CreateLargeUtf8(b).Union(); break;
-    case Kind::kBinary: type_type = fb::Type_Binary; type = fb::CreateBinary(b).Union(); break;
-    case Kind::kLargeBinary: type_type = fb::Type_LargeBinary; type = fb::CreateLargeBinary(b).Union(); break;
+    case Kind::kUtf8:
+      type_type = fb::Type_Utf8;
+      type = fb::CreateUtf8(b).Union();
+      break;
+    case Kind::kLargeUtf8:
+      type_type = fb::Type_LargeUtf8;
+      type = fb::CreateLargeUtf8(b).Union();
+      break;
+    case Kind::kBinary:
+      type_type = fb::Type_Binary;
+      type = fb::CreateBinary(b).Union();
+      break;
+    case Kind::kLargeBinary:
+      type_type = fb::Type_LargeBinary;
+      type = fb::CreateLargeBinary(b).Union();
+      break;
     case Kind::kFixedBinary:
       type_type = fb::Type_FixedSizeBinary;
       type = fb::CreateFixedSizeBinary(b, t.fixed_size).Union();
       break;
-    case Kind::kDate32: type_type = fb::Type_Date; type = fb::CreateDate(b, fb::DateUnit_DAY).Union(); break;
-    case Kind::kDate64: type_type = fb::Type_Date; type = fb::CreateDate(b, fb::DateUnit_MILLISECOND).Union(); break;
+    case Kind::kDate32:
+      type_type = fb::Type_Date;
+      type = fb::CreateDate(b, fb::DateUnit_DAY).Union();
+      break;
+    case Kind::kDate64:
+      type_type = fb::Type_Date;
+      type = fb::CreateDate(b, fb::DateUnit_MILLISECOND).Union();
+      break;
     case Kind::kTime32:
     case Kind::kTime64:
       type_type = fb::Type_Time;
@@ -67,7 +98,10 @@ flatbuffers::Offset<fb::Field> BuildField(flatbuffers::FlatBufferBuilder& b, con
       type = fb::CreateTimestamp(b, ToFb(t.unit), tz).Union();
       break;
     }
-    case Kind::kDuration: type_type = fb::Type_Duration; type = fb::CreateDuration(b, ToFb(t.unit)).Union(); break;
+    case Kind::kDuration:
+      type_type = fb::Type_Duration;
+      type = fb::CreateDuration(b, ToFb(t.unit)).Union();
+      break;
     case Kind::kIntervalMonths:
       type_type = fb::Type_Interval;
       type = fb::CreateInterval(b, fb::IntervalUnit_YEAR_MONTH).Union();
@@ -80,14 +114,26 @@ flatbuffers::Offset<fb::Field> BuildField(flatbuffers::FlatBufferBuilder& b, con
       type_type = fb::Type_Interval;
       type = fb::CreateInterval(b, fb::IntervalUnit_MONTH_DAY_NANO).Union();
       break;
-    case Kind::kList: type_type = fb::Type_List; type = fb::CreateList(b).Union(); break;
-    case Kind::kLargeList: type_type = fb::Type_LargeList; type = fb::CreateLargeList(b).Union(); break;
+    case Kind::kList:
+      type_type = fb::Type_List;
+      type = fb::CreateList(b).Union();
+      break;
+    case Kind::kLargeList:
+      type_type = fb::Type_LargeList;
+      type = fb::CreateLargeList(b).Union();
+      break;
     case Kind::kFixedList:
       type_type = fb::Type_FixedSizeList;
       type = fb::CreateFixedSizeList(b, t.fixed_size).Union();
       break;
-    case Kind::kStruct: type_type = fb::Type_Struct_; type = fb::CreateStruct_(b).Union(); break;
-    case Kind::kMap: type_type = fb::Type_Map; type = fb::CreateMap(b, t.keys_sorted).Union(); break;
+    case Kind::kStruct:
+      type_type = fb::Type_Struct_;
+      type = fb::CreateStruct_(b).Union();
+      break;
+    case Kind::kMap:
+      type_type = fb::Type_Map;
+      type = fb::CreateMap(b, t.keys_sorted).Union();
+      break;
   }
   auto name = b.CreateString(t.name);
   auto kids = b.CreateVector(children);
@@ -97,19 +143,26 @@ flatbuffers::Offset<fb::Field> BuildField(flatbuffers::FlatBufferBuilder& b, con
 int FixedWidthBytes(const ArrowType& t) {
   switch (t.kind) {
     case Kind::kInt:
-    case Kind::kFloat: return t.bit_width / 8;
-    case Kind::kDecimal: return t.bit_width / 8;
-    case Kind::kFixedBinary: return t.fixed_size;
+    case Kind::kFloat:
+      return t.bit_width / 8;
+    case Kind::kDecimal:
+      return t.bit_width / 8;
+    case Kind::kFixedBinary:
+      return t.fixed_size;
     case Kind::kDate32:
     case Kind::kTime32:
-    case Kind::kIntervalMonths: return 4;
+    case Kind::kIntervalMonths:
+      return 4;
     case Kind::kDate64:
     case Kind::kTime64:
     case Kind::kTimestamp:
     case Kind::kDuration:
-    case Kind::kIntervalDayTime: return 8;
-    case Kind::kIntervalMonthDayNano: return 16;
-    default: return 0;
+    case Kind::kIntervalDayTime:
+      return 8;
+    case Kind::kIntervalMonthDayNano:
+      return 16;
+    default:
+      return 0;
   }
 }
 
@@ -240,7 +293,8 @@ bool IpcStreamWriter::WriteMessage(const uint8_t* metadata, size_t size, const s
   ok_ = out_(head);
   for (const auto& piece : body) {
     if (!ok_) break;
-    if (piece.length > 0) ok_ = out_(std::string_view(static_cast<const char*>(piece.data), static_cast<size_t>(piece.length)));
+    if (piece.length > 0)
+      ok_ = out_(std::string_view(static_cast<const char*>(piece.data), static_cast<size_t>(piece.length)));
     const int64_t pad = Pad8(piece.length) - piece.length;
     if (ok_ && pad > 0) ok_ = out_(std::string_view(kZeros, static_cast<size_t>(pad)));
   }

@@ -4,25 +4,28 @@
 // NDJSON, CSV or an Arrow IPC stream while they are produced.
 //
 // Deliberately free of DuckDB headers: the engine lives in queryd/src/.
-#include <nlohmann/json_fwd.hpp>
-
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace lakehouse::catalogd { class Catalog; }
-namespace lakehouse::storaged { class ObjectStore; }
+namespace lakehouse::catalogd {
+class Catalog;
+}
+namespace lakehouse::storaged {
+class ObjectStore;
+}
 
 namespace lakehouse::queryd {
 
 struct QueryConfig {
-  std::string memory_limit = "1GB";       //!< DuckDB memory_limit
-  int threads = 2;                         //!< DuckDB worker threads (shared by all queries)
-  std::string temp_dir;                    //!< spill directory; empty = DuckDB's default (.tmp)
-  int64_t default_timeout_ms = 60000;      //!< when the request names none
-  int64_t max_timeout_ms = 600000;         //!< upper bound a request may ask for
+  std::string memory_limit = "1GB";           //!< DuckDB memory_limit
+  int threads = 2;                            //!< DuckDB worker threads (shared by all queries)
+  std::string temp_dir;                       //!< spill directory; empty = DuckDB's default (.tmp)
+  int64_t default_timeout_ms = 60000;         //!< when the request names none
+  int64_t max_timeout_ms = 600000;            //!< upper bound a request may ask for
   uint64_t footer_cache_bytes = 64ull << 20;  //!< remote Parquet footer cache (S3 objects)
   //! Read local objects through ObjectStore::GetRange too, as for S3 (tests and benchmarks of the
   //! remote path without a remote store). Off: local objects are read in place.
@@ -41,15 +44,15 @@ std::string_view FormatName(ResultFormat format);
 struct QueryRequest {
   std::string sql;
   ResultFormat format = ResultFormat::kJson;
-  std::optional<uint64_t> limit;           //!< at most this many rows are returned
-  std::optional<int64_t> timeout_ms;       //!< clamped to QueryConfig::max_timeout_ms
+  std::optional<uint64_t> limit;      //!< at most this many rows are returned
+  std::optional<int64_t> timeout_ms;  //!< clamped to QueryConfig::max_timeout_ms
 };
 
 struct QueryStats {
-  uint64_t rows = 0;                       //!< rows written to the sink
-  uint64_t bytes = 0;                      //!< encoded bytes written to the sink
+  uint64_t rows = 0;   //!< rows written to the sink
+  uint64_t bytes = 0;  //!< encoded bytes written to the sink
   int64_t elapsed_ms = 0;
-  bool truncated = false;                  //!< the request's limit cut the result short
+  bool truncated = false;  //!< the request's limit cut the result short
 };
 
 //! Where encoded results go (the HTTP route adapts gateway::Response to this).
