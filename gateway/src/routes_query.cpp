@@ -46,13 +46,14 @@ queryd::ResultFormat ChooseFormat(const Request& req, const std::optional<std::s
 }
 
 std::optional<uint64_t> UintParam(const Request& req, std::string_view name) {
-  auto text = req.Query(name);
-  if (!text || text->empty()) return std::nullopt;
+  const std::optional<std::string> param = req.Query(name);
+  if (!param || param->empty()) return std::nullopt;
+  const std::string_view text = *param;
   uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-  if (ec != std::errc() || end != text->data() + text->size()) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
     Fail(ErrorCode::kInvalidArgument, "query parameter {} must be a non-negative integer, got '{}'", name,
-         text->substr(0, 40));
+         text.substr(0, 40));
   }
   return value;
 }

@@ -286,7 +286,7 @@ bool AppendScalar(std::string& out, const ArrowType& t, const ArrowArray& a, int
         int64_t v = 0;
         switch (t.bit_width) {
           case 8:
-            v = Load<int8_t>(a, 1, row);
+            v = Load<int8_t>(a, 1, row);  // NOLINT(bugprone-signed-char-misuse): TINYINT is signed
             break;
           case 16:
             v = Load<int16_t>(a, 1, row);

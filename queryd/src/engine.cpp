@@ -48,7 +48,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kScheme = "lakehouse://";
 constexpr uint64_t kFooterTail = 64 << 10;  //!< bytes fetched (and cached) at the end of a remote object
-constexpr idx_t kArrowBatchRows = 64 * 1024;
+constexpr idx_t kArrowBatchRows = idx_t{64} * 1024;
 
 std::string ObjectPath(const std::string& key) {
   return std::string(kScheme) + key;

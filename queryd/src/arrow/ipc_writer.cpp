@@ -144,7 +144,6 @@ int FixedWidthBytes(const ArrowType& t) {
   switch (t.kind) {
     case Kind::kInt:
     case Kind::kFloat:
-      return t.bit_width / 8;
     case Kind::kDecimal:
       return t.bit_width / 8;
     case Kind::kFixedBinary:
@@ -188,7 +187,10 @@ const void* IpcStreamWriter::Bitmap(const ArrowArray& array, const void* bits, i
   const auto* src = static_cast<const uint8_t*>(bits);
   for (int64_t i = 0; i < length; ++i) {
     const int64_t bit = array.offset + i;
-    if ((src[bit >> 3] >> (bit & 7)) & 1) copy[static_cast<size_t>(i >> 3)] |= static_cast<char>(1u << (i & 7));
+    if ((src[bit >> 3] >> (bit & 7)) & 1) {
+      auto& byte = copy[static_cast<size_t>(i >> 3)];
+      byte = static_cast<char>(static_cast<unsigned char>(byte) | (1u << (i & 7)));
+    }
   }
   return copy.data();
 }
