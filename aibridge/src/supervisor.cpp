@@ -99,6 +99,8 @@ class AiSupervisor::Impl {
     if (cfg_.model_server == "never") cfg_.model_server = "external";
     LH_USER_CHECK(cfg_.model_server == "auto" || cfg_.model_server == "external" || cfg_.model_server == "bundled",
                   "ai.model_server must be auto, always (bundled) or never (external), got \"{}\"", cfg_.model_server);
+    // The sidecar's address is fixed now, so callers can point a client at it before Start().
+    if (cfg_.sidecar_url.empty() && cfg_.sidecar_port == 0) cfg_.sidecar_port = FreePort();
   }
 
   ~Impl() { Stop(); }
@@ -133,7 +135,7 @@ class AiSupervisor::Impl {
 
     // 2. The sidecar, pointed at that Ollama API.
     if (cfg_.sidecar_url.empty()) {
-      uint16_t port = cfg_.sidecar_port ? cfg_.sidecar_port : FreePort();
+      const uint16_t port = cfg_.sidecar_port;
       sidecar_.url = fmt::format("http://127.0.0.1:{}", port);
       sidecar_.managed = true;
       sidecar_.argv = {cfg_.python, "-m", "uvicorn", "app:app", "--app-dir", cfg_.repo_root + "/sidecar",
@@ -200,8 +202,8 @@ class AiSupervisor::Impl {
   }
 
   std::string sidecar_url() const {
-    std::lock_guard lock(mu_);
-    return sidecar_.url;
+    if (!cfg_.sidecar_url.empty()) return cfg_.sidecar_url;
+    return fmt::format("http://127.0.0.1:{}", cfg_.sidecar_port);
   }
   std::string model_server_url() const {
     std::lock_guard lock(mu_);

@@ -1,9 +1,5 @@
 #include "services.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -66,24 +62,6 @@ std::unique_ptr<storaged::ObjectStore> MakeStore(const Config& config) {
   local.presign_secret = PresignSecret(config);
   local.public_base_url = config.public_url.empty() ? "http://" + config.listen : config.public_url;
   return storaged::MakeLocalStore(local);
-}
-
-//! A free TCP port on 127.0.0.1 (for a child process to bind next).
-uint16_t PickFreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) Fail(ErrorCode::kInternal, "socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    Fail(ErrorCode::kInternal, "cannot pick a free port on 127.0.0.1");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 class Services final : public RunningServices {
@@ -173,16 +151,11 @@ class Services final : public RunningServices {
     sup.model_server = config_.ai_model_server;
     sup.log_dir = config_.data_dir + "/logs";
     std::filesystem::create_directories(sup.log_dir);
-    if (sup.sidecar_url.empty()) {
-      sup.sidecar_port = PickFreePort();
-      sup.sidecar_url = "";  // spawned by the supervisor on sidecar_port
-    }
+    supervisor_ = std::make_unique<aibridge::AiSupervisor>(sup);
     aibridge::AiConfig ai;
-    ai.sidecar_url = config_.ai_sidecar_url.empty() ? "http://127.0.0.1:" + std::to_string(sup.sidecar_port)
-                                                    : config_.ai_sidecar_url;
+    ai.sidecar_url = supervisor_->sidecar_url();
     ai.timeout_ms = config_.ai_timeout_ms;
     ai_ = aibridge::MakeAiBridge(ai);
-    supervisor_ = std::make_unique<aibridge::AiSupervisor>(sup);
     ai_start_thread_ = std::thread([this] {
       try {
         supervisor_->Start();

@@ -12,13 +12,16 @@
 // - SIGTERM/SIGINT: stop accepting, close idle keep-alive connections, let in-flight requests
 //   finish (up to drain_timeout_ms), then return from Run().
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -65,6 +68,79 @@ std::string ErrorBody(ErrorCode code, std::string_view message, std::string_view
   nlohmann::json j = {{"error", {{"code", CodeName(code)}, {"message", message}, {"request_id", request_id}}}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stalled I/O on worker threads
+
+//! Worker threads use blocking socket calls, which have no deadline of their own. The watchdog
+//! shuts down the socket of a call that makes no progress within `timeout`, so a client that stops
+//! sending its body or stops reading its response cannot hold a worker forever.
+class StallWatchdog {
+ public:
+  explicit StallWatchdog(std::chrono::milliseconds timeout) : timeout_(timeout), thread_([this] { Loop(); }) {}
+  ~StallWatchdog() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  StallWatchdog(const StallWatchdog&) = delete;
+  StallWatchdog& operator=(const StallWatchdog&) = delete;
+
+  //! Watches one blocking call on `fd` for as long as the guard lives.
+  class Guard {
+   public:
+    Guard(StallWatchdog& dog, int fd) : dog_(dog) {
+      std::lock_guard lock(dog_.mu_);
+      id_ = ++dog_.next_id_;
+      dog_.active_[id_] = Watched{fd, Clock::now() + dog_.timeout_};
+    }
+    ~Guard() {
+      std::lock_guard lock(dog_.mu_);
+      dog_.active_.erase(id_);
+    }
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+
+   private:
+    StallWatchdog& dog_;
+    uint64_t id_ = 0;
+  };
+
+ private:
+  struct Watched {
+    int fd;
+    Clock::time_point deadline;
+  };
+
+  void Loop() {
+    const auto tick = std::clamp(timeout_ / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, tick, [this] { return stop_; })) {
+      const auto now = Clock::now();
+      for (auto it = active_.begin(); it != active_.end();) {
+        if (it->second.deadline <= now) {
+          // The fd stays open (the guard's owner closes it), so it cannot have been reused.
+          ::shutdown(it->second.fd, SHUT_RDWR);
+          log::Warn("closed a connection whose client stalled", {{"timeout_ms", timeout_.count()}});
+          it = active_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+
+  const std::chrono::milliseconds timeout_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  uint64_t next_id_ = 0;
+  std::unordered_map<uint64_t, Watched> active_;
+  std::thread thread_;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Request
@@ -149,8 +225,8 @@ class BufferedBody final : public ByteSource {
 class StreamingBody final : public ByteSource {
  public:
   StreamingBody(tcp::socket& socket, beast::flat_buffer& buffer, http::request_parser<http::buffer_body>& parser,
-                bool send_continue)
-      : socket_(socket), buffer_(buffer), parser_(parser), send_continue_(send_continue) {}
+                bool send_continue, StallWatchdog& watchdog)
+      : socket_(socket), buffer_(buffer), parser_(parser), send_continue_(send_continue), watchdog_(watchdog) {}
 
   size_t Read(char* buf, size_t n) override {
     if (n == 0) return 0;
@@ -158,6 +234,7 @@ class StreamingBody final : public ByteSource {
       send_continue_ = false;
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       beast::error_code ec;
+      StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
       net::write(socket_, net::buffer(kContinue.data(), kContinue.size()), ec);
       if (ec) Fail(ErrorCode::kCancelled, "client went away: {}", ec.message());
     }
@@ -165,7 +242,10 @@ class StreamingBody final : public ByteSource {
       parser_.get().body().data = buf;
       parser_.get().body().size = n;
       beast::error_code ec;
-      http::read_some(socket_, buffer_, parser_, ec);
+      {
+        StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
+        http::read_some(socket_, buffer_, parser_, ec);
+      }
       if (ec == http::error::need_buffer) ec = {};
       if (ec == http::error::body_limit) {
         Fail(ErrorCode::kPayloadTooLarge, "request body exceeds the limit of {} bytes", limit_);
@@ -187,6 +267,7 @@ class StreamingBody final : public ByteSource {
   beast::flat_buffer& buffer_;
   http::request_parser<http::buffer_body>& parser_;
   bool send_continue_;
+  StallWatchdog& watchdog_;
   uint64_t limit_ = 0;
   uint64_t bytes_ = 0;
 };
@@ -263,8 +344,9 @@ class BufferedResponse final : public ResponseBase {
 //! Worker handlers: writes go straight to the socket, synchronously.
 class SocketResponse final : public ResponseBase {
  public:
-  SocketResponse(std::string request_id, bool keep_alive, tcp::socket& socket, const StreamingBody* body)
-      : ResponseBase(std::move(request_id), keep_alive), socket_(socket), body_(body) {}
+  SocketResponse(std::string request_id, bool keep_alive, tcp::socket& socket, const StreamingBody* body,
+                 StallWatchdog& watchdog)
+      : ResponseBase(std::move(request_id), keep_alive), socket_(socket), body_(body), watchdog_(watchdog) {}
 
   void Send(int status, std::string_view body, std::string_view content_type) override {
     if (started_) Fail(ErrorCode::kInternal, "response already started");
@@ -276,7 +358,10 @@ class SocketResponse final : public ResponseBase {
     msg.prepare_payload();
     state_.status = status;
     beast::error_code ec;
-    http::write(socket_, msg, ec);
+    {
+      StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
+      http::write(socket_, msg, ec);
+    }
     if (ec) {
       state_.broken = true;
     } else {
@@ -284,35 +369,10 @@ class SocketResponse final : public ResponseBase {
     }
   }
 
-  void Begin(int status, std::string_view content_type) override {
-    if (started_) Fail(ErrorCode::kInternal, "response already started");
-    started_ = true;
-    CloseIfBodyUnread();
-    http::response<http::empty_body> msg{static_cast<http::status>(status), 11};
-    FillHeaders(msg, content_type);
-    msg.chunked(true);
-    state_.status = status;
-    http::response_serializer<http::empty_body> sr{msg};
-    beast::error_code ec;
-    http::write_header(socket_, sr, ec);
-    if (ec) state_.broken = true;
-    streaming_ = true;
-  }
+  void Begin(int status, std::string_view content_type) override { StartStream(status, content_type, std::nullopt); }
 
   void BeginSized(int status, std::string_view content_type, uint64_t content_length) override {
-    if (started_) Fail(ErrorCode::kInternal, "response already started");
-    started_ = true;
-    CloseIfBodyUnread();
-    http::response<http::empty_body> msg{static_cast<http::status>(status), 11};
-    FillHeaders(msg, content_type);
-    msg.content_length(content_length);
-    state_.status = status;
-    http::response_serializer<http::empty_body> sr{msg};
-    beast::error_code ec;
-    http::write_header(socket_, sr, ec);
-    if (ec) state_.broken = true;
-    streaming_ = true;
-    sized_ = content_length;
+    StartStream(status, content_type, content_length);
   }
 
   bool Write(std::string_view data) override {
@@ -320,6 +380,7 @@ class SocketResponse final : public ResponseBase {
     if (state_.broken) return false;
     if (data.empty()) return true;  // an empty chunk would end the body
     beast::error_code ec;
+    StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
     if (sized_) {
       if (state_.bytes + data.size() > *sized_) {
         Fail(ErrorCode::kInternal, "response body exceeds its Content-Length of {} bytes", *sized_);
@@ -349,6 +410,7 @@ class SocketResponse final : public ResponseBase {
     ended_ = true;
     if (state_.broken) return;
     beast::error_code ec;
+    StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
     net::write(socket_, http::make_chunk_last(), ec);
     if (ec) state_.broken = true;
   }
@@ -364,6 +426,30 @@ class SocketResponse final : public ResponseBase {
   bool aborted_stream() const { return streaming_ && !ended_; }
 
  private:
+  //! Writes the header of a streamed body: chunked, or of a known length.
+  void StartStream(int status, std::string_view content_type, std::optional<uint64_t> content_length) {
+    if (started_) Fail(ErrorCode::kInternal, "response already started");
+    started_ = true;
+    CloseIfBodyUnread();
+    http::response<http::empty_body> msg{static_cast<http::status>(status), 11};
+    FillHeaders(msg, content_type);
+    if (content_length) {
+      msg.content_length(*content_length);
+    } else {
+      msg.chunked(true);
+    }
+    state_.status = status;
+    http::response_serializer<http::empty_body> sr{msg};
+    beast::error_code ec;
+    {
+      StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
+      http::write_header(socket_, sr, ec);
+    }
+    if (ec) state_.broken = true;
+    streaming_ = true;
+    sized_ = content_length;
+  }
+
   void CloseIfBodyUnread() {
     // Unread body bytes would be parsed as the next request: close the connection instead.
     if (body_ != nullptr && !body_->done()) state_.keep_alive = false;
@@ -371,6 +457,7 @@ class SocketResponse final : public ResponseBase {
 
   tcp::socket& socket_;
   const StreamingBody* body_;
+  StallWatchdog& watchdog_;
   bool streaming_ = false;
   bool ended_ = false;
   std::optional<uint64_t> sized_;  //!< Content-Length of a BeginSized() response
@@ -416,7 +503,8 @@ class Server::Impl {
         checks_(std::move(checks)),
         acceptor_(ioc_),
         workers_(static_cast<size_t>(std::max(1, options_.worker_threads))),
-        signals_(ioc_, SIGINT, SIGTERM) {
+        signals_(ioc_, SIGINT, SIGTERM),
+        watchdog_(std::chrono::milliseconds(options_.idle_timeout_ms)) {
     AddBuiltinRoutes();
   }
 
@@ -584,10 +672,15 @@ class Server::Impl {
     stream.socket().close(ignored);
   }
 
+  //! Async operations of the I/O threads get the idle timeout (the worker path has the watchdog).
+  void ArmTimeout(beast::tcp_stream& stream) const {
+    stream.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+  }
+
   awaitable<void> WriteParseError(beast::tcp_stream& stream, const beast::error_code& ec) {
     const std::string id = NextRequestId();
     bool too_large = ec == http::error::header_limit;
-    ErrorCode code = too_large ? ErrorCode::kInvalidArgument : ErrorCode::kInvalidArgument;
+    const ErrorCode code = ErrorCode::kInvalidArgument;
     std::string message = too_large ? fmt::format("request headers exceed {} bytes", options_.max_header_bytes)
                                      : fmt::format("malformed HTTP request: {}", ec.message());
     http::response<http::string_body> res{too_large ? http::status::request_header_fields_too_large
@@ -636,6 +729,7 @@ class Server::Impl {
         error_message = fmt::format("no route for {} {}", request.method(), request.path());
         response.Send(404, ErrorBody(ErrorCode::kNotFound, error_message, request_id), "application/json");
       }
+      ArmTimeout(stream);
       co_await http::async_write(stream, response.message(), kAsTuple);
       state = response.state();
     } else {
@@ -646,7 +740,8 @@ class Server::Impl {
         error_message = fmt::format("request body of {} bytes exceeds the limit of {} bytes for {} {}",
                                     *request.content_length(), limit, request.method(), request.path());
         response.Send(413, ErrorBody(ErrorCode::kPayloadTooLarge, error_message, request_id), "application/json");
-        co_await http::async_write(stream, response.message(), kAsTuple);
+        ArmTimeout(stream);
+      co_await http::async_write(stream, response.message(), kAsTuple);
         state = response.state();
       } else if (match.options->inline_handler) {
         state = co_await RunInline(stream, buffer, parser, request, *match.handler, keep_alive, limit);
@@ -677,12 +772,14 @@ class Server::Impl {
     request.set_header(body_parser.get());
     body_parser.body_limit(limit);
     if (!body_parser.is_done()) {
+      ArmTimeout(stream);
       auto [ec, n] = co_await http::async_read(stream, buffer, body_parser, kAsTuple);
       if (ec) {
         BufferedResponse response(request.request_id(), false);
         ErrorCode code = ec == http::error::body_limit ? ErrorCode::kPayloadTooLarge : ErrorCode::kInvalidArgument;
         response.Send(HttpStatus(code), ErrorBody(code, fmt::format("could not read the request body: {}", ec.message()), request.request_id()), "application/json");
-        co_await http::async_write(stream, response.message(), kAsTuple);
+        ArmTimeout(stream);
+      co_await http::async_write(stream, response.message(), kAsTuple);
         co_return response.state();
       }
     }
@@ -690,6 +787,7 @@ class Server::Impl {
     request.set_body(&body);
     BufferedResponse response(request.request_id(), keep_alive);
     RunHandler(handler, request, response);
+    ArmTimeout(stream);
     auto [ec, n] = co_await http::async_write(stream, response.message(), kAsTuple);
     ResponseState state = response.state();
     if (ec) state.broken = true;
@@ -708,10 +806,10 @@ class Server::Impl {
     body_parser.body_limit(limit);
     ResponseState state;
     auto work = [&]() -> awaitable<void> {
-      StreamingBody body(stream.socket(), buffer, body_parser, expect_continue);
+      StreamingBody body(stream.socket(), buffer, body_parser, expect_continue, watchdog_);
       body.set_limit(limit);
       request.set_body(&body);
-      SocketResponse response(request.request_id(), keep_alive, stream.socket(), &body);
+      SocketResponse response(request.request_id(), keep_alive, stream.socket(), &body, watchdog_);
       RunHandler(handler, request, response);
       if (response.aborted_stream()) response.ForceClose();
       state = response.state();
@@ -728,6 +826,7 @@ class Server::Impl {
   tcp::acceptor acceptor_;
   net::thread_pool workers_;
   net::signal_set signals_;
+  StallWatchdog watchdog_;
   bool bound_ = false;
   std::atomic<bool> draining_{false};
   std::atomic<int> active_requests_{0};

@@ -4,6 +4,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -46,6 +47,17 @@ class ServerTest : public ::testing::Test {
     router.Add("GET", "/items/{id}/{rest...}", [](Request& req, Response& res) {
       res.Json(200, {{"id", req.Param("id")}, {"rest", req.Param("rest")}, {"q", req.Query("q").value_or("")}});
     });
+    router.Add("GET", "/big", [this](Request&, Response& res) {
+      res.Begin(200, "application/octet-stream");
+      const std::string chunk(1 << 20, 'b');
+      for (int i = 0; i < 256; ++i) {
+        if (!res.Write(chunk)) {
+          big_gave_up_ = true;
+          return;
+        }
+      }
+      res.End();
+    });
     router.Add("GET", "/missing", [](Request&, Response&) { Fail(ErrorCode::kNotFound, "dataset 'x' does not exist"); });
     router.Add("GET", "/boom", [](Request&, Response&) { throw std::runtime_error("secret internals"); });
     router.Add("GET", "/sized", [](Request& req, Response& res) {
@@ -68,6 +80,7 @@ class ServerTest : public ::testing::Test {
     options.port = 0;
     options.max_body_bytes = 1000;
     options.worker_threads = 4;
+    options.idle_timeout_ms = 500;
     options.version = "test";
     std::vector<HealthCheck> checks = {{"storaged", [] { return nlohmann::json{{"status", "ok"}}; }}};
     server_ = std::make_unique<Server>(options, std::move(router), checks);
@@ -108,6 +121,7 @@ class ServerTest : public ::testing::Test {
   static nlohmann::json Json(const http::response<http::string_body>& res) { return nlohmann::json::parse(res.body()); }
 
   net::io_context ioc_;
+  std::atomic<bool> big_gave_up_{false};
   std::unique_ptr<Server> server_;
   std::thread thread_;
   uint16_t port_ = 0;
@@ -276,6 +290,33 @@ TEST_F(ServerTest, ExpectContinueIsHonoured) {
   http::response<http::string_body> res;
   http::read(s, buf, res);
   EXPECT_EQ(res.body(), "hello");
+}
+
+TEST_F(ServerTest, StalledUploadIsClosedAndFreesTheWorker) {
+  tcp::socket s = Connect();
+  net::write(s, net::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b")));
+  // The client never sends the other 90 bytes: the server gives up after idle_timeout_ms (500).
+  const auto started = std::chrono::steady_clock::now();
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  beast::error_code ec;
+  http::read(s, buf, res, ec);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(waited, std::chrono::seconds(5));
+  if (!ec) {
+    EXPECT_GE(res.result_int(), 400) << "a truncated upload must not succeed";
+  }
+  EXPECT_EQ(Call(Req(http::verb::get, "/health")).result_int(), 200);
+}
+
+TEST_F(ServerTest, ClientThatStopsReadingIsDropped) {
+  tcp::socket s = Connect();
+  auto req = Req(http::verb::get, "/big");
+  req.set(http::field::host, "x");
+  http::write(s, req);
+  // Never read: the socket buffers fill, the server's write stalls, and the watchdog ends it.
+  for (int i = 0; i < 100 && !big_gave_up_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(big_gave_up_) << "the handler must learn that the client is gone";
 }
 
 TEST_F(ServerTest, StopDrainsInFlightRequests) {

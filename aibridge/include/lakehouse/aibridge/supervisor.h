@@ -61,7 +61,8 @@ class AiSupervisor {
   //! Stops the watcher and the spawned children. Idempotent.
   void Stop();
 
-  //! Base URL of the sidecar (spawned or configured); valid after Start().
+  //! Base URL of the sidecar (spawned or configured); fixed at construction, so a client can be
+  //! pointed at it before Start() (it answers once the sidecar is up).
   std::string sidecar_url() const;
   //! Base URL of the Ollama API the sidecar uses.
   std::string model_server_url() const;
