@@ -10,6 +10,7 @@ cd "$ROOT"
 JOBS=$(nproc)
 
 "$ROOT/scripts/setup.sh"
+"$ROOT/scripts/lint.sh"   # formatting is part of the build's contract (.clang-format)
 
 echo "[test] full suite (build/)" >&2
 ctest --test-dir build --output-on-failure --timeout 900 -j "$JOBS" "$@"

@@ -32,12 +32,12 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string Sentence(size_t i) {
-  static const char* subjects[] = {"The analyst", "A small team", "Our customer", "The database", "A sensor",
-                                   "The new intern", "The warehouse", "A delivery truck"};
+  static const char* subjects[] = {"The analyst", "A small team",   "Our customer",  "The database",
+                                   "A sensor",    "The new intern", "The warehouse", "A delivery truck"};
   static const char* verbs[] = {"reported", "measured", "ordered", "rejected", "stored", "summarised", "shipped"};
-  static const char* objects[] = {"quarterly revenue figures", "temperature readings from the roof",
+  static const char* objects[] = {"quarterly revenue figures",     "temperature readings from the roof",
                                   "three crates of fresh oranges", "a corrupted parquet file",
-                                  "the monthly churn dashboard", "a late invoice for cloud storage"};
+                                  "the monthly churn dashboard",   "a late invoice for cloud storage"};
   return fmt::format("{} {} {} on day {} of the {} campaign.", subjects[i % 8], verbs[(i / 8) % 7],
                      objects[(i / 56) % 6], i % 365, i % 3 ? "spring" : "autumn");
 }
@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
       r.body = body;
       r.timeout_ms = timeout_ms;
       auto out = client.Send(r);
-      if (out.status != 200) throw std::runtime_error(fmt::format("{} -> {} {}", url, out.status, out.body.substr(0, 200)));
+      if (out.status != 200)
+        throw std::runtime_error(fmt::format("{} -> {} {}", url, out.status, out.body.substr(0, 200)));
       return out;
     };
     std::vector<std::string> direct_bodies, gateway_bodies;
@@ -140,11 +141,14 @@ int main(int argc, char** argv) {
     ingestor->Ingest(in, src);
     auto t0 = std::chrono::steady_clock::now();
     auto job = json::parse(post(gw + "/api/v1/datasets/bench_notes/embeddings",
-                                json{{"column", "note"}, {"key", "id"}, {"wait", true}}.dump(), 540000).body);
+                                json{{"column", "note"}, {"key", "id"}, {"wait", true}}.dump(), 540000)
+                               .body);
     const double job_s = Seconds(std::chrono::steady_clock::now() - t0);
     t0 = std::chrono::steady_clock::now();
-    auto hits = json::parse(post(gw + "/api/v1/search", json{{"dataset", "bench_notes_note_emb"},
-                                                             {"query", "fruit deliveries"}, {"k", 10}}.dump()).body);
+    auto hits =
+        json::parse(post(gw + "/api/v1/search",
+                         json{{"dataset", "bench_notes_note_emb"}, {"query", "fruit deliveries"}, {"k", 10}}.dump())
+                        .body);
     const double search_ms = Seconds(std::chrono::steady_clock::now() - t0) * 1000;
 
     json out{{"model", model},

@@ -159,8 +159,10 @@ class SidecarBridge final : public AiBridge {
                config_.sidecar_url, r.error, attempt + 1);
         }
         if (r.timed_out) {
-          Fail(ErrorCode::kTimeout, "the AI sidecar at {} did not answer {} within {} ms: send smaller batches or "
-               "raise ai.timeout_ms", config_.sidecar_url, path, config_.timeout_ms);
+          Fail(ErrorCode::kTimeout,
+               "the AI sidecar at {} did not answer {} within {} ms: send smaller batches or "
+               "raise ai.timeout_ms",
+               config_.sidecar_url, path, config_.timeout_ms);
         }
         Fail(ErrorCode::kUnavailable, "the AI sidecar at {} failed during {}: {}", config_.sidecar_url, path, r.error);
       }
@@ -173,8 +175,8 @@ class SidecarBridge final : public AiBridge {
         Fail(CodeFromSidecar(e.value("code", ""), r.status), "AI {}: {}",
              component == "sidecar" ? "sidecar" : component, message);
       }
-      Fail(CodeFromSidecar("", r.status), "the AI sidecar at {} answered {} to {}: {}", config_.sidecar_url,
-           r.status, path, r.body.substr(0, 300));
+      Fail(CodeFromSidecar("", r.status), "the AI sidecar at {} answered {} to {}: {}", config_.sidecar_url, r.status,
+           path, r.body.substr(0, 300));
     }
   }
 
@@ -198,10 +200,12 @@ class SidecarBridge final : public AiBridge {
     if (r.transport_error != 0 || r.status != 200) {
       // Until the sidecar first answers (it may still be starting under the supervisor), say so.
       const bool starting = !ever_up_ && Clock::now() - created_ < std::chrono::seconds(60);
-      return json{{"status", starting ? "starting" : "down"}, {"sidecar", config_.sidecar_url},
-                  {"message", fmt::format("the AI sidecar at {} is not answering ({}): start it (`lakehouse serve` "
-                                          "supervises it) or set ai.sidecar_url",
-                                          config_.sidecar_url, r.transport_error ? r.error : std::to_string(r.status))}};
+      return json{
+          {"status", starting ? "starting" : "down"},
+          {"sidecar", config_.sidecar_url},
+          {"message", fmt::format("the AI sidecar at {} is not answering ({}): start it (`lakehouse serve` "
+                                  "supervises it) or set ai.sidecar_url",
+                                  config_.sidecar_url, r.transport_error ? r.error : std::to_string(r.status))}};
     }
     json body = json::parse(r.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {

@@ -56,10 +56,10 @@ std::string EmbeddingsToArrowIpc(const Embeddings& e) {
     // list validity (none), item validity (none), item values
     std::vector<fb::Buffer> buffers{fb::Buffer(0, 0), fb::Buffer(0, 0), fb::Buffer(0, data_bytes)};
     auto batch = fb::CreateRecordBatch(b, rows, b.CreateVectorOfStructs(nodes), b.CreateVectorOfStructs(buffers));
-    b.Finish(fb::CreateMessage(b, fb::MetadataVersion_V5, fb::MessageHeader_RecordBatch, batch.Union(),
-                               Pad8(data_bytes)));
-    AppendMessage(out, b, std::string_view(reinterpret_cast<const char*>(e.values.data()),
-                                           static_cast<size_t>(data_bytes)));
+    b.Finish(
+        fb::CreateMessage(b, fb::MetadataVersion_V5, fb::MessageHeader_RecordBatch, batch.Union(), Pad8(data_bytes)));
+    AppendMessage(out, b,
+                  std::string_view(reinterpret_cast<const char*>(e.values.data()), static_cast<size_t>(data_bytes)));
   }
   const uint32_t eos[2] = {0xFFFFFFFFu, 0u};
   out.append(reinterpret_cast<const char*>(eos), sizeof(eos));

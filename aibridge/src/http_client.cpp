@@ -45,7 +45,8 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+    value.remove_suffix(1);
   response->headers[std::move(name)] = std::string(value);
   return n;
 }
@@ -120,10 +121,10 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
     curl_off_t connected_us = 0;
     curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected_us);
     // Connection-level failures (worth a retry): refused, never connected, or dropped before any answer.
-    response.connect_failed = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-                              (rc == CURLE_OPERATION_TIMEDOUT && connected_us == 0) ||
-                              ((rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) &&
-                               response.status == 0);
+    response.connect_failed =
+        rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+        (rc == CURLE_OPERATION_TIMEDOUT && connected_us == 0) ||
+        ((rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) && response.status == 0);
     if (response.connect_failed) response.timed_out = false;
     response.error = curl_easy_strerror(rc);
   }

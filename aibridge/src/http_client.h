@@ -13,10 +13,10 @@
 namespace lakehouse::aibridge::detail {
 
 struct HttpResponse {
-  int transport_error = 0;   //!< CURLcode; 0 when an HTTP answer arrived
+  int transport_error = 0;  //!< CURLcode; 0 when an HTTP answer arrived
   bool timed_out = false;
   bool connect_failed = false;
-  std::string error;         //!< curl's description when transport_error != 0
+  std::string error;  //!< curl's description when transport_error != 0
   long status = 0;
   std::map<std::string, std::string> headers;  //!< lower-case names
   std::string body;

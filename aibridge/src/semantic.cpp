@@ -89,8 +89,8 @@ json JobJson(const JobState& j) {
   if (j.version) out["version"] = j.version;
   if (j.seconds > 0 && j.rows_done > 0) out["rows_per_second"] = static_cast<double>(j.rows_done) / j.seconds;
   if (j.state == "succeeded") {
-    out["phases"] = {{"read_seconds", j.read_seconds}, {"embed_seconds", j.embed_seconds},
-                     {"commit_seconds", j.commit_seconds}};
+    out["phases"] = {
+        {"read_seconds", j.read_seconds}, {"embed_seconds", j.embed_seconds}, {"commit_seconds", j.commit_seconds}};
   }
   if (!j.error.empty()) out["error"] = {{"code", j.error_code}, {"message", j.error}};
   return out;
@@ -158,7 +158,8 @@ class SemanticSearch::Impl {
     if (!model.empty() && it->second != model) {
       Fail(ErrorCode::kConflict,
            "dataset {} holds vectors of model {}; vectors of {} are never mixed with them: name another \"target\" "
-           "or delete {} first", target, it->second, model, target);
+           "or delete {} first",
+           target, it->second, model, target);
     }
     return existing;
   }
@@ -330,7 +331,8 @@ class SemanticSearch::Impl {
     if (model == m.properties.end()) {
       Fail(ErrorCode::kInvalidArgument,
            "dataset {} holds no vectors: make them with POST /api/v1/datasets/<name>/embeddings and search the "
-           "dataset that job creates", dataset);
+           "dataset that job creates",
+           dataset);
     }
     const bool has_key = m.properties.contains("embedding.key_column");
     Embeddings q = ai_.Embed({r.query}, model->second);  // always the model the vectors were made with

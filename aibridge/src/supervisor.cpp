@@ -76,7 +76,7 @@ struct Child {
   Clock::time_point next_probe{};
   Clock::time_point term_sent{};
   bool terminating = false;
-  std::string kind;  // model server: "ollama" | "bundled"
+  std::string kind;     // model server: "ollama" | "bundled"
   bool initial = true;  // the next spawn is the first one (not counted as a restart)
   int exits = 0;        // times the process exited
   int last_status = 0;  // its last wait status
@@ -138,8 +138,12 @@ class AiSupervisor::Impl {
       const uint16_t port = cfg_.sidecar_port;
       sidecar_.url = fmt::format("http://127.0.0.1:{}", port);
       sidecar_.managed = true;
-      sidecar_.argv = {cfg_.python, "-m", "uvicorn", "app:app", "--app-dir", cfg_.repo_root + "/sidecar",
-                       "--host", "127.0.0.1", "--port", std::to_string(port), "--log-level", "warning",
+      sidecar_.argv = {cfg_.python,      "-m",
+                       "uvicorn",        "app:app",
+                       "--app-dir",      cfg_.repo_root + "/sidecar",
+                       "--host",         "127.0.0.1",
+                       "--port",         std::to_string(port),
+                       "--log-level",    "warning",
                        "--no-access-log"};
       sidecar_.env = cfg_.extra_env;
       sidecar_.env["OLLAMA_HOST"] = model_.url;
@@ -154,8 +158,10 @@ class AiSupervisor::Impl {
       sidecar_.url = cfg_.sidecar_url;
     }
 
-    log::Info("ai supervisor starting", {{"model_server", model_.url}, {"model_server_kind", model_.kind},
-                                         {"sidecar", sidecar_.url}, {"sidecar_managed", sidecar_.managed}});
+    log::Info("ai supervisor starting", {{"model_server", model_.url},
+                                         {"model_server_kind", model_.kind},
+                                         {"sidecar", sidecar_.url},
+                                         {"sidecar_managed", sidecar_.managed}});
     // The watcher thread forks every child (PR_SET_PDEATHSIG fires when the *thread* that forked
     // a child ends, and Start() may run on a short-lived thread). Both children start at once; the
     // sidecar copes with a model server that is not up yet. External ones are only watched.
@@ -233,8 +239,10 @@ class AiSupervisor::Impl {
 
   static void RequireFile(const std::string& path, const char* what) {
     if (!std::filesystem::exists(path)) {
-      Fail(ErrorCode::kUnavailable, "cannot start {}: {} is missing (run scripts/setup.sh, or set the AI URLs "
-           "in the config to use running services)", what, path);
+      Fail(ErrorCode::kUnavailable,
+           "cannot start {}: {} is missing (run scripts/setup.sh, or set the AI URLs "
+           "in the config to use running services)",
+           what, path);
     }
   }
 
@@ -355,8 +363,8 @@ class AiSupervisor::Impl {
         ++c.exits;
         c.last_status = st;
         c.backoff_ms = c.backoff_ms == 0 ? cfg_.restart_backoff_ms : std::min(c.backoff_ms * 2, cfg_.max_backoff_ms);
-        log::Warn("ai child exited; restarting", {{"child", c.name}, {"pid", c.pid}, {"wait_status", st},
-                                                  {"restart_in_ms", c.backoff_ms}});
+        log::Warn("ai child exited; restarting",
+                  {{"child", c.name}, {"pid", c.pid}, {"wait_status", st}, {"restart_in_ms", c.backoff_ms}});
         c.pid = -1;
         c.status = "restarting";
         c.next_restart = now + std::chrono::milliseconds(c.backoff_ms);
@@ -394,13 +402,13 @@ class AiSupervisor::Impl {
       return;
     }
     ++c.failures;
-    const bool in_startup = c.managed && c.status == "starting" &&
-                            now - c.started < std::chrono::milliseconds(cfg_.start_timeout_ms);
+    const bool in_startup =
+        c.managed && c.status == "starting" && now - c.started < std::chrono::milliseconds(cfg_.start_timeout_ms);
     if (in_startup) return;
     c.status = c.managed ? "unhealthy" : "down";
     if (c.managed && c.failures >= cfg_.health_failures_to_restart && c.pid > 0) {
-      log::Warn("ai child not answering; killing it for a restart", {{"child", c.name}, {"pid", c.pid},
-                                                                      {"failed_probes", c.failures}});
+      log::Warn("ai child not answering; killing it for a restart",
+                {{"child", c.name}, {"pid", c.pid}, {"failed_probes", c.failures}});
       ::kill(-c.pid, SIGTERM);
       c.terminating = true;
       c.term_sent = now;

@@ -97,8 +97,8 @@ AiSupervisor* AiStack::supervisor_ = nullptr;
 AiBridge* AiStack::bridge_ = nullptr;
 
 TEST_F(AiStack, RelatedSentencesScoreHigherThanUnrelated) {
-  Embeddings e = bridge_->Embed({"The cat sits on the mat.", "A kitten is resting on a rug.",
-                                 "Quarterly revenue grew by ten percent."});
+  Embeddings e = bridge_->Embed(
+      {"The cat sits on the mat.", "A kitten is resting on a rug.", "Quarterly revenue grew by ten percent."});
   EXPECT_EQ(e.model, "all-minilm:l6-v2-int8");  // the supervisor told the sidecar to use the bundled models
   ASSERT_EQ(e.dim, 384);
   ASSERT_EQ(e.count, 3u);
@@ -110,7 +110,8 @@ TEST_F(AiStack, RelatedSentencesScoreHigherThanUnrelated) {
 
 TEST_F(AiStack, BatchOfHundredKeepsOrder) {
   std::vector<std::string> texts;
-  for (int i = 0; i < 100; ++i) texts.push_back("Invoice " + std::to_string(i) + " was paid " + std::string(i % 9, '!'));
+  for (int i = 0; i < 100; ++i)
+    texts.push_back("Invoice " + std::to_string(i) + " was paid " + std::string(i % 9, '!'));
   Embeddings all = bridge_->Embed(texts);
   ASSERT_EQ(all.count, 100u);
   ASSERT_EQ(all.values.size(), 100u * all.dim);
@@ -170,9 +171,8 @@ TEST_F(AiStack, GenerateWholeAndStreamed) {
   EXPECT_FALSE(text.empty());
 
   int seen = 0;  // stopping early: the callback's false ends the stream
-  bridge_->Generate({{"prompt", "Write a long story."}, {"options", {{"num_predict", 200}}}}, [&](std::string_view) {
-    return ++seen < 2;
-  });
+  bridge_->Generate({{"prompt", "Write a long story."}, {"options", {{"num_predict", 200}}}},
+                    [&](std::string_view) { return ++seen < 2; });
   EXPECT_EQ(seen, 2);
 }
 

@@ -30,8 +30,8 @@ class Gateway {
     gateway::ServerOptions options;
     options.port = 0;
     options.worker_threads = 4;
-    server_ = std::make_unique<gateway::Server>(options, gateway::BuildRouter(services),
-                                                std::vector<gateway::HealthCheck>{});
+    server_ =
+        std::make_unique<gateway::Server>(options, gateway::BuildRouter(services), std::vector<gateway::HealthCheck>{});
     server_->Bind();
     url_ = "http://127.0.0.1:" + std::to_string(server_->port());
     thread_ = std::thread([this] { server_->Run(); });
@@ -64,7 +64,8 @@ class AiRoutes : public ::testing::Test {
     SupervisorConfig c;
     c.repo_root = LAKEHOUSE_SOURCE_DIR;
     c.model_server = "bundled";
-    c.log_dir = (std::filesystem::temp_directory_path() / ("lakehouse-ai-routes-" + std::to_string(::getpid()))).string();
+    c.log_dir =
+        (std::filesystem::temp_directory_path() / ("lakehouse-ai-routes-" + std::to_string(::getpid()))).string();
     supervisor_ = new AiSupervisor(c);
     supervisor_->Start();
     AiConfig config;
@@ -105,15 +106,17 @@ TEST_F(AiRoutes, EmbedJsonMatchesTheBridge) {
 }
 
 TEST_F(AiRoutes, EmbedArrowIsAValidStream) {
-  HttpResponse r = gateway_->Post("/api/v1/ai/embed", {{"texts", {"one", "two", "three", "four"}}, {"format", "arrow"}});
+  HttpResponse r =
+      gateway_->Post("/api/v1/ai/embed", {{"texts", {"one", "two", "three", "four"}}, {"format", "arrow"}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.headers["content-type"], "application/vnd.apache.arrow.stream");
   Embeddings direct = bridge_->Embed({"one"});
-  auto path = std::filesystem::temp_directory_path() / ("lakehouse-ai-routes-" + std::to_string(::getpid()) + ".arrows");
+  auto path =
+      std::filesystem::temp_directory_path() / ("lakehouse-ai-routes-" + std::to_string(::getpid()) + ".arrows");
   std::ofstream(path, std::ios::binary) << r.body;
-  const std::string cmd = fmt::format("{}/.venv/bin/python {}/aibridge/tests/check_arrow.py {} 4 384 {} {:.9g}",
-                                      LAKEHOUSE_SOURCE_DIR, LAKEHOUSE_SOURCE_DIR, path.string(), direct.model,
-                                      direct.values[0]);
+  const std::string cmd =
+      fmt::format("{}/.venv/bin/python {}/aibridge/tests/check_arrow.py {} 4 384 {} {:.9g}", LAKEHOUSE_SOURCE_DIR,
+                  LAKEHOUSE_SOURCE_DIR, path.string(), direct.model, direct.values[0]);
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::filesystem::remove(path);
 
@@ -126,8 +129,9 @@ TEST_F(AiRoutes, EmbedArrowIsAValidStream) {
 }
 
 TEST_F(AiRoutes, GenerateStreamsNdjson) {
-  HttpResponse r = gateway_->Post("/api/v1/ai/generate", {{"prompt", "Say something."}, {"stream", true},
-                                                          {"options", {{"temperature", 0}, {"num_predict", 6}}}});
+  HttpResponse r = gateway_->Post(
+      "/api/v1/ai/generate",
+      {{"prompt", "Say something."}, {"stream", true}, {"options", {{"temperature", 0}, {"num_predict", 6}}}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.headers["content-type"], "application/x-ndjson");
   std::vector<json> lines;
@@ -145,9 +149,9 @@ TEST_F(AiRoutes, GenerateStreamsNdjson) {
 }
 
 TEST_F(AiRoutes, Rerank) {
-  HttpResponse r = gateway_->Post("/api/v1/ai/rerank", {{"query", "animals"},
-                                                        {"documents", {"stock prices fell", "dogs and cats", "tax law"}},
-                                                        {"top_n", 2}});
+  HttpResponse r = gateway_->Post(
+      "/api/v1/ai/rerank",
+      {{"query", "animals"}, {"documents", {"stock prices fell", "dogs and cats", "tax law"}}, {"top_n", 2}});
   ASSERT_EQ(r.status, 200) << r.body;
   json j = json::parse(r.body);
   EXPECT_EQ(j["results"][0]["index"], 1);

@@ -71,15 +71,15 @@ class Semantic : public ::testing::Test {
 
     // The corpus: a dataset with an id and a text column (one null text).
     std::string ndjson;
-    const std::vector<std::string> docs = {
-        "The quarterly earnings report shows revenue growth of twelve percent.",
-        "Our cat sleeps on the sofa all afternoon.",
-        "Parquet is a columnar storage format used by analytical databases.",
-        "The recipe needs flour, water, salt and yeast to bake bread.",
-        "The football team won the championship final last night.",
-        "Kubernetes schedules containers across a cluster of machines."};
+    const std::vector<std::string> docs = {"The quarterly earnings report shows revenue growth of twelve percent.",
+                                           "Our cat sleeps on the sofa all afternoon.",
+                                           "Parquet is a columnar storage format used by analytical databases.",
+                                           "The recipe needs flour, water, salt and yeast to bake bread.",
+                                           "The football team won the championship final last night.",
+                                           "Kubernetes schedules containers across a cluster of machines."};
     for (size_t i = 0; i < docs.size(); ++i) ndjson += json{{"id", 100 + i}, {"body", docs[i]}}.dump() + "\n";
-    ndjson += R"({"id":200,"body":null})" "\n";
+    ndjson += R"({"id":200,"body":null})"
+              "\n";
     ingest::IngestRequest r;
     r.dataset = "notes";
     r.format = ingest::Format::kNdjson;
@@ -148,7 +148,8 @@ TEST_F(Semantic, EmbedColumnThenSearchFindsTheRelevantRowFirst) {
   EXPECT_EQ(m.properties["embedding.source_dataset"], "notes");
   EXPECT_EQ(m.row_count(), 6u);
 
-  r = Call("POST", "/api/v1/search", {{"dataset", "notes_body_emb"}, {"query", "file formats for analytics"}, {"k", 3}});
+  r = Call("POST", "/api/v1/search",
+           {{"dataset", "notes_body_emb"}, {"query", "file formats for analytics"}, {"k", 3}});
   ASSERT_EQ(r.status, 200) << r.body;
   json s = json::parse(r.body);
   ASSERT_EQ(s["results"].size(), 3u);
@@ -156,8 +157,8 @@ TEST_F(Semantic, EmbedColumnThenSearchFindsTheRelevantRowFirst) {
   EXPECT_EQ(s["results"][0]["row"], 2);
   EXPECT_GT(s["results"][0]["score"].get<double>(), s["results"][1]["score"].get<double>());
 
-  r = Call("POST", "/api/v1/search", {{"dataset", "notes_body_emb"}, {"query", "a pet resting at home"}, {"k", 2},
-                                      {"rerank", true}});
+  r = Call("POST", "/api/v1/search",
+           {{"dataset", "notes_body_emb"}, {"query", "a pet resting at home"}, {"k", 2}, {"rerank", true}});
   ASSERT_EQ(r.status, 200) << r.body;
   s = json::parse(r.body);
   EXPECT_TRUE(s["reranked"].get<bool>());

@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <toml++/toml.h>
 #include <cstdlib>
 #include <functional>
-#include <toml++/toml.h>
 
 #include "lakehouse/shared/error.h"
 
@@ -40,43 +40,64 @@ bool ParseBool(const std::string& key, const std::string& value) {
   Fail(ErrorCode::kInvalidArgument, "setting {}: '{}' is not a boolean (true/false)", key, value);
 }
 
-#define STR(field) \
-  [](Config& c, const std::string& v) { c.field = v; }, [](const Config& c) { return c.field; }
-#define INT(field, key)                                                                                 \
+#define STR(field) [](Config& c, const std::string& v) { c.field = v; }, [](const Config& c) { return c.field; }
+#define INT(field, key)                                                                                \
   [](Config& c, const std::string& v) { c.field = static_cast<decltype(c.field)>(ParseInt(key, v)); }, \
       [](const Config& c) { return std::to_string(c.field); }
-#define BOOL(field, key) \
-  [](Config& c, const std::string& v) { c.field = ParseBool(key, v); }, [](const Config& c) { return std::string(c.field ? "true" : "false"); }
+#define BOOL(field, key)                                                \
+  [](Config& c, const std::string& v) { c.field = ParseBool(key, v); }, \
+      [](const Config& c) { return std::string(c.field ? "true" : "false"); }
 
 const std::vector<Setting>& Settings() {
   static const std::vector<Setting> settings = {
       {"server.listen", "LAKEHOUSE_LISTEN", "listen", "HOST:PORT to serve HTTP on", STR(listen)},
-      {"server.io_threads", "LAKEHOUSE_IO_THREADS", "io-threads", "threads running network I/O", INT(io_threads, "server.io_threads")},
-      {"server.worker_threads", "LAKEHOUSE_WORKER_THREADS", "worker-threads", "threads running blocking handlers (queries, uploads)", INT(worker_threads, "server.worker_threads")},
-      {"server.max_body_bytes", "LAKEHOUSE_MAX_BODY_BYTES", "max-body-bytes", "body limit of JSON requests (413 beyond)", INT(max_body_bytes, "server.max_body_bytes")},
-      {"server.max_upload_bytes", "LAKEHOUSE_MAX_UPLOAD_BYTES", "max-upload-bytes", "body limit of dataset uploads (413 beyond)", INT(max_upload_bytes, "server.max_upload_bytes")},
-      {"server.idle_timeout_ms", "LAKEHOUSE_IDLE_TIMEOUT_MS", "idle-timeout-ms", "close keep-alive connections idle this long", INT(idle_timeout_ms, "server.idle_timeout_ms")},
-      {"server.drain_timeout_ms", "LAKEHOUSE_DRAIN_TIMEOUT_MS", "drain-timeout-ms", "on SIGTERM, how long in-flight requests may finish", INT(drain_timeout_ms, "server.drain_timeout_ms")},
-      {"server.public_url", "LAKEHOUSE_PUBLIC_URL", "public-url", "base URL clients reach the server at (presigned links); default http://<listen>", STR(public_url)},
-      {"storage.data_dir", "LAKEHOUSE_DATA_DIR", "data-dir", "directory for local objects and scratch files", STR(data_dir)},
+      {"server.io_threads", "LAKEHOUSE_IO_THREADS", "io-threads", "threads running network I/O",
+       INT(io_threads, "server.io_threads")},
+      {"server.worker_threads", "LAKEHOUSE_WORKER_THREADS", "worker-threads",
+       "threads running blocking handlers (queries, uploads)", INT(worker_threads, "server.worker_threads")},
+      {"server.max_body_bytes", "LAKEHOUSE_MAX_BODY_BYTES", "max-body-bytes",
+       "body limit of JSON requests (413 beyond)", INT(max_body_bytes, "server.max_body_bytes")},
+      {"server.max_upload_bytes", "LAKEHOUSE_MAX_UPLOAD_BYTES", "max-upload-bytes",
+       "body limit of dataset uploads (413 beyond)", INT(max_upload_bytes, "server.max_upload_bytes")},
+      {"server.idle_timeout_ms", "LAKEHOUSE_IDLE_TIMEOUT_MS", "idle-timeout-ms",
+       "close keep-alive connections idle this long", INT(idle_timeout_ms, "server.idle_timeout_ms")},
+      {"server.drain_timeout_ms", "LAKEHOUSE_DRAIN_TIMEOUT_MS", "drain-timeout-ms",
+       "on SIGTERM, how long in-flight requests may finish", INT(drain_timeout_ms, "server.drain_timeout_ms")},
+      {"server.public_url", "LAKEHOUSE_PUBLIC_URL", "public-url",
+       "base URL clients reach the server at (presigned links); default http://<listen>", STR(public_url)},
+      {"storage.data_dir", "LAKEHOUSE_DATA_DIR", "data-dir", "directory for local objects and scratch files",
+       STR(data_dir)},
       {"storage.backend", "LAKEHOUSE_STORAGE", "storage", "object store: local | s3", STR(storage)},
-      {"storage.s3.endpoint", "LAKEHOUSE_S3_ENDPOINT", "s3-endpoint", "S3 endpoint URL, e.g. http://127.0.0.1:7480", STR(s3_endpoint)},
+      {"storage.s3.endpoint", "LAKEHOUSE_S3_ENDPOINT", "s3-endpoint", "S3 endpoint URL, e.g. http://127.0.0.1:7480",
+       STR(s3_endpoint)},
       {"storage.s3.region", "LAKEHOUSE_S3_REGION", "s3-region", "S3 region used in signatures", STR(s3_region)},
       {"storage.s3.bucket", "LAKEHOUSE_S3_BUCKET", "s3-bucket", "S3 bucket (created when missing)", STR(s3_bucket)},
       {"storage.s3.access_key", "LAKEHOUSE_S3_ACCESS_KEY", "s3-access-key", "S3 access key id", STR(s3_access_key)},
-      {"storage.s3.secret_key", "LAKEHOUSE_S3_SECRET_KEY", "s3-secret-key", "S3 secret access key", STR(s3_secret_key), true},
-      {"storage.s3.multipart_threshold_mb", "LAKEHOUSE_S3_MULTIPART_THRESHOLD_MB", "s3-multipart-threshold-mb", "uploads above this size use multipart", INT(s3_multipart_threshold_mb, "storage.s3.multipart_threshold_mb")},
-      {"storage.presign_secret", "LAKEHOUSE_PRESIGN_SECRET", "presign-secret", "HMAC key for local presigned URLs (default: generated once, kept in <data_dir>/presign.key)", STR(presign_secret), true},
-      {"query.memory_limit", "LAKEHOUSE_QUERY_MEMORY_LIMIT", "query-memory-limit", "DuckDB memory limit, e.g. 1GB", STR(query_memory_limit)},
-      {"query.threads", "LAKEHOUSE_QUERY_THREADS", "query-threads", "DuckDB worker threads", INT(query_threads, "query.threads")},
-      {"query.temp_dir", "LAKEHOUSE_QUERY_TEMP_DIR", "query-temp-dir", "DuckDB spill directory (default <data_dir>/tmp/query)", STR(query_temp_dir)},
-      {"query.timeout_ms", "LAKEHOUSE_QUERY_TIMEOUT_MS", "query-timeout-ms", "default query timeout", INT(query_timeout_ms, "query.timeout_ms")},
-      {"query.max_timeout_ms", "LAKEHOUSE_QUERY_MAX_TIMEOUT_MS", "query-max-timeout-ms", "largest timeout a request may ask for", INT(query_max_timeout_ms, "query.max_timeout_ms")},
+      {"storage.s3.secret_key", "LAKEHOUSE_S3_SECRET_KEY", "s3-secret-key", "S3 secret access key", STR(s3_secret_key),
+       true},
+      {"storage.s3.multipart_threshold_mb", "LAKEHOUSE_S3_MULTIPART_THRESHOLD_MB", "s3-multipart-threshold-mb",
+       "uploads above this size use multipart", INT(s3_multipart_threshold_mb, "storage.s3.multipart_threshold_mb")},
+      {"storage.presign_secret", "LAKEHOUSE_PRESIGN_SECRET", "presign-secret",
+       "HMAC key for local presigned URLs (default: generated once, kept in <data_dir>/presign.key)",
+       STR(presign_secret), true},
+      {"query.memory_limit", "LAKEHOUSE_QUERY_MEMORY_LIMIT", "query-memory-limit", "DuckDB memory limit, e.g. 1GB",
+       STR(query_memory_limit)},
+      {"query.threads", "LAKEHOUSE_QUERY_THREADS", "query-threads", "DuckDB worker threads",
+       INT(query_threads, "query.threads")},
+      {"query.temp_dir", "LAKEHOUSE_QUERY_TEMP_DIR", "query-temp-dir",
+       "DuckDB spill directory (default <data_dir>/tmp/query)", STR(query_temp_dir)},
+      {"query.timeout_ms", "LAKEHOUSE_QUERY_TIMEOUT_MS", "query-timeout-ms", "default query timeout",
+       INT(query_timeout_ms, "query.timeout_ms")},
+      {"query.max_timeout_ms", "LAKEHOUSE_QUERY_MAX_TIMEOUT_MS", "query-max-timeout-ms",
+       "largest timeout a request may ask for", INT(query_max_timeout_ms, "query.max_timeout_ms")},
       {"ai.enabled", "LAKEHOUSE_AI", "ai", "start the AI sidecar (true/false)", BOOL(ai_enabled, "ai.enabled")},
-      {"ai.sidecar_url", "LAKEHOUSE_SIDECAR_URL", "sidecar-url", "use this running sidecar instead of starting one", STR(ai_sidecar_url)},
+      {"ai.sidecar_url", "LAKEHOUSE_SIDECAR_URL", "sidecar-url", "use this running sidecar instead of starting one",
+       STR(ai_sidecar_url)},
       {"ai.ollama_host", "OLLAMA_HOST", "ollama-host", "Ollama API the sidecar talks to", STR(ai_ollama_host)},
-      {"ai.model_server", "LAKEHOUSE_MODEL_SERVER", "model-server", "bundled model server: auto (when no Ollama answers) | always | never", STR(ai_model_server)},
-      {"ai.timeout_ms", "LAKEHOUSE_AI_TIMEOUT_MS", "ai-timeout-ms", "timeout of one sidecar call", INT(ai_timeout_ms, "ai.timeout_ms")},
+      {"ai.model_server", "LAKEHOUSE_MODEL_SERVER", "model-server",
+       "bundled model server: auto (when no Ollama answers) | always | never", STR(ai_model_server)},
+      {"ai.timeout_ms", "LAKEHOUSE_AI_TIMEOUT_MS", "ai-timeout-ms", "timeout of one sidecar call",
+       INT(ai_timeout_ms, "ai.timeout_ms")},
       {"log.level", "LAKEHOUSE_LOG_LEVEL", "log-level", "debug | info | warn | error", STR(log_level)},
   };
   return settings;
@@ -100,7 +121,9 @@ void Validate(const Config& c) {
     Fail(ErrorCode::kInvalidArgument, "storage.backend must be 'local' or 's3', not '{}'", c.storage);
   }
   if (c.storage == "s3") {
-    if (c.s3_endpoint.empty()) Fail(ErrorCode::kInvalidArgument, "storage.backend = s3 needs storage.s3.endpoint (LAKEHOUSE_S3_ENDPOINT, --s3-endpoint)");
+    if (c.s3_endpoint.empty())
+      Fail(ErrorCode::kInvalidArgument,
+           "storage.backend = s3 needs storage.s3.endpoint (LAKEHOUSE_S3_ENDPOINT, --s3-endpoint)");
     if (c.s3_access_key.empty() || c.s3_secret_key.empty()) {
       Fail(ErrorCode::kInvalidArgument, "storage.backend = s3 needs storage.s3.access_key and storage.s3.secret_key");
     }
@@ -196,7 +219,8 @@ std::string ToToml(const Config& config) {
     }
     std::string value = s.get(config);
     if (s.secret && !value.empty()) value = "********";
-    bool quoted = !(value == "true" || value == "false" || (!value.empty() && value.find_first_not_of("-0123456789") == std::string::npos));
+    bool quoted = !(value == "true" || value == "false" ||
+                    (!value.empty() && value.find_first_not_of("-0123456789") == std::string::npos));
     out += fmt::format("{} = {}\n", key.substr(dot + 1), quoted ? fmt::format("\"{}\"", value) : value);
   }
   return out;

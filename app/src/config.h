@@ -40,9 +40,10 @@ struct Config {
   int64_t query_max_timeout_ms = 600000;
   // [ai]
   bool ai_enabled = true;
-  std::string ai_sidecar_url;       //!< when set, use this sidecar instead of starting one
+  std::string ai_sidecar_url;  //!< when set, use this sidecar instead of starting one
   std::string ai_ollama_host = "http://127.0.0.1:11434";
-  std::string ai_model_server = "auto";  //!< "auto": start the bundled model server when no Ollama answers; "never"; "always"
+  std::string ai_model_server =
+      "auto";  //!< "auto": start the bundled model server when no Ollama answers; "never"; "always"
   int64_t ai_timeout_ms = 60000;
   // [log]
   std::string log_level = "info";

@@ -71,9 +71,11 @@ class Services final : public RunningServices {
     catalog_ = catalogd::MakeCatalog(*store_);
     auto started = std::chrono::steady_clock::now();
     catalog_->Rebuild();
-    log::Info("catalog rebuilt from storage",
-              {{"datasets", catalog_->List().size()},
-               {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()}});
+    log::Info(
+        "catalog rebuilt from storage",
+        {{"datasets", catalog_->List().size()},
+         {"ms",
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()}});
 
     ingest::IngestOptions ingest_options;
     ingest_options.temp_dir = config.temp_dir() + "/ingest";
@@ -110,7 +112,9 @@ class Services final : public RunningServices {
 
   std::vector<gateway::HealthCheck> health_checks() const override {
     std::vector<gateway::HealthCheck> checks;
-    checks.push_back({"storaged", [kind = store_->Kind()] { return nlohmann::json{{"status", "ok"}, {"backend", kind}}; }});
+    checks.push_back({"storaged", [kind = store_->Kind()] {
+                        return nlohmann::json{{"status", "ok"}, {"backend", kind}};
+                      }});
     checks.push_back({"catalogd", [] { return nlohmann::json{{"status", "ok"}}; }});
     checks.push_back({"queryd", [q = query_.get()] { return q->Health(); }});
     if (ai_) {
@@ -159,7 +163,8 @@ class Services final : public RunningServices {
     ai_start_thread_ = std::thread([this] {
       try {
         supervisor_->Start();
-        log::Info("ai ready", {{"sidecar", supervisor_->sidecar_url()}, {"model_server", supervisor_->model_server_url()}});
+        log::Info("ai ready",
+                  {{"sidecar", supervisor_->sidecar_url()}, {"model_server", supervisor_->model_server_url()}});
       } catch (const std::exception& e) {
         log::Error("ai did not start; AI routes answer 503 until it does", {{"error", e.what()}});
       }

@@ -109,7 +109,8 @@ int Rebuild(const std::string& dir, const std::string& s3_env, int datasets) {
         pool.emplace_back([&] {
           for (int i = next++; i < datasets; i = next++) {
             std::string name = "ds" + std::to_string(i);
-            catalog->Commit({name, catalogd::CommitOp::kCreate, BenchSchema(), {FakeObject(*store, name)}, false, {}, {}});
+            catalog->Commit(
+                {name, catalogd::CommitOp::kCreate, BenchSchema(), {FakeObject(*store, name)}, false, {}, {}});
           }
         });
       }
@@ -141,8 +142,9 @@ int Rebuild(const std::string& dir, const std::string& s3_env, int datasets) {
   size_t found_snap = 0;
   double snap = measure(found_snap);
   std::string kind = store->Kind();
-  std::printf("rebuild of %zu datasets on %s: %.3f s reading every head manifest, %.3f s from a checkpoint (best of 3)\n",
-              found, kind.c_str(), cold, snap);
+  std::printf(
+      "rebuild of %zu datasets on %s: %.3f s reading every head manifest, %.3f s from a checkpoint (best of 3)\n",
+      found, kind.c_str(), cold, snap);
   std::printf("RESULT rebuild_s_%s_%zu=%.3f\n", kind.c_str(), found, cold);
   std::printf("RESULT rebuild_snapshot_s_%s_%zu=%.3f\n", kind.c_str(), found_snap, snap);
   return found >= static_cast<size_t>(datasets) ? 0 : 1;
@@ -174,13 +176,16 @@ int Ingest(const std::string& dir, int64_t rows, int threads) {
   duckdb_open_ext(nullptr, &db, config, nullptr);
   duckdb_destroy_config(&config);
   duckdb_connect(db, &con);
-  std::string gen = "SELECT range AS id, (range % 1000) * 0.25 AS price, 'customer_' || (range % 50000) AS customer, "
-                    "DATE '2024-01-01' + CAST(range % 365 AS INTEGER) AS day, range % 7 = 0 AS flag FROM range(" +
-                    std::to_string(rows) + ")";
+  std::string gen =
+      "SELECT range AS id, (range % 1000) * 0.25 AS price, 'customer_' || (range % 50000) AS customer, "
+      "DATE '2024-01-01' + CAST(range % 365 AS INTEGER) AS day, range % 7 = 0 AS flag FROM range(" +
+      std::to_string(rows) + ")";
   if (!fs::exists(csv)) DuckRun(con, "COPY (" + gen + ") TO '" + csv + "' (HEADER, DELIMITER ',')");
   // The Parquet upload is made of poorly compressible columns so that its size is realistic.
-  std::string gen_random = "SELECT range AS id, random() AS score, md5(range::VARCHAR) AS digest, "
-                           "hash(range) AS h FROM range(" + std::to_string(rows) + ")";
+  std::string gen_random =
+      "SELECT range AS id, random() AS score, md5(range::VARCHAR) AS digest, "
+      "hash(range) AS h FROM range(" +
+      std::to_string(rows) + ")";
   if (!fs::exists(parquet)) {
     DuckRun(con, "COPY (" + gen_random + ") TO '" + parquet + "' (FORMAT parquet, COMPRESSION zstd)");
   }
@@ -209,7 +214,8 @@ int Ingest(const std::string& dir, int64_t rows, int threads) {
   auto run_copy = [&] {
     fs::remove(baseline);
     auto t0 = Clock::now();
-    DuckRun(con, "COPY (SELECT * FROM read_csv('" + csv + "')) TO '" + baseline + "' (FORMAT parquet, COMPRESSION zstd)");
+    DuckRun(con,
+            "COPY (SELECT * FROM read_csv('" + csv + "')) TO '" + baseline + "' (FORMAT parquet, COMPRESSION zstd)");
     return Since(t0);
   };
   for (int run = 0; run < 5; ++run) {
@@ -231,9 +237,11 @@ int Ingest(const std::string& dir, int64_t rows, int threads) {
   duckdb_disconnect(&con);
   duckdb_close(&db);
 
-  std::printf("ingest Parquet upload: %.1f MB in %.3f s = %.0f MB/s\n", parquet_mb, best_parquet, parquet_mb / best_parquet);
+  std::printf("ingest Parquet upload: %.1f MB in %.3f s = %.0f MB/s\n", parquet_mb, best_parquet,
+              parquet_mb / best_parquet);
   std::printf("ingest CSV -> Parquet: %.1f MB in %.3f s = %.1f MB/s\n", csv_mb, best_csv, csv_mb / best_csv);
-  std::printf("DuckDB COPY CSV -> Parquet (same file, same threads): %.3f s = %.1f MB/s\n", best_copy, csv_mb / best_copy);
+  std::printf("DuckDB COPY CSV -> Parquet (same file, same threads): %.3f s = %.1f MB/s\n", best_copy,
+              csv_mb / best_copy);
   std::printf("ratio ingest / DuckDB COPY throughput: %.2fx median of pairs (%.2fx .. %.2fx), %.2fx best vs best\n",
               median_ratio, ratios.front(), ratios.back(), best_copy / best_csv);
   std::printf("RESULT ingest_parquet_mb_per_s=%.0f\n", parquet_mb / best_parquet);

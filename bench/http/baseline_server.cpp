@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
   }
   int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   net::io_context ioc;
-  tcp::acceptor acceptor(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(std::atoi(argv[1]))));
+  tcp::acceptor acceptor(ioc,
+                         tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(std::atoi(argv[1]))));
   net::co_spawn(ioc, Listen(acceptor), net::detached);
   net::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](auto, auto) { ioc.stop(); });

@@ -64,17 +64,21 @@ constexpr std::string_view kSnapshotKey = "_catalog/_snapshot.json";
 
 std::string_view OpName(CommitOp op) {
   switch (op) {
-    case CommitOp::kCreate: return "create";
-    case CommitOp::kAppend: return "append";
-    case CommitOp::kReplace: return "replace";
-    case CommitOp::kDelete: return "delete";
+    case CommitOp::kCreate:
+      return "create";
+    case CommitOp::kAppend:
+      return "append";
+    case CommitOp::kReplace:
+      return "replace";
+    case CommitOp::kDelete:
+      return "delete";
   }
   return "unknown";
 }
 
 VersionSummary Summarize(const DatasetManifest& m) {
-  return VersionSummary{m.version,   m.operation,      m.created_at_ms, m.row_count(), m.byte_count(),
-                        m.schema_version, m.tombstone};
+  return VersionSummary{m.version,      m.operation,      m.created_at_ms, m.row_count(),
+                        m.byte_count(), m.schema_version, m.tombstone};
 }
 
 //! Parses a manifest read from `key`; nullopt (with a warning) when it is torn or not ours.
@@ -83,7 +87,8 @@ std::optional<DatasetManifest> ParseManifest(const ParsedManifestKey& key, const
     auto manifest = nlohmann::json::parse(text).get<DatasetManifest>();
     if (manifest.dataset != key.dataset || manifest.version != key.version) {
       log::Warn("catalog: manifest content does not match its key; ignored",
-                {{"key", ManifestKey(key.dataset, key.version)}, {"dataset", manifest.dataset},
+                {{"key", ManifestKey(key.dataset, key.version)},
+                 {"dataset", manifest.dataset},
                  {"version", manifest.version}});
       return std::nullopt;
     }
@@ -100,8 +105,8 @@ std::optional<DatasetManifest> ParseManifest(const ParsedManifestKey& key, const
 struct DatasetState {
   std::mutex commit_mu;
   mutable std::mutex mu;
-  std::optional<DatasetManifest> head;  //!< newest readable manifest (may be a tombstone)
-  uint64_t max_version = 0;             //!< newest version key seen, readable or not
+  std::optional<DatasetManifest> head;           //!< newest readable manifest (may be a tombstone)
+  uint64_t max_version = 0;                      //!< newest version key seen, readable or not
   std::map<uint64_t, VersionSummary> summaries;  //!< immutable once written; filled lazily
 };
 
@@ -164,11 +169,11 @@ class CatalogImpl final : public Catalog {
     index_ = std::move(next);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     log::Info("catalog rebuilt", {{"datasets", loaded.size()},
-                                        {"manifests", keys},
-                                        {"from_snapshot", loaded.size() - to_read.size()},
-                                        {"manifests_read", to_read.size()},
-                                        {"list_ms", listed_ms},
-                                        {"ms", ms.count()}});
+                                  {"manifests", keys},
+                                  {"from_snapshot", loaded.size() - to_read.size()},
+                                  {"manifests_read", to_read.size()},
+                                  {"list_ms", listed_ms},
+                                  {"ms", ms.count()}});
   }
 
   std::vector<DatasetSummary> List() override {
@@ -188,7 +193,8 @@ class CatalogImpl final : public Catalog {
     if (state) {
       std::lock_guard lock(state->mu);
       if (state->head && !state->head->tombstone) return *state->head;
-      if (state->head) Fail(ErrorCode::kNotFound, "dataset '{}' was deleted (version {})", dataset, state->head->version);
+      if (state->head)
+        Fail(ErrorCode::kNotFound, "dataset '{}' was deleted (version {})", dataset, state->head->version);
     }
     Fail(ErrorCode::kNotFound, "dataset '{}' does not exist", dataset);
   }

@@ -21,9 +21,7 @@ std::string ManifestKey(const std::string& dataset, uint64_t version) {
 
 std::string ManifestPrefix(const std::string& dataset) { return fmt::format("_catalog/{}/", dataset); }
 
-std::string NewDataKey(const std::string& dataset) {
-  return fmt::format("data/{}/{}.parquet", dataset, RandomHexId());
-}
+std::string NewDataKey(const std::string& dataset) { return fmt::format("data/{}/{}.parquet", dataset, RandomHexId()); }
 
 std::optional<ParsedManifestKey> ParseManifestKey(std::string_view key) {
   if (!key.starts_with(kCatalogPrefix)) return std::nullopt;

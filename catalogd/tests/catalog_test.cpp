@@ -265,7 +265,9 @@ TEST_P(CatalogTest, TwoCatalogsOverOneStoreRaceThroughPutIfAbsent) {
 
   // A create racing against an existing dataset from a stale instance is still refused.
   auto stale = MakeCatalog(*store2);  // never rebuilt: knows nothing
-  EXPECT_EQ(CodeOf([&] { stale->Commit({"race", CommitOp::kCreate, SalesSchema(), {}, false, {}, {}}); }),
+  EXPECT_EQ(CodeOf([&] {
+              stale->Commit({"race", CommitOp::kCreate, SalesSchema(), {}, false, {}, {}});
+            }),
             ErrorCode::kConflict);
 }
 
@@ -329,7 +331,7 @@ TEST_P(CatalogTest, GarbageCollectionKeepsReferencedAndYoungObjects) {
   auto replaced = Data("sales");
   Commit("sales", CommitOp::kAppend, {replaced});
   Commit("sales", CommitOp::kReplace, {Data("sales")});  // `replaced` still referenced by v2
-  auto orphan = Data("sales");                          // a failed upload: never committed
+  auto orphan = Data("sales");                           // a failed upload: never committed
   t_->store->PutBytes("_staging/abc", "partial upload");
 
   // Young objects survive (an upload may be about to commit them).

@@ -10,7 +10,7 @@ namespace lakehouse::testing {
 
 struct TestStore {
   std::unique_ptr<storaged::ObjectStore> store;
-  std::string root;  //!< local directory (local backend) - removed by the destructor
+  std::string root;             //!< local directory (local backend) - removed by the destructor
   storaged::S3StoreOptions s3;  //!< S3 options (s3 backend), to open a second client on the same bucket
   ~TestStore();
   //! Another client over the same objects (a second "process").

@@ -20,7 +20,9 @@ std::vector<std::string> SplitPath(std::string_view path) {
 }
 
 bool IsParam(std::string_view seg) { return seg.size() >= 2 && seg.front() == '{' && seg.back() == '}'; }
-bool IsRestParam(std::string_view seg) { return IsParam(seg) && seg.size() > 5 && seg.substr(seg.size() - 4) == "...}"; }
+bool IsRestParam(std::string_view seg) {
+  return IsParam(seg) && seg.size() > 5 && seg.substr(seg.size() - 4) == "...}";
+}
 
 }  // namespace
 

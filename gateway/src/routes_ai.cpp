@@ -173,29 +173,30 @@ void Search(aibridge::SemanticSearch& semantic, Request& req, Response& res) {
 void RegisterAiRoutes(Router& router, const Services& services) {
   RouteOptions limits;
   limits.max_body_bytes = kAiBodyLimit;
-  router.Add("POST", "/api/v1/ai/embed", [services](Request& req, Response& res) { Embed(services, req, res); },
-             limits);
-  router.Add("POST", "/api/v1/ai/generate",
-             [services](Request& req, Response& res) { Generate(services, req, res); }, limits);
-  router.Add("POST", "/api/v1/ai/rerank", [services](Request& req, Response& res) { Rerank(services, req, res); },
-             limits);
+  router.Add(
+      "POST", "/api/v1/ai/embed", [services](Request& req, Response& res) { Embed(services, req, res); }, limits);
+  router.Add(
+      "POST", "/api/v1/ai/generate", [services](Request& req, Response& res) { Generate(services, req, res); }, limits);
+  router.Add(
+      "POST", "/api/v1/ai/rerank", [services](Request& req, Response& res) { Rerank(services, req, res); }, limits);
   RouteOptions inline_options;
   inline_options.inline_handler = true;  // Health() is a cached value: never blocks
-  router.Add("GET", "/api/v1/ai/health",
-             [services](Request&, Response& res) {
-               if (services.ai == nullptr) {
-                 res.Json(200, json{{"status", "disabled"}, {"message", "AI is not configured on this server"}});
-                 return;
-               }
-               res.Json(200, services.ai->Health());
-             },
-             inline_options);
+  router.Add(
+      "GET", "/api/v1/ai/health",
+      [services](Request&, Response& res) {
+        if (services.ai == nullptr) {
+          res.Json(200, json{{"status", "disabled"}, {"message", "AI is not configured on this server"}});
+          return;
+        }
+        res.Json(200, services.ai->Health());
+      },
+      inline_options);
 
   // Semantic search. The SemanticSearch (and its job threads) lives as long as the router.
   SemanticPtr semantic;
   if (services.catalog && services.ingest && services.query && services.ai) {
-    semantic = std::make_shared<aibridge::SemanticSearch>(*services.catalog, *services.ingest, *services.query,
-                                                          *services.ai);
+    semantic =
+        std::make_shared<aibridge::SemanticSearch>(*services.catalog, *services.ingest, *services.query, *services.ai);
   }
   router.Add("POST", "/api/v1/datasets/{name}/embeddings", [semantic, services](Request& req, Response& res) {
     StartEmbeddings(Semantic(semantic, services), req, res);
@@ -203,9 +204,8 @@ void RegisterAiRoutes(Router& router, const Services& services) {
   router.Add("GET", "/api/v1/ai/jobs/{id}", [semantic, services](Request& req, Response& res) {
     res.Json(200, Semantic(semantic, services).Job(req.Param("id")));
   });
-  router.Add("POST", "/api/v1/search", [semantic, services](Request& req, Response& res) {
-    Search(Semantic(semantic, services), req, res);
-  });
+  router.Add("POST", "/api/v1/search",
+             [semantic, services](Request& req, Response& res) { Search(Semantic(semantic, services), req, res); });
 }
 
 }  // namespace lakehouse::gateway

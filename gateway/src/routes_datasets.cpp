@@ -44,10 +44,14 @@ bool FlagParam(const Request& req, std::string_view name) {
 std::string DatasetParam(const Request& req) { return DatasetId::Parse(req.Param("name")).str(); }
 
 json VersionJson(const catalogd::VersionSummary& v) {
-  return {{"version", v.version},       {"operation", v.operation},
-          {"created_at", FormatTimeMs(v.created_at_ms)}, {"created_at_ms", v.created_at_ms},
-          {"rows", v.rows},             {"bytes", v.bytes},
-          {"schema_version", v.schema_version}, {"tombstone", v.tombstone}};
+  return {{"version", v.version},
+          {"operation", v.operation},
+          {"created_at", FormatTimeMs(v.created_at_ms)},
+          {"created_at_ms", v.created_at_ms},
+          {"rows", v.rows},
+          {"bytes", v.bytes},
+          {"schema_version", v.schema_version},
+          {"tombstone", v.tombstone}};
 }
 
 void Upload(const Services& services, catalogd::CommitOp op, Request& req, Response& res) {

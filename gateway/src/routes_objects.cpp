@@ -120,8 +120,7 @@ class CheckedBody final : public ByteSource {
     size_t got = body_.Read(buf, n);
     seen_ += got;
     if (got == 0 && expected_ && seen_ != *expected_) {
-      Fail(ErrorCode::kInvalidArgument, "the upload ended after {} of {} bytes; nothing was stored", seen_,
-           *expected_);
+      Fail(ErrorCode::kInvalidArgument, "the upload ended after {} of {} bytes; nothing was stored", seen_, *expected_);
     }
     return got;
   }
@@ -148,8 +147,9 @@ void RegisterObjectRoutes(Router& router, const Services& services) {
   upload.max_body_bytes = services.max_upload_bytes;
   router.Add("GET", "/api/v1/objects/{key...}",
              [services](Request& req, Response& res) { GetObject(services, req, res); });
-  router.Add("PUT", "/api/v1/objects/{key...}",
-             [services](Request& req, Response& res) { PutObject(services, req, res); }, upload);
+  router.Add(
+      "PUT", "/api/v1/objects/{key...}", [services](Request& req, Response& res) { PutObject(services, req, res); },
+      upload);
 }
 
 }  // namespace lakehouse::gateway

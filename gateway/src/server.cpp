@@ -14,12 +14,12 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -299,7 +299,8 @@ class ResponseBase : public Response {
   void FillHeaders(Message& msg, std::string_view content_type) {
     msg.set(http::field::server, "lakehouse");
     msg.set("X-Request-Id", request_id_);
-    if (!content_type.empty()) msg.set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+    if (!content_type.empty())
+      msg.set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
     for (auto& [k, v] : extra_headers_) msg.set(k, v);
     msg.keep_alive(state_.keep_alive);
   }
@@ -479,7 +480,8 @@ void RunHandler(const Handler& handler, Request& request, ResponseBase& response
     if (!response.started()) response.Send(204, "", "");
   } catch (const Error& e) {
     if (e.http_status() >= 500) {
-      log::Error("request failed", {{"request_id", request.request_id()}, {"code", CodeName(e.code())}, {"error", e.what()}});
+      log::Error("request failed",
+                 {{"request_id", request.request_id()}, {"code", CodeName(e.code())}, {"error", e.what()}});
     }
     if (e.code() == ErrorCode::kPayloadTooLarge) response.ForceClose();
     WriteError(response, request, e.code(), e.what());
@@ -558,13 +560,17 @@ class Server::Impl {
 
   void AddBuiltinRoutes() {
     RouteOptions inline_route{.inline_handler = true};
-    router_.Add("GET", "/health", [this](Request&, Response& res) { res.Json(200, HealthBody(nullptr)); }, inline_route);
-    router_.Add("GET", "/ready", [this](Request&, Response& res) {
-      bool ready = true;
-      auto body = HealthBody(&ready);
-      body["ready"] = ready;
-      res.Json(ready ? 200 : 503, body);
-    }, inline_route);
+    router_.Add(
+        "GET", "/health", [this](Request&, Response& res) { res.Json(200, HealthBody(nullptr)); }, inline_route);
+    router_.Add(
+        "GET", "/ready",
+        [this](Request&, Response& res) {
+          bool ready = true;
+          auto body = HealthBody(&ready);
+          body["ready"] = ready;
+          res.Json(ready ? 200 : 503, body);
+        },
+        inline_route);
   }
 
   nlohmann::json HealthBody(bool* all_ready) {
@@ -583,7 +589,9 @@ class Server::Impl {
     }
     if (draining_) ok = false;
     if (all_ready != nullptr) *all_ready = ok;
-    return {{"status", draining_ ? "draining" : (ok ? "ok" : "degraded")}, {"version", options_.version}, {"services", services}};
+    return {{"status", draining_ ? "draining" : (ok ? "ok" : "degraded")},
+            {"version", options_.version},
+            {"services", services}};
   }
 
   awaitable<void> AcceptLoop() {
@@ -682,10 +690,9 @@ class Server::Impl {
     bool too_large = ec == http::error::header_limit;
     const ErrorCode code = ErrorCode::kInvalidArgument;
     std::string message = too_large ? fmt::format("request headers exceed {} bytes", options_.max_header_bytes)
-                                     : fmt::format("malformed HTTP request: {}", ec.message());
-    http::response<http::string_body> res{too_large ? http::status::request_header_fields_too_large
-                                                    : http::status::bad_request,
-                                          11};
+                                    : fmt::format("malformed HTTP request: {}", ec.message());
+    http::response<http::string_body> res{
+        too_large ? http::status::request_header_fields_too_large : http::status::bad_request, 11};
     res.set(http::field::server, "lakehouse");
     res.set(http::field::content_type, "application/json");
     res.set("X-Request-Id", id);
@@ -723,7 +730,8 @@ class Server::Impl {
         std::string allow;
         for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
         response.SetHeader("Allow", allow);
-        error_message = fmt::format("method {} is not allowed on {}; allowed: {}", request.method(), request.path(), allow);
+        error_message =
+            fmt::format("method {} is not allowed on {}; allowed: {}", request.method(), request.path(), allow);
         response.Send(405, ErrorBody(ErrorCode::kMethodNotAllowed, error_message, request_id), "application/json");
       } else {
         error_message = fmt::format("no route for {} {}", request.method(), request.path());
@@ -741,7 +749,7 @@ class Server::Impl {
                                     *request.content_length(), limit, request.method(), request.path());
         response.Send(413, ErrorBody(ErrorCode::kPayloadTooLarge, error_message, request_id), "application/json");
         ArmTimeout(stream);
-      co_await http::async_write(stream, response.message(), kAsTuple);
+        co_await http::async_write(stream, response.message(), kAsTuple);
         state = response.state();
       } else if (match.options->inline_handler) {
         state = co_await RunInline(stream, buffer, parser, request, *match.handler, keep_alive, limit);
@@ -752,17 +760,14 @@ class Server::Impl {
 
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     if (log::Enabled(log::Level::kInfo)) {
-      nlohmann::json fields = {{"request_id", request_id},
-                               {"method", request.method()},
-                               {"path", request.path()},
-                               {"status", state.status},
-                               {"bytes", state.bytes},
-                               {"duration_ms", std::round(ms * 1000) / 1000},
+      nlohmann::json fields = {{"request_id", request_id}, {"method", request.method()},
+                               {"path", request.path()},   {"status", state.status},
+                               {"bytes", state.bytes},     {"duration_ms", std::round(ms * 1000) / 1000},
                                {"remote", remote}};
       if (!error_message.empty()) fields["error"] = error_message;
       log::Info("request", fields);
     }
-    co_return keep_alive && state.keep_alive && !state.broken;
+    co_return keep_alive&& state.keep_alive && !state.broken;
   }
 
   awaitable<ResponseState> RunInline(beast::tcp_stream& stream, beast::flat_buffer& buffer,
@@ -777,9 +782,12 @@ class Server::Impl {
       if (ec) {
         BufferedResponse response(request.request_id(), false);
         ErrorCode code = ec == http::error::body_limit ? ErrorCode::kPayloadTooLarge : ErrorCode::kInvalidArgument;
-        response.Send(HttpStatus(code), ErrorBody(code, fmt::format("could not read the request body: {}", ec.message()), request.request_id()), "application/json");
+        response.Send(
+            HttpStatus(code),
+            ErrorBody(code, fmt::format("could not read the request body: {}", ec.message()), request.request_id()),
+            "application/json");
         ArmTimeout(stream);
-      co_await http::async_write(stream, response.message(), kAsTuple);
+        co_await http::async_write(stream, response.message(), kAsTuple);
         co_return response.state();
       }
     }

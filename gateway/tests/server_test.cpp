@@ -1,10 +1,10 @@
 // The HTTP server over a real socket: routing, errors, limits, streaming, keep-alive, drain.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <atomic>
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -33,12 +33,16 @@ class ServerTest : public ::testing::Test {
       res.Send(200, body, "application/octet-stream");
     });
     router.Add("POST", "/headers", [](Request& req, Response& res) {
-      res.Json(200, {{"type", req.Header("Content-Type").value_or("")}, {"length", req.content_length().value_or(0)},
+      res.Json(200, {{"type", req.Header("Content-Type").value_or("")},
+                     {"length", req.content_length().value_or(0)},
                      {"body", req.ReadBody()}});
     });
-    router.Add("GET", "/inline-headers", [](Request& req, Response& res) {
-      res.Json(200, {{"x", req.Header("X-Test").value_or("")}});
-    }, RouteOptions{.inline_handler = true});
+    router.Add(
+        "GET", "/inline-headers",
+        [](Request& req, Response& res) {
+          res.Json(200, {{"x", req.Header("X-Test").value_or("")}});
+        },
+        RouteOptions{.inline_handler = true});
     router.Add("GET", "/stream", [](Request&, Response& res) {
       res.Begin(200, "text/plain");
       for (int i = 0; i < 3; ++i) res.Write("chunk" + std::to_string(i) + ";");
@@ -58,7 +62,8 @@ class ServerTest : public ::testing::Test {
       }
       res.End();
     });
-    router.Add("GET", "/missing", [](Request&, Response&) { Fail(ErrorCode::kNotFound, "dataset 'x' does not exist"); });
+    router.Add("GET", "/missing",
+               [](Request&, Response&) { Fail(ErrorCode::kNotFound, "dataset 'x' does not exist"); });
     router.Add("GET", "/boom", [](Request&, Response&) { throw std::runtime_error("secret internals"); });
     router.Add("GET", "/sized", [](Request& req, Response& res) {
       res.BeginSized(200, "application/octet-stream", 10);
@@ -281,7 +286,9 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequests) {
 
 TEST_F(ServerTest, ExpectContinueIsHonoured) {
   tcp::socket s = Connect();
-  net::write(s, net::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")));
+  net::write(
+      s,
+      net::buffer(std::string("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")));
   std::string got(25, '\0');
   size_t n = net::read(s, net::buffer(got), net::transfer_exactly(25));
   EXPECT_EQ(got.substr(0, n), "HTTP/1.1 100 Continue\r\n\r\n");

@@ -24,10 +24,14 @@ std::string_view Trim(std::string_view s) {
 
 std::string_view FormatName(Format format) {
   switch (format) {
-    case Format::kParquet: return "parquet";
-    case Format::kCsv: return "csv";
-    case Format::kJson: return "json";
-    case Format::kNdjson: return "ndjson";
+    case Format::kParquet:
+      return "parquet";
+    case Format::kCsv:
+      return "csv";
+    case Format::kJson:
+      return "json";
+    case Format::kNdjson:
+      return "ndjson";
   }
   return "unknown";
 }

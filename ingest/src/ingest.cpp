@@ -236,7 +236,8 @@ class IngestorImpl final : public Ingestor {
         try {
           store_.Delete(key);
         } catch (const std::exception& d) {
-          log::Warn("ingest: could not delete the data object of a refused commit", {{"key", key}, {"error", d.what()}});
+          log::Warn("ingest: could not delete the data object of a refused commit",
+                    {{"key", key}, {"error", d.what()}});
         }
       } else {
         log::Warn("ingest: commit failed with an unknown outcome; data object left for garbage collection",

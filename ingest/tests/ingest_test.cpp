@@ -76,8 +76,8 @@ class IngestTest : public ::testing::TestWithParam<std::string> {
 
   std::string MakeParquet(const std::string& name, int rows, const std::string& extra_cols = "") {
     std::string path = work_ + "/" + name;
-    duck_.Run("COPY (SELECT range AS id, range * 1.5 AS price, 'item' || range AS label" + extra_cols +
-              " FROM range(" + std::to_string(rows) + ")) TO '" + path + "' (FORMAT parquet)");
+    duck_.Run("COPY (SELECT range AS id, range * 1.5 AS price, 'item' || range AS label" + extra_cols + " FROM range(" +
+              std::to_string(rows) + ")) TO '" + path + "' (FORMAT parquet)");
     return path;
   }
 

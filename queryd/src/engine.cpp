@@ -50,9 +50,7 @@ constexpr std::string_view kScheme = "lakehouse://";
 constexpr uint64_t kFooterTail = 64 << 10;  //!< bytes fetched (and cached) at the end of a remote object
 constexpr idx_t kArrowBatchRows = idx_t{64} * 1024;
 
-std::string ObjectPath(const std::string& key) {
-  return std::string(kScheme) + key;
-}
+std::string ObjectPath(const std::string& key) { return std::string(kScheme) + key; }
 
 std::string SqlString(std::string_view text) {
   std::string out = "'";
@@ -409,9 +407,7 @@ struct EngineFunctionInfo final : duckdb::TableFunctionInfo {
   EngineImpl* engine;
 };
 
-std::string DescribeType(const duckdb::LogicalType& type) {
-  return type.ToString();
-}
+std::string DescribeType(const duckdb::LogicalType& type) { return type.ToString(); }
 
 //! Types the Arrow export does not carry faithfully (or at all) are sent as their text.
 bool NeedsTextCast(const duckdb::LogicalType& type) {

@@ -72,9 +72,10 @@ void Run(ObjectStore& store, const std::string& prefix) {
       store.Delete(fmt::format("{}obj{}", p, i));
       store.Delete(fmt::format("{}pia{}", p, i));
     });
-    fmt::print("{} threads={}: put {:.0f}/s  put-if-absent {:.0f}/s  head {:.0f}/s  get {:.0f}/s  "
-               "list {} keys {:.0f} ms  delete(x2) {:.0f}/s\n",
-               store.Kind(), threads, put, pia, head, get, 2 * kOps, list * 1000, del);
+    fmt::print(
+        "{} threads={}: put {:.0f}/s  put-if-absent {:.0f}/s  head {:.0f}/s  get {:.0f}/s  "
+        "list {} keys {:.0f} ms  delete(x2) {:.0f}/s\n",
+        store.Kind(), threads, put, pia, head, get, 2 * kOps, list * 1000, del);
   }
   constexpr uint64_t kBig = 256ull << 20;
   ZeroSource source(kBig);
@@ -87,8 +88,7 @@ void Run(ObjectStore& store, const std::string& prefix) {
     });
   });
   store.Delete(prefix + "big");
-  fmt::print("{} 256 MiB object: put {:.0f} MB/s  get {:.0f} MB/s\n", store.Kind(), kBig / up / 1e6,
-             got / down / 1e6);
+  fmt::print("{} 256 MiB object: put {:.0f} MB/s  get {:.0f} MB/s\n", store.Kind(), kBig / up / 1e6, got / down / 1e6);
 }
 
 }  // namespace
@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
     std::string mode = argc > 1 ? argv[1] : "local";
     std::string prefix = fmt::format("bench-{:08x}/", std::random_device{}());
     if (mode == "local") {
-      std::string dir = argc > 2 ? argv[2] : (std::filesystem::temp_directory_path() / ("lh-bench-" + prefix.substr(6, 8))).string();
+      std::string dir =
+          argc > 2 ? argv[2] : (std::filesystem::temp_directory_path() / ("lh-bench-" + prefix.substr(6, 8))).string();
       {
         auto store = lakehouse::storaged::MakeLocalStore({dir, "", ""});
         Run(*store, prefix);

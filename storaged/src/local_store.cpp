@@ -315,7 +315,8 @@ class LocalStore final : public ObjectStore {
       deny(fmt::format("expires '{}' is not a unix time", *expires_text));
     }
     std::string expected = Signature(secret_, *signed_method, key, expires);
-    if (signature->size() != expected.size() || CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0) {
+    if (signature->size() != expected.size() ||
+        CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0) {
       deny("the signature does not match (the URL was altered or signed by another server)");
     }
     int64_t now =

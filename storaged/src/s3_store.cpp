@@ -105,12 +105,12 @@ class Lease {
 };
 
 struct HttpRequest {
-  std::string method = "GET";         //!< GET, HEAD, PUT, POST, DELETE
-  std::string key;                    //!< empty for bucket-level requests
-  std::string query;                  //!< sorted, RFC 3986-encoded (curl signs it as written)
-  std::vector<std::string> headers;   //!< extra "Name: value" headers
-  std::string_view body;              //!< PUT/POST body (in memory; at most one part)
-  const ByteSink* sink = nullptr;     //!< a 2xx response body streams here instead of into `body`
+  std::string method = "GET";        //!< GET, HEAD, PUT, POST, DELETE
+  std::string key;                   //!< empty for bucket-level requests
+  std::string query;                 //!< sorted, RFC 3986-encoded (curl signs it as written)
+  std::vector<std::string> headers;  //!< extra "Name: value" headers
+  std::string_view body;             //!< PUT/POST body (in memory; at most one part)
+  const ByteSink* sink = nullptr;    //!< a 2xx response body streams here instead of into `body`
 };
 
 struct HttpResponse {
@@ -146,7 +146,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   if (colon != std::string_view::npos) {
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+      value.remove_suffix(1);
     st->response->headers[Lower(std::string(line.substr(0, colon)))] = std::string(value);
   }
   return line.size();
@@ -584,9 +585,9 @@ class S3Store final : public ObjectStore {
   void Check(const HttpResponse& resp, std::string_view what, std::string_view key) const {
     if (resp.status >= 200 && resp.status < 300) return;
     S3ErrorBody e = ParseError(resp.body);
-    std::string detail = e.code.empty() ? fmt::format("HTTP {}", resp.status)
-                                        : fmt::format("HTTP {} {}{}{}", resp.status, e.code,
-                                                      e.message.empty() ? "" : ": ", e.message);
+    std::string detail =
+        e.code.empty() ? fmt::format("HTTP {}", resp.status)
+                       : fmt::format("HTTP {} {}{}{}", resp.status, e.code, e.message.empty() ? "" : ": ", e.message);
     if (resp.status == 404) {
       if (e.code == "NoSuchBucket") {
         Fail(ErrorCode::kUnavailable, "S3 bucket '{}' does not exist at {} (create it or enable create_bucket)",
@@ -596,15 +597,17 @@ class S3Store final : public ObjectStore {
     }
     if (resp.status == 403) {
       if (e.code == "SignatureDoesNotMatch" || e.code == "InvalidAccessKeyId" || e.code.empty()) {
-        Fail(ErrorCode::kUnavailable, "S3 at {} rejected this server's credentials on {} '{}' ({}): check the access and secret key",
+        Fail(ErrorCode::kUnavailable,
+             "S3 at {} rejected this server's credentials on {} '{}' ({}): check the access and secret key",
              options_.endpoint, what, key, detail);
       }
       Fail(ErrorCode::kPermissionDenied, "S3 at {} denied {} '{}' ({})", options_.endpoint, what, key, detail);
     }
-    if (resp.status == 409) Fail(ErrorCode::kConflict, "S3 at {} refused {} '{}' ({})", options_.endpoint, what, key, detail);
+    if (resp.status == 409)
+      Fail(ErrorCode::kConflict, "S3 at {} refused {} '{}' ({})", options_.endpoint, what, key, detail);
     if (resp.status == 412) {
-      Fail(ErrorCode::kPreconditionFailed, "S3 at {}: precondition failed on {} '{}' ({})", options_.endpoint, what, key,
-           detail);
+      Fail(ErrorCode::kPreconditionFailed, "S3 at {}: precondition failed on {} '{}' ({})", options_.endpoint, what,
+           key, detail);
     }
     if (resp.status >= 500) {
       Fail(ErrorCode::kUnavailable, "S3 at {} failed on {} '{}' ({})", options_.endpoint, what, key, detail);

@@ -91,8 +91,8 @@ PresignedV4 PresignV4(const PresignV4Request& request, const SigV4Credentials& c
   key = HmacSha256(key, credentials.service);
   key = HmacSha256(key, "aws4_request");
   out.signature = HexEncode(HmacSha256(key, out.string_to_sign));
-  out.url = request.scheme + "://" + request.host + request.canonical_uri + "?" + query +
-            "&X-Amz-Signature=" + out.signature;
+  out.url =
+      request.scheme + "://" + request.host + request.canonical_uri + "?" + query + "&X-Amz-Signature=" + out.signature;
   return out;
 }
 

@@ -331,9 +331,11 @@ TEST_P(StoreTest, ReadersNeverSeeAPartialObject) {
 }
 
 TEST_P(StoreTest, BadKeysAreRejected) {
-  const std::vector<std::string> bad = {"",     "/abs/key", "a/../b", "..",  "../escape", "a/..", ".",
-                                        "a//b", "a/",       "./a",    "a/./b", std::string("a\0b", 3), "a\nb", "tab\there",
-                                        std::string(1025, 'k')};
+  const std::vector<std::string> bad = {"",     "/abs/key",  "a/../b",
+                                        "..",   "../escape", "a/..",
+                                        ".",    "a//b",      "a/",
+                                        "./a",  "a/./b",     std::string("a\0b", 3),
+                                        "a\nb", "tab\there", std::string(1025, 'k')};
   for (const std::string& key : bad) {
     SCOPED_TRACE("key: '" + key + "'");
     EXPECT_EQ(CodeOf([&] { store_->PutBytes(key, "x"); }), ErrorCode::kInvalidArgument);
@@ -392,8 +394,9 @@ TEST_P(StoreTest, PresignedGetAndPut) {
     tampered[tampered.size() - 1] = tampered.back() == '0' ? '1' : '0';
     EXPECT_EQ(CodeOf([&, p = path] { VerifyLocalPresigned(*store_, "GET", p, tampered); }),
               ErrorCode::kPermissionDenied);
-    EXPECT_EQ(CodeOf([&, q = query] { VerifyLocalPresigned(*store_, "GET", "/api/v1/objects/" + prefix_ + "other", q); }),
-              ErrorCode::kPermissionDenied)
+    EXPECT_EQ(
+        CodeOf([&, q = query] { VerifyLocalPresigned(*store_, "GET", "/api/v1/objects/" + prefix_ + "other", q); }),
+        ErrorCode::kPermissionDenied)
         << "the signature covers the key";
     // The documented scheme, recomputed here: HMAC-SHA256(secret, "METHOD\nkey\nexpires").
     auto sign = [&](std::string_view method, int64_t expires) {

@@ -90,8 +90,8 @@ class GatewayObjectsTest : public ::testing::Test {
     gateway::ServerOptions options;
     options.port = 0;
     options.worker_threads = 4;
-    server_ = std::make_unique<gateway::Server>(options, gateway::BuildRouter(services),
-                                                std::vector<gateway::HealthCheck>{});
+    server_ =
+        std::make_unique<gateway::Server>(options, gateway::BuildRouter(services), std::vector<gateway::HealthCheck>{});
     server_->Bind();
     base_ = "http://127.0.0.1:" + std::to_string(server_->port());
     thread_ = std::thread([this] { server_->Run(); });
@@ -169,8 +169,7 @@ TEST_F(GatewayObjectsTest, BadUrlsAreRefused) {
 
   Reply missing = Http("GET", Url(PresignMethod::kGet, "not/there"));
   EXPECT_EQ(missing.status, 404) << missing.body;
-  EXPECT_EQ(Http("GET", base_ + "/api/v1/objects/..%2Fescape?method=GET&expires=9999999999&signature=00").status,
-            400);
+  EXPECT_EQ(Http("GET", base_ + "/api/v1/objects/..%2Fescape?method=GET&expires=9999999999&signature=00").status, 400);
 }
 
 TEST_F(GatewayObjectsTest, S3BackendAnswers404) {

@@ -1,7 +1,7 @@
 // Behaviour specific to one backend: the local store's files on disk, and S3 errors that need no
 // server (an endpoint nobody listens on).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <ctime>
@@ -34,7 +34,9 @@ TEST_F(LocalStoreTest, ObjectsAreFilesUnderTheRoot) {
   int entries = 0;
   for (auto& e : std::filesystem::recursive_directory_iterator(root_)) entries += e.is_regular_file() ? 1 : 0;
   EXPECT_EQ(entries, 1);
-  EXPECT_EQ(store_->Presign(PresignMethod::kPut, "ds/a b", 10).rfind("http://gw:8080/api/v1/objects/ds/a%20b?method=PUT&expires=", 0), 0u);
+  EXPECT_EQ(store_->Presign(PresignMethod::kPut, "ds/a b", 10)
+                .rfind("http://gw:8080/api/v1/objects/ds/a%20b?method=PUT&expires=", 0),
+            0u);
 }
 
 TEST_F(LocalStoreTest, TempFilesAreHiddenAndReserved) {

@@ -12,14 +12,10 @@ namespace lakehouse::queryd::arrow {
 namespace fb = org::apache::arrow::flatbuf;
 namespace {
 
-constexpr int64_t Pad8(int64_t n) {
-  return (n + 7) & ~int64_t{7};
-}
+constexpr int64_t Pad8(int64_t n) { return (n + 7) & ~int64_t{7}; }
 constexpr char kZeros[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 
-fb::TimeUnit ToFb(TimeUnit unit) {
-  return static_cast<fb::TimeUnit>(static_cast<int>(unit));
-}
+fb::TimeUnit ToFb(TimeUnit unit) { return static_cast<fb::TimeUnit>(static_cast<int>(unit)); }
 
 int64_t CountNulls(const ArrowArray& array) {
   if (array.null_count >= 0) return array.null_count;

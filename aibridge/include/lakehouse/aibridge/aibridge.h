@@ -20,11 +20,11 @@ namespace lakehouse::aibridge {
 
 struct AiConfig {
   std::string sidecar_url = "http://127.0.0.1:8090";  //!< base URL of the sidecar
-  int64_t timeout_ms = 120000;         //!< deadline of one attempt (connect + answer)
-  int64_t connect_timeout_ms = 2000;   //!< TCP connect deadline of one attempt
-  int max_retries = 2;                 //!< extra attempts on connection errors and 500/502/503
-  int64_t retry_backoff_ms = 100;      //!< wait before the first retry; doubles each retry
-  int64_t health_interval_ms = 2000;   //!< how often the background thread refreshes Health()
+  int64_t timeout_ms = 120000;                        //!< deadline of one attempt (connect + answer)
+  int64_t connect_timeout_ms = 2000;                  //!< TCP connect deadline of one attempt
+  int max_retries = 2;                                //!< extra attempts on connection errors and 500/502/503
+  int64_t retry_backoff_ms = 100;                     //!< wait before the first retry; doubles each retry
+  int64_t health_interval_ms = 2000;                  //!< how often the background thread refreshes Health()
 };
 
 //! Embeddings of n texts, row-major float32: values.size() == count * dim.

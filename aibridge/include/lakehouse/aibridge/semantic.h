@@ -15,9 +15,15 @@
 #include <memory>
 #include <string>
 
-namespace lakehouse::catalogd { class Catalog; }
-namespace lakehouse::ingest { class Ingestor; }
-namespace lakehouse::queryd { class QueryEngine; }
+namespace lakehouse::catalogd {
+class Catalog;
+}
+namespace lakehouse::ingest {
+class Ingestor;
+}
+namespace lakehouse::queryd {
+class QueryEngine;
+}
 
 namespace lakehouse::aibridge {
 

@@ -38,12 +38,12 @@ struct SupervisorConfig {
 
   //! Children's stdout/stderr go to <log_dir>/{sidecar,modelserver}.log; empty: inherit stderr.
   std::string log_dir;
-  int64_t start_timeout_ms = 30000;     //!< Start() fails when a child is not healthy by then
-  int64_t health_interval_ms = 1000;    //!< health probe period per child
-  int health_failures_to_restart = 5;   //!< consecutive failed probes of a live child -> restart
-  int64_t restart_backoff_ms = 500;     //!< first restart delay; doubles up to max_backoff_ms
+  int64_t start_timeout_ms = 30000;    //!< Start() fails when a child is not healthy by then
+  int64_t health_interval_ms = 1000;   //!< health probe period per child
+  int health_failures_to_restart = 5;  //!< consecutive failed probes of a live child -> restart
+  int64_t restart_backoff_ms = 500;    //!< first restart delay; doubles up to max_backoff_ms
   int64_t max_backoff_ms = 30000;
-  int64_t stop_timeout_ms = 5000;       //!< SIGTERM grace before SIGKILL
+  int64_t stop_timeout_ms = 5000;  //!< SIGTERM grace before SIGKILL
 };
 
 class AiSupervisor {

@@ -52,9 +52,9 @@ enum class CommitOp { kCreate, kAppend, kReplace, kDelete };
 struct CommitRequest {
   std::string dataset;
   CommitOp op = CommitOp::kCreate;
-  Schema schema;                        //!< schema of `objects` (ignored for kDelete)
-  std::vector<DataObject> objects;      //!< new objects (kAppend adds them to the head's)
-  bool allow_schema_change = false;     //!< kAppend/kReplace: accept a schema that differs from the head's
+  Schema schema;                             //!< schema of `objects` (ignored for kDelete)
+  std::vector<DataObject> objects;           //!< new objects (kAppend adds them to the head's)
+  bool allow_schema_change = false;          //!< kAppend/kReplace: accept a schema that differs from the head's
   std::optional<uint64_t> expected_version;  //!< optimistic check: fail with 409 unless head == this
   std::map<std::string, std::string> properties;
 };

@@ -12,11 +12,21 @@
 
 #include "lakehouse/gateway/http.h"
 
-namespace lakehouse::storaged { class ObjectStore; }
-namespace lakehouse::catalogd { class Catalog; }
-namespace lakehouse::ingest { class Ingestor; }
-namespace lakehouse::queryd { class QueryEngine; }
-namespace lakehouse::aibridge { class AiBridge; }
+namespace lakehouse::storaged {
+class ObjectStore;
+}
+namespace lakehouse::catalogd {
+class Catalog;
+}
+namespace lakehouse::ingest {
+class Ingestor;
+}
+namespace lakehouse::queryd {
+class QueryEngine;
+}
+namespace lakehouse::aibridge {
+class AiBridge;
+}
 
 namespace lakehouse::gateway {
 
@@ -40,13 +50,13 @@ struct HealthCheck {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;                 //!< 0 picks a free port (see Server::port())
+  uint16_t port = 8080;  //!< 0 picks a free port (see Server::port())
   int io_threads = 2;
-  int worker_threads = 16;              //!< threads running blocking handlers (queries, uploads)
-  uint64_t max_body_bytes = 1ull << 20; //!< default request body limit -> 413 beyond it
+  int worker_threads = 16;               //!< threads running blocking handlers (queries, uploads)
+  uint64_t max_body_bytes = 1ull << 20;  //!< default request body limit -> 413 beyond it
   uint64_t max_header_bytes = 16 << 10;
-  int64_t idle_timeout_ms = 60000;      //!< keep-alive connections idle longer are closed
-  int64_t drain_timeout_ms = 30000;     //!< on SIGTERM, how long in-flight requests may finish
+  int64_t idle_timeout_ms = 60000;   //!< keep-alive connections idle longer are closed
+  int64_t drain_timeout_ms = 30000;  //!< on SIGTERM, how long in-flight requests may finish
   std::string version = "0.0.0";
 };
 

@@ -46,7 +46,7 @@ struct IngestOptions {
 struct IngestRequest {
   std::string dataset;
   catalogd::CommitOp op = catalogd::CommitOp::kCreate;  //!< kCreate, kAppend or kReplace
-  std::optional<Format> format;                          //!< nullopt: sniff the first bytes
+  std::optional<Format> format;                         //!< nullopt: sniff the first bytes
   bool allow_schema_change = false;
   std::optional<uint64_t> expected_version;
   std::map<std::string, std::string> properties;
@@ -69,7 +69,6 @@ class Ingestor {
   virtual IngestResult Ingest(const IngestRequest& request, ByteSource& body) = 0;
 };
 
-std::unique_ptr<Ingestor> MakeIngestor(storaged::ObjectStore& store, catalogd::Catalog& catalog,
-                                       IngestOptions options);
+std::unique_ptr<Ingestor> MakeIngestor(storaged::ObjectStore& store, catalogd::Catalog& catalog, IngestOptions options);
 
 }  // namespace lakehouse::ingest

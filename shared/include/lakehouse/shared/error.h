@@ -49,8 +49,8 @@ template <typename... Args>
 }
 
 //! Throws kInvalidArgument with the message unless the condition holds (a user-facing check).
-#define LH_USER_CHECK(cond, ...)                                      \
-  do {                                                                \
+#define LH_USER_CHECK(cond, ...)                                                           \
+  do {                                                                                     \
     if (!(cond)) ::lakehouse::Fail(::lakehouse::ErrorCode::kInvalidArgument, __VA_ARGS__); \
   } while (0)
 

@@ -63,12 +63,12 @@ struct DataObject {
 //! One version of one dataset. Persisted as JSON at `_catalog/<dataset>/<version>.json`.
 struct DatasetManifest {
   std::string dataset;
-  uint64_t version = 0;                   //!< 1, 2, 3, ...
-  std::optional<uint64_t> parent_version; //!< absent for version 1
-  std::string operation;                  //!< "create", "append", "replace", "delete"
-  int64_t created_at_ms = 0;              //!< unix epoch milliseconds
-  bool tombstone = false;                 //!< true when the dataset was deleted at this version
-  uint64_t schema_version = 1;            //!< bumps when the schema changes
+  uint64_t version = 0;                    //!< 1, 2, 3, ...
+  std::optional<uint64_t> parent_version;  //!< absent for version 1
+  std::string operation;                   //!< "create", "append", "replace", "delete"
+  int64_t created_at_ms = 0;               //!< unix epoch milliseconds
+  bool tombstone = false;                  //!< true when the dataset was deleted at this version
+  uint64_t schema_version = 1;             //!< bumps when the schema changes
   Schema schema;
   SchemaFingerprint fingerprint;
   std::vector<DataObject> objects;

@@ -20,7 +20,7 @@ using lakehouse::ByteSource;
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
-  std::string etag;          //!< without quotes
+  std::string etag;  //!< without quotes
   int64_t last_modified_ms = 0;
 };
 
@@ -76,20 +76,20 @@ class ObjectStore {
 void ValidateKey(std::string_view key);
 
 struct LocalStoreOptions {
-  std::string root;              //!< directory holding the objects
-  std::string presign_secret;    //!< HMAC key for presigned URLs (random per process when empty)
-  std::string public_base_url;   //!< e.g. "http://127.0.0.1:8080"; presigned URLs point at the gateway
+  std::string root;             //!< directory holding the objects
+  std::string presign_secret;   //!< HMAC key for presigned URLs (random per process when empty)
+  std::string public_base_url;  //!< e.g. "http://127.0.0.1:8080"; presigned URLs point at the gateway
 };
 
 struct S3StoreOptions {
-  std::string endpoint;          //!< e.g. "http://127.0.0.1:7480"
+  std::string endpoint;  //!< e.g. "http://127.0.0.1:7480"
   std::string region = "us-east-1";
   std::string bucket;
   std::string access_key;
   std::string secret_key;
   uint64_t multipart_threshold = 64ull << 20;  //!< Put switches to multipart above this size
   uint64_t multipart_part_size = 16ull << 20;
-  bool create_bucket = true;     //!< create the bucket on start if missing
+  bool create_bucket = true;  //!< create the bucket on start if missing
   int64_t timeout_ms = 30000;
 };
 

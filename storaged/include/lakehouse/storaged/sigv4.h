@@ -25,9 +25,9 @@ struct PresignV4Request {
 };
 
 struct PresignedV4 {
-  std::string url;               //!< scheme://host/uri?X-Amz-...&X-Amz-Signature=...
-  std::string signature;         //!< lowercase hex
-  std::string canonical_request; //!< for debugging signature mismatches
+  std::string url;                //!< scheme://host/uri?X-Amz-...&X-Amz-Signature=...
+  std::string signature;          //!< lowercase hex
+  std::string canonical_request;  //!< for debugging signature mismatches
   std::string string_to_sign;
 };
 
