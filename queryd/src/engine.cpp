@@ -8,6 +8,7 @@
 //   - the sandbox: one read-only statement, no external access, locked configuration;
 //   - execution: streaming, cancellable, every chunk exported once through the Arrow C data
 //     interface to the encoders (encoders.cpp).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -769,8 +770,46 @@ void CheckReadOnly(const duckdb::SQLStatement& statement, const std::string& sql
   }
 }
 
+//! Edit distance between two short names (for "did you mean" suggestions).
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+//! "table 'x' does not exist" with the closest dataset names, instead of DuckDB's suggestions of
+//! its own system tables.
+[[noreturn]] void FailUnknownTable(const std::string& name, const std::vector<catalogd::DatasetSummary>& datasets) {
+  std::string lowered = duckdb::StringUtil::Lower(name);
+  std::vector<std::pair<size_t, std::string>> close;
+  for (const auto& d : datasets) {
+    size_t distance = EditDistance(lowered, d.name);
+    if (distance <= std::max<size_t>(2, lowered.size() / 3)) close.emplace_back(distance, d.name);
+  }
+  std::sort(close.begin(), close.end());
+  if (close.empty()) {
+    Fail(ErrorCode::kNotFound,
+         "table '{}' does not exist: no dataset has that name (GET /api/v1/datasets lists them; older versions are "
+         "read with dataset_version('name', n))",
+         name);
+  }
+  std::string suggestions;
+  for (size_t i = 0; i < close.size() && i < 3; ++i) suggestions += (i ? ", '" : "'") + close[i].second + "'";
+  Fail(ErrorCode::kNotFound, "table '{}' does not exist: no dataset has that name; did you mean {}?", name,
+       suggestions);
+}
+
 [[noreturn]] void ThrowQueryError(const duckdb::ErrorData& error, const QueryState& state, bool timed_out,
-                                  bool client_gone, int64_t timeout_ms) {
+                                  bool client_gone, int64_t timeout_ms, catalogd::Catalog& catalog) {
   if (state.resolution_error) throw *state.resolution_error;
   if (timed_out) {
     Fail(ErrorCode::kTimeout,
@@ -785,7 +824,7 @@ void CheckReadOnly(const duckdb::SQLStatement& statement, const std::string& sql
       auto name = extra.find("name");
       auto type = extra.find("type");
       if (name != extra.end() && (type == extra.end() || type->second == "Table" || type->second == "View")) {
-        Fail(ErrorCode::kNotFound, "table '{}' does not exist: no dataset has that name ({})", name->second, message);
+        FailUnknownTable(name->second, catalog.List());
       }
       throw Error(ErrorCode::kInvalidArgument, message);
     }
@@ -857,7 +896,7 @@ QueryStats EngineImpl::Execute(const QueryRequest& request, ResultSink& sink) {
   } unwatch{watchdog_, watch_id};
 
   auto fail = [&](const duckdb::ErrorData& error) {
-    ThrowQueryError(error, state, timed_out.load(), client_gone, timeout_ms);
+    ThrowQueryError(error, state, timed_out.load(), client_gone, timeout_ms, catalog_);
   };
 
   duckdb::unique_ptr<duckdb::QueryResult> result;

@@ -67,6 +67,15 @@ TEST_P(EngineTest, UnknownTableIs404NamingIt) {
   EXPECT_NE(message.find("no_such_dataset"), std::string::npos) << message;
 }
 
+TEST_P(EngineTest, UnknownTableSuggestsCloseDatasetNames) {
+  std::string message;
+  EXPECT_EQ(CodeOf([&] { RunJson("SELECT * FROM sale"); }, &message), ErrorCode::kNotFound);
+  EXPECT_NE(message.find("did you mean 'sales'"), std::string::npos) << message;
+  EXPECT_EQ(message.find("pg_"), std::string::npos) << "no DuckDB system tables in suggestions: " << message;
+  EXPECT_EQ(CodeOf([&] { RunJson("SELECT * FROM zzzzzzzzzzzz"); }, &message), ErrorCode::kNotFound);
+  EXPECT_EQ(message.find("did you mean"), std::string::npos) << message;
+}
+
 TEST_P(EngineTest, SyntaxErrorIs400WithDuckDBsMessage) {
   std::string message;
   EXPECT_EQ(CodeOf([&] { RunJson("SELEC * FROM sales"); }, &message), ErrorCode::kInvalidArgument);
