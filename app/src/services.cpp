@@ -21,7 +21,7 @@ namespace lakehouse::app {
 namespace {
 
 //! Unreferenced data objects younger than this are left alone: they may belong to a commit in flight.
-constexpr int64_t kGarbageMinAgeMs = 15 * 60 * 1000;
+constexpr int64_t kGarbageMinAgeMs = int64_t{15} * 60 * 1000;
 constexpr auto kGarbageInterval = std::chrono::minutes(10);
 
 //! The configured presign secret, or one generated on first start and kept in the data directory

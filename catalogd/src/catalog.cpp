@@ -208,6 +208,13 @@ class CatalogImpl final : public Catalog {
     if (version == 0) Fail(ErrorCode::kNotFound, "dataset '{}' has no version 0 (versions start at 1)", dataset);
     auto manifest = ReadManifest({dataset, version});
     if (!manifest) Fail(ErrorCode::kNotFound, "dataset '{}' has no version {}", dataset, version);
+    // Versions before a later tombstone were deleted with the dataset (their data is collected).
+    for (const auto& v : Versions(dataset)) {
+      if (v.tombstone && v.version > version) {
+        Fail(ErrorCode::kNotFound, "dataset '{}' version {} was deleted with the dataset at version {}", dataset,
+             version, v.version);
+      }
+    }
     return *manifest;
   }
 
@@ -310,15 +317,24 @@ class CatalogImpl final : public Catalog {
     for (const auto& info : store_.ListAll("_catalog/")) {
       if (auto parsed = ParseManifestKey(info.key)) manifests.push_back(std::move(*parsed));
     }
-    std::vector<std::vector<std::string>> refs(manifests.size());
+    std::vector<std::optional<DatasetManifest>> read(manifests.size());
     ParallelFor(manifests.size(), ReadThreads(), [&](size_t i) {
       // Storage errors propagate (and abort the collection); only unreadable manifests are skipped.
-      if (auto m = ReadManifest(manifests[i])) {
-        for (const auto& o : m->objects) refs[i].push_back(o.ref.key);
-      }
+      read[i] = ReadManifest(manifests[i]);
     });
+    // A tombstone ends the history it closes: versions before a dataset's latest tombstone no
+    // longer hold their objects, so deleting a dataset frees its data.
+    std::map<std::string, uint64_t> last_tombstone;
+    for (const auto& m : read) {
+      if (m && m->tombstone) last_tombstone[m->dataset] = std::max(last_tombstone[m->dataset], m->version);
+    }
     std::set<std::string> referenced;
-    for (auto& r : refs) referenced.insert(r.begin(), r.end());
+    for (const auto& m : read) {
+      if (!m) continue;
+      auto t = last_tombstone.find(m->dataset);
+      if (t != last_tombstone.end() && m->version < t->second) continue;
+      for (const auto& o : m->objects) referenced.insert(o.ref.key);
+    }
 
     size_t deleted = 0;
     for (const auto* list : {&data, &staging}) {

@@ -46,10 +46,11 @@ class CatalogTest : public ::testing::TestWithParam<std::string> {
     return catalog_->Commit(r);
   }
 
-  static ErrorCode CodeOf(const std::function<void()>& fn) {
+  static ErrorCode CodeOf(const std::function<void()>& fn, std::string* message = nullptr) {
     try {
       fn();
     } catch (const Error& e) {
+      if (message != nullptr) *message = e.what();
       return e.code();
     }
     ADD_FAILURE() << "expected an Error";
@@ -97,7 +98,9 @@ TEST_P(CatalogTest, CreateAppendReplaceDeleteMakeVersions) {
   EXPECT_EQ(v4.version, 4u);
   EXPECT_TRUE(catalog_->List().empty());
   EXPECT_EQ(CodeOf([&] { catalog_->Head("sales"); }), ErrorCode::kNotFound);
-  EXPECT_EQ(catalog_->Get("sales", 2), v2);  // history stays readable
+  // A delete ends the dataset's history: older versions are gone with it (GC frees their data).
+  EXPECT_EQ(CodeOf([&] { catalog_->Get("sales", 2); }), ErrorCode::kNotFound);
+  EXPECT_EQ(catalog_->Get("sales", 4), v4);
 
   auto versions = catalog_->Versions("sales");
   ASSERT_EQ(versions.size(), 4u);
@@ -345,6 +348,26 @@ TEST_P(CatalogTest, GarbageCollectionKeepsReferencedAndYoungObjects) {
   EXPECT_TRUE(t_->store->Head(replaced.ref.key).has_value());
   for (const auto& o : catalog_->Head("sales").objects) EXPECT_TRUE(t_->store->Head(o.ref.key).has_value());
   EXPECT_EQ(catalog_->CollectGarbage(-60'000), 0u);
+}
+
+TEST_P(CatalogTest, DeletingADatasetFreesItsDataAndHistory) {
+  auto first = Data("trips");
+  Commit("trips", CommitOp::kCreate, {first});
+  auto second = Data("trips");
+  Commit("trips", CommitOp::kAppend, {second});
+  EXPECT_EQ(catalog_->Get("trips", 2).objects.size(), 2u);
+  Commit("trips", CommitOp::kDelete, {});
+  auto again = Data("trips");
+  auto v4 = Commit("trips", CommitOp::kCreate, {again});  // re-created: history continues at v4
+
+  EXPECT_EQ(catalog_->CollectGarbage(-60'000), 2u);
+  EXPECT_FALSE(t_->store->Head(first.ref.key).has_value());
+  EXPECT_FALSE(t_->store->Head(second.ref.key).has_value());
+  EXPECT_TRUE(t_->store->Head(again.ref.key).has_value()) << "the live version keeps its data";
+  EXPECT_EQ(catalog_->Head("trips"), v4);
+  std::string message;
+  EXPECT_EQ(CodeOf([&] { catalog_->Get("trips", 2); }, &message), ErrorCode::kNotFound);
+  EXPECT_NE(message.find("deleted with the dataset at version 3"), std::string::npos) << message;
 }
 
 TEST_P(CatalogTest, SnapshotIsACacheNeverTheTruth) {

@@ -35,7 +35,7 @@ std::string_view CodeName(ErrorCode code);
 //! The exception every layer throws for an error that ends the request.
 class Error : public std::runtime_error {
  public:
-  Error(ErrorCode code, std::string message) : std::runtime_error(std::move(message)), code_(code) {}
+  Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
   ErrorCode code() const { return code_; }
   int http_status() const { return HttpStatus(code_); }
 
