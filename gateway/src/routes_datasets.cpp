@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "lakehouse/catalogd/catalog.h"
@@ -89,6 +90,18 @@ void StreamObject(storaged::ObjectStore& store, const DatasetManifest& m, size_t
   res.End();
 }
 
+//! One entry per data object of `m` (index, key, size, rows) plus the fields `link(i)` returns.
+json ObjectListing(const DatasetManifest& m, const std::function<json(size_t)>& link) {
+  json objects = json::array();
+  for (size_t i = 0; i < m.objects.size(); ++i) {
+    const auto& o = m.objects[i];
+    json entry = {{"index", i}, {"key", o.ref.key}, {"size", o.ref.size}, {"rows", o.row_count}};
+    entry.update(link(i));
+    objects.push_back(std::move(entry));
+  }
+  return objects;
+}
+
 void GetData(const Services& services, Request& req, Response& res) {
   auto& catalog = Require(services.catalog, "catalog");
   auto& store = Require(services.store, "storage");
@@ -101,15 +114,9 @@ void GetData(const Services& services, Request& req, Response& res) {
     if (expires < 1 || expires > kMaxPresignSeconds) {
       Fail(ErrorCode::kInvalidArgument, "expires must be between 1 and {} seconds", kMaxPresignSeconds);
     }
-    json objects = json::array();
-    for (size_t i = 0; i < m.objects.size(); ++i) {
-      const auto& o = m.objects[i];
-      objects.push_back({{"index", i},
-                         {"key", o.ref.key},
-                         {"size", o.ref.size},
-                         {"rows", o.row_count},
-                         {"url", store.Presign(storaged::PresignMethod::kGet, o.ref.key, expires)}});
-    }
+    json objects = ObjectListing(m, [&](size_t i) {
+      return json{{"url", store.Presign(storaged::PresignMethod::kGet, m.objects[i].ref.key, expires)}};
+    });
     res.Json(200, {{"dataset", name}, {"version", m.version}, {"expires_in", expires}, {"objects", objects}});
     return;
   }
@@ -128,15 +135,9 @@ void GetData(const Services& services, Request& req, Response& res) {
     return;
   }
   // Several (or no) objects: a listing that links each one.
-  json objects = json::array();
-  for (size_t i = 0; i < m.objects.size(); ++i) {
-    const auto& o = m.objects[i];
-    objects.push_back({{"index", i},
-                       {"key", o.ref.key},
-                       {"size", o.ref.size},
-                       {"rows", o.row_count},
-                       {"href", fmt::format("/api/v1/datasets/{}/data?version={}&object={}", name, m.version, i)}});
-  }
+  json objects = ObjectListing(m, [&](size_t i) {
+    return json{{"href", fmt::format("/api/v1/datasets/{}/data?version={}&object={}", name, m.version, i)}};
+  });
   res.Json(200, {{"dataset", name}, {"version", m.version}, {"objects", objects}});
 }
 

@@ -255,6 +255,16 @@ class S3Store final : public ObjectStore {
     }
   }
 
+  //! Size, ETag and modification time of a GET or HEAD answer.
+  static ObjectInfo InfoFromHeaders(std::string_view key, const HttpResponse& resp) {
+    ObjectInfo info;
+    info.key = std::string(key);
+    info.size = std::strtoull(resp.Header("content-length").c_str(), nullptr, 10);
+    info.etag = Unquote(resp.Header("etag"));
+    info.last_modified_ms = HttpDateMs(resp.Header("last-modified"));
+    return info;
+  }
+
   ObjectInfo Get(std::string_view key, const ByteSink& sink) override {
     ValidateKey(key);
     HttpRequest req;
@@ -262,12 +272,7 @@ class S3Store final : public ObjectStore {
     req.sink = &sink;
     HttpResponse resp = Perform(req);
     Check(resp, "get", key);
-    ObjectInfo info;
-    info.key = std::string(key);
-    info.size = std::strtoull(resp.Header("content-length").c_str(), nullptr, 10);
-    info.etag = Unquote(resp.Header("etag"));
-    info.last_modified_ms = HttpDateMs(resp.Header("last-modified"));
-    return info;
+    return InfoFromHeaders(key, resp);
   }
 
   void GetRange(std::string_view key, uint64_t offset, uint64_t length, const ByteSink& sink) override {
@@ -311,12 +316,7 @@ class S3Store final : public ObjectStore {
     HttpResponse resp = Perform(req);
     if (resp.status == 404) return std::nullopt;
     Check(resp, "head", key);
-    ObjectInfo info;
-    info.key = std::string(key);
-    info.size = std::strtoull(resp.Header("content-length").c_str(), nullptr, 10);
-    info.etag = Unquote(resp.Header("etag"));
-    info.last_modified_ms = HttpDateMs(resp.Header("last-modified"));
-    return info;
+    return InfoFromHeaders(key, resp);
   }
 
   ListPage List(std::string_view prefix, std::string_view page_token, size_t max_keys) override {
