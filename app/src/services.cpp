@@ -1,6 +1,11 @@
 #include "services.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -36,12 +41,13 @@ std::string PresignSecret(const Config& config) {
   }
   std::string key = RandomHexId() + RandomHexId();
   const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << key << "\n";
-    if (!out) Fail(ErrorCode::kInternal, "cannot write {}", tmp);
+  const std::string line = key + "\n";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);  // never readable by others
+  if (fd < 0 || ::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()) || ::fsync(fd) != 0) {
+    if (fd >= 0) ::close(fd);
+    Fail(ErrorCode::kInternal, "cannot write {}: {}", tmp, std::strerror(errno));
   }
-  std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  ::close(fd);
   std::filesystem::rename(tmp, path);
   return key;
 }
