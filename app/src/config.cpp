@@ -157,9 +157,12 @@ std::string Config::temp_dir() const { return data_dir + "/tmp"; }
 
 void ConfigLoader::AddFlags(CLI::App& cmd) {
   cmd.add_option("-c,--config", config_path_, "TOML configuration file (env LAKEHOUSE_CONFIG)");
+  const Config defaults;
   for (const auto& s : Settings()) {
+    std::string value = s.get(defaults);
+    std::string shown = value.empty() ? "" : fmt::format(" (default {})", value);
     auto* opt = cmd.add_option(fmt::format("--{}", s.flag), flag_values_[s.key],
-                               fmt::format("{} [env {}, toml {}]", s.help, s.env, s.key));
+                               fmt::format("{}{} [env {}, toml {}]", s.help, shown, s.env, s.key));
     options_.emplace_back(s.key, opt);
   }
 }

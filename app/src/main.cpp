@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
   CLI::App cli{"Lakehouse: SQL over Parquet in object storage, with a catalog and AI behind one HTTP API.\n"};
   cli.require_subcommand(0, 1);
   cli.set_version_flag("--version", LAKEHOUSE_VERSION);
-  cli.footer("Run `lakehouse serve --help` for every setting. Precedence: defaults < TOML file < environment < flags.");
+  cli.footer("Configuration precedence: built-in defaults < TOML file (--config) < environment < flags.\n" +
+             app::ConfigLoader::Describe() + "`lakehouse serve --help` describes each flag.");
 
   app::ConfigLoader serve_config;
   auto* serve = cli.add_subcommand("serve", "run the HTTP server (default local filesystem storage under ./data)");
