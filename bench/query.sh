@@ -33,7 +33,9 @@ QUERIES=$ROOT/bench/query/queries.tsv
 log() { printf '[query.sh] %s\n' "$*" >&2; }
 
 cmake --build "$BUILD_DIR" --target lakehouse query_bench >/dev/null
-mkdir -p "$WORK/data"
+mkdir -p "$WORK/data" "$WORK/bin"
+# One copy of the server for the whole run: the build dir may be relinked meanwhile by another build.
+cp "$LH" "$WORK/bin/lakehouse"; LH=$WORK/bin/lakehouse
 if [ ! -f "$WORK/data/.stamp-v1" ]; then
   log "generating datasets in $WORK/data (once)"
   "$QB" generate "$WORK/data"
@@ -119,7 +121,7 @@ cold_median() {
     COLD_READS=$(curl -s -m 10 "$URL/health" | jq -c '.services.queryd.remote_reads')
     stop_server
   done
-  COLD_ALL=$(printf '%s\n' "${times[@]}" | awk '{printf "%s%.0f", NR > 1 ? " " : "", $1*1000}')
+  COLD_ALL=$(printf '%s\n' "${times[@]}" | awk '{printf "%s%.0f", (NR > 1 ? " " : ""), $1*1000}')
   COLD_MS=$(printf '%s\n' "${times[@]}" | sort -n | awk '{t[NR] = $1} END {
     printf "%.1f", (NR % 2 ? t[(NR+1)/2] : (t[NR/2] + t[NR/2+1]) / 2) * 1000}')
 }
