@@ -13,7 +13,7 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # ---- Debian packages -------------------------------------------------------------------------
 APT_PACKAGES=(
-  build-essential cmake ninja-build pkg-config git curl ca-certificates xz-utils zstd jq
+  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates xz-utils zstd jq
   libboost1.81-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libflatbuffers-dev flatbuffers-compiler
