@@ -16,11 +16,12 @@
 
 #include "../src/http_client.h"
 #include "lakehouse/aibridge/aibridge.h"
-#include "lakehouse/aibridge/supervisor.h"
+#include "lakehouse/app/supervisor.h"
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/queryd/query.h"
+#include "lakehouse/search/search.h"
 #include "lakehouse/shared/io.h"
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/storaged/object_store.h"
@@ -67,17 +68,19 @@ int main(int argc, char** argv) {
     qc.temp_dir = (root / "tmp").string();
     auto query = queryd::MakeQueryEngine(*catalog, *store, qc);
 
-    aibridge::SupervisorConfig sc;
-    sc.repo_root = LAKEHOUSE_SOURCE_DIR;
+    app::SupervisorConfig sc;  // the AI home is found from this binary (build/ in the checkout)
     sc.model_server = "bundled";
     sc.log_dir = (root / "logs").string();
-    aibridge::AiSupervisor supervisor(sc);
+    app::AiSupervisor supervisor(sc);
     supervisor.Start();
     aibridge::AiConfig ac;
     ac.sidecar_url = supervisor.sidecar_url();
     auto ai = aibridge::MakeAiBridge(ac);
 
-    gateway::Services services{store.get(), catalog.get(), ingestor.get(), query.get(), ai.get()};
+    search::SearchOptions so;
+    so.temp_dir = (root / "tmp").string();
+    auto search = search::MakeSearchService(*catalog, *ingestor, *query, *ai, so);
+    gateway::Services services{store.get(), catalog.get(), ingestor.get(), query.get(), ai.get(), search.get()};
     gateway::ServerOptions options;
     options.port = 0;
     gateway::Server server(options, gateway::BuildRouter(services), {});

@@ -1,5 +1,6 @@
-// aibridge against the real stack: the supervisor spawns the bundled model server (real
+// aibridge against the real stack: app's supervisor spawns the bundled model server (real
 // all-MiniLM-L6-v2 and SmolLM2 models) and the Python sidecar; AiBridge talks to that sidecar.
+// The supervisor's own behaviour (restarts, recovery, finding the AI home) is app/tests/supervisor_test.cpp.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -16,10 +17,13 @@
 
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/aibridge/arrow.h"
-#include "lakehouse/aibridge/supervisor.h"
+#include "lakehouse/app/supervisor.h"
 #include "lakehouse/shared/error.h"
 
 namespace lakehouse::aibridge {
+
+using app::AiSupervisor;
+using app::SupervisorConfig;
 namespace {
 
 using json = nlohmann::json;
@@ -55,7 +59,6 @@ class TempDirCleanup : public ::testing::Environment {
 
 SupervisorConfig BundledConfig(const std::string& name) {
   SupervisorConfig c;
-  c.repo_root = LAKEHOUSE_SOURCE_DIR;
   c.model_server = "bundled";  // never depends on an Ollama that may or may not run on this machine
   c.log_dir = TempDir(name);
   c.health_interval_ms = 200;
@@ -209,23 +212,6 @@ TEST_F(AiStack, HealthIsCachedAndReportsModels) {
   EXPECT_EQ(s["model_server"]["kind"], "bundled");
 }
 
-TEST_F(AiStack, CrashedSidecarIsRestarted) {
-  json before = supervisor_->Health();
-  const pid_t pid = before["sidecar"]["pid"].get<pid_t>();
-  const int restarts = before["sidecar"]["restarts"].get<int>();
-  ASSERT_TRUE(Alive(pid));
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  json after;
-  for (int i = 0; i < 200; ++i) {  // up to 20 s
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    after = supervisor_->Health();
-    if (after["sidecar"]["restarts"].get<int>() > restarts && after["sidecar"]["status"] == "ok") break;
-  }
-  ASSERT_EQ(after["sidecar"]["status"], "ok") << after.dump();
-  EXPECT_NE(after["sidecar"]["pid"].get<pid_t>(), pid);
-  EXPECT_EQ(bridge_->Embed({"back again"}).count, 1u);  // same URL: the port is kept across restarts
-}
-
 TEST(AiBridgeErrors, SidecarDownIsUnavailableAfterRetries) {
   AiConfig config;
   config.sidecar_url = "http://127.0.0.1:9";  // discard port: nothing listens
@@ -275,54 +261,6 @@ TEST(AiBridgeErrors, TimeoutIsReported) {
   std::string msg;
   EXPECT_EQ(CodeOf([&] { bridge->Embed(texts); }, &msg), ErrorCode::kTimeout);
   EXPECT_NE(msg.find("ai.timeout_ms"), std::string::npos) << msg;
-}
-
-TEST(AiSupervisorRecovery, FailedStartKeepsRetryingAndRecovers) {
-  const std::string models = TempDir("models");
-  SupervisorConfig c = BundledConfig("recovery");
-  c.extra_env["MODELSERVER_MODELS_DIR"] = models;  // empty: the model server exits at once
-  c.start_timeout_ms = 5000;
-  AiSupervisor supervisor(c);
-  std::string msg;
-  EXPECT_EQ(CodeOf([&] { supervisor.Start(); }, &msg), ErrorCode::kUnavailable);
-  EXPECT_NE(msg.find("model server"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("modelserver.log"), std::string::npos) << msg;
-  // The watcher keeps trying; give it the models and it comes up, then the sidecar follows.
-  std::filesystem::create_symlink(std::string(LAKEHOUSE_SOURCE_DIR) + "/third_party/models/all-minilm-l6-v2-int8",
-                                  models + "/all-minilm-l6-v2-int8");
-  json h;
-  for (int i = 0; i < 300; ++i) {  // up to 30 s
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    h = supervisor.Health();
-    if (h["model_server"]["status"] == "ok" && h["sidecar"]["status"] == "ok") break;
-  }
-  EXPECT_EQ(h["model_server"]["status"], "ok") << h.dump();
-  EXPECT_EQ(h["sidecar"]["status"], "ok") << h.dump();
-  EXPECT_GE(h["model_server"]["restarts"].get<int>(), 1);
-  AiConfig config;
-  config.sidecar_url = supervisor.sidecar_url();
-  EXPECT_EQ(MakeAiBridge(config)->Embed({"recovered"}).dim, 384);
-  supervisor.Stop();
-  std::filesystem::remove_all(models);
-}
-
-TEST(AiSupervisorRecovery, StartOnAShortLivedThreadKeepsTheChildren) {
-  // PR_SET_PDEATHSIG is per forking thread: children must not die when Start()'s thread ends.
-  AiSupervisor supervisor(BundledConfig("thread"));
-  std::thread([&] { supervisor.Start(); }).join();
-  const json before = supervisor.Health();
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  const json after = supervisor.Health();
-  EXPECT_EQ(after["sidecar"]["restarts"], 0) << after.dump();
-  EXPECT_EQ(after["model_server"]["restarts"], 0) << after.dump();
-  EXPECT_EQ(after["sidecar"]["pid"], before["sidecar"]["pid"]);
-  EXPECT_TRUE(Alive(after["model_server"]["pid"].get<pid_t>()));
-}
-
-TEST(AiSupervisorConfig, BadModeIsRejected) {
-  SupervisorConfig c;
-  c.model_server = "sometimes";
-  EXPECT_EQ(CodeOf([&] { AiSupervisor s(c); }), ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 
 #include "../src/http_client.h"
 #include "lakehouse/aibridge/aibridge.h"
-#include "lakehouse/aibridge/supervisor.h"
+#include "lakehouse/app/supervisor.h"
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/shared/logging.h"
 
@@ -19,6 +19,8 @@ namespace lakehouse::aibridge {
 namespace {
 
 using json = nlohmann::json;
+using app::AiSupervisor;
+using app::SupervisorConfig;
 using detail::HttpClient;
 using detail::HttpRequest;
 using detail::HttpResponse;
@@ -62,7 +64,6 @@ class AiRoutes : public ::testing::Test {
   static void SetUpTestSuite() {
     log::Init(log::Level::kWarn);
     SupervisorConfig c;
-    c.repo_root = LAKEHOUSE_SOURCE_DIR;
     c.model_server = "bundled";
     c.log_dir =
         (std::filesystem::temp_directory_path() / ("lakehouse-ai-routes-" + std::to_string(::getpid()))).string();

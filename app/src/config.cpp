@@ -93,6 +93,12 @@ const std::vector<Setting>& Settings() {
       {"ai.enabled", "LAKEHOUSE_AI", "ai", "start the AI sidecar (true/false)", BOOL(ai_enabled, "ai.enabled")},
       {"ai.sidecar_url", "LAKEHOUSE_SIDECAR_URL", "sidecar-url", "use this running sidecar instead of starting one",
        STR(ai_sidecar_url)},
+      {"ai.home", "LAKEHOUSE_AI_HOME", "ai-home",
+       "folder holding sidecar/ and modelserver/ (default: <bindir>/../share/lakehouse, else the checkout "
+       "holding the binary)",
+       STR(ai_home)},
+      {"ai.python", "LAKEHOUSE_AI_PYTHON", "ai-python",
+       "Python with the sidecar's packages (default <ai.home>/.venv/bin/python)", STR(ai_python)},
       {"ai.ollama_host", "OLLAMA_HOST", "ollama-host", "Ollama API the sidecar talks to", STR(ai_ollama_host)},
       {"ai.model_server", "LAKEHOUSE_MODEL_SERVER", "model-server",
        "bundled model server: auto (when no Ollama answers) | always | never", STR(ai_model_server)},

@@ -41,6 +41,8 @@ struct Config {
   // [ai]
   bool ai_enabled = true;
   std::string ai_sidecar_url;  //!< when set, use this sidecar instead of starting one
+  std::string ai_home;         //!< folder holding sidecar/ and modelserver/; default: found from the binary
+  std::string ai_python;       //!< Python with the sidecar's packages; default <ai_home>/.venv/bin/python
   std::string ai_ollama_host = "http://127.0.0.1:11434";
   std::string ai_model_server =
       "auto";  //!< "auto": start the bundled model server when no Ollama answers; "never"; "always"

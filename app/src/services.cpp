@@ -13,10 +13,11 @@
 #include <thread>
 
 #include "lakehouse/aibridge/aibridge.h"
-#include "lakehouse/aibridge/supervisor.h"
+#include "lakehouse/app/supervisor.h"
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/queryd/query.h"
+#include "lakehouse/search/search.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/shared/types.h"
@@ -112,6 +113,7 @@ class Services final : public RunningServices {
     s.ingest = ingest_.get();
     s.query = query_.get();
     s.ai = ai_.get();
+    s.search = search_.get();
     s.max_upload_bytes = config_.max_upload_bytes;
     return s;
   }
@@ -142,6 +144,7 @@ class Services final : public RunningServices {
     stop_cv_.notify_all();
     if (gc_thread_.joinable()) gc_thread_.join();
     if (ai_start_thread_.joinable()) ai_start_thread_.join();
+    search_.reset();  // cancels embedding jobs and waits for them, before their services go
     if (supervisor_) supervisor_->Stop();
     // A fresh checkpoint makes the next start's rebuild read one object instead of every manifest.
     try {
@@ -155,17 +158,22 @@ class Services final : public RunningServices {
   //! The sidecar (and, without Ollama, the bundled model server) start in the background so the
   //! gateway is up at once; AI routes answer 503 "starting" until the sidecar is healthy.
   void StartAi() {
-    aibridge::SupervisorConfig sup;
+    SupervisorConfig sup;
+    sup.home = config_.ai_home;  // empty: found from this binary's location
+    sup.python = config_.ai_python;
     sup.sidecar_url = config_.ai_sidecar_url;
     sup.ollama_url = config_.ai_ollama_host;
     sup.model_server = config_.ai_model_server;
     sup.log_dir = config_.data_dir + "/logs";
     std::filesystem::create_directories(sup.log_dir);
-    supervisor_ = std::make_unique<aibridge::AiSupervisor>(sup);
+    supervisor_ = std::make_unique<AiSupervisor>(sup);
     aibridge::AiConfig ai;
     ai.sidecar_url = supervisor_->sidecar_url();
     ai.timeout_ms = config_.ai_timeout_ms;
     ai_ = aibridge::MakeAiBridge(ai);
+    search::SearchOptions search_options;
+    search_options.temp_dir = config_.temp_dir() + "/search";
+    search_ = search::MakeSearchService(*catalog_, *ingest_, *query_, *ai_, search_options);
     ai_start_thread_ = std::thread([this] {
       try {
         supervisor_->Start();
@@ -198,7 +206,8 @@ class Services final : public RunningServices {
   std::unique_ptr<ingest::Ingestor> ingest_;
   std::unique_ptr<queryd::QueryEngine> query_;
   std::unique_ptr<aibridge::AiBridge> ai_;
-  std::unique_ptr<aibridge::AiSupervisor> supervisor_;
+  std::unique_ptr<search::SearchService> search_;  //!< uses ai_, catalog_, ingest_, query_
+  std::unique_ptr<AiSupervisor> supervisor_;
   std::thread ai_start_thread_;
   std::thread gc_thread_;
   std::mutex stop_mu_;

@@ -1,6 +1,7 @@
 #pragma once
 // Builds every service from the configuration, in dependency order (storaged <- catalogd <-
-// ingest/queryd; aibridge on its own), and owns them for the life of the server.
+// ingest/queryd; aibridge and the AI children it talks to; search over all of them), and owns
+// them for the life of the server.
 #include <memory>
 #include <vector>
 

@@ -1,13 +1,13 @@
 // AI routes: embeddings (JSON or Arrow IPC), generation (whole or NDJSON stream), reranking, the AI
-// health, and semantic search over datasets (embedding jobs + search). Everything reaches the models
-// through aibridge and the Python sidecar. Documented in docs/api/ai.md.
+// health (through aibridge and the Python sidecar), and semantic search over datasets (embedding
+// jobs + search, through the search service). Documented in docs/api/ai.md.
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/aibridge/arrow.h"
-#include "lakehouse/aibridge/semantic.h"
+#include "lakehouse/search/search.h"
 #include "routes.h"
 
 namespace lakehouse::gateway {
@@ -120,41 +120,32 @@ std::string StringField(const json& body, const char* name, bool required) {
   return body[name].get<std::string>();
 }
 
-using SemanticPtr = std::shared_ptr<aibridge::SemanticSearch>;
-
-aibridge::SemanticSearch& Semantic(const SemanticPtr& semantic, const Services& services) {
-  if (!semantic) {
-    std::vector<std::string> missing;
-    if (!services.catalog) missing.push_back("catalog");
-    if (!services.ingest) missing.push_back("ingest");
-    if (!services.query) missing.push_back("query engine");
-    if (!services.ai) missing.push_back("AI sidecar (aibridge)");
-    Fail(ErrorCode::kUnavailable, "semantic search needs the {} on this server", fmt::join(missing, ", "));
-  }
-  return *semantic;
+search::SearchService& Search(const Services& services) {
+  return Require(services.search, "semantic search (the search service)");
 }
 
-void StartEmbeddings(aibridge::SemanticSearch& semantic, Request& req, Response& res) {
+void StartEmbeddings(search::SearchService& search, Request& req, Response& res) {
   json body = req.ReadJson();
-  aibridge::EmbedColumnRequest r;
+  search::EmbedColumnRequest r;
   r.dataset = req.Param("name");
   r.column = StringField(body, "column", true);
   r.model = StringField(body, "model", false);
   r.key = StringField(body, "key", false);
   r.target = StringField(body, "target", false);
+  if (body.contains("wait")) LH_USER_CHECK(body["wait"].is_boolean(), "\"wait\" must be true or false");
   if (body.value("wait", false)) {
-    res.Json(200, semantic.RunEmbedding(r));
+    res.Json(200, search::ToJson(search.RunEmbedding(r)));
     return;
   }
-  json job = semantic.StartEmbedding(r);
+  json job = search::ToJson(search.StartEmbedding(r));
   job["status_url"] = "/api/v1/ai/jobs/" + job["id"].get<std::string>();
   res.SetHeader("Location", job["status_url"].get<std::string>());
   res.Json(202, job);
 }
 
-void Search(aibridge::SemanticSearch& semantic, Request& req, Response& res) {
+void RunSearch(search::SearchService& search, Request& req, Response& res) {
   json body = req.ReadJson();
-  aibridge::SearchRequest r;
+  search::SearchRequest r;
   r.dataset = StringField(body, "dataset", true);
   r.query = StringField(body, "query", true);
   if (body.contains("k")) {
@@ -165,7 +156,7 @@ void Search(aibridge::SemanticSearch& semantic, Request& req, Response& res) {
     LH_USER_CHECK(body["rerank"].is_boolean(), "\"rerank\" must be true or false");
     r.rerank = body["rerank"].get<bool>();
   }
-  res.Json(200, semantic.Search(r));
+  res.Json(200, search.Search(r));
 }
 
 }  // namespace
@@ -192,20 +183,14 @@ void RegisterAiRoutes(Router& router, const Services& services) {
       },
       inline_options);
 
-  // Semantic search. The SemanticSearch (and its job threads) lives as long as the router.
-  SemanticPtr semantic;
-  if (services.catalog && services.ingest && services.query && services.ai) {
-    semantic =
-        std::make_shared<aibridge::SemanticSearch>(*services.catalog, *services.ingest, *services.query, *services.ai);
-  }
-  router.Add("POST", "/api/v1/datasets/{name}/embeddings", [semantic, services](Request& req, Response& res) {
-    StartEmbeddings(Semantic(semantic, services), req, res);
-  });
-  router.Add("GET", "/api/v1/ai/jobs/{id}", [semantic, services](Request& req, Response& res) {
-    res.Json(200, Semantic(semantic, services).Job(req.Param("id")));
+  // Semantic search: the search service is built by app/ and handed over in Services.
+  router.Add("POST", "/api/v1/datasets/{name}/embeddings",
+             [services](Request& req, Response& res) { StartEmbeddings(Search(services), req, res); });
+  router.Add("GET", "/api/v1/ai/jobs/{id}", [services](Request& req, Response& res) {
+    res.Json(200, search::ToJson(Search(services).Job(req.Param("id"))));
   });
   router.Add("POST", "/api/v1/search",
-             [semantic, services](Request& req, Response& res) { Search(Semantic(semantic, services), req, res); });
+             [services](Request& req, Response& res) { RunSearch(Search(services), req, res); });
 }
 
 }  // namespace lakehouse::gateway

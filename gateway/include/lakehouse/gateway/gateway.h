@@ -27,6 +27,9 @@ class QueryEngine;
 namespace lakehouse::aibridge {
 class AiBridge;
 }
+namespace lakehouse::search {
+class SearchService;
+}
 
 namespace lakehouse::gateway {
 
@@ -38,6 +41,7 @@ struct Services {
   ingest::Ingestor* ingest = nullptr;
   queryd::QueryEngine* query = nullptr;
   aibridge::AiBridge* ai = nullptr;
+  search::SearchService* search = nullptr;  //!< embedding jobs and semantic search
   uint64_t max_upload_bytes = 64ull << 30;  //!< body limit of upload routes
 };
 

@@ -1,9 +1,9 @@
 #pragma once
 // Starts and watches the AI child processes of `lakehouse serve`: the Python sidecar (uvicorn from
-// the project's .venv) and, when no Ollama answers at the configured address, the bundled model
-// server (modelserver/server.py). Children listen on 127.0.0.1 only, are health-checked, restarted
-// with backoff when they exit or stop answering, and stopped (SIGTERM, then SIGKILL) by Stop().
-// Either child can instead be given as a URL, and is then only health-checked, never spawned.
+// a venv) and, when no Ollama answers at the configured address, the bundled model server
+// (modelserver/server.py). app/ owns every service's lifetime, these children included. Children listen on 127.0.0.1
+// only, are health-checked, restarted with backoff when they exit or stop answering, and stopped (SIGTERM, then
+// SIGKILL) by Stop(). Either child can instead be given as a URL, and is then only health-checked, never spawned.
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
@@ -11,12 +11,13 @@
 #include <memory>
 #include <string>
 
-namespace lakehouse::aibridge {
+namespace lakehouse::app {
 
 struct SupervisorConfig {
-  //! The repository root holding sidecar/ and modelserver/ (default: the source tree of this build).
-  std::string repo_root;
-  //! Python of the venv (default: <repo_root>/.venv/bin/python).
+  //! The directory holding sidecar/ and modelserver/ (the "AI home"). Empty: FindAiHome() from
+  //! the running binary. Nothing about the source tree is compiled in.
+  std::string home;
+  //! Python with the sidecar's packages (default: <home>/.venv/bin/python).
   std::string python;
 
   //! A running sidecar to use as is (not spawned). Empty: spawn one.
@@ -46,6 +47,13 @@ struct SupervisorConfig {
   int64_t stop_timeout_ms = 5000;  //!< SIGTERM grace before SIGKILL
 };
 
+//! The AI home of an installed or built binary at `exe`: <bindir>/../share/lakehouse when it holds
+//! sidecar/app.py (an installed tree), else the nearest ancestor of <bindir> that does (a binary
+//! under build/ in a checkout). Empty when neither exists.
+std::string FindAiHome(const std::string& exe);
+//! FindAiHome of the running binary (/proc/self/exe).
+std::string FindAiHome();
+
 class AiSupervisor {
  public:
   explicit AiSupervisor(SupervisorConfig config);
@@ -74,4 +82,4 @@ class AiSupervisor {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace lakehouse::aibridge
+}  // namespace lakehouse::app

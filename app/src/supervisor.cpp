@@ -1,4 +1,4 @@
-#include "lakehouse/aibridge/supervisor.h"
+#include "lakehouse/app/supervisor.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -19,17 +19,14 @@
 #include <mutex>
 #include <thread>
 
-#include "http_client.h"
+// The project's one libcurl client; it lives in aibridge today (the renovation moves it to shared).
+#include "../../aibridge/src/http_client.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
 
 extern char** environ;
 
-#ifndef LAKEHOUSE_SOURCE_DIR
-#define LAKEHOUSE_SOURCE_DIR "."
-#endif
-
-namespace lakehouse::aibridge {
+namespace lakehouse::app {
 namespace {
 
 using json = nlohmann::json;
@@ -82,13 +79,39 @@ struct Child {
   int last_status = 0;  // its last wait status
 };
 
+bool IsAiHome(const std::filesystem::path& dir) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(dir / "sidecar" / "app.py", ec) &&
+         std::filesystem::is_regular_file(dir / "modelserver" / "server.py", ec);
+}
+
 }  // namespace
+
+std::string FindAiHome(const std::string& exe) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path bindir = fs::weakly_canonical(fs::path(exe), ec).parent_path();
+  if (ec || bindir.empty()) return "";
+  if (fs::path installed = bindir.parent_path() / "share" / "lakehouse"; IsAiHome(installed)) {
+    return installed.lexically_normal().string();
+  }
+  for (fs::path dir = bindir;; dir = dir.parent_path()) {
+    if (IsAiHome(dir)) return dir.string();
+    if (dir == dir.parent_path()) return "";
+  }
+}
+
+std::string FindAiHome() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : FindAiHome(exe.string());
+}
 
 class AiSupervisor::Impl {
  public:
   explicit Impl(SupervisorConfig config) : cfg_(std::move(config)) {
-    if (cfg_.repo_root.empty()) cfg_.repo_root = LAKEHOUSE_SOURCE_DIR;
-    if (cfg_.python.empty()) cfg_.python = cfg_.repo_root + "/.venv/bin/python";
+    if (cfg_.home.empty()) cfg_.home = FindAiHome();
+    if (cfg_.python.empty() && !cfg_.home.empty()) cfg_.python = cfg_.home + "/.venv/bin/python";
     if (cfg_.ollama_url.empty()) {
       const char* env = std::getenv("OLLAMA_HOST");
       cfg_.ollama_url = env && *env ? env : "http://127.0.0.1:11434";
@@ -123,10 +146,11 @@ class AiSupervisor::Impl {
       model_.url = fmt::format("http://127.0.0.1:{}", port);
       model_.managed = true;
       model_.kind = "bundled";
-      model_.argv = {cfg_.python, cfg_.repo_root + "/modelserver/server.py", "--port", std::to_string(port)};
+      model_.argv = {cfg_.python, cfg_.home + "/modelserver/server.py", "--port", std::to_string(port)};
       model_.env = cfg_.extra_env;
       model_.log_path = LogPath("modelserver.log");
-      RequireFile(cfg_.repo_root + "/modelserver/server.py", "the bundled model server");
+      RequireHome();
+      RequireFile(cfg_.home + "/modelserver/server.py", "the bundled model server");
       RequireFile(cfg_.python, "the Python venv (run scripts/setup.sh)");
     } else {
       model_.url = cfg_.ollama_url;
@@ -140,7 +164,7 @@ class AiSupervisor::Impl {
       sidecar_.managed = true;
       sidecar_.argv = {cfg_.python,      "-m",
                        "uvicorn",        "app:app",
-                       "--app-dir",      cfg_.repo_root + "/sidecar",
+                       "--app-dir",      cfg_.home + "/sidecar",
                        "--host",         "127.0.0.1",
                        "--port",         std::to_string(port),
                        "--log-level",    "warning",
@@ -152,7 +176,8 @@ class AiSupervisor::Impl {
       if (!cfg_.gen_model.empty()) sidecar_.env["GEN_MODEL"] = cfg_.gen_model;
       if (!cfg_.rerank_model.empty()) sidecar_.env["RERANK_MODEL"] = cfg_.rerank_model;
       sidecar_.log_path = LogPath("sidecar.log");
-      RequireFile(cfg_.repo_root + "/sidecar/app.py", "the AI sidecar");
+      RequireHome();
+      RequireFile(cfg_.home + "/sidecar/app.py", "the AI sidecar");
       RequireFile(cfg_.python, "the Python venv (run scripts/setup.sh)");
     } else {
       sidecar_.url = cfg_.sidecar_url;
@@ -237,21 +262,30 @@ class AiSupervisor::Impl {
     return cfg_.log_dir + "/" + file;
   }
 
+  void RequireHome() const {
+    if (cfg_.home.empty()) {
+      Fail(ErrorCode::kUnavailable,
+           "cannot find the AI home (the folder holding sidecar/ and modelserver/) next to this binary "
+           "(<bindir>/../share/lakehouse or an ancestor of <bindir>): set ai.home (LAKEHOUSE_AI_HOME, "
+           "--ai-home), or ai.sidecar_url to use a running sidecar");
+    }
+  }
+
   static void RequireFile(const std::string& path, const char* what) {
     if (!std::filesystem::exists(path)) {
       Fail(ErrorCode::kUnavailable,
-           "cannot start {}: {} is missing (run scripts/setup.sh, or set the AI URLs "
-           "in the config to use running services)",
+           "cannot start {}: {} is missing (run scripts/setup.sh, set ai.home / ai.python, or set the AI "
+           "URLs in the config to use running services)",
            what, path);
     }
   }
 
   bool Probe(const std::string& url, int64_t timeout_ms) {
-    detail::HttpRequest r;
+    aibridge::detail::HttpRequest r;
     r.url = url;
     r.timeout_ms = timeout_ms;
     r.connect_timeout_ms = std::min<int64_t>(timeout_ms, 500);
-    detail::HttpResponse out = http_.Send(r);
+    aibridge::detail::HttpResponse out = http_.Send(r);
     return out.transport_error == 0 && out.status == 200;
   }
 
@@ -416,7 +450,7 @@ class AiSupervisor::Impl {
   }
 
   SupervisorConfig cfg_;
-  detail::HttpClient http_;
+  aibridge::detail::HttpClient http_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool running_ = false;
@@ -433,4 +467,4 @@ std::string AiSupervisor::sidecar_url() const { return impl_->sidecar_url(); }
 std::string AiSupervisor::model_server_url() const { return impl_->model_server_url(); }
 nlohmann::json AiSupervisor::Health() const { return impl_->Health(); }
 
-}  // namespace lakehouse::aibridge
+}  // namespace lakehouse::app

@@ -1,30 +1,36 @@
 // Semantic search end to end over real services: a local object store, the catalog, ingest and
-// queryd (DuckDB), and the real bundled models through the sidecar; driven through the gateway.
+// queryd (DuckDB), the real bundled models through the sidecar (started by app's supervisor), and
+// the search service handed to the gateway in Services; driven through HTTP.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
 #include <thread>
 
-#include "../src/http_client.h"
+#include "../../aibridge/src/http_client.h"  // the project's libcurl client (moving to shared/)
 #include "lakehouse/aibridge/aibridge.h"
-#include "lakehouse/aibridge/supervisor.h"
+#include "lakehouse/app/supervisor.h"
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/queryd/query.h"
+#include "lakehouse/search/search.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/io.h"
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/storaged/object_store.h"
 
-namespace lakehouse::aibridge {
+namespace lakehouse::search {
 namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
+namespace detail = aibridge::detail;
+using aibridge::AiBridge;
+using app::AiSupervisor;
 
 class Semantic : public ::testing::Test {
  protected:
@@ -46,15 +52,17 @@ class Semantic : public ::testing::Test {
     qc.temp_dir = (root_ / "tmp").string();
     query_ = queryd::MakeQueryEngine(*catalog_, *store_, qc).release();
 
-    SupervisorConfig sc;
-    sc.repo_root = LAKEHOUSE_SOURCE_DIR;
+    app::SupervisorConfig sc;  // the AI home is found from this test binary's location
     sc.model_server = "bundled";
     sc.log_dir = (root_ / "logs").string();
     supervisor_ = new AiSupervisor(sc);
     supervisor_->Start();
-    AiConfig ac;
+    aibridge::AiConfig ac;
     ac.sidecar_url = supervisor_->sidecar_url();
-    ai_ = MakeAiBridge(ac).release();
+    ai_ = aibridge::MakeAiBridge(ac).release();
+    SearchOptions so;
+    so.temp_dir = (root_ / "tmp" / "search").string();
+    search_ = MakeSearchService(*catalog_, *ingest_, *query_, *ai_, so).release();
 
     gateway::Services services;
     services.store = store_;
@@ -62,6 +70,7 @@ class Semantic : public ::testing::Test {
     services.ingest = ingest_;
     services.query = query_;
     services.ai = ai_;
+    services.search = search_;
     gateway::ServerOptions options;
     options.port = 0;
     server_ = new gateway::Server(options, gateway::BuildRouter(services), {});
@@ -91,6 +100,7 @@ class Semantic : public ::testing::Test {
     thread_->join();
     delete thread_;
     delete server_;
+    delete search_;
     delete ai_;
     delete supervisor_;
     delete query_;
@@ -116,7 +126,7 @@ class Semantic : public ::testing::Test {
       auto r = Call("GET", "/api/v1/ai/jobs/" + id);
       EXPECT_EQ(r.status, 200) << r.body;
       job = json::parse(r.body);
-      if (job["state"] != "running") break;
+      if (job["state"] != "running" && job["state"] != "queued") break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return job;
@@ -129,6 +139,7 @@ class Semantic : public ::testing::Test {
   static inline queryd::QueryEngine* query_ = nullptr;
   static inline AiSupervisor* supervisor_ = nullptr;
   static inline AiBridge* ai_ = nullptr;
+  static inline SearchService* search_ = nullptr;
   static inline gateway::Server* server_ = nullptr;
   static inline std::thread* thread_ = nullptr;
   static inline std::string url_;
@@ -147,6 +158,13 @@ TEST_F(Semantic, EmbedColumnThenSearchFindsTheRelevantRowFirst) {
   EXPECT_EQ(m.properties["embedding.dim"], "384");
   EXPECT_EQ(m.properties["embedding.source_dataset"], "notes");
   EXPECT_EQ(m.row_count(), 6u);
+  // Rows went in as values: an integer key stays BIGINT, vectors are lists of 384 FLOATs.
+  std::map<std::string, std::string> types;
+  for (const auto& c : m.schema) types[c.name] = c.type;
+  EXPECT_EQ(types["row"], "BIGINT");
+  EXPECT_EQ(types["key"], "BIGINT");
+  EXPECT_EQ(types["text"], "VARCHAR");
+  EXPECT_EQ(types["embedding"], "FLOAT[]");
 
   r = Call("POST", "/api/v1/search",
            {{"dataset", "notes_body_emb"}, {"query", "file formats for analytics"}, {"k", 3}});
@@ -176,6 +194,25 @@ TEST_F(Semantic, EmbedColumnThenSearchFindsTheRelevantRowFirst) {
   EXPECT_NE(r.body.find("never mixed"), std::string::npos) << r.body;
 }
 
+TEST_F(Semantic, KeysOfOtherTypesAreCarriedAsTextAndVectorsKeepTheirValues) {
+  auto r = Call("POST", "/api/v1/datasets/notes/embeddings",
+                {{"column", "body"}, {"key", "body"}, {"target", "notes_by_text"}, {"wait", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json job = json::parse(r.body);
+  EXPECT_EQ(job["state"], "succeeded") << job.dump();
+  EXPECT_EQ(job["rows_done"], 6);
+  // The stored vector is the model's float32 vector exactly (no text round trip).
+  aibridge::Embeddings direct = ai_->Embed({"Our cat sleeps on the sofa all afternoon."});
+  r = Call("POST", "/api/v1/query",
+           {{"sql", "SELECT key, embedding[1] AS first, len(embedding) AS n FROM notes_by_text WHERE row = 1"},
+            {"format", "ndjson"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json row = json::parse(r.body.substr(0, r.body.find('\n')));
+  EXPECT_EQ(row["key"], "Our cat sleeps on the sofa all afternoon.");
+  EXPECT_EQ(row["n"], 384);
+  EXPECT_FLOAT_EQ(row["first"].get<float>(), direct.values[0]);
+}
+
 TEST_F(Semantic, FailedJobLeavesNothingRegistered) {
   auto r = Call("POST", "/api/v1/datasets/notes/embeddings",
                 {{"column", "body"}, {"model", "no-such-model"}, {"target", "notes_broken"}});
@@ -194,7 +231,27 @@ TEST_F(Semantic, UserErrors) {
   EXPECT_NE(r.body.find("holds no vectors"), std::string::npos) << r.body;
   EXPECT_EQ(Call("POST", "/api/v1/search", {{"dataset", "notes"}, {"query", "x"}, {"k", 0}}).status, 400);
   EXPECT_EQ(Call("GET", "/api/v1/ai/jobs/emb-999").status, 404);
+  EXPECT_EQ(Call("POST", "/api/v1/datasets/notes/embeddings", {{"column", "body"}, {"wait", "yes"}}).status, 400);
+}
+
+TEST(SearchRoutes, WithoutTheSearchServiceAnswer503NamingIt) {
+  log::Init(log::Level::kWarn);
+  gateway::ServerOptions options;
+  options.port = 0;
+  gateway::Server server(options, gateway::BuildRouter(gateway::Services{}), {});
+  server.Bind();
+  std::thread thread([&] { server.Run(); });
+  detail::HttpClient client;
+  detail::HttpRequest r;
+  r.method = "POST";
+  r.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/api/v1/search";
+  r.body = R"({"dataset":"d","query":"q"})";
+  detail::HttpResponse res = client.Send(r);
+  server.Stop();
+  thread.join();
+  EXPECT_EQ(res.status, 503) << res.body;
+  EXPECT_NE(res.body.find("search service"), std::string::npos) << res.body;
 }
 
 }  // namespace
-}  // namespace lakehouse::aibridge
+}  // namespace lakehouse::search

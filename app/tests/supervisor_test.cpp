@@ -1,0 +1,196 @@
+// app's supervisor of the AI children over the real processes: the Python sidecar and the
+// bundled model server (real models). Restarts, recovery from a failed start, the fork-thread
+// pitfall, and finding the AI home from a binary's location (nothing of the source tree is
+// compiled into the supervisor).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "lakehouse/aibridge/aibridge.h"
+#include "lakehouse/app/supervisor.h"
+#include "lakehouse/shared/error.h"
+
+namespace lakehouse::app {
+namespace {
+
+using json = nlohmann::json;
+using aibridge::AiConfig;
+using aibridge::MakeAiBridge;
+namespace fs = std::filesystem;
+
+std::string TempDir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("lakehouse-sup-test-" + name + "-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+//! Removes this process's temp dirs (children's logs) when the tests end.
+class TempDirCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    const std::string suffix = "-" + std::to_string(::getpid());
+    for (const auto& e : fs::directory_iterator(fs::temp_directory_path())) {
+      const std::string name = e.path().filename().string();
+      if (name.starts_with("lakehouse-sup-test-") && name.ends_with(suffix)) fs::remove_all(e.path());
+    }
+  }
+};
+[[maybe_unused]] auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
+
+SupervisorConfig BundledConfig(const std::string& name) {
+  SupervisorConfig c;  // no home: found from this test binary (build/app/ inside the checkout)
+  c.model_server = "bundled";
+  c.log_dir = TempDir(name);
+  c.health_interval_ms = 200;
+  c.restart_backoff_ms = 200;
+  return c;
+}
+
+ErrorCode CodeOf(const std::function<void()>& f, std::string* message = nullptr) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (message) *message = e.what();
+    return e.code();
+  }
+  ADD_FAILURE() << "no error thrown";
+  return ErrorCode::kInternal;
+}
+
+bool Alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+void Touch(const fs::path& path) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << "\n";
+}
+
+TEST(FindAiHome, InstalledTreeFirstThenTheCheckoutAboveTheBinary) {
+  const fs::path root = TempDir("home");
+  // A checkout: <root>/repo/{sidecar,modelserver}, the binary in <root>/repo/build/app/.
+  Touch(root / "repo/sidecar/app.py");
+  Touch(root / "repo/modelserver/server.py");
+  Touch(root / "repo/build/app/lakehouse");
+  EXPECT_EQ(FindAiHome((root / "repo/build/app/lakehouse").string()), (root / "repo").string());
+  // An installed tree: <prefix>/bin/lakehouse and <prefix>/share/lakehouse/{sidecar,modelserver}.
+  Touch(root / "repo/build/share/lakehouse/sidecar/app.py");
+  Touch(root / "repo/build/share/lakehouse/modelserver/server.py");
+  Touch(root / "repo/build/bin/lakehouse");
+  EXPECT_EQ(FindAiHome((root / "repo/build/bin/lakehouse").string()), (root / "repo/build/share/lakehouse").string());
+  // Half a home (no model server) is no home; nothing anywhere is "".
+  Touch(root / "lone/sidecar/app.py");
+  Touch(root / "lone/bin/lakehouse");
+  EXPECT_EQ(FindAiHome((root / "lone/bin/lakehouse").string()), "");
+  // This test binary lives under the checkout's build folder: its home holds the real sidecar.
+  EXPECT_TRUE(fs::exists(FindAiHome() + "/sidecar/app.py")) << FindAiHome();
+}
+
+TEST(FindAiHome, NoHomeIsAClearErrorNamingTheSetting) {
+  SupervisorConfig c = BundledConfig("nohome");
+  c.home = "";
+  c.python = "/nonexistent/python";
+  AiSupervisor probe(c);  // with a home found from the binary the python check fails instead
+  std::string msg;
+  EXPECT_EQ(CodeOf([&] { probe.Start(); }, &msg), ErrorCode::kUnavailable);
+  EXPECT_NE(msg.find("ai.python"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("/nonexistent/python"), std::string::npos) << msg;
+
+  c.home = TempDir("empty-home");  // a home without the sidecar in it
+  c.python = "";
+  AiSupervisor empty(c);
+  EXPECT_EQ(CodeOf([&] { empty.Start(); }, &msg), ErrorCode::kUnavailable);
+  EXPECT_NE(msg.find("ai.home"), std::string::npos) << msg;
+}
+
+class SupervisedStack : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    supervisor_ = new AiSupervisor(BundledConfig("stack"));
+    supervisor_->Start();
+    AiConfig config;
+    config.sidecar_url = supervisor_->sidecar_url();
+    config.health_interval_ms = 200;
+    bridge_ = MakeAiBridge(config).release();
+  }
+  static void TearDownTestSuite() {
+    delete bridge_;
+    delete supervisor_;
+  }
+  static inline AiSupervisor* supervisor_ = nullptr;
+  static inline aibridge::AiBridge* bridge_ = nullptr;
+};
+
+TEST_F(SupervisedStack, CrashedSidecarIsRestarted) {
+  json before = supervisor_->Health();
+  const pid_t pid = before["sidecar"]["pid"].get<pid_t>();
+  const int restarts = before["sidecar"]["restarts"].get<int>();
+  ASSERT_TRUE(Alive(pid));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  json after;
+  for (int i = 0; i < 200; ++i) {  // up to 20 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    after = supervisor_->Health();
+    if (after["sidecar"]["restarts"].get<int>() > restarts && after["sidecar"]["status"] == "ok") break;
+  }
+  ASSERT_EQ(after["sidecar"]["status"], "ok") << after.dump();
+  EXPECT_NE(after["sidecar"]["pid"].get<pid_t>(), pid);
+  EXPECT_EQ(bridge_->Embed({"back again"}).count, 1u);  // same URL: the port is kept across restarts
+}
+
+TEST(AiSupervisorRecovery, FailedStartKeepsRetryingAndRecovers) {
+  const std::string models = TempDir("models");
+  SupervisorConfig c = BundledConfig("recovery");
+  c.extra_env["MODELSERVER_MODELS_DIR"] = models;  // empty: the model server exits at once
+  c.start_timeout_ms = 5000;
+  AiSupervisor supervisor(c);
+  std::string msg;
+  EXPECT_EQ(CodeOf([&] { supervisor.Start(); }, &msg), ErrorCode::kUnavailable);
+  EXPECT_NE(msg.find("model server"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("modelserver.log"), std::string::npos) << msg;
+  // The watcher keeps trying; give it the models and it comes up, then the sidecar follows.
+  std::filesystem::create_symlink(std::string(LAKEHOUSE_SOURCE_DIR) + "/third_party/models/all-minilm-l6-v2-int8",
+                                  models + "/all-minilm-l6-v2-int8");
+  json h;
+  for (int i = 0; i < 300; ++i) {  // up to 30 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    h = supervisor.Health();
+    if (h["model_server"]["status"] == "ok" && h["sidecar"]["status"] == "ok") break;
+  }
+  EXPECT_EQ(h["model_server"]["status"], "ok") << h.dump();
+  EXPECT_EQ(h["sidecar"]["status"], "ok") << h.dump();
+  EXPECT_GE(h["model_server"]["restarts"].get<int>(), 1);
+  AiConfig config;
+  config.sidecar_url = supervisor.sidecar_url();
+  EXPECT_EQ(MakeAiBridge(config)->Embed({"recovered"}).dim, 384);
+  supervisor.Stop();
+  std::filesystem::remove_all(models);
+}
+
+TEST(AiSupervisorRecovery, StartOnAShortLivedThreadKeepsTheChildren) {
+  // PR_SET_PDEATHSIG is per forking thread: children must not die when Start()'s thread ends.
+  AiSupervisor supervisor(BundledConfig("thread"));
+  std::thread([&] { supervisor.Start(); }).join();
+  const json before = supervisor.Health();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const json after = supervisor.Health();
+  EXPECT_EQ(after["sidecar"]["restarts"], 0) << after.dump();
+  EXPECT_EQ(after["model_server"]["restarts"], 0) << after.dump();
+  EXPECT_EQ(after["sidecar"]["pid"], before["sidecar"]["pid"]);
+  EXPECT_TRUE(Alive(after["model_server"]["pid"].get<pid_t>()));
+}
+
+TEST(AiSupervisorConfig, BadModeIsRejected) {
+  SupervisorConfig c;
+  c.model_server = "sometimes";
+  EXPECT_EQ(CodeOf([&] { AiSupervisor s(c); }), ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lakehouse::app

@@ -1,0 +1,114 @@
+#pragma once
+// search: semantic search over datasets. An embedding job embeds a text column into a new dataset
+// of vectors; a search embeds the query with the same model and returns the rows most similar to
+// it (cosine similarity in DuckDB through queryd), optionally reranked through the AI sidecar.
+// The only AI code that depends on catalogd, ingest and queryd; aibridge is only its model client.
+//
+// The vectors dataset ("<dataset>_<column>_emb" unless a target is named) has the columns
+//   row BIGINT (the row's position in the source version), [key (the source's key column)],
+//   text VARCHAR, embedding FLOAT[] (every vector has embedding.dim values)
+// and its manifest properties record embedding.model, embedding.dim, embedding.source_dataset,
+// embedding.source_column and embedding.source_version. A target made with one model is never
+// extended or replaced with vectors of another (409). Nothing is committed until every row is
+// embedded, so a failed job leaves nothing half-registered.
+//
+// Jobs run on a fixed pool of threads from a bounded queue; finished jobs are kept for a bounded
+// time (and count) so their status can be read, then forgotten. Jobs live in this process only.
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace lakehouse::catalogd {
+class Catalog;
+}
+namespace lakehouse::ingest {
+class Ingestor;
+}
+namespace lakehouse::queryd {
+class QueryEngine;
+}
+namespace lakehouse::aibridge {
+class AiBridge;
+}
+
+namespace lakehouse::search {
+
+struct EmbedColumnRequest {
+  std::string dataset;  //!< source dataset
+  std::string column;   //!< text column to embed
+  std::string model;    //!< empty: the sidecar's EMBED_MODEL
+  std::string key;      //!< optional column carried along as the row key
+  std::string target;   //!< empty: "<dataset>_<column>_emb"
+};
+
+struct SearchRequest {
+  std::string dataset;  //!< a vectors dataset (made by an embedding job)
+  std::string query;
+  int k = 10;
+  bool rerank = false;  //!< rerank the top candidates with AiBridge::Rerank
+};
+
+struct SearchOptions {
+  size_t batch_size = 256;      //!< texts per AiBridge::Embed call
+  uint64_t max_rows = 2000000;  //!< larger columns are refused (400)
+  int max_k = 1000;
+  int64_t query_timeout_ms = 600000;
+  int job_threads = 2;                    //!< threads running embedding jobs (the pool never grows)
+  size_t max_queued_jobs = 64;            //!< jobs waiting for a thread beyond this are refused (429)
+  int64_t finished_job_ttl_ms = 3600000;  //!< how long a finished job's status stays readable
+  size_t max_finished_jobs = 1000;        //!< the oldest finished jobs are forgotten beyond this
+  std::string temp_dir = "/tmp";          //!< where the vectors' Parquet file is written before ingest
+  std::string memory_limit = "256MB";     //!< of search's own DuckDB (it holds only vectors being written)
+};
+
+enum class JobState { kQueued, kRunning, kSucceeded, kFailed, kCancelled };
+//! "queued", "running", "succeeded", "failed", "cancelled".
+std::string_view JobStateName(JobState state);
+inline bool IsFinished(JobState state) {
+  return state == JobState::kSucceeded || state == JobState::kFailed || state == JobState::kCancelled;
+}
+
+//! A snapshot of one embedding job.
+struct JobStatus {
+  std::string id;
+  JobState state = JobState::kQueued;
+  EmbedColumnRequest request;  //!< with the target filled in
+  uint64_t rows_total = 0;     //!< source rows, then the non-null texts once read
+  uint64_t rows_done = 0;      //!< texts embedded so far
+  std::string model;
+  int dim = 0;
+  uint64_t version = 0;                                            //!< the committed version of the target (succeeded)
+  double seconds = 0;                                              //!< running time so far, or in total when finished
+  double read_seconds = 0, embed_seconds = 0, commit_seconds = 0;  //!< phases (succeeded)
+  std::string error_code;                                          //!< failed / cancelled
+  std::string error_message;
+};
+
+//! {"id","state","dataset","column","target","rows_total","rows_done","seconds",...} (docs/api/ai.md).
+nlohmann::json ToJson(const JobStatus& status);
+
+class SearchService {
+ public:
+  virtual ~SearchService() = default;  //!< cancels queued and running jobs and waits for them
+
+  //! Validates the request (dataset and column exist, target is free or has the same model) and
+  //! queues a job; returns its status. Error(kTooManyRequests) when the queue is full.
+  virtual JobStatus StartEmbedding(const EmbedColumnRequest& request) = 0;
+  //! Throws Error(kNotFound) for an unknown (or forgotten) id.
+  virtual JobStatus Job(const std::string& id) const = 0;
+  //! Runs an embedding job in the calling thread; returns the final status (throws on failure).
+  virtual JobStatus RunEmbedding(const EmbedColumnRequest& request) = 0;
+
+  //! {"dataset","model","query","results":[{"row","text","score"[,"key"][,"rerank_score"]}],"reranked"}
+  virtual nlohmann::json Search(const SearchRequest& request) = 0;
+};
+
+//! All four services must outlive the search service.
+std::unique_ptr<SearchService> MakeSearchService(catalogd::Catalog& catalog, ingest::Ingestor& ingest,
+                                                 queryd::QueryEngine& query, aibridge::AiBridge& ai,
+                                                 SearchOptions options = {});
+
+}  // namespace lakehouse::search

@@ -1,0 +1,183 @@
+// Reads queryd's Arrow IPC stream (https://arrow.apache.org/docs/format/Columnar.html#ipc-streaming-format):
+// <0xFFFFFFFF><int32 metadata length><Message flatbuffer><body>, a Schema message first, then one
+// RecordBatch message per batch, then <0xFFFFFFFF><0>. The flatbuffer accessors are generated from
+// queryd's Arrow metadata schema (queryd/src/arrow/arrow_ipc.fbs), as queryd's writer uses them.
+#include "arrow_rows.h"
+
+#include <arrow_ipc_generated.h>
+
+#include <cstring>
+
+#include "lakehouse/shared/error.h"
+
+namespace lakehouse::search {
+namespace {
+
+namespace fb = org::apache::arrow::flatbuf;
+
+template <typename T>
+T Load(const uint8_t* base, int64_t index) {
+  T value;
+  std::memcpy(&value, base + index * static_cast<int64_t>(sizeof(T)), sizeof(T));  // no alignment assumed
+  return value;
+}
+
+}  // namespace
+
+bool ColumnView::IsNull(int64_t row) const {
+  return validity_ != nullptr && (validity_[row >> 3] & (1u << (row & 7))) == 0;
+}
+
+int64_t ColumnView::Int(int64_t row) const {
+  switch (bit_width_) {
+    case 8:
+      return Load<int8_t>(values_, row);
+    case 16:
+      return Load<int16_t>(values_, row);
+    case 32:
+      return Load<int32_t>(values_, row);
+    default:
+      return Load<int64_t>(values_, row);
+  }
+}
+
+double ColumnView::Double(int64_t row) const {
+  if (kind_ == Kind::kInt) return static_cast<double>(Int(row));
+  return bit_width_ == 32 ? Load<float>(values_, row) : Load<double>(values_, row);
+}
+
+std::string_view ColumnView::Str(int64_t row) const {
+  int64_t begin = 0, end = 0;
+  if (kind_ == Kind::kLargeUtf8) {
+    begin = Load<int64_t>(values_, row);
+    end = Load<int64_t>(values_, row + 1);
+  } else {
+    begin = Load<int32_t>(values_, row);
+    end = Load<int32_t>(values_, row + 1);
+  }
+  return {reinterpret_cast<const char*>(data_) + begin, static_cast<size_t>(end - begin)};
+}
+
+void ArrowRowSink::Begin(std::string_view content_type) {
+  if (content_type != queryd::ContentType(queryd::ResultFormat::kArrow)) {
+    Fail(ErrorCode::kInternal, "search asked queryd for Arrow and got {}", content_type);
+  }
+}
+
+bool ArrowRowSink::Write(std::string_view bytes) {
+  pending_.append(bytes);
+  // A whole message is needed before its batch can be handed on; each is parsed at the front of
+  // pending_ (8-byte aligned, as flatbuffers verification wants).
+  while (!ended_ && pending_.size() >= 8) {
+    const size_t used = ConsumeMessage();
+    if (used == 0) break;
+    pending_.erase(0, used);
+  }
+  return !ClientGone();
+}
+
+size_t ArrowRowSink::ConsumeMessage() {
+  const auto* p = reinterpret_cast<const uint8_t*>(pending_.data());
+  uint32_t first = 0;
+  std::memcpy(&first, p, 4);
+  size_t prefix = 4;
+  int32_t meta_len = static_cast<int32_t>(first);
+  if (first == 0xFFFFFFFFu) {
+    std::memcpy(&meta_len, p + 4, 4);
+    prefix = 8;
+  }
+  if (meta_len == 0) {
+    ended_ = true;
+    return prefix;
+  }
+  if (meta_len < 0) Fail(ErrorCode::kInternal, "queryd's Arrow stream has a negative metadata length");
+  if (pending_.size() < prefix + static_cast<size_t>(meta_len)) return 0;
+  const uint8_t* meta = p + prefix;
+  flatbuffers::Verifier verifier(meta, static_cast<size_t>(meta_len));
+  if (!fb::VerifyMessageBuffer(verifier)) Fail(ErrorCode::kInternal, "queryd's Arrow stream has a corrupt message");
+  const fb::Message* message = fb::GetMessage(meta);
+  const int64_t body_len = message->bodyLength();
+  const size_t total = prefix + static_cast<size_t>(meta_len) + static_cast<size_t>(body_len);
+  if (pending_.size() < total) return 0;
+  const uint8_t* body = meta + meta_len;
+
+  if (const fb::Schema* schema = message->header_as_Schema()) {
+    schema_.clear();
+    if (schema->fields() != nullptr) {
+      for (const fb::Field* field : *schema->fields()) {
+        ColumnView c;
+        c.name_ = field->name() ? field->name()->str() : "";
+        switch (field->type_type()) {
+          case fb::Type_Int: {
+            const fb::Int* t = field->type_as_Int();
+            if (!t->is_signed() && t->bitWidth() == 64) {
+              Fail(ErrorCode::kInternal, "column {}: unsigned 64-bit integers are not read by search", c.name_);
+            }
+            c.kind_ = ColumnView::Kind::kInt;
+            c.bit_width_ = t->bitWidth();
+            break;
+          }
+          case fb::Type_FloatingPoint:
+            c.kind_ = ColumnView::Kind::kFloat;
+            c.bit_width_ = field->type_as_FloatingPoint()->precision() == fb::Precision_SINGLE ? 32 : 64;
+            if (field->type_as_FloatingPoint()->precision() == fb::Precision_HALF) {
+              Fail(ErrorCode::kInternal, "column {}: half floats are not read by search", c.name_);
+            }
+            break;
+          case fb::Type_Utf8:
+            c.kind_ = ColumnView::Kind::kUtf8;
+            break;
+          case fb::Type_LargeUtf8:
+            c.kind_ = ColumnView::Kind::kLargeUtf8;
+            break;
+          default:
+            Fail(ErrorCode::kInternal, "column {}: Arrow type {} is not read by search", c.name_,
+                 fb::EnumNameType(field->type_type()));
+        }
+        schema_.push_back(std::move(c));
+      }
+    }
+    have_schema_ = true;
+    return total;
+  }
+  const fb::RecordBatch* batch = message->header_as_RecordBatch();
+  if (batch == nullptr) return total;  // nothing else is written by queryd; skip it
+  if (!have_schema_) Fail(ErrorCode::kInternal, "queryd's Arrow stream has a record batch before its schema");
+  const auto* nodes = batch->nodes();
+  const auto* buffers = batch->buffers();
+  if (nodes == nullptr || buffers == nullptr || nodes->size() != schema_.size()) {
+    Fail(ErrorCode::kInternal, "queryd's Arrow record batch does not match its schema");
+  }
+  RowBatch out;
+  out.rows = batch->length();
+  out.columns = schema_;
+  size_t b = 0;
+  auto buffer = [&](size_t i) -> const uint8_t* {
+    if (i >= buffers->size()) Fail(ErrorCode::kInternal, "queryd's Arrow record batch lacks buffer {}", i);
+    const fb::Buffer* buf = buffers->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (buf->offset() < 0 || buf->length() < 0 || buf->offset() + buf->length() > body_len) {
+      Fail(ErrorCode::kInternal, "queryd's Arrow buffer {} lies outside its message body", i);
+    }
+    return buf->length() == 0 ? nullptr : body + buf->offset();
+  };
+  for (size_t i = 0; i < out.columns.size(); ++i) {
+    ColumnView& c = out.columns[i];
+    const fb::FieldNode* node = nodes->Get(static_cast<flatbuffers::uoffset_t>(i));
+    c.validity_ = node->null_count() > 0 ? buffer(b) : nullptr;
+    c.values_ = buffer(b + 1);
+    const bool is_string = c.kind_ == ColumnView::Kind::kUtf8 || c.kind_ == ColumnView::Kind::kLargeUtf8;
+    c.data_ = is_string ? buffer(b + 2) : nullptr;
+    if (c.values_ == nullptr && out.rows > 0) {
+      Fail(ErrorCode::kInternal, "queryd's Arrow column {} has no values buffer", c.name_);
+    }
+    b += is_string ? 3 : 2;
+  }
+  on_batch_(out);
+  return total;
+}
+
+void ArrowRowSink::Finish() const {
+  if (!ended_) Fail(ErrorCode::kInternal, "queryd's Arrow stream ended without its end-of-stream marker");
+}
+
+}  // namespace lakehouse::search

@@ -1,0 +1,374 @@
+// The search service: embedding jobs and semantic search (search.h).
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+
+#include "arrow_rows.h"
+#include "jobs.h"
+#include "lakehouse/aibridge/aibridge.h"
+#include "lakehouse/catalogd/catalog.h"
+#include "lakehouse/ingest/ingest.h"
+#include "lakehouse/queryd/query.h"
+#include "lakehouse/search/search.h"
+#include "lakehouse/shared/error.h"
+#include "lakehouse/shared/io.h"
+#include "lakehouse/shared/types.h"
+#include "vector_writer.h"
+
+namespace lakehouse::search {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kModel = "embedding.model";
+constexpr const char* kDim = "embedding.dim";
+constexpr const char* kKeyColumn = "embedding.key_column";
+
+std::string QuoteIdent(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+//! Integer keys stay integers (BIGINT); any other key type is carried as its text.
+KeyType KeyTypeOf(const std::string& duckdb_type) {
+  static const char* kInts[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"};
+  for (const char* t : kInts) {
+    if (duckdb_type == t) return KeyType::kInt;
+  }
+  return KeyType::kString;
+}
+
+//! A value of a result column as JSON (integers, floats and strings: what search's SQL selects).
+json ValueJson(const ColumnView& c, int64_t row) {
+  if (c.IsNull(row)) return nullptr;
+  switch (c.kind()) {
+    case ColumnView::Kind::kInt:
+      return c.Int(row);
+    case ColumnView::Kind::kFloat:
+      return c.Double(row);
+    default:
+      return std::string(c.Str(row));
+  }
+}
+
+double Lap(Clock::time_point& since) {
+  const auto now = Clock::now();
+  const double s = std::chrono::duration<double>(now - since).count();
+  since = now;
+  return s;
+}
+
+}  // namespace
+
+std::string_view JobStateName(JobState state) {
+  switch (state) {
+    case JobState::kQueued:
+      return "queued";
+    case JobState::kRunning:
+      return "running";
+    case JobState::kSucceeded:
+      return "succeeded";
+    case JobState::kFailed:
+      return "failed";
+    case JobState::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+json ToJson(const JobStatus& j) {
+  json out{{"id", j.id},
+           {"state", JobStateName(j.state)},
+           {"dataset", j.request.dataset},
+           {"column", j.request.column},
+           {"target", j.request.target},
+           {"rows_total", j.rows_total},
+           {"rows_done", j.rows_done},
+           {"seconds", j.seconds}};
+  if (!j.model.empty()) out["model"] = j.model;
+  if (j.dim) out["dim"] = j.dim;
+  if (j.version) out["version"] = j.version;
+  if (j.seconds > 0 && j.rows_done > 0) out["rows_per_second"] = static_cast<double>(j.rows_done) / j.seconds;
+  if (j.state == JobState::kSucceeded) {
+    out["phases"] = {
+        {"read_seconds", j.read_seconds}, {"embed_seconds", j.embed_seconds}, {"commit_seconds", j.commit_seconds}};
+  }
+  if (!j.error_code.empty()) out["error"] = {{"code", j.error_code}, {"message", j.error_message}};
+  return out;
+}
+
+namespace {
+
+class SearchServiceImpl final : public SearchService {
+ public:
+  SearchServiceImpl(catalogd::Catalog& catalog, ingest::Ingestor& ingest, queryd::QueryEngine& query,
+                    aibridge::AiBridge& ai, SearchOptions options)
+      : catalog_(catalog),
+        ingest_(ingest),
+        query_(query),
+        ai_(ai),
+        options_(options),
+        db_(options.temp_dir, options.memory_limit, 1),
+        jobs_(JobRegistryOptions{options.job_threads, options.max_queued_jobs,
+                                 std::chrono::milliseconds(options.finished_job_ttl_ms), options.max_finished_jobs,
+                                 "emb-"}) {}
+
+  JobStatus StartEmbedding(const EmbedColumnRequest& request) override {
+    JobStatus initial;
+    initial.request = request;
+    initial.rows_total = Validate(initial.request).row_count();
+    return jobs_.Submit(std::move(initial), [this](JobHandle& job) { Run(job); });
+  }
+
+  JobStatus Job(const std::string& id) const override { return jobs_.Get(id); }
+
+  JobStatus RunEmbedding(const EmbedColumnRequest& request) override {
+    JobStatus initial;
+    initial.id = "inline";
+    initial.request = request;
+    initial.rows_total = Validate(initial.request).row_count();
+    return jobs_.RunInline(std::move(initial), [this](JobHandle& job) { Run(job); });
+  }
+
+  json Search(const SearchRequest& r) override;
+
+ private:
+  //! Checks what can be checked before the job starts; fills in the target name.
+  DatasetManifest Validate(EmbedColumnRequest& r) {
+    LH_USER_CHECK(!r.column.empty(), "the body needs \"column\": the text column to embed");
+    r.dataset = DatasetId::Parse(r.dataset).str();
+    DatasetManifest source = catalog_.Head(r.dataset);  // kNotFound for an unknown dataset
+    auto has = [&](const std::string& name) {
+      for (const auto& c : source.schema) {
+        if (c.name == name) return true;
+      }
+      return false;
+    };
+    std::vector<std::string> names;
+    for (const auto& c : source.schema) names.push_back(c.name);
+    LH_USER_CHECK(has(r.column), "dataset {} has no column \"{}\" (columns: {})", r.dataset, r.column,
+                  fmt::join(names, ", "));
+    LH_USER_CHECK(r.key.empty() || has(r.key), "dataset {} has no key column \"{}\" (columns: {})", r.dataset, r.key,
+                  fmt::join(names, ", "));
+    LH_USER_CHECK(source.row_count() <= options_.max_rows,
+                  "dataset {} has {} rows, more than the {} an embedding job takes", r.dataset, source.row_count(),
+                  options_.max_rows);
+    if (r.target.empty()) r.target = r.dataset + "_" + r.column + "_emb";
+    r.target = DatasetId::Parse(r.target).str();
+    LH_USER_CHECK(r.target != r.dataset, "the target dataset must differ from the source");
+    CheckTargetModel(r.target, r.model);
+    return source;
+  }
+
+  //! The target may exist only as a vectors dataset of the same model.
+  std::optional<DatasetManifest> CheckTargetModel(const std::string& target, const std::string& model) {
+    std::optional<DatasetManifest> existing;
+    try {
+      existing = catalog_.Head(target);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;
+      return std::nullopt;
+    }
+    if (existing->tombstone) return std::nullopt;
+    auto it = existing->properties.find(kModel);
+    if (it == existing->properties.end()) {
+      Fail(ErrorCode::kConflict, "dataset {} exists and is not a vectors dataset: name another \"target\"", target);
+    }
+    if (!model.empty() && it->second != model) {
+      Fail(ErrorCode::kConflict,
+           "dataset {} holds vectors of model {}; vectors of {} are never mixed with them: name another \"target\" "
+           "or delete {} first",
+           target, it->second, model, target);
+    }
+    return existing;
+  }
+
+  //! The job: read the column as typed rows, embed it in batches into a Parquet file, then one
+  //! atomic commit. Nothing is visible before the commit.
+  void Run(JobHandle& job) {
+    const EmbedColumnRequest r = job.Snapshot().request;
+    auto phase = Clock::now();
+    // 1. The column (and key) in the dataset's order, as Arrow record batches from queryd.
+    KeyType key_type = KeyType::kNone;
+    if (!r.key.empty()) {
+      for (const auto& c : catalog_.Head(r.dataset).schema) {
+        if (c.name == r.key) key_type = KeyTypeOf(c.type);
+      }
+    }
+    std::vector<std::string> texts;
+    std::vector<int64_t> rows;
+    std::vector<KeyValue> keys;
+    int64_t ordinal = 0;
+    ArrowRowSink sink(
+        [&](const RowBatch& batch) {
+          const ColumnView& t = batch.columns.at(0);
+          for (int64_t i = 0; i < batch.rows; ++i, ++ordinal) {
+            if (t.IsNull(i)) continue;
+            texts.emplace_back(t.Str(i));
+            rows.push_back(ordinal);
+            if (key_type == KeyType::kNone) continue;
+            const ColumnView& k = batch.columns.at(1);
+            KeyValue key;
+            key.is_null = k.IsNull(i);
+            if (!key.is_null && key_type == KeyType::kInt) key.i = k.Int(i);
+            if (!key.is_null && key_type == KeyType::kString) key.s = k.Str(i);
+            keys.push_back(std::move(key));
+          }
+        },
+        job.cancel_flag());
+    queryd::QueryRequest q;
+    std::string key_sql;
+    if (key_type != KeyType::kNone) {
+      key_sql =
+          fmt::format(", CAST({} AS {}) AS k", QuoteIdent(r.key), key_type == KeyType::kInt ? "BIGINT" : "VARCHAR");
+    }
+    q.sql =
+        fmt::format("SELECT CAST({} AS VARCHAR) AS t{} FROM {}", QuoteIdent(r.column), key_sql, QuoteIdent(r.dataset));
+    q.format = queryd::ResultFormat::kArrow;
+    q.timeout_ms = options_.query_timeout_ms;
+    query_.Execute(q, sink);
+    sink.Finish();
+    const double read_seconds = Lap(phase);
+    job.Update([&](JobStatus& s) {
+      s.rows_total = texts.size();
+      s.read_seconds = read_seconds;
+    });
+    LH_USER_CHECK(!texts.empty(), "column {} of dataset {} has no non-null values to embed", r.column, r.dataset);
+
+    // 2. Embed in batches; each vector goes into the Parquet writer as floats.
+    std::optional<VectorWriter> writer;
+    std::string model;
+    int dim = 0;
+    for (size_t start = 0; start < texts.size(); start += options_.batch_size) {
+      if (job.cancelled()) Fail(ErrorCode::kCancelled, "the job was cancelled (or the server is shutting down)");
+      const size_t end = std::min(texts.size(), start + options_.batch_size);
+      std::vector<std::string> batch(texts.begin() + static_cast<std::ptrdiff_t>(start),
+                                     texts.begin() + static_cast<std::ptrdiff_t>(end));
+      aibridge::Embeddings e = ai_.Embed(batch, r.model);
+      if (model.empty()) {
+        model = e.model;
+        dim = e.dim;
+        CheckTargetModel(r.target, model);  // the sidecar's default model must match an existing target too
+        writer.emplace(db_, key_type, dim);
+        job.Update([&](JobStatus& s) {
+          s.model = model;
+          s.dim = dim;
+        });
+      }
+      if (e.model != model || e.dim != dim) {
+        Fail(ErrorCode::kConflict, "the model changed during the job ({} -> {}): vectors are never mixed", model,
+             e.model);
+      }
+      for (size_t i = 0; i < e.count; ++i) {
+        const size_t idx = start + i;
+        writer->Add(rows[idx], key_type == KeyType::kNone ? nullptr : &keys[idx], texts[idx], e.Row(i));
+      }
+      job.Update([&](JobStatus& s) { s.rows_done = end; });
+    }
+    const std::string parquet = writer->Finish();
+    const double embed_seconds = Lap(phase);
+
+    // 3. One atomic commit: a new dataset, or a replaced version of the same model's vectors.
+    auto existing = CheckTargetModel(r.target, model);
+    ingest::IngestRequest in;
+    in.dataset = r.target;
+    in.op = existing ? catalogd::CommitOp::kReplace : catalogd::CommitOp::kCreate;
+    if (existing) in.expected_version = existing->version;
+    in.format = ingest::Format::kParquet;
+    in.allow_schema_change = true;
+    in.properties = {{kModel, model},
+                     {kDim, std::to_string(dim)},
+                     {"embedding.source_dataset", r.dataset},
+                     {"embedding.source_column", r.column},
+                     {"embedding.source_version", std::to_string(catalog_.Head(r.dataset).version)}};
+    if (!r.key.empty()) in.properties[kKeyColumn] = r.key;
+    FileSource source(parquet);
+    ingest::IngestResult result = ingest_.Ingest(in, source);
+    const double commit_seconds = Lap(phase);
+    job.Update([&](JobStatus& s) {
+      s.embed_seconds = embed_seconds;
+      s.commit_seconds = commit_seconds;
+      s.version = result.manifest.version;
+    });
+  }
+
+  catalogd::Catalog& catalog_;
+  ingest::Ingestor& ingest_;
+  queryd::QueryEngine& query_;
+  aibridge::AiBridge& ai_;
+  SearchOptions options_;
+  SearchDb db_;
+  JobRegistry jobs_;  //!< last: its destructor stops the jobs while the rest is alive
+};
+
+json SearchServiceImpl::Search(const SearchRequest& r) {
+  const std::string dataset = DatasetId::Parse(r.dataset).str();
+  LH_USER_CHECK(!r.query.empty(), "the body needs \"query\": the text to search for");
+  LH_USER_CHECK(r.k >= 1 && r.k <= options_.max_k, "k must be within 1..{}, got {}", options_.max_k, r.k);
+  DatasetManifest m = catalog_.Head(dataset);
+  auto model = m.properties.find(kModel);
+  if (model == m.properties.end()) {
+    Fail(ErrorCode::kInvalidArgument,
+         "dataset {} holds no vectors: make them with POST /api/v1/datasets/<name>/embeddings and search the "
+         "dataset that job creates",
+         dataset);
+  }
+  const bool has_key = m.properties.contains(kKeyColumn);
+  aibridge::Embeddings q = ai_.Embed({r.query}, model->second);  // always the model the vectors were made with
+  std::string vec = "[";
+  for (int i = 0; i < q.dim; ++i) fmt::format_to(std::back_inserter(vec), "{}{}", i ? "," : "", q.values[i]);
+  vec += "]";
+  const int candidates = r.rerank ? std::min(std::max(r.k * 4, 20), 200) : r.k;
+  queryd::QueryRequest sql;
+  sql.sql = fmt::format(
+      "SELECT row, {}text, list_cosine_similarity(embedding, {}::FLOAT[]) AS score FROM {} "
+      "ORDER BY score DESC, row LIMIT {}",
+      has_key ? "key, " : "", vec, QuoteIdent(dataset), candidates);
+  sql.format = queryd::ResultFormat::kArrow;
+  json results = json::array();
+  ArrowRowSink sink([&](const RowBatch& batch) {
+    for (int64_t i = 0; i < batch.rows; ++i) {
+      json row = json::object();
+      for (const ColumnView& c : batch.columns) row[c.name()] = ValueJson(c, i);
+      results.push_back(std::move(row));
+    }
+  });
+  query_.Execute(sql, sink);
+  sink.Finish();
+  json out{{"dataset", dataset}, {"model", model->second}, {"query", r.query}, {"reranked", false}};
+  if (r.rerank && !results.empty()) {
+    json docs = json::array();
+    for (const auto& x : results) docs.push_back(x["text"].is_string() ? x["text"].get<std::string>() : "");
+    json rr = ai_.Rerank({{"query", r.query}, {"documents", docs}, {"top_n", r.k}});
+    json reranked = json::array();
+    for (const auto& x : rr["results"]) {
+      json row = results.at(x["index"].get<size_t>());
+      row["rerank_score"] = x["score"];
+      reranked.push_back(std::move(row));
+    }
+    results = std::move(reranked);
+    out["reranked"] = true;
+    out["rerank_method"] = rr.value("method", "");
+  }
+  out["results"] = std::move(results);
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<SearchService> MakeSearchService(catalogd::Catalog& catalog, ingest::Ingestor& ingest,
+                                                 queryd::QueryEngine& query, aibridge::AiBridge& ai,
+                                                 SearchOptions options) {
+  return std::make_unique<SearchServiceImpl>(catalog, ingest, query, ai, std::move(options));
+}
+
+}  // namespace lakehouse::search
