@@ -10,4 +10,4 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 [ -d "$BUILD_DIR" ] || cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" --target ai_bench -j2 >/dev/null
-timeout 600 "$BUILD_DIR/aibridge/ai_bench" "${1:-40}" "${2:-3}" "${3:-10000}"
+timeout 600 "$BUILD_DIR/bench/ai/ai_bench" "${1:-40}" "${2:-3}" "${3:-10000}"

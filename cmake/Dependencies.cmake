@@ -10,14 +10,10 @@ find_package(pugixml REQUIRED)
 find_package(Protobuf REQUIRED)                   # module mode: Debian ships no CONFIG
 find_package(gRPC CONFIG REQUIRED)
 find_package(CLI11 REQUIRED)
-find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(tomlplusplus CONFIG REQUIRED)
 find_package(FlatBuffers CONFIG REQUIRED)     # Arrow IPC writer
 if(LAKEHOUSE_BUILD_TESTS)
   find_package(GTest REQUIRED)
-endif()
-if(LAKEHOUSE_BUILD_BENCH)
-  find_package(benchmark REQUIRED)
 endif()
 
 # DuckDB 1.4.4 from npm (scripts/fetch-duckdb.sh). Headers are SYSTEM so their warnings are not ours.

@@ -9,15 +9,13 @@
 #include <mutex>
 #include <thread>
 
-#include "http_client.h"
+#include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
 
 namespace lakehouse::aibridge {
 namespace {
 
-using detail::HttpRequest;
-using detail::HttpResponse;
 using json = nlohmann::json;
 
 ErrorCode CodeFromSidecar(std::string_view code, long status) {
@@ -220,8 +218,8 @@ class SidecarBridge final : public AiBridge {
   AiConfig config_;
   const Clock::time_point created_ = Clock::now();
   bool ever_up_ = false;  //!< only touched by the health thread
-  detail::HttpClient client_;
-  detail::HttpClient probe_client_;
+  HttpClient client_;
+  HttpClient probe_client_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

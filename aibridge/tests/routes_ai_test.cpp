@@ -9,11 +9,12 @@
 #include <fstream>
 #include <thread>
 
-#include "../src/http_client.h"
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/app/supervisor.h"
 #include "lakehouse/gateway/gateway.h"
+#include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/testing/gateway.h"
 
 namespace lakehouse::aibridge {
 namespace {
@@ -21,27 +22,11 @@ namespace {
 using json = nlohmann::json;
 using app::AiSupervisor;
 using app::SupervisorConfig;
-using detail::HttpClient;
-using detail::HttpRequest;
-using detail::HttpResponse;
 
 //! A gateway on a free port serving BuildRouter over the given services.
 class Gateway {
  public:
-  explicit Gateway(gateway::Services services) {
-    gateway::ServerOptions options;
-    options.port = 0;
-    options.worker_threads = 4;
-    server_ =
-        std::make_unique<gateway::Server>(options, gateway::BuildRouter(services), std::vector<gateway::HealthCheck>{});
-    server_->Bind();
-    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
-    thread_ = std::thread([this] { server_->Run(); });
-  }
-  ~Gateway() {
-    server_->Stop();
-    thread_.join();
-  }
+  explicit Gateway(const gateway::Services& services) : gateway_(services), url_(gateway_.url()) {}
   HttpResponse Post(const std::string& path, const json& body, const std::string& accept = "") {
     HttpRequest r;
     r.method = "POST";
@@ -53,9 +38,8 @@ class Gateway {
   }
 
  private:
-  std::unique_ptr<gateway::Server> server_;
+  lakehouse::testing::InProcessGateway gateway_;
   std::string url_;
-  std::thread thread_;
   HttpClient client_;
 };
 

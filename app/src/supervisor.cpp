@@ -20,7 +20,7 @@
 #include <thread>
 
 // The project's one libcurl client; it lives in aibridge today (the renovation moves it to shared).
-#include "../../aibridge/src/http_client.h"
+#include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
 
@@ -281,11 +281,11 @@ class AiSupervisor::Impl {
   }
 
   bool Probe(const std::string& url, int64_t timeout_ms) {
-    aibridge::detail::HttpRequest r;
+    HttpRequest r;
     r.url = url;
     r.timeout_ms = timeout_ms;
     r.connect_timeout_ms = std::min<int64_t>(timeout_ms, 500);
-    aibridge::detail::HttpResponse out = http_.Send(r);
+    HttpResponse out = http_.Send(r);
     return out.transport_error == 0 && out.status == 200;
   }
 
@@ -450,7 +450,7 @@ class AiSupervisor::Impl {
   }
 
   SupervisorConfig cfg_;
-  aibridge::detail::HttpClient http_;
+  HttpClient http_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool running_ = false;

@@ -60,20 +60,11 @@ void ParallelFor(size_t n, size_t threads, const std::function<void(size_t)>& fn
 namespace {
 
 constexpr int kMaxCommitAttempts = 64;
-constexpr std::string_view kSnapshotKey = "_catalog/_snapshot.json";
 
 std::string_view OpName(CommitOp op) {
-  switch (op) {
-    case CommitOp::kCreate:
-      return "create";
-    case CommitOp::kAppend:
-      return "append";
-    case CommitOp::kReplace:
-      return "replace";
-    case CommitOp::kDelete:
-      return "delete";
-  }
-  return "unknown";
+  static constexpr std::string_view kNames[] = {"create", "append", "replace", "delete"};  // in CommitOp's order
+  const auto i = static_cast<size_t>(op);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
 VersionSummary Summarize(const DatasetManifest& m) {
@@ -120,7 +111,7 @@ class CatalogImpl final : public Catalog {
     // manifest is read (older ones only when the newest is unreadable), in parallel.
     std::map<std::string, std::vector<uint64_t>> versions;
     size_t keys = 0;
-    for (const auto& info : store_.ListAll("_catalog/")) {
+    for (const auto& info : store_.ListAll(kCatalogPrefix)) {
       auto parsed = ParseManifestKey(info.key);
       if (!parsed) continue;
       versions[parsed->dataset].push_back(parsed->version);
@@ -311,10 +302,10 @@ class CatalogImpl final : public Catalog {
     const int64_t cutoff = NowMs() - min_age_ms;
     // Data objects are listed BEFORE manifests: an object whose commit lands after the manifest
     // listing was written after this point, so it is younger than min_age_ms and kept.
-    auto data = store_.ListAll("data/");
-    auto staging = store_.ListAll("_staging/");
+    auto data = store_.ListAll(kDataPrefix);
+    auto staging = store_.ListAll(kStagingPrefix);
     std::vector<ParsedManifestKey> manifests;
-    for (const auto& info : store_.ListAll("_catalog/")) {
+    for (const auto& info : store_.ListAll(kCatalogPrefix)) {
       if (auto parsed = ParseManifestKey(info.key)) manifests.push_back(std::move(*parsed));
     }
     std::vector<std::optional<DatasetManifest>> read(manifests.size());
@@ -477,6 +468,7 @@ class CatalogImpl final : public Catalog {
     const std::string& name = request.dataset;
     const bool live = head && !head->tombstone;
     const uint64_t current = live ? head->version : 0;
+    const std::optional<uint64_t> live_version = live ? std::optional<uint64_t>(head->version) : std::nullopt;
     if (request.expected_version && *request.expected_version != current) {
       if (live) {
         Fail(ErrorCode::kConflict, "dataset '{}' is at version {}, not the expected version {}; re-read it and retry",
@@ -496,22 +488,14 @@ class CatalogImpl final : public Catalog {
 
     switch (request.op) {
       case CommitOp::kCreate:
-        if (live) {
-          Fail(ErrorCode::kConflict,
-               "dataset '{}' already exists (version {}); use POST /api/v1/datasets/{}/append to add data or PUT to "
-               "replace it",
-               name, head->version, name);
-        }
+        CheckCommitTarget(request.op, name, live_version);
         next.schema = request.schema;
         next.schema_version = head ? head->schema_version + (SameColumns(head->schema, request.schema) ? 0 : 1) : 1;
         next.objects = request.objects;
         break;
       case CommitOp::kAppend:
       case CommitOp::kReplace: {
-        if (!live) {
-          Fail(ErrorCode::kNotFound, "dataset '{}' does not exist; create it first with POST /api/v1/datasets/{}", name,
-               name);
-        }
+        CheckCommitTarget(request.op, name, live_version);
         next.schema_version = head->schema_version;
         if (!SameColumns(head->schema, request.schema)) {
           if (!request.allow_schema_change) {
@@ -539,7 +523,7 @@ class CatalogImpl final : public Catalog {
         break;
       }
       case CommitOp::kDelete:
-        if (!live) Fail(ErrorCode::kNotFound, "dataset '{}' does not exist", name);
+        CheckCommitTarget(request.op, name, live_version);
         next.tombstone = true;
         next.schema = head->schema;
         next.schema_version = head->schema_version;

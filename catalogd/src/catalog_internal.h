@@ -18,9 +18,9 @@ struct ParsedManifestKey {
 //! Splits "_catalog/<dataset>/<20 digits>.json"; nullopt for any other key.
 std::optional<ParsedManifestKey> ParseManifestKey(std::string_view key);
 
-//! Same column names and types in the same order (nullability is not compared: a nullable
-//! column accepts data from a NOT NULL one and the other way round).
-bool SameColumns(const Schema& a, const Schema& b);
+//! Same column names and types in the same order (shared/types.h; nullability is not compared: a
+//! nullable column accepts data from a NOT NULL one and the other way round).
+using lakehouse::SameColumns;
 
 //! Runs fn(i) for i in [0, n) on up to `threads` threads; rethrows the first exception.
 void ParallelFor(size_t n, size_t threads, const std::function<void(size_t)>& fn);

@@ -6,22 +6,24 @@
 
 #include "catalog_internal.h"
 #include "lakehouse/catalogd/catalog.h"
+#include "lakehouse/shared/error.h"
 
 namespace lakehouse::catalogd {
 
 namespace {
-constexpr std::string_view kCatalogPrefix = "_catalog/";
 constexpr std::string_view kManifestSuffix = ".json";
 constexpr size_t kVersionDigits = 20;
 }  // namespace
 
 std::string ManifestKey(const std::string& dataset, uint64_t version) {
-  return fmt::format("_catalog/{}/{:020}.json", dataset, version);
+  return fmt::format("{}{}/{:020}{}", kCatalogPrefix, dataset, version, kManifestSuffix);
 }
 
-std::string ManifestPrefix(const std::string& dataset) { return fmt::format("_catalog/{}/", dataset); }
+std::string ManifestPrefix(const std::string& dataset) { return fmt::format("{}{}/", kCatalogPrefix, dataset); }
 
-std::string NewDataKey(const std::string& dataset) { return fmt::format("data/{}/{}.parquet", dataset, RandomHexId()); }
+std::string NewDataKey(const std::string& dataset) {
+  return fmt::format("{}{}/{}.parquet", kDataPrefix, dataset, RandomHexId());
+}
 
 std::optional<ParsedManifestKey> ParseManifestKey(std::string_view key) {
   if (!key.starts_with(kCatalogPrefix)) return std::nullopt;
@@ -42,44 +44,27 @@ std::optional<ParsedManifestKey> ParseManifestKey(std::string_view key) {
   return ParsedManifestKey{std::string(dataset), version};
 }
 
-std::string DescribeSchemaDiff(const Schema& from, const Schema& to) {
-  std::map<std::string, const ColumnSchema*> old_cols;
-  std::map<std::string, const ColumnSchema*> new_cols;
-  for (const auto& c : from) old_cols[c.name] = &c;
-  for (const auto& c : to) new_cols[c.name] = &c;
-
-  std::vector<std::string> parts;
-  for (const auto& c : from) {
-    auto it = new_cols.find(c.name);
-    if (it == new_cols.end()) {
-      parts.push_back(fmt::format("removed {} ({})", c.name, c.type));
-    } else if (it->second->type != c.type) {
-      parts.push_back(fmt::format("{}: {} -> {}", c.name, c.type, it->second->type));
-    } else if (it->second->nullable != c.nullable) {
-      parts.push_back(fmt::format("{}: {} -> {}", c.name, c.nullable ? "nullable" : "not null",
-                                  it->second->nullable ? "nullable" : "not null"));
-    }
+void CheckCommitTarget(CommitOp op, const std::string& dataset, std::optional<uint64_t> live_version) {
+  switch (op) {
+    case CommitOp::kCreate:
+      if (live_version) {
+        Fail(ErrorCode::kConflict,
+             "dataset '{}' already exists (version {}); use POST /api/v1/datasets/{}/append to add data or PUT to "
+             "replace it",
+             dataset, *live_version, dataset);
+      }
+      return;
+    case CommitOp::kAppend:
+    case CommitOp::kReplace:
+      if (!live_version) {
+        Fail(ErrorCode::kNotFound, "dataset '{}' does not exist; create it first with POST /api/v1/datasets/{}",
+             dataset, dataset);
+      }
+      return;
+    case CommitOp::kDelete:
+      if (!live_version) Fail(ErrorCode::kNotFound, "dataset '{}' does not exist", dataset);
+      return;
   }
-  for (const auto& c : to) {
-    if (!old_cols.contains(c.name)) parts.push_back(fmt::format("added {} ({})", c.name, c.type));
-  }
-  if (parts.empty() && from != to) {
-    // Same columns and types, different order.
-    std::string a;
-    std::string b;
-    for (const auto& c : from) a += (a.empty() ? "" : ",") + c.name;
-    for (const auto& c : to) b += (b.empty() ? "" : ",") + c.name;
-    parts.push_back(fmt::format("column order {} -> {}", a, b));
-  }
-  return fmt::format("{}", fmt::join(parts, "; "));
-}
-
-bool SameColumns(const Schema& a, const Schema& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].name != b[i].name || a[i].type != b[i].type) return false;
-  }
-  return true;
 }
 
 }  // namespace lakehouse::catalogd

@@ -27,7 +27,14 @@ bool IsRestParam(std::string_view seg) {
 }  // namespace
 
 void Router::Add(std::string_view method, std::string_view pattern, Handler handler, RouteOptions options) {
-  routes_.push_back(Route{std::string(method), SplitPath(pattern), std::move(handler), options});
+  routes_.push_back(Route{std::string(method), std::string(pattern), SplitPath(pattern), std::move(handler), options});
+}
+
+std::vector<std::pair<std::string, std::string>> Router::List() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(routes_.size());
+  for (const auto& route : routes_) out.emplace_back(route.method, route.pattern);
+  return out;
 }
 
 Router::Match Router::Find(std::string_view method, std::string_view path) const {

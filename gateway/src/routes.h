@@ -1,15 +1,20 @@
 #pragma once
-// Route registration, one function per area, each defined in its own routes_<area>.cpp.
-// The full HTTP API is documented in docs/api.md.
+// The route handlers of every area, each defined in its routes_<area>.cpp. Which path and method
+// reach which handler is listed in one place: route_table.cpp (docs/api.md is checked against it).
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/shared/error.h"
 
 namespace lakehouse::gateway {
 
-void RegisterDatasetRoutes(Router& router, const Services& services);  // routes_datasets.cpp
-void RegisterObjectRoutes(Router& router, const Services& services);   // routes_objects.cpp
-void RegisterQueryRoutes(Router& router, const Services& services);    // routes_query.cpp
-void RegisterAiRoutes(Router& router, const Services& services);       // routes_ai.cpp
+//! What every handler is: a function of the services and one request.
+using RouteFunction = void(const Services& services, Request& req, Response& res);
+
+RouteFunction CreateDataset, AppendDataset, ReplaceDataset, DeleteDataset, ListDatasets, GetDataset, ListVersions,
+    GetVersion, GetDatasetData;       // routes_datasets.cpp
+RouteFunction GetObject, PutObject;   // routes_objects.cpp
+RouteFunction PostQuery, GetPreview;  // routes_query.cpp
+// routes_ai.cpp registers its routes itself (the table lists them; BuildRouter checks they match).
+void RegisterAiRoutes(Router& router, const Services& services);
 
 //! Throws Error(kUnavailable) naming `what` when `service` is null.
 template <typename T>

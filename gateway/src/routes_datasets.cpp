@@ -9,6 +9,7 @@
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/storaged/object_store.h"
+#include "params.h"
 #include "routes.h"
 
 namespace lakehouse::gateway {
@@ -19,30 +20,6 @@ using nlohmann::json;
 
 constexpr int64_t kDefaultPresignSeconds = 3600;
 constexpr int64_t kMaxPresignSeconds = 7 * 24 * 3600;
-
-//! A non-negative integer query parameter; throws 400 naming it when it is not one.
-std::optional<uint64_t> UintParam(const Request& req, std::string_view name) {
-  auto text = req.Query(name);
-  if (!text || text->empty()) return std::nullopt;
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-  if (ec != std::errc() || end != text->data() + text->size()) {
-    Fail(ErrorCode::kInvalidArgument, "query parameter {} must be a non-negative integer, got '{}'", name,
-         text->substr(0, 40));
-  }
-  return value;
-}
-
-bool FlagParam(const Request& req, std::string_view name) {
-  auto text = req.Query(name);
-  if (!text) return false;
-  if (*text == "" || *text == "1" || *text == "true" || *text == "yes") return true;
-  if (*text == "0" || *text == "false" || *text == "no") return false;
-  Fail(ErrorCode::kInvalidArgument, "query parameter {} must be 1 or 0, got '{}'", name, text->substr(0, 40));
-}
-
-//! The dataset name from the path, validated (400 naming the rule otherwise).
-std::string DatasetParam(const Request& req) { return DatasetId::Parse(req.Param("name")).str(); }
 
 json VersionJson(const catalogd::VersionSummary& v) {
   return {{"version", v.version},
@@ -102,7 +79,9 @@ json ObjectListing(const DatasetManifest& m, const std::function<json(size_t)>& 
   return objects;
 }
 
-void GetData(const Services& services, Request& req, Response& res) {
+}  // namespace
+
+void GetDatasetData(const Services& services, Request& req, Response& res) {
   auto& catalog = Require(services.catalog, "catalog");
   auto& store = Require(services.store, "storage");
   std::string name = DatasetParam(req);
@@ -141,86 +120,75 @@ void GetData(const Services& services, Request& req, Response& res) {
   res.Json(200, {{"dataset", name}, {"version", m.version}, {"objects", objects}});
 }
 
-}  // namespace
+void CreateDataset(const Services& services, Request& req, Response& res) {
+  Upload(services, catalogd::CommitOp::kCreate, req, res);
+}
 
-void RegisterDatasetRoutes(Router& router, const Services& services) {
-  RouteOptions upload;
-  upload.max_body_bytes = services.max_upload_bytes;
+void AppendDataset(const Services& services, Request& req, Response& res) {
+  Upload(services, catalogd::CommitOp::kAppend, req, res);
+}
 
-  router.Add(
-      "POST", "/api/v1/datasets/{name}",
-      [services](Request& req, Response& res) { Upload(services, catalogd::CommitOp::kCreate, req, res); }, upload);
-  router.Add(
-      "POST", "/api/v1/datasets/{name}/append",
-      [services](Request& req, Response& res) { Upload(services, catalogd::CommitOp::kAppend, req, res); }, upload);
-  router.Add(
-      "PUT", "/api/v1/datasets/{name}",
-      [services](Request& req, Response& res) { Upload(services, catalogd::CommitOp::kReplace, req, res); }, upload);
+void ReplaceDataset(const Services& services, Request& req, Response& res) {
+  Upload(services, catalogd::CommitOp::kReplace, req, res);
+}
 
-  router.Add("DELETE", "/api/v1/datasets/{name}", [services](Request& req, Response& res) {
-    auto& catalog = Require(services.catalog, "catalog");
-    catalogd::CommitRequest request;
-    request.dataset = DatasetParam(req);
-    request.op = catalogd::CommitOp::kDelete;
-    request.expected_version = UintParam(req, "expected_version");
-    res.Json(200, json(catalog.Commit(request)));
-  });
+void DeleteDataset(const Services& services, Request& req, Response& res) {
+  auto& catalog = Require(services.catalog, "catalog");
+  catalogd::CommitRequest request;
+  request.dataset = DatasetParam(req);
+  request.op = catalogd::CommitOp::kDelete;
+  request.expected_version = UintParam(req, "expected_version");
+  res.Json(200, json(catalog.Commit(request)));
+}
 
-  router.Add("GET", "/api/v1/datasets", [services](Request&, Response& res) {
-    auto& catalog = Require(services.catalog, "catalog");
-    json datasets = json::array();
-    for (const auto& d : catalog.List()) {
-      datasets.push_back({{"name", d.name},
-                          {"version", d.version},
-                          {"schema_version", d.schema_version},
-                          {"rows", d.rows},
-                          {"bytes", d.bytes},
-                          {"updated", FormatTimeMs(d.updated_at_ms)},
-                          {"updated_at_ms", d.updated_at_ms}});
-    }
-    res.Json(200, {{"datasets", datasets}});
-  });
+void ListDatasets(const Services& services, Request&, Response& res) {
+  auto& catalog = Require(services.catalog, "catalog");
+  json datasets = json::array();
+  for (const auto& d : catalog.List()) {
+    datasets.push_back({{"name", d.name},
+                        {"version", d.version},
+                        {"schema_version", d.schema_version},
+                        {"rows", d.rows},
+                        {"bytes", d.bytes},
+                        {"updated", FormatTimeMs(d.updated_at_ms)},
+                        {"updated_at_ms", d.updated_at_ms}});
+  }
+  res.Json(200, {{"datasets", datasets}});
+}
 
-  router.Add("GET", "/api/v1/datasets/{name}", [services](Request& req, Response& res) {
-    auto& catalog = Require(services.catalog, "catalog");
-    std::string name = DatasetParam(req);
-    auto head = catalog.Head(name);
-    json versions = json::array();
-    for (const auto& v : catalog.Versions(name)) versions.push_back(VersionJson(v));
-    res.Json(200, {{"name", name},
-                   {"version", head.version},
-                   {"schema_version", head.schema_version},
-                   {"schema", head.schema},
-                   {"fingerprint", head.fingerprint.hex},
-                   {"rows", head.row_count()},
-                   {"bytes", head.byte_count()},
-                   {"updated", FormatTimeMs(head.created_at_ms)},
-                   {"head", head},
-                   {"versions", versions}});
-  });
+void GetDataset(const Services& services, Request& req, Response& res) {
+  auto& catalog = Require(services.catalog, "catalog");
+  std::string name = DatasetParam(req);
+  auto head = catalog.Head(name);
+  json versions = json::array();
+  for (const auto& v : catalog.Versions(name)) versions.push_back(VersionJson(v));
+  res.Json(200, {{"name", name},
+                 {"version", head.version},
+                 {"schema_version", head.schema_version},
+                 {"schema", head.schema},
+                 {"fingerprint", head.fingerprint.hex},
+                 {"rows", head.row_count()},
+                 {"bytes", head.byte_count()},
+                 {"updated", FormatTimeMs(head.created_at_ms)},
+                 {"head", head},
+                 {"versions", versions}});
+}
 
-  router.Add("GET", "/api/v1/datasets/{name}/versions", [services](Request& req, Response& res) {
-    auto& catalog = Require(services.catalog, "catalog");
-    std::string name = DatasetParam(req);
-    json versions = json::array();
-    for (const auto& v : catalog.Versions(name)) versions.push_back(VersionJson(v));
-    res.Json(200, {{"name", name}, {"versions", versions}});
-  });
+void ListVersions(const Services& services, Request& req, Response& res) {
+  auto& catalog = Require(services.catalog, "catalog");
+  std::string name = DatasetParam(req);
+  json versions = json::array();
+  for (const auto& v : catalog.Versions(name)) versions.push_back(VersionJson(v));
+  res.Json(200, {{"name", name}, {"versions", versions}});
+}
 
-  router.Add("GET", "/api/v1/datasets/{name}/versions/{n}", [services](Request& req, Response& res) {
-    auto& catalog = Require(services.catalog, "catalog");
-    std::string name = DatasetParam(req);
-    const std::string& n = req.Param("n");
-    uint64_t version = 0;
-    auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), version);
-    if (ec != std::errc() || end != n.data() + n.size()) {
-      Fail(ErrorCode::kInvalidArgument, "version must be a positive integer, got '{}'", n.substr(0, 40));
-    }
-    res.Json(200, json(catalog.Get(name, version)));
-  });
-
-  router.Add("GET", "/api/v1/datasets/{name}/data",
-             [services](Request& req, Response& res) { GetData(services, req, res); });
+void GetVersion(const Services& services, Request& req, Response& res) {
+  auto& catalog = Require(services.catalog, "catalog");
+  std::string name = DatasetParam(req);
+  const std::string& n = req.Param("n");
+  auto version = ParseUint(n);
+  if (!version) Fail(ErrorCode::kInvalidArgument, "version must be a positive integer, got '{}'", n.substr(0, 40));
+  res.Json(200, json(catalog.Get(name, *version)));
 }
 
 }  // namespace lakehouse::gateway

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lakehouse/storaged/object_store.h"
+#include "params.h"
 #include "routes.h"
 
 namespace lakehouse::gateway {
@@ -41,11 +42,6 @@ struct ByteRange {
   uint64_t length = 0;
 };
 
-bool ParseUint(std::string_view text, uint64_t* value) {
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *value);
-  return !text.empty() && ec == std::errc() && end == text.data() + text.size();
-}
-
 //! One "bytes=a-b" / "bytes=a-" / "bytes=-n" range against an object of `size` bytes; nullopt when
 //! the header is absent or not a single byte range (then the whole object is sent, as RFC 9110
 //! allows). A range starting at or past the end yields length 0 (-> 416).
@@ -55,16 +51,19 @@ std::optional<ByteRange> ParseRange(const std::optional<std::string>& header, ui
   size_t dash = spec.find('-');
   if (dash == std::string_view::npos || spec.find(',') != std::string_view::npos) return std::nullopt;
   std::string_view first = spec.substr(0, dash), last = spec.substr(dash + 1);
-  uint64_t a = 0, b = 0;
+  const auto from = ParseUint(first);
+  const auto to = ParseUint(last);
   if (first.empty()) {  // suffix: the last n bytes
-    if (!ParseUint(last, &b)) return std::nullopt;
-    b = std::min(b, size);
-    return ByteRange{size - b, b};
+    if (!to) return std::nullopt;
+    const uint64_t n = std::min(*to, size);
+    return ByteRange{size - n, n};
   }
-  if (!ParseUint(first, &a)) return std::nullopt;
+  if (!from) return std::nullopt;
+  const uint64_t a = *from;
   if (a >= size) return ByteRange{a, 0};
   if (last.empty()) return ByteRange{a, size - a};
-  if (!ParseUint(last, &b) || b < a) return std::nullopt;
+  if (!to || *to < a) return std::nullopt;
+  const uint64_t b = *to;
   return ByteRange{a, std::min(b, size - 1) - a + 1};
 }
 
@@ -74,6 +73,8 @@ void SetObjectHeaders(Response& res, const ObjectInfo& info) {
   res.SetHeader("X-Object-Size", std::to_string(info.size));
   res.SetHeader("Cache-Control", "private, no-store");
 }
+
+}  // namespace
 
 void GetObject(const Services& services, Request& req, Response& res) {
   ObjectStore& store = LocalStore(services);
@@ -138,18 +139,6 @@ void PutObject(const Services& services, Request& req, Response& res) {
   ObjectInfo info = store.Put(key, body);
   res.SetHeader("ETag", "\"" + info.etag + "\"");
   res.Json(200, {{"key", info.key}, {"size", info.size}, {"etag", info.etag}});
-}
-
-}  // namespace
-
-void RegisterObjectRoutes(Router& router, const Services& services) {
-  RouteOptions upload;
-  upload.max_body_bytes = services.max_upload_bytes;
-  router.Add("GET", "/api/v1/objects/{key...}",
-             [services](Request& req, Response& res) { GetObject(services, req, res); });
-  router.Add(
-      "PUT", "/api/v1/objects/{key...}", [services](Request& req, Response& res) { PutObject(services, req, res); },
-      upload);
 }
 
 }  // namespace lakehouse::gateway

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lakehouse/queryd/query.h"
+#include "params.h"
 #include "routes.h"
 
 namespace lakehouse::gateway {
@@ -45,24 +46,13 @@ queryd::ResultFormat ChooseFormat(const Request& req, const std::optional<std::s
   return queryd::ResultFormat::kJson;
 }
 
-std::optional<uint64_t> UintParam(const Request& req, std::string_view name) {
-  const std::optional<std::string> param = req.Query(name);
-  if (!param || param->empty()) return std::nullopt;
-  const std::string_view text = *param;
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    Fail(ErrorCode::kInvalidArgument, "query parameter {} must be a non-negative integer, got '{}'", name,
-         text.substr(0, 40));
-  }
-  return value;
-}
-
 void Run(queryd::QueryEngine& engine, const queryd::QueryRequest& request, Response& res) {
   ResponseSink sink(res);
   engine.Execute(request, sink);
   res.End();
 }
+
+}  // namespace
 
 void PostQuery(const Services& services, Request& req, Response& res) {
   auto& engine = Require(services.query, "the query engine");
@@ -98,14 +88,6 @@ void GetPreview(const Services& services, Request& req, Response& res) {
   request.sql = queryd::PreviewSql(req.Param("name"), limit);
   request.format = ChooseFormat(req, std::nullopt);
   Run(engine, request, res);
-}
-
-}  // namespace
-
-void RegisterQueryRoutes(Router& router, const Services& services) {
-  router.Add("POST", "/api/v1/query", [services](Request& req, Response& res) { PostQuery(services, req, res); });
-  router.Add("GET", "/api/v1/datasets/{name}/preview",
-             [services](Request& req, Response& res) { GetPreview(services, req, res); });
 }
 
 }  // namespace lakehouse::gateway

@@ -23,17 +23,9 @@ std::string_view Trim(std::string_view s) {
 }  // namespace
 
 std::string_view FormatName(Format format) {
-  switch (format) {
-    case Format::kParquet:
-      return "parquet";
-    case Format::kCsv:
-      return "csv";
-    case Format::kJson:
-      return "json";
-    case Format::kNdjson:
-      return "ndjson";
-  }
-  return "unknown";
+  static constexpr std::string_view kNames[] = {"parquet", "csv", "json", "ndjson"};  // in Format's order
+  const auto i = static_cast<size_t>(format);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
 Format ParseFormat(std::string_view name) {

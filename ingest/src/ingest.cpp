@@ -16,6 +16,8 @@
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/memory_budget.h"
+#include "lakehouse/shared/sql.h"
 
 namespace lakehouse::ingest {
 
@@ -40,17 +42,6 @@ class TempFile {
  private:
   std::string path_;
 };
-
-//! A SQL string literal.
-std::string Quote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  out += '\'';
-  return out;
-}
 
 //! DuckDB's message up to its first blank line (the rest is a long list of hints), with the
 //! server's temp file names replaced by "the upload".
@@ -119,11 +110,11 @@ struct ParquetInfo {
 
 ParquetInfo ReadParquetInfo(Connection& con, const std::string& path, std::string_view what) {
   ParquetInfo info;
-  auto rows = con.Query("SELECT num_rows FROM parquet_file_metadata(" + Quote(path) + ")", what);
+  auto rows = con.Query("SELECT num_rows FROM parquet_file_metadata(" + SqlLiteral(path) + ")", what);
   if (rows.size() != 1) Fail(ErrorCode::kInvalidArgument, "{}: no Parquet footer found", what);
   info.rows = std::stoull(rows[0][0]);
   // DESCRIBE: column_name, column_type, null, key, default, extra
-  for (const auto& row : con.Query("DESCRIBE SELECT * FROM read_parquet(" + Quote(path) + ")", what)) {
+  for (const auto& row : con.Query("DESCRIBE SELECT * FROM read_parquet(" + SqlLiteral(path) + ")", what)) {
     info.schema.push_back(ColumnSchema{row.at(0), row.at(1), row.at(2) != "NO"});
   }
   if (info.schema.empty()) Fail(ErrorCode::kInvalidArgument, "{}: the file has no columns", what);
@@ -153,7 +144,7 @@ class IngestorImpl final : public Ingestor {
     const std::pair<const char*, std::string> settings[] = {
         {"autoinstall_known_extensions", "false"},
         {"autoload_known_extensions", "false"},
-        {"memory_limit", options_.memory_limit},
+        {"memory_limit", DuckDbBytes(SplitDuckDbBudget(options_.memory_limit).ingest_bytes)},
         {"threads", std::to_string(std::max(1, options_.threads))},
         {"temp_directory", (std::filesystem::path(options_.temp_dir) / "duckdb-spill").string()},
     };
@@ -259,6 +250,11 @@ class IngestorImpl final : public Ingestor {
     return result;
   }
 
+  std::string MemoryLimit() override {
+    Connection con(db_);
+    return con.Query("SELECT current_setting('memory_limit')", "reading the memory limit").at(0).at(0);
+  }
+
  private:
   //! Temp files are named ingest-<pid>-<id>.*; those of processes that no longer run (killed
   //! mid-upload) are removed at start.
@@ -277,24 +273,15 @@ class IngestorImpl final : public Ingestor {
 
   //! Fails fast, before reading a possibly large body, when the commit is bound to fail.
   void PreCheck(const IngestRequest& request) {
-    bool live = true;
-    uint64_t version = 0;
+    // A create with an expected version is the catalog's to judge (its version check comes first).
+    if (request.op == catalogd::CommitOp::kCreate && request.expected_version) return;
+    std::optional<uint64_t> live_version;
     try {
-      version = catalog_.Head(request.dataset).version;
+      live_version = catalog_.Head(request.dataset).version;
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kNotFound) throw;
-      live = false;
     }
-    if (request.op == catalogd::CommitOp::kCreate && live && !request.expected_version) {
-      Fail(ErrorCode::kConflict,
-           "dataset '{}' already exists (version {}); use POST /api/v1/datasets/{}/append to add data or PUT to "
-           "replace it",
-           request.dataset, version, request.dataset);
-    }
-    if (request.op != catalogd::CommitOp::kCreate && !live) {
-      Fail(ErrorCode::kNotFound, "dataset '{}' does not exist; create it first with POST /api/v1/datasets/{}",
-           request.dataset, request.dataset);
-    }
+    catalogd::CheckCommitTarget(request.op, request.dataset, live_version);
   }
 
   //! Streams `body` to `path`; keeps the first bytes in `head` for sniffing. Returns the size.
@@ -348,22 +335,24 @@ class IngestorImpl final : public Ingestor {
         // The delimiter is fixed from the header line so that rows with another number of fields
         // are an error (with an auto-detected delimiter DuckDB would read them as one column).
         char delim = SniffCsvDelimiter(head);
-        reader = "read_csv(" + Quote(in) + ", delim=" + Quote(std::string(1, delim)) + ", strict_mode=true, skip=0)";
+        reader = "read_csv(" + SqlLiteral(in) + ", delim=" + SqlLiteral(std::string(1, delim)) +
+                 ", strict_mode=true, skip=0)";
         what = "invalid CSV (every row must have as many fields as the header)";
         break;
       }
       case Format::kJson:
-        reader = "read_json(" + Quote(in) + ", format='auto')";
+        reader = "read_json(" + SqlLiteral(in) + ", format='auto')";
         what = "invalid JSON (send an array of objects or one object per line)";
         break;
       case Format::kNdjson:
-        reader = "read_json(" + Quote(in) + ", format='newline_delimited')";
+        reader = "read_json(" + SqlLiteral(in) + ", format='newline_delimited')";
         what = "invalid NDJSON (send one JSON object per line)";
         break;
       case Format::kParquet:
         Fail(ErrorCode::kInternal, "Convert called for Parquet");
     }
-    con.Query("COPY (SELECT * FROM " + reader + ") TO " + Quote(out) + " (FORMAT parquet, COMPRESSION zstd)", what);
+    con.Query("COPY (SELECT * FROM " + reader + ") TO " + SqlLiteral(out) + " (FORMAT parquet, COMPRESSION zstd)",
+              what);
   }
 
   storaged::ObjectStore& store_;

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "arrow/ipc_writer.h"
+#include "lakehouse/arrow/ipc_writer.h"
 #include "lakehouse/shared/error.h"
 
 namespace lakehouse::queryd {

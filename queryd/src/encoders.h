@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "arrow/arrow_type.h"
+#include "lakehouse/arrow/arrow_type.h"
 #include "lakehouse/queryd/query.h"
 #include "output.h"
 

@@ -12,6 +12,7 @@
 #include "execution.h"
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/queryd/query.h"
+#include "lakehouse/shared/memory_budget.h"
 #include "lakehouse/shared/watchdog.h"
 #include "object_fs.h"
 #include "resolver.h"
@@ -30,7 +31,8 @@ class EngineImpl final : public QueryEngine {
         resolver_(catalog, registry_) {
     duckdb::DBConfig db_config;
     ConfigureSandbox(db_config);
-    db_config.SetOptionByName("memory_limit", duckdb::Value(config.memory_limit));
+    db_config.SetOptionByName("memory_limit",
+                              duckdb::Value(DuckDbBytes(SplitDuckDbBudget(config.memory_limit).query_bytes)));
     db_config.SetOptionByName("threads", duckdb::Value::BIGINT(config.threads));
     if (!config.temp_dir.empty()) db_config.SetOptionByName("temp_directory", duckdb::Value(config.temp_dir));
     resolver_.InstallReplacementScan(db_config);

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/sql.h"
 #include "lakehouse/shared/types.h"
 
 namespace lakehouse::queryd {
@@ -39,37 +40,34 @@ std::optional<ResultFormat> FormatFromAccept(std::string_view accept) {
   return std::nullopt;
 }
 
-std::string_view ContentType(ResultFormat format) {
-  switch (format) {
-    case ResultFormat::kJson:
-      return "application/json";
-    case ResultFormat::kNdjson:
-      return "application/x-ndjson";
-    case ResultFormat::kCsv:
-      return "text/csv; charset=utf-8";
-    case ResultFormat::kArrow:
-      return "application/vnd.apache.arrow.stream";
-  }
-  return "application/octet-stream";
+namespace {
+
+//! Every result format with its name and content type: one row per format, in ResultFormat's order.
+struct FormatInfo {
+  std::string_view name;
+  std::string_view content_type;
+};
+constexpr FormatInfo kFormats[] = {
+    {"json", "application/json"},
+    {"ndjson", "application/x-ndjson"},
+    {"csv", "text/csv; charset=utf-8"},
+    {"arrow", "application/vnd.apache.arrow.stream"},
+};
+
+const FormatInfo& Info(ResultFormat format) {
+  const auto i = static_cast<size_t>(format);
+  return i < std::size(kFormats) ? kFormats[i] : kFormats[0];
 }
 
-std::string_view FormatName(ResultFormat format) {
-  switch (format) {
-    case ResultFormat::kJson:
-      return "json";
-    case ResultFormat::kNdjson:
-      return "ndjson";
-    case ResultFormat::kCsv:
-      return "csv";
-    case ResultFormat::kArrow:
-      return "arrow";
-  }
-  return "json";
-}
+}  // namespace
+
+std::string_view ContentType(ResultFormat format) { return Info(format).content_type; }
+
+std::string_view FormatName(ResultFormat format) { return Info(format).name; }
 
 std::string PreviewSql(std::string_view dataset, uint64_t limit) {
   const auto id = DatasetId::Parse(dataset);
-  return fmt::format("SELECT * FROM \"{}\" LIMIT {}", id.str(), limit);
+  return fmt::format("SELECT * FROM {} LIMIT {}", SqlIdentifier(id.str()), limit);
 }
 
 }  // namespace lakehouse::queryd

@@ -7,10 +7,18 @@
 #include "duckdb/catalog/catalog.hpp"
 #include "duckdb/function/replacement_scan.hpp"
 #include "duckdb/function/table_function.hpp"
+#include "duckdb/parser/expression/cast_expression.hpp"
+#include "duckdb/parser/expression/columnref_expression.hpp"
+#include "duckdb/parser/expression/comparison_expression.hpp"
+#include "duckdb/parser/expression/constant_expression.hpp"
+#include "duckdb/parser/expression/function_expression.hpp"
+#include "duckdb/parser/expression/star_expression.hpp"
 #include "duckdb/parser/parsed_data/create_table_function_info.hpp"
-#include "duckdb/parser/parser.hpp"
+#include "duckdb/parser/query_node/select_node.hpp"
 #include "duckdb/parser/statement/select_statement.hpp"
+#include "duckdb/parser/tableref/emptytableref.hpp"
 #include "duckdb/parser/tableref/subqueryref.hpp"
+#include "duckdb/parser/tableref/table_function_ref.hpp"
 #include "lakehouse/catalogd/catalog.h"
 
 namespace lakehouse::queryd {
@@ -22,43 +30,11 @@ void RecordResolutionError(const Error& e) {
   if (current_resolution_error != nullptr) *current_resolution_error = e;
 }
 
-std::string SqlString(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out.push_back('\'');
-    out.push_back(c);
-  }
-  out.push_back('\'');
-  return out;
-}
-
-bool SameType(std::string a, std::string b) {
-  auto norm = [](std::string& s) {
-    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    std::erase(s, ' ');
-  };
-  norm(a);
-  norm(b);
-  return a == b;
-}
-
 //! What differs between the manifest's columns and a file's; empty when they match.
-std::string DiffColumns(const Schema& schema, const std::vector<std::pair<std::string, std::string>>& actual) {
-  std::string diff;
-  auto add = [&](const std::string& text) { diff += (diff.empty() ? "" : "; ") + text; };
-  const size_t common = std::min(actual.size(), schema.size());
-  for (size_t i = 0; i < common; ++i) {
-    if (schema[i].name != actual[i].first) {
-      add(fmt::format("column {} is '{}' in the file, '{}' in the manifest", i + 1, actual[i].first, schema[i].name));
-    } else if (!SameType(schema[i].type, actual[i].second)) {
-      add(fmt::format("{}: {} in the file, {} in the manifest", schema[i].name, actual[i].second, schema[i].type));
-    }
-  }
-  for (size_t i = common; i < actual.size(); ++i) add(fmt::format("extra column '{}' in the file", actual[i].first));
-  for (size_t i = common; i < schema.size(); ++i) {
-    add(fmt::format("column '{}' missing from the file", schema[i].name));
-  }
-  return diff;
+std::string DiffColumns(const Schema& manifest, const std::vector<std::pair<std::string, std::string>>& file) {
+  Schema actual;
+  for (const auto& [name, type] : file) actual.push_back(ColumnSchema{name, type, true});
+  return DescribeSchemaDiff(manifest, actual, /*compare_nullable=*/false);
 }
 
 struct ResolverScanData final : duckdb::ReplacementScanData {
@@ -208,7 +184,8 @@ std::shared_ptr<const ResolvedDataset> Resolver::Resolve(const DatasetManifest& 
     });
     if (manifest.schema_version <= 1 || !shares_a_column) {
       Fail(ErrorCode::kConflict,
-           "dataset '{}' version {}: object '{}' does not match the manifest's schema (fingerprint {}): {}",
+           "dataset '{}' version {}: object '{}' does not match the manifest's schema (fingerprint {}; manifest -> "
+           "file): {}",
            manifest.dataset, manifest.version, object.ref.key, manifest.fingerprint.hex.substr(0, 12), diff);
     }
   }
@@ -224,17 +201,16 @@ Resolver::Columns Resolver::ObjectColumns(const DatasetManifest& manifest, const
     auto it = object_columns_.find(ref.key);
     if (it != object_columns_.end()) return it->second;
   }
-  duckdb::Connection con(*db_);
-  auto result = con.Query("DESCRIBE SELECT * FROM read_parquet(" + SqlString(ObjectPath(ref.key)) + ")");
-  if (result->HasError()) {
-    const auto& error = result->GetErrorObject();
+  Columns columns;
+  try {
+    duckdb::Connection con(*db_);
+    auto relation = con.TableFunction("read_parquet", {duckdb::Value(ObjectPath(ref.key))});
+    for (const auto& column : relation->Columns()) columns.emplace_back(column.Name(), column.Type().ToString());
+  } catch (const std::exception& e) {
+    const duckdb::ErrorData error(e);
     const auto code = error.Type() == duckdb::ExceptionType::IO ? ErrorCode::kUnavailable : ErrorCode::kConflict;
     Fail(code, "dataset '{}' version {}: cannot read object '{}': {}", manifest.dataset, manifest.version, ref.key,
          error.RawMessage());
-  }
-  Columns columns;
-  for (duckdb::idx_t row = 0; row < result->RowCount(); ++row) {
-    columns.emplace_back(result->GetValue(0, row).ToString(), result->GetValue(1, row).ToString());
   }
   std::lock_guard lock(mu_);
   if (object_columns_.size() > 100000) object_columns_.clear();
@@ -242,39 +218,73 @@ Resolver::Columns Resolver::ObjectColumns(const DatasetManifest& manifest, const
   return columns;
 }
 
-duckdb::unique_ptr<duckdb::TableRef> MakeTableRef(const ResolvedDataset& resolved, const std::string& alias) {
-  std::string paths;
-  for (size_t i = 0; i < resolved.paths.size(); ++i) {
-    if (i != 0) paths += ", ";
-    paths += SqlString(resolved.paths[i]);
+namespace {
+
+using duckdb::make_uniq;
+using ExpressionList = duckdb::vector<duckdb::unique_ptr<duckdb::ParsedExpression>>;
+
+//! read_parquet([paths...]) or read_parquet([paths...], union_by_name = true).
+duckdb::unique_ptr<duckdb::TableRef> ReadParquet(const std::vector<std::string>& paths, bool union_by_name) {
+  duckdb::vector<duckdb::Value> values;
+  for (const auto& path : paths) values.emplace_back(path);
+  ExpressionList args;
+  args.push_back(make_uniq<duckdb::ConstantExpression>(duckdb::Value::LIST(duckdb::LogicalType::VARCHAR, values)));
+  if (union_by_name) {
+    // A named parameter is what the parser makes of `name = value` in a table function's arguments.
+    args.push_back(make_uniq<duckdb::ComparisonExpression>(
+        duckdb::ExpressionType::COMPARE_EQUAL, make_uniq<duckdb::ColumnRefExpression>("union_by_name"),
+        make_uniq<duckdb::ConstantExpression>(duckdb::Value::BOOLEAN(true))));
   }
-  auto manifest_columns = [&](auto&& expression) {
-    std::string list;
-    for (size_t i = 0; i < resolved.schema.size(); ++i) {
-      if (i != 0) list += ", ";
-      const std::string name = duckdb::KeywordHelper::WriteOptionallyQuoted(resolved.schema[i].name);
-      list += fmt::format("CAST({} AS {}) AS {}", expression(name), resolved.schema[i].type, name);
+  auto ref = make_uniq<duckdb::TableFunctionRef>();
+  ref->function = make_uniq<duckdb::FunctionExpression>("read_parquet", std::move(args));
+  return ref;
+}
+
+//! CAST(<value> AS <type>) AS <name> for every column of the manifest; `value` is the column
+//! itself, or NULL when `null_values`.
+ExpressionList ManifestColumns(const Schema& schema, bool null_values) {
+  ExpressionList list;
+  for (const auto& column : schema) {
+    duckdb::unique_ptr<duckdb::ParsedExpression> value;
+    if (null_values) {
+      value = make_uniq<duckdb::ConstantExpression>(duckdb::Value());
+    } else {
+      value = make_uniq<duckdb::ColumnRefExpression>(column.name);
     }
-    return list;
-  };
-  std::string sql;
+    auto cast = make_uniq<duckdb::CastExpression>(duckdb::TransformStringToLogicalType(column.type), std::move(value));
+    cast->SetAlias(column.name);
+    list.push_back(std::move(cast));
+  }
+  return list;
+}
+
+}  // namespace
+
+duckdb::unique_ptr<duckdb::TableRef> MakeTableRef(const ResolvedDataset& resolved, const std::string& alias) {
+  auto node = make_uniq<duckdb::SelectNode>();
   if (resolved.paths.empty() || resolved.schema.empty()) {
     // No data yet: an empty relation with the manifest's columns.
-    sql = resolved.schema.empty() ? "SELECT NULL AS empty WHERE false"
-                                  : "SELECT * FROM (SELECT " +
-                                        manifest_columns([](const std::string&) { return "NULL"; }) + ") WHERE false";
+    if (resolved.schema.empty()) {
+      auto empty = make_uniq<duckdb::ConstantExpression>(duckdb::Value());
+      empty->SetAlias("empty");
+      node->select_list.push_back(std::move(empty));
+    } else {
+      node->select_list = ManifestColumns(resolved.schema, true);
+    }
+    node->from_table = make_uniq<duckdb::EmptyTableRef>();
+    node->where_clause = make_uniq<duckdb::ConstantExpression>(duckdb::Value::BOOLEAN(false));
   } else if (resolved.exact) {
-    sql = "SELECT * FROM read_parquet([" + paths + "])";
+    node->select_list.push_back(make_uniq<duckdb::StarExpression>());
+    node->from_table = ReadParquet(resolved.paths, false);
   } else {
     // Objects of older schema versions: columns matched by name, missing ones NULL, types cast
     // to the manifest's.
-    sql = "SELECT " + manifest_columns([](const std::string& name) { return name; }) + " FROM read_parquet([" + paths +
-          "], union_by_name = true)";
+    node->select_list = ManifestColumns(resolved.schema, false);
+    node->from_table = ReadParquet(resolved.paths, true);
   }
-  duckdb::Parser parser;
-  parser.ParseQuery(sql);
-  auto select = duckdb::unique_ptr_cast<duckdb::SQLStatement, duckdb::SelectStatement>(std::move(parser.statements[0]));
-  return duckdb::make_uniq<duckdb::SubqueryRef>(std::move(select), alias);
+  auto select = make_uniq<duckdb::SelectStatement>();
+  select->node = std::move(node);
+  return make_uniq<duckdb::SubqueryRef>(std::move(select), alias);
 }
 
 }  // namespace lakehouse::queryd

@@ -4,12 +4,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "arrow_ipc_generated.h"
+#include "lakehouse/ingest/ingest.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/memory_budget.h"
 #include "query_test_util.h"
 
 namespace lakehouse::queryd::testing {
@@ -109,7 +112,7 @@ TEST_P(EngineTest, ObjectsThatNoLongerMatchTheManifestFailNamingTheDataset) {
   std::string message;
   EXPECT_EQ(CodeOf([&] { RunJson("SELECT * FROM drifted"); }, &message), ErrorCode::kConflict);
   EXPECT_NE(message.find("drifted"), std::string::npos) << message;
-  EXPECT_NE(message.find("a: INTEGER in the file, BIGINT in the manifest"), std::string::npos) << message;
+  EXPECT_NE(message.find("manifest -> file): a: BIGINT -> INTEGER"), std::string::npos) << message;
 }
 
 TEST_P(EngineTest, AppendsThatChangedTheSchemaReadOlderObjectsByName) {
@@ -470,3 +473,47 @@ INSTANTIATE_TEST_SUITE_P(S3, RemoteReadTest, ::testing::Values("s3"));
 
 }  // namespace
 }  // namespace lakehouse::queryd::testing
+
+namespace lakehouse::queryd {
+namespace {
+
+//! "953.6 MiB" (DuckDB's rendering of a memory limit) -> bytes.
+double DuckDbSizeToBytes(const std::string& text) {
+  double value = 0;
+  char unit[8] = {};
+  EXPECT_EQ(std::sscanf(text.c_str(), "%lf %7s", &value, unit), 2) << text;
+  const std::string u = unit;
+  const double scale = u == "KiB"     ? 1024.0
+                       : u == "MiB"   ? 1024.0 * 1024
+                       : u == "GiB"   ? 1024.0 * 1024 * 1024
+                       : u == "bytes" ? 1.0
+                                      : 0.0;
+  EXPECT_GT(scale, 0) << "unknown unit in " << text;
+  return value * scale;
+}
+
+// ADR 0011: the process has one DuckDB memory budget. queryd's engine and ingest each open a
+// DuckDB instance; the limits they enforce add up to the configured budget, not twice it.
+TEST(MemoryBudget, QueryAndIngestTogetherStayWithinTheConfiguredLimit) {
+  for (const std::string budget : {"1GB", "600MiB"}) {
+    QueryConfig config;
+    config.memory_limit = budget;
+    auto stack = testing::Stack::Make("local", config);
+    ingest::IngestOptions options;
+    options.memory_limit = budget;
+    options.temp_dir = stack->store->root + "/ingest-tmp";
+    auto ingestor = ingest::MakeIngestor(*stack->store->store, *stack->catalog, options);
+
+    const auto result = json::parse(stack->Run("SELECT current_setting('memory_limit') AS m"));
+    const double query_bytes = DuckDbSizeToBytes(result["rows"][0][0].get<std::string>());
+    const double ingest_bytes = DuckDbSizeToBytes(ingestor->MemoryLimit());
+    const double limit = static_cast<double>(ParseByteSize(budget));
+    EXPECT_GT(query_bytes, 0.5 * limit) << budget;
+    EXPECT_GT(ingest_bytes, 0.1 * limit) << budget;
+    // DuckDB renders limits to 0.1 units: allow that rounding and nothing more.
+    EXPECT_LE(query_bytes + ingest_bytes, limit * 1.001) << budget << ": " << query_bytes << " + " << ingest_bytes;
+  }
+}
+
+}  // namespace
+}  // namespace lakehouse::queryd

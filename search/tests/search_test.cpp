@@ -10,7 +10,7 @@
 #include <map>
 #include <thread>
 
-#include "../../aibridge/src/http_client.h"  // the project's libcurl client (moving to shared/)
+#include "lakehouse/shared/http_client.h"
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/app/supervisor.h"
 #include "lakehouse/catalogd/catalog.h"
@@ -110,13 +110,13 @@ class Semantic : public ::testing::Test {
     fs::remove_all(root_);
   }
 
-  static detail::HttpResponse Call(const std::string& method, const std::string& path, const json& body = nullptr) {
-    detail::HttpRequest r;
+  static HttpResponse Call(const std::string& method, const std::string& path, const json& body = nullptr) {
+    HttpRequest r;
     r.method = method;
     r.url = url_ + path;
     if (!body.is_null()) r.body = body.dump();
     r.timeout_ms = 120000;
-    detail::HttpClient client;
+    HttpClient client;
     return client.Send(r);
   }
 
@@ -241,12 +241,12 @@ TEST(SearchRoutes, WithoutTheSearchServiceAnswer503NamingIt) {
   gateway::Server server(options, gateway::BuildRouter(gateway::Services{}), {});
   server.Bind();
   std::thread thread([&] { server.Run(); });
-  detail::HttpClient client;
-  detail::HttpRequest r;
+  HttpClient client;
+  HttpRequest r;
   r.method = "POST";
   r.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/api/v1/search";
   r.body = R"({"dataset":"d","query":"q"})";
-  detail::HttpResponse res = client.Send(r);
+  HttpResponse res = client.Send(r);
   server.Stop();
   thread.join();
   EXPECT_EQ(res.status, 503) << res.body;

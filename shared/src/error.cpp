@@ -2,76 +2,43 @@
 
 namespace lakehouse {
 
-int HttpStatus(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument:
-      return 400;
-    case ErrorCode::kUnauthenticated:
-      return 401;
-    case ErrorCode::kPermissionDenied:
-      return 403;
-    case ErrorCode::kNotFound:
-      return 404;
-    case ErrorCode::kMethodNotAllowed:
-      return 405;
-    case ErrorCode::kTimeout:
-      return 408;
-    case ErrorCode::kConflict:
-      return 409;
-    case ErrorCode::kPreconditionFailed:
-      return 412;
-    case ErrorCode::kPayloadTooLarge:
-      return 413;
-    case ErrorCode::kUnsupportedMedia:
-      return 415;
-    case ErrorCode::kTooManyRequests:
-      return 429;
-    case ErrorCode::kCancelled:
-      return 499;
-    case ErrorCode::kInternal:
-      return 500;
-    case ErrorCode::kNotImplemented:
-      return 501;
-    case ErrorCode::kUnavailable:
-      return 503;
+namespace {
+
+//! Every code with its HTTP status and its name in JSON error bodies: one row per code.
+struct CodeInfo {
+  ErrorCode code;
+  int status;
+  std::string_view name;
+};
+constexpr CodeInfo kCodes[] = {
+    {ErrorCode::kInvalidArgument, 400, "invalid_argument"},
+    {ErrorCode::kUnauthenticated, 401, "unauthenticated"},
+    {ErrorCode::kPermissionDenied, 403, "permission_denied"},
+    {ErrorCode::kNotFound, 404, "not_found"},
+    {ErrorCode::kMethodNotAllowed, 405, "method_not_allowed"},
+    {ErrorCode::kTimeout, 408, "timeout"},
+    {ErrorCode::kConflict, 409, "conflict"},
+    {ErrorCode::kPreconditionFailed, 412, "precondition_failed"},
+    {ErrorCode::kPayloadTooLarge, 413, "payload_too_large"},
+    {ErrorCode::kUnsupportedMedia, 415, "unsupported_media_type"},
+    {ErrorCode::kTooManyRequests, 429, "too_many_requests"},
+    {ErrorCode::kCancelled, 499, "cancelled"},
+    {ErrorCode::kInternal, 500, "internal"},
+    {ErrorCode::kNotImplemented, 501, "not_implemented"},
+    {ErrorCode::kUnavailable, 503, "unavailable"},
+};
+
+const CodeInfo& Info(ErrorCode code) {
+  for (const auto& info : kCodes) {
+    if (info.code == code) return info;
   }
-  return 500;
+  return kCodes[12];  // internal
 }
 
-std::string_view CodeName(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument:
-      return "invalid_argument";
-    case ErrorCode::kUnauthenticated:
-      return "unauthenticated";
-    case ErrorCode::kPermissionDenied:
-      return "permission_denied";
-    case ErrorCode::kNotFound:
-      return "not_found";
-    case ErrorCode::kMethodNotAllowed:
-      return "method_not_allowed";
-    case ErrorCode::kTimeout:
-      return "timeout";
-    case ErrorCode::kConflict:
-      return "conflict";
-    case ErrorCode::kPreconditionFailed:
-      return "precondition_failed";
-    case ErrorCode::kPayloadTooLarge:
-      return "payload_too_large";
-    case ErrorCode::kUnsupportedMedia:
-      return "unsupported_media_type";
-    case ErrorCode::kTooManyRequests:
-      return "too_many_requests";
-    case ErrorCode::kCancelled:
-      return "cancelled";
-    case ErrorCode::kInternal:
-      return "internal";
-    case ErrorCode::kNotImplemented:
-      return "not_implemented";
-    case ErrorCode::kUnavailable:
-      return "unavailable";
-  }
-  return "internal";
-}
+}  // namespace
+
+int HttpStatus(ErrorCode code) { return Info(code).status; }
+
+std::string_view CodeName(ErrorCode code) { return Info(code).name; }
 
 }  // namespace lakehouse

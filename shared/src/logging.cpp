@@ -27,17 +27,9 @@ spdlog::logger& Logger() {
 }
 
 std::string_view LevelName(Level level) {
-  switch (level) {
-    case Level::kDebug:
-      return "debug";
-    case Level::kInfo:
-      return "info";
-    case Level::kWarn:
-      return "warn";
-    case Level::kError:
-      return "error";
-  }
-  return "info";
+  static constexpr std::string_view kNames[] = {"debug", "info", "warn", "error"};  // in Level's order
+  const auto i = static_cast<size_t>(level);
+  return i < std::size(kNames) ? kNames[i] : "info";
 }
 
 }  // namespace

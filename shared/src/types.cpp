@@ -3,7 +3,11 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <cctype>
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "lakehouse/shared/error.h"
@@ -117,31 +121,59 @@ void from_json(const nlohmann::json& j, DatasetManifest& v) {
   v.properties = j.value("properties", std::map<std::string, std::string>{});
 }
 
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string FormatTimeMs(int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-}
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size_t{len} * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xF];
+bool SameType(std::string_view a, std::string_view b) {
+  auto next = [](std::string_view s, size_t& i) {
+    while (i < s.size() && s[i] == ' ') ++i;
+    return i < s.size() ? std::toupper(static_cast<unsigned char>(s[i++])) : -1;
+  };
+  size_t i = 0;
+  size_t j = 0;
+  for (;;) {
+    const int x = next(a, i);
+    const int y = next(b, j);
+    if (x != y) return false;
+    if (x == -1) return true;
   }
-  return out;
+}
+
+std::string DescribeSchemaDiff(const Schema& from, const Schema& to, bool compare_nullable) {
+  std::map<std::string, const ColumnSchema*> old_cols;
+  std::map<std::string, const ColumnSchema*> new_cols;
+  for (const auto& c : from) old_cols[c.name] = &c;
+  for (const auto& c : to) new_cols[c.name] = &c;
+
+  std::vector<std::string> parts;
+  for (const auto& c : from) {
+    auto it = new_cols.find(c.name);
+    if (it == new_cols.end()) {
+      parts.push_back(fmt::format("removed {} ({})", c.name, c.type));
+    } else if (!SameType(it->second->type, c.type)) {
+      parts.push_back(fmt::format("{}: {} -> {}", c.name, c.type, it->second->type));
+    } else if (compare_nullable && it->second->nullable != c.nullable) {
+      parts.push_back(fmt::format("{}: {} -> {}", c.name, c.nullable ? "nullable" : "not null",
+                                  it->second->nullable ? "nullable" : "not null"));
+    }
+  }
+  for (const auto& c : to) {
+    if (!old_cols.contains(c.name)) parts.push_back(fmt::format("added {} ({})", c.name, c.type));
+  }
+  if (parts.empty() && !SameColumns(from, to)) {
+    // Same columns and types, different order.
+    std::string a;
+    std::string b;
+    for (const auto& c : from) a += (a.empty() ? "" : ",") + c.name;
+    for (const auto& c : to) b += (b.empty() ? "" : ",") + c.name;
+    parts.push_back(fmt::format("column order {} -> {}", a, b));
+  }
+  return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+bool SameColumns(const Schema& a, const Schema& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].name != b[i].name || !SameType(a[i].type, b[i].type)) return false;
+  }
+  return true;
 }
 
 std::string RandomHexId() {

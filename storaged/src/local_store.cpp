@@ -29,6 +29,7 @@
 #include <stop_token>
 #include <thread>
 
+#include "lakehouse/shared/clock.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/storaged/object_store.h"
 #include "lakehouse/storaged/sigv4.h"
@@ -269,9 +270,7 @@ class LocalStore final : public ObjectStore {
     LH_USER_CHECK(expires_seconds >= 1 && expires_seconds <= 604800,
                   "presigned URL lifetime must be between 1 and 604800 seconds (7 days), got {}", expires_seconds);
     const char* verb = method == PresignMethod::kGet ? "GET" : "PUT";
-    int64_t expires =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
-        expires_seconds;
+    int64_t expires = NowSeconds() + expires_seconds;
     return fmt::format("{}{}{}?method={}&expires={}&signature={}", base_url_, kObjectRoute, UriEncode(key, false), verb,
                        expires, Signature(secret_, verb, key, expires));
   }
@@ -319,8 +318,7 @@ class LocalStore final : public ObjectStore {
         CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0) {
       deny("the signature does not match (the URL was altered or signed by another server)");
     }
-    int64_t now =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const int64_t now = NowSeconds();
     if (now > expires) deny(fmt::format("it expired {} s ago (ask for a new presigned URL)", now - expires));
     return key;
   }

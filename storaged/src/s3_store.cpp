@@ -21,6 +21,7 @@
 #include <mutex>
 #include <thread>
 
+#include "lakehouse/shared/clock.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/storaged/object_store.h"
 #include "lakehouse/storaged/sigv4.h"
@@ -29,11 +30,6 @@ namespace lakehouse::storaged {
 namespace {
 
 constexpr size_t kMaxErrorBody = 64 << 10;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string Unquote(std::string s) {
   if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
@@ -371,7 +367,7 @@ class S3Store final : public ObjectStore {
     req.scheme = scheme_;
     req.host = host_;
     req.canonical_uri = base_path_ + "/" + UriEncode(options_.bucket, true) + "/" + UriEncode(key, false);
-    req.timestamp = NowMs() / 1000;
+    req.timestamp = NowSeconds();
     req.expires_seconds = expires_seconds;
     SigV4Credentials creds{options_.access_key, options_.secret_key, options_.region, "s3"};
     return PresignV4(req, creds).url;

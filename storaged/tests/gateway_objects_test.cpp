@@ -1,6 +1,5 @@
 // The gateway's object routes (gateway/src/routes_objects.cpp) over a real socket: local presigned
 // URLs used by plain HTTP requests, as a browser or `curl` would.
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -8,6 +7,7 @@
 
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/storaged/object_store.h"
 #include "test_util.h"
@@ -21,63 +21,15 @@ struct Reply {
   std::map<std::string, std::string> headers;  // lowercase names
 };
 
-size_t AppendBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
-
-size_t AppendHeader(char* data, size_t size, size_t n, void* user) {
-  std::string line(data, size * n);
-  size_t colon = line.find(':');
-  if (colon != std::string::npos) {
-    std::string name = line.substr(0, colon);
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::string value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(' '));
-    value.erase(value.find_last_not_of("\r\n ") + 1);
-    (*static_cast<std::map<std::string, std::string>*>(user))[name] = value;
-  }
-  return size * n;
-}
-
-struct Upload {
-  std::string_view data;
-  size_t pos = 0;
-};
-
-size_t ReadUpload(char* buf, size_t size, size_t n, void* user) {
-  auto* up = static_cast<Upload*>(user);
-  size_t k = std::min(size * n, up->data.size() - up->pos);
-  std::memcpy(buf, up->data.data() + up->pos, k);
-  up->pos += k;
-  return k;
-}
-
+//! One plain request (no signing), as a browser or `curl URL` would send it.
 Reply Http(const std::string& method, const std::string& url, std::string_view body = {},
            const std::string& header = {}) {
-  CURL* h = curl_easy_init();
-  Reply reply;
-  Upload upload{body};
-  curl_slist* headers = header.empty() ? nullptr : curl_slist_append(nullptr, header.c_str());
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, AppendBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply.body);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, AppendHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &reply.headers);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
-  if (method == "PUT") {
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadUpload);
-    curl_easy_setopt(h, CURLOPT_READDATA, &upload);
-  }
-  CURLcode rc = curl_easy_perform(h);
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(h);
-  if (rc != CURLE_OK) ADD_FAILURE() << method << " " << url << ": " << curl_easy_strerror(rc);
-  return reply;
+  static HttpClient client;
+  std::vector<std::string> headers;
+  if (!header.empty()) headers.push_back(header);
+  HttpResponse response = client.Send(method, url, std::string(body), headers);
+  if (response.transport_error != 0) ADD_FAILURE() << method << " " << url << ": " << response.error;
+  return Reply{response.status, std::move(response.body), std::move(response.headers)};
 }
 
 class GatewayObjectsTest : public ::testing::Test {
@@ -87,20 +39,8 @@ class GatewayObjectsTest : public ::testing::Test {
     gateway::Services services;
     services.store = store;
     services.max_upload_bytes = 64 << 20;
-    gateway::ServerOptions options;
-    options.port = 0;
-    options.worker_threads = 4;
-    server_ =
-        std::make_unique<gateway::Server>(options, gateway::BuildRouter(services), std::vector<gateway::HealthCheck>{});
-    server_->Bind();
-    base_ = "http://127.0.0.1:" + std::to_string(server_->port());
-    thread_ = std::thread([this] { server_->Run(); });
-  }
-  void TearDown() override {
-    if (server_) {
-      server_->Stop();
-      thread_.join();
-    }
+    gateway_ = std::make_unique<lakehouse::testing::InProcessGateway>(services);
+    base_ = gateway_->url();
   }
   //! The store makes relative URLs (no public_base_url); the client puts the server in front.
   std::string Url(PresignMethod method, const std::string& key, int64_t seconds = 60) {
@@ -109,8 +49,7 @@ class GatewayObjectsTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<ObjectStore> store_ = MakeLocalStore({dir_.path(), "gateway-test-secret", ""});
-  std::unique_ptr<gateway::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<lakehouse::testing::InProcessGateway> gateway_;
   std::string base_;
 };
 
@@ -173,13 +112,7 @@ TEST_F(GatewayObjectsTest, BadUrlsAreRefused) {
 }
 
 TEST_F(GatewayObjectsTest, S3BackendAnswers404) {
-  S3StoreOptions options;
-  options.endpoint = "http://127.0.0.1:9";
-  options.bucket = "bucket";
-  options.access_key = "a";
-  options.secret_key = "s";
-  options.create_bucket = false;
-  auto s3 = MakeS3Store(options);
+  auto s3 = MakeS3Store(testing::OfflineS3Options());
   Start(s3.get());
   Reply reply = Http("GET", base_ + "/api/v1/objects/k?method=GET&expires=1&signature=00");
   EXPECT_EQ(reply.status, 404);

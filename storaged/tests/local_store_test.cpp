@@ -144,12 +144,8 @@ TEST(S3OfflineTest, UnreachableEndpointIsUnavailable) {
 }
 
 TEST(S3OfflineTest, BadOptionsAreUserErrors) {
-  S3StoreOptions options;
+  S3StoreOptions options = testing::OfflineS3Options();
   options.endpoint = "127.0.0.1:7480";
-  options.bucket = "b";
-  options.access_key = "a";
-  options.secret_key = "s";
-  options.create_bucket = false;
   EXPECT_THROW(MakeS3Store(options), Error);
   options.endpoint = "http://127.0.0.1:7480";
   options.multipart_part_size = 1 << 20;

@@ -1,6 +1,5 @@
 #include "test_util.h"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "lakehouse/shared/http_client.h"
 #include "lakehouse/storaged/sigv4.h"
 
 namespace lakehouse::storaged::testing {
@@ -38,57 +38,11 @@ std::string PatternSha256(uint64_t size, uint64_t seed) {
   return sha.HexDigest();
 }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr); }
-Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
-void Sha256::Update(std::string_view data) {
-  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
-}
-std::string Sha256::HexDigest() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), digest, &len);
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
-}
-
-namespace {
-struct UploadState {
-  std::string_view data;
-  size_t pos = 0;
-};
-size_t CollectBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
-size_t ReadBody(char* buf, size_t size, size_t n, void* user) {
-  auto* st = static_cast<UploadState*>(user);
-  size_t k = std::min(size * n, st->data.size() - st->pos);
-  std::memcpy(buf, st->data.data() + st->pos, k);
-  st->pos += k;
-  return k;
-}
-}  // namespace
-
 HttpResult PlainHttp(const std::string& method, const std::string& url, std::string_view body) {
-  CURL* h = curl_easy_init();
-  HttpResult result;
-  UploadState upload{body};
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, CollectBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &result.body);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
-  if (method == "PUT") {
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadBody);
-    curl_easy_setopt(h, CURLOPT_READDATA, &upload);
-  } else if (method != "GET") {
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-  }
-  CURLcode rc = curl_easy_perform(h);
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &result.status);
-  curl_easy_cleanup(h);
-  if (rc != CURLE_OK) throw std::runtime_error(std::string("HTTP request failed: ") + curl_easy_strerror(rc));
-  return result;
+  static HttpClient client;
+  HttpResponse response = client.Send(method, url, std::string(body));
+  if (response.transport_error != 0) throw std::runtime_error("HTTP request failed: " + response.error);
+  return HttpResult{response.status, std::move(response.body)};
 }
 
 std::optional<S3StoreOptions> S3OptionsFromEnv() {
@@ -112,16 +66,14 @@ std::optional<S3StoreOptions> S3OptionsFromEnv() {
   return options;
 }
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/lh-storaged-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+S3StoreOptions OfflineS3Options() {
+  S3StoreOptions options;
+  options.endpoint = "http://127.0.0.1:9";
+  options.bucket = "bucket";
+  options.access_key = "a";
+  options.secret_key = "s";
+  options.create_bucket = false;
+  return options;
 }
 
 std::string RandomHex(size_t chars) {

@@ -7,8 +7,10 @@
 #include <string>
 #include <string_view>
 
+#include "lakehouse/shared/hash.h"
 #include "lakehouse/shared/io.h"
 #include "lakehouse/storaged/object_store.h"
+#include "lakehouse/testing/gateway.h"
 
 namespace lakehouse::storaged::testing {
 
@@ -26,19 +28,8 @@ class PatternSource final : public ByteSource {
 //! SHA-256 (hex) of a PatternSource's whole output.
 std::string PatternSha256(uint64_t size, uint64_t seed);
 
-//! Incremental SHA-256.
-class Sha256 {
- public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void Update(std::string_view data);
-  std::string HexDigest();
-
- private:
-  void* ctx_;
-};
+//! Incremental SHA-256 (the shared one).
+using lakehouse::Sha256;
 
 struct HttpResult {
   long status = 0;
@@ -51,18 +42,11 @@ HttpResult PlainHttp(const std::string& method, const std::string& url, std::str
 //! nullopt when the variable is unset.
 std::optional<S3StoreOptions> S3OptionsFromEnv();
 
-//! A fresh directory under $TMPDIR (or /tmp), removed by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
+//! A fresh directory, removed by the destructor (the testing library's).
+using lakehouse::testing::TempDir;
 
- private:
-  std::string path_;
-};
+//! S3 options for a server that is not there (127.0.0.1:9): offline error handling.
+S3StoreOptions OfflineS3Options();
 
 //! Random lowercase hex.
 std::string RandomHex(size_t chars);

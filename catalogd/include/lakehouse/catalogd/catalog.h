@@ -8,7 +8,8 @@
 // Object key layout (the one place it is defined):
 //   _catalog/<dataset>/<version, 20 digits>.json   manifest of one version
 //   data/<dataset>/<uuid>.parquet                   data objects referenced by manifests
-//   _staging/<uuid>                                 uploads in flight (never referenced)
+//   _staging/<id>                                   reserved for uploads in flight: nothing writes
+//                                                   there today; garbage collection removes leftovers
 //   _catalog/_snapshot.json                         optional checkpoint of every head (a cache:
 //                                                   Rebuild uses an entry only when the listing
 //                                                   shows no newer version of that dataset)
@@ -17,12 +18,19 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lakehouse/shared/types.h"
 #include "lakehouse/storaged/object_store.h"
 
 namespace lakehouse::catalogd {
+
+// The layout above, as code: every key and prefix the project writes is built here (layout.cpp).
+inline constexpr std::string_view kCatalogPrefix = "_catalog/";
+inline constexpr std::string_view kDataPrefix = "data/";
+inline constexpr std::string_view kStagingPrefix = "_staging/";
+inline constexpr std::string_view kSnapshotKey = "_catalog/_snapshot.json";
 
 std::string ManifestKey(const std::string& dataset, uint64_t version);
 std::string ManifestPrefix(const std::string& dataset);
@@ -48,6 +56,12 @@ struct VersionSummary {
 };
 
 enum class CommitOp { kCreate, kAppend, kReplace, kDelete };
+
+//! The create/append/replace/delete rules and their messages, in one place (the catalog applies
+//! them at commit; ingest applies them before it reads a body): create needs a dataset that does
+//! not exist (or was deleted), the others a live one. `live_version` is the live head's version,
+//! nullopt when there is none. Throws Error(kConflict) or Error(kNotFound).
+void CheckCommitTarget(CommitOp op, const std::string& dataset, std::optional<uint64_t> live_version);
 
 struct CommitRequest {
   std::string dataset;
@@ -90,7 +104,7 @@ class Catalog {
 
 std::unique_ptr<Catalog> MakeCatalog(storaged::ObjectStore& store);
 
-//! Names the columns that differ between two schemas, e.g. "price: DOUBLE -> VARCHAR; added qty".
-std::string DescribeSchemaDiff(const Schema& from, const Schema& to);
+//! Names the columns that differ between two schemas (defined in shared/types.h).
+using lakehouse::DescribeSchemaDiff;
 
 }  // namespace lakehouse::catalogd

@@ -88,10 +88,13 @@ class Router {
     std::vector<std::string> allowed_methods;  //!< set when the path matched but the method did not
   };
   Match Find(std::string_view method, std::string_view path) const;
+  //! (method, pattern) of every route, in the order they were added.
+  std::vector<std::pair<std::string, std::string>> List() const;
 
  private:
   struct Route {
     std::string method;
+    std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
     RouteOptions options;

@@ -38,9 +38,11 @@ std::optional<Format> ResolveFormat(const std::optional<std::string>& format_par
                                     const std::optional<std::string>& content_type);
 
 struct IngestOptions {
-  std::string temp_dir = "/tmp";     //!< where bodies are spooled and converted (must exist)
-  std::string memory_limit = "1GB";  //!< DuckDB memory_limit
-  int threads = 2;                   //!< DuckDB threads
+  std::string temp_dir = "/tmp";  //!< where bodies are spooled and converted (must exist)
+  //! The process's DuckDB budget (query.memory_limit); ingest takes 1/4 of it, queryd the rest
+  //! (shared/memory_budget.h, docs/adr/0011-duckdb-memory.md).
+  std::string memory_limit = "1GB";
+  int threads = 2;  //!< DuckDB threads
 };
 
 struct IngestRequest {
@@ -67,6 +69,8 @@ class Ingestor {
   //! (empty body, not Parquet, truncated Parquet, ragged CSV, unparsable JSON, bad dataset name),
   //! kUnsupportedMedia (unknown format), kNotFound / kConflict from the catalog.
   virtual IngestResult Ingest(const IngestRequest& request, ByteSource& body) = 0;
+  //! The memory limit ingest's DuckDB enforces, as DuckDB reports it (e.g. "238.4 MiB").
+  virtual std::string MemoryLimit() = 0;
 };
 
 std::unique_ptr<Ingestor> MakeIngestor(storaged::ObjectStore& store, catalogd::Catalog& catalog, IngestOptions options);

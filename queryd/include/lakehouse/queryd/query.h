@@ -21,7 +21,9 @@ class ObjectStore;
 namespace lakehouse::queryd {
 
 struct QueryConfig {
-  std::string memory_limit = "1GB";           //!< DuckDB memory_limit
+  //! The process's DuckDB budget (query.memory_limit); the engine takes 3/4 of it, ingest the rest
+  //! (shared/memory_budget.h, docs/adr/0011-duckdb-memory.md).
+  std::string memory_limit = "1GB";
   int threads = 2;                            //!< DuckDB worker threads (shared by all queries)
   std::string temp_dir;                       //!< spill directory; empty = DuckDB's default (.tmp)
   int64_t default_timeout_ms = 60000;         //!< when the request names none

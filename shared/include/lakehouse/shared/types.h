@@ -9,6 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "lakehouse/shared/clock.h"  // NowMs, FormatTimeMs (manifests carry times)
+#include "lakehouse/shared/hash.h"   // Sha256Hex (schema fingerprints)
+
 namespace lakehouse {
 
 //! A validated dataset name: [a-z][a-z0-9_]{0,62}.
@@ -53,6 +56,15 @@ using Schema = std::vector<ColumnSchema>;
 std::string CanonicalSchema(const Schema& schema);
 SchemaFingerprint Fingerprint(const Schema& schema);
 
+//! The one schema comparison. Types compare case- and space-insensitively ("DECIMAL(18, 3)" is
+//! "decimal(18,3)"); `compare_nullable` also compares nullability.
+bool SameType(std::string_view a, std::string_view b);
+//! Same column names and types in the same order (nullability aside).
+bool SameColumns(const Schema& a, const Schema& b);
+//! What changed from `from` to `to`, e.g. "price: DOUBLE -> VARCHAR; removed note (VARCHAR);
+//! added qty (INTEGER)", or "column order a,b -> b,a"; empty when nothing did.
+std::string DescribeSchemaDiff(const Schema& from, const Schema& to, bool compare_nullable = true);
+
 //! A data object listed by a manifest.
 struct DataObject {
   ObjectRef ref;
@@ -88,12 +100,6 @@ void from_json(const nlohmann::json& j, DataObject& v);
 void to_json(nlohmann::json& j, const DatasetManifest& v);
 void from_json(const nlohmann::json& j, DatasetManifest& v);
 
-//! Milliseconds since the unix epoch.
-int64_t NowMs();
-//! RFC 3339 UTC text for epoch milliseconds, e.g. "2026-11-24T22:10:00.000Z".
-std::string FormatTimeMs(int64_t ms);
-//! Lower-case hex SHA-256 of bytes.
-std::string Sha256Hex(std::string_view bytes);
 //! A random 128-bit id as 32 hex characters.
 std::string RandomHexId();
 

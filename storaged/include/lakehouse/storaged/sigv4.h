@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "lakehouse/shared/hash.h"  // HexEncode, Sha256Hex, HmacSha256
+
 namespace lakehouse::storaged {
 
 struct SigV4Credentials {
@@ -38,12 +40,6 @@ PresignedV4 PresignV4(const PresignV4Request& request, const SigV4Credentials& c
 //! RFC 3986 percent-encoding as SigV4 wants it: A-Z a-z 0-9 - _ . ~ stay, the rest is %XX
 //! (uppercase); '/' stays unless `encode_slash`.
 std::string UriEncode(std::string_view s, bool encode_slash);
-//! Lowercase hex of arbitrary bytes.
-std::string HexEncode(std::string_view bytes);
-//! Lowercase hex SHA-256 of `data`.
-std::string Sha256Hex(std::string_view data);
-//! Raw (32-byte) HMAC-SHA256 of `data` under `key`.
-std::string HmacSha256(std::string_view key, std::string_view data);
 //! "YYYYMMDDTHHMMSSZ" for a unix time.
 std::string AmzDate(int64_t unix_seconds);
 

@@ -14,7 +14,6 @@
 #include <iostream>
 #include <thread>
 
-#include "../src/http_client.h"
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/app/supervisor.h"
 #include "lakehouse/catalogd/catalog.h"
@@ -22,6 +21,7 @@
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/queryd/query.h"
 #include "lakehouse/search/search.h"
+#include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/io.h"
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/storaged/object_store.h"
@@ -97,9 +97,9 @@ int main(int argc, char** argv) {
     } joiner{server, server_thread};
 
     const std::string model = ai->Embed({"warm up"}).model;
-    aibridge::detail::HttpClient client;
+    HttpClient client;
     auto post = [&](const std::string& url, const std::string& body, int64_t timeout_ms = 60000) {
-      aibridge::detail::HttpRequest r;
+      HttpRequest r;
       r.method = "POST";
       r.url = url;
       r.body = body;

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "arrow/c_data.h"
+#include "lakehouse/arrow/c_data.h"
 
-namespace lakehouse::queryd::arrow {
+namespace lakehouse::arrow {
 
 enum class Kind {
   kNull,
@@ -63,4 +63,4 @@ inline bool IsNull(const ArrowArray& array, int64_t i) {
   return (static_cast<const uint8_t*>(array.buffers[0])[bit >> 3] & (1u << (bit & 7))) == 0;
 }
 
-}  // namespace lakehouse::queryd::arrow
+}  // namespace lakehouse::arrow

@@ -1,6 +1,8 @@
 #pragma once
-// A small blocking HTTP/1.1 client over libcurl for the sidecar and the children's health checks.
-// Internal to aibridge.
+// The project's one HTTP client: small, blocking HTTP/1.1 over libcurl, with reused keep-alive
+// handles. aibridge talks to the sidecar and probes its children with it; tests use it as the
+// plain client a browser or `curl` would be. (The S3 store keeps its own libcurl transfer code:
+// streamed uploads and SigV4 headers are its own.)
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -10,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace lakehouse::aibridge::detail {
+namespace lakehouse {
 
 struct HttpResponse {
   int transport_error = 0;  //!< CURLcode; 0 when an HTTP answer arrived
@@ -26,8 +28,8 @@ struct HttpRequest {
   std::string method = "GET";
   std::string url;
   std::string body;
-  std::string content_type = "application/json";
-  std::vector<std::string> headers;  //!< extra "Name: value" lines
+  std::string content_type = "application/json";  //!< sent with a body or a POST; empty: none
+  std::vector<std::string> headers;               //!< extra "Name: value" lines
   int64_t timeout_ms = 10000;
   int64_t connect_timeout_ms = 2000;
   //! When set, a 2xx body is passed here as it arrives instead of collected; return false to abort.
@@ -42,6 +44,8 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
   HttpResponse Send(const HttpRequest& request);
+  //! One request with default settings: `method` to `url`, optional body and "Name: value" headers.
+  HttpResponse Send(std::string method, std::string url, std::string body = {}, std::vector<std::string> headers = {});
 
  private:
   void* Acquire();
@@ -50,4 +54,4 @@ class HttpClient {
   std::vector<void*> idle_;
 };
 
-}  // namespace lakehouse::aibridge::detail
+}  // namespace lakehouse

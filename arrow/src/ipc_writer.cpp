@@ -1,4 +1,4 @@
-#include "arrow/ipc_writer.h"
+#include "lakehouse/arrow/ipc_writer.h"
 
 #include <flatbuffers/flatbuffers.h>
 
@@ -8,7 +8,7 @@
 #include "arrow_ipc_generated.h"
 #include "lakehouse/shared/error.h"
 
-namespace lakehouse::queryd::arrow {
+namespace lakehouse::arrow {
 namespace fb = org::apache::arrow::flatbuf;
 namespace {
 
@@ -163,7 +163,7 @@ int FixedWidthBytes(const ArrowType& t) {
 
 }  // namespace
 
-bool IpcStreamWriter::WriteSchema(const ArrowSchema& schema) {
+bool IpcStreamWriter::WriteSchema(const ArrowSchema& schema, const Metadata& metadata) {
   const ArrowType root = ParseArrowType(schema);
   if (root.kind != Kind::kStruct) Fail(ErrorCode::kInternal, "Arrow result schema is not a struct");
   columns_ = root.children;
@@ -171,7 +171,11 @@ bool IpcStreamWriter::WriteSchema(const ArrowSchema& schema) {
   std::vector<flatbuffers::Offset<fb::Field>> fields;
   for (const auto& c : columns_) fields.push_back(BuildField(b, c));
   auto fields_vec = b.CreateVector(fields);
-  auto schema_off = fb::CreateSchema(b, fb::Endianness_Little, fields_vec);
+  std::vector<flatbuffers::Offset<fb::KeyValue>> pairs;
+  for (const auto& [key, value] : metadata) {
+    pairs.push_back(fb::CreateKeyValue(b, b.CreateString(key), b.CreateString(value)));
+  }
+  auto schema_off = fb::CreateSchema(b, fb::Endianness_Little, fields_vec, pairs.empty() ? 0 : b.CreateVector(pairs));
   auto message = fb::CreateMessage(b, fb::MetadataVersion_V5, fb::MessageHeader_Schema, schema_off.Union(), 0);
   b.Finish(message);
   return WriteMessage(b.GetBufferPointer(), b.GetSize(), {});
@@ -306,4 +310,4 @@ bool IpcStreamWriter::Finish() {
   return ok_;
 }
 
-}  // namespace lakehouse::queryd::arrow
+}  // namespace lakehouse::arrow

@@ -1,11 +1,11 @@
-#include "http_client.h"
+#include "lakehouse/shared/http_client.h"
 
 #include <curl/curl.h>
 
 #include <algorithm>
 #include <cctype>
 
-namespace lakehouse::aibridge::detail {
+namespace lakehouse {
 namespace {
 
 struct Transfer {
@@ -90,8 +90,11 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
   curl_easy_reset(h);
   Transfer transfer{&request, &response, h, false};
   curl_slist* headers = nullptr;
-  if (!request.body.empty() || request.method == "POST") {
-    headers = curl_slist_append(headers, ("Content-Type: " + request.content_type).c_str());
+  const bool has_body = !request.body.empty() || request.method == "POST";
+  if (has_body) {
+    // "Content-Type:" alone removes the form type curl would add to a body.
+    headers = curl_slist_append(
+        headers, ("Content-Type:" + (request.content_type.empty() ? "" : " " + request.content_type)).c_str());
   }
   for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip on loopback
@@ -106,11 +109,14 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &OnHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &response);
   curl_easy_setopt(h, CURLOPT_PROXY, "");  // never send loopback traffic through a proxy from the env
-  if (request.method == "POST") {
+  if (has_body) {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-  } else if (request.method != "GET") {
+  }
+  if (request.method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (request.method != "GET" && request.method != "POST") {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
   CURLcode rc = curl_easy_perform(h);
@@ -133,4 +139,15 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
   return response;
 }
 
-}  // namespace lakehouse::aibridge::detail
+HttpResponse HttpClient::Send(std::string method, std::string url, std::string body, std::vector<std::string> headers) {
+  HttpRequest request;
+  request.method = std::move(method);
+  request.url = std::move(url);
+  request.body = std::move(body);
+  request.content_type.clear();
+  request.headers = std::move(headers);
+  request.timeout_ms = 20000;
+  return Send(request);
+}
+
+}  // namespace lakehouse

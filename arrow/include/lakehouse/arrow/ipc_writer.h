@@ -1,17 +1,18 @@
 #pragma once
-// Arrow IPC streaming format writer (https://arrow.apache.org/docs/format/Columnar.html#ipc-streaming-format):
-// a Schema message, one RecordBatch message per batch, then the end-of-stream marker. Metadata is
-// flatbuffers (arrow_ipc.fbs); bodies are the C data interface buffers, 8-byte aligned, no
-// compression, little-endian, metadata version V5.
+// The project's one Arrow IPC streaming format writer (queryd's results, aibridge's embeddings;
+// https://arrow.apache.org/docs/format/Columnar.html#ipc-streaming-format): a Schema message, one RecordBatch message
+// per batch, then the end-of-stream marker. Metadata is flatbuffers (arrow_ipc.fbs); bodies are the C data interface
+// buffers, 8-byte aligned, no compression, little-endian, metadata version V5.
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include "arrow/arrow_type.h"
+#include "lakehouse/arrow/arrow_type.h"
 
-namespace lakehouse::queryd::arrow {
+namespace lakehouse::arrow {
 
 class IpcStreamWriter {
  public:
@@ -19,8 +20,10 @@ class IpcStreamWriter {
   using Out = std::function<bool(std::string_view)>;
   explicit IpcStreamWriter(Out out) : out_(std::move(out)) {}
 
+  //! Schema-level key/value metadata.
+  using Metadata = std::vector<std::pair<std::string, std::string>>;
   //! `schema` is a struct ("+s") whose children are the columns (what DuckDB exports).
-  bool WriteSchema(const ArrowSchema& schema);
+  bool WriteSchema(const ArrowSchema& schema, const Metadata& metadata = {});
   //! `batch` is a struct array whose children are the columns, matching the schema.
   bool WriteBatch(const ArrowArray& batch);
   //! Writes the end-of-stream marker.
@@ -47,4 +50,4 @@ class IpcStreamWriter {
   bool ok_ = true;
 };
 
-}  // namespace lakehouse::queryd::arrow
+}  // namespace lakehouse::arrow

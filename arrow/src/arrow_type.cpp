@@ -1,4 +1,4 @@
-#include "arrow/arrow_type.h"
+#include "lakehouse/arrow/arrow_type.h"
 
 #include <charconv>
 #include <cstring>
@@ -6,7 +6,7 @@
 
 #include "lakehouse/shared/error.h"
 
-namespace lakehouse::queryd::arrow {
+namespace lakehouse::arrow {
 namespace {
 
 [[noreturn]] void Unsupported(std::string_view format, std::string_view name) {
@@ -153,4 +153,4 @@ ArrowType ParseArrowType(const ArrowSchema& schema) {
   return t;
 }
 
-}  // namespace lakehouse::queryd::arrow
+}  // namespace lakehouse::arrow

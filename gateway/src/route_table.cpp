@@ -1,0 +1,80 @@
+#include "route_table.h"
+
+#include <set>
+#include <utility>
+
+#include "lakehouse/shared/error.h"
+#include "routes.h"
+
+namespace lakehouse::gateway {
+
+const std::vector<RouteEntry>& RouteTable() {
+  using enum RouteKind;
+  static const std::vector<RouteEntry> kRoutes = {
+      // method, path, area, handler, bound handler, kind
+      {"GET", "/health", "health", "Server (server.cpp)", nullptr, kInline},
+      {"GET", "/ready", "health", "Server (server.cpp)", nullptr, kInline},
+
+      {"POST", "/api/v1/datasets/{name}", "datasets", "CreateDataset", CreateDataset, kUpload},
+      {"POST", "/api/v1/datasets/{name}/append", "datasets", "AppendDataset", AppendDataset, kUpload},
+      {"PUT", "/api/v1/datasets/{name}", "datasets", "ReplaceDataset", ReplaceDataset, kUpload},
+      {"DELETE", "/api/v1/datasets/{name}", "datasets", "DeleteDataset", DeleteDataset},
+      {"GET", "/api/v1/datasets", "datasets", "ListDatasets", ListDatasets},
+      {"GET", "/api/v1/datasets/{name}", "datasets", "GetDataset", GetDataset},
+      {"GET", "/api/v1/datasets/{name}/versions", "datasets", "ListVersions", ListVersions},
+      {"GET", "/api/v1/datasets/{name}/versions/{n}", "datasets", "GetVersion", GetVersion},
+      {"GET", "/api/v1/datasets/{name}/data", "datasets", "GetDatasetData", GetDatasetData},
+
+      {"GET", "/api/v1/objects/{key...}", "objects", "GetObject", GetObject},
+      {"PUT", "/api/v1/objects/{key...}", "objects", "PutObject", PutObject, kUpload},
+
+      {"POST", "/api/v1/query", "query", "PostQuery", PostQuery},
+      {"GET", "/api/v1/datasets/{name}/preview", "query", "GetPreview", GetPreview},
+
+      {"POST", "/api/v1/ai/embed", "ai", "Embed (routes_ai.cpp)"},
+      {"POST", "/api/v1/ai/generate", "ai", "Generate (routes_ai.cpp)"},
+      {"POST", "/api/v1/ai/rerank", "ai", "Rerank (routes_ai.cpp)"},
+      {"GET", "/api/v1/ai/health", "ai", "AiHealth (routes_ai.cpp)", nullptr, kInline},
+      {"POST", "/api/v1/datasets/{name}/embeddings", "ai", "StartEmbeddings (routes_ai.cpp)"},
+      {"GET", "/api/v1/ai/jobs/{id}", "ai", "Job (routes_ai.cpp)"},
+      {"POST", "/api/v1/search", "ai", "Search (routes_ai.cpp)"},
+  };
+  return kRoutes;
+}
+
+Router BuildRouter(const Services& services) {
+  Router router;
+  for (const auto& route : RouteTable()) {
+    if (route.bind == nullptr) continue;
+    RouteOptions options;
+    options.inline_handler = route.kind == RouteKind::kInline;
+    if (route.kind == RouteKind::kUpload) options.max_body_bytes = services.max_upload_bytes;
+    router.Add(
+        route.method, route.path,
+        [services, bind = route.bind](Request& req, Response& res) { bind(services, req, res); }, options);
+  }
+  RegisterAiRoutes(router, services);
+
+  // Routes registered by their owners must be the table's, and no other.
+  std::set<std::pair<std::string, std::string>> expected;
+  for (const auto& route : RouteTable()) {
+    if (route.area != "health") expected.emplace(route.method, route.path);
+  }
+  std::set<std::pair<std::string, std::string>> registered;
+  for (const auto& [method, pattern] : router.List()) {
+    if (!expected.contains({method, pattern})) {
+      Fail(ErrorCode::kInternal, "route {} {} is registered but not listed in gateway/src/route_table.cpp", method,
+           pattern);
+    }
+    registered.emplace(method, pattern);
+  }
+  for (const auto& [method, path] : expected) {
+    if (!registered.contains({method, path})) {
+      Fail(ErrorCode::kInternal, "route {} {} is listed in gateway/src/route_table.cpp but nothing serves it", method,
+           path);
+    }
+  }
+  return router;
+}
+
+}  // namespace lakehouse::gateway
