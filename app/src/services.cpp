@@ -113,6 +113,7 @@ class Services final : public RunningServices {
     s.query = query_.get();
     s.ai = ai_.get();
     s.max_upload_bytes = config_.max_upload_bytes;
+    s.ui_dir = config_.ui_dir;
     return s;
   }
 

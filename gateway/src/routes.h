@@ -10,6 +10,7 @@ void RegisterDatasetRoutes(Router& router, const Services& services);  // routes
 void RegisterObjectRoutes(Router& router, const Services& services);   // routes_objects.cpp
 void RegisterQueryRoutes(Router& router, const Services& services);    // routes_query.cpp
 void RegisterAiRoutes(Router& router, const Services& services);       // routes_ai.cpp
+void RegisterUiRoutes(Router& router, const Services& services);       // routes_ui.cpp
 
 //! Throws Error(kUnavailable) naming `what` when `service` is null.
 template <typename T>
