@@ -13,7 +13,7 @@ const MAX_POINTS = 200000;
 export function renderChart(model: ResultModel): HTMLElement {
   const types = model.columns.map((c) => c.type);
   const duck = model.columns.map((c) => (isNumericType(c.type) ? "DOUBLE" : /^(DATE|TIMESTAMP)/.test(c.type) ? "DATE" : "VARCHAR"));
-  const axes = pickAxes(duck) ?? { x: -1, y: 0 };
+  const axes = pickAxes(duck, model.columns.map((c) => c.name)) ?? { x: -1, y: 0 };
   const kind = h("select", { "aria-label": "Chart type" }, ...KINDS.map((k) => h("option", { value: k }, k)));
   const xSel = h("select", { "aria-label": "X axis" }, h("option", { value: "-1" }, "(row number)"), ...model.columns.map((c, i) => h("option", { value: i }, c.name)));
   const ySel = h("select", { "aria-label": "Y axis" }, ...model.columns.map((c, i) => h("option", { value: i }, c.name)));
@@ -62,8 +62,15 @@ export function renderChart(model: ResultModel): HTMLElement {
       {
         width,
         height: 360,
-        scales: { x: { time: xc >= 0 && duck[xc] === "DATE" && k !== "histogram" } },
-        axes: [{ values: labels ? (_u, ticks) => ticks.map((t) => labels![t] ?? "") : undefined, stroke: "currentColor" }, { stroke: "currentColor" }],
+        scales: {
+          x: { time: xc >= 0 && duck[xc] === "DATE" && k !== "histogram" },
+          // Bars and areas start at zero; lines and points fit the data.
+          y: bars || k === "area" ? { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.05 : 0] } : {},
+        },
+        axes: [
+          { values: labels ? (_u, ticks) => ticks.map((t) => labels![t] ?? "") : undefined, stroke: "currentColor" },
+          { stroke: "currentColor", size: 70 },
+        ],
         series: [{ label: xc >= 0 ? model.columns[xc].name : "row" }, series],
       },
       [xs, ys] as uPlot.AlignedData,

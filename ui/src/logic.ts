@@ -269,10 +269,15 @@ export function isNumericType(t: string): boolean {
   return /^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|HALF|REAL|DECIMAL|NUMERIC)\b/i.test(t) && !t.endsWith("[]");
 }
 
-export function pickAxes(types: string[]): { x: number; y: number } | null {
+export function pickAxes(types: string[], names: string[] = []): { x: number; y: number } | null {
   const isNum = isNumericType;
   const isTime = (t: string) => /DATE|TIME/i.test(t);
-  const nums = types.map((t, i) => (isNum(t) ? i : -1)).filter((i) => i >= 0);
+  const isKey = (i: number) => /^(id|.*_id)$/i.test(names[i] ?? "");
+  // Measures before keys: an "id" column makes a poor y axis.
+  const nums = types
+    .map((t, i) => (isNum(t) ? i : -1))
+    .filter((i) => i >= 0)
+    .sort((a, b) => Number(isKey(a)) - Number(isKey(b)) || a - b);
   if (nums.length === 0) return null;
   const time = types.findIndex(isTime);
   if (time >= 0) return { x: time, y: nums[0] };

@@ -173,6 +173,22 @@ try {
   await page.locator(".stats[data-done='1']").waitFor();
   await shot("12-dataset-narrow");
 
+  step("presigned link downloads the stored object");
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.getByRole("button", { name: "Presigned link" }).click();
+  const url = await page.getByLabel("Presigned URL of object 0").inputValue();
+  const obj = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  assert.equal(new TextDecoder().decode(obj.slice(0, 4)), "PAR1");
+
+  step("delete asks for the name, then the dataset is gone");
+  await page.getByRole("button", { name: "Delete…" }).click();
+  const ok = page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true });
+  assert.ok(await ok.isDisabled(), "delete enabled before the name was typed");
+  await page.getByLabel("Type the dataset name to confirm").fill("sales");
+  await ok.click();
+  await page.getByText("No datasets yet").waitFor();
+  assert.equal((await fetch(base + "/api/v1/datasets/sales")).status, 404);
+
   assert.deepEqual(consoleErrors.filter((e) => !/status of 4\d\d/.test(e)), [], "console errors");
   console.log("[browser] all steps passed");
 } catch (e) {

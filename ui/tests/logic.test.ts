@@ -162,5 +162,6 @@ describe("server errors and diffs", () => {
     expect(pickAxes(["DOUBLE", "DOUBLE"])).toEqual({ x: 0, y: 1 });
     expect(pickAxes(["VARCHAR"])).toBeNull();
     expect(pickAxes(["INTERVAL", "INTEGER[]", "UBIGINT"])).toEqual({ x: 0, y: 2 });
+    expect(pickAxes(["BIGINT", "VARCHAR", "DOUBLE"], ["id", "name", "amount"])).toEqual({ x: 1, y: 2 });
   });
 });
