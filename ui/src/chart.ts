@@ -61,7 +61,7 @@ export function renderChart(model: ResultModel): HTMLElement {
     plot = new uPlot(
       {
         width,
-        height: 360,
+        height: Math.max(200, (wrap.clientHeight || 420) - 80),
         scales: {
           x: { time: xc >= 0 && duck[xc] === "DATE" && k !== "histogram" },
           // Bars and areas start at zero; lines and points fit the data.

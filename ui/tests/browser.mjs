@@ -143,6 +143,25 @@ try {
   assert.equal(await page.locator(".cm-lintRange-error").innerText(), "nme");
   await shot("09-sql-error");
 
+  step("cancel a running query (the server stops it too)");
+  await editor.click();
+  await page.keyboard.press("Control+a");
+  await page.keyboard.type("SELECT sum(a.range * b.range) FROM range(200000) a, range(200000) b");
+  await page.keyboard.press("Control+Enter");
+  await page.getByRole("button", { name: "Cancel", exact: true }).waitFor();
+  await page.waitForFunction(() => !document.querySelector(".toolbar button:nth-child(2)").disabled);
+  const activeQueries = async () => (await (await fetch(base + "/health")).json()).services.queryd.active_queries;
+  for (let i = 0; i < 100 && (await activeQueries()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await activeQueries(), 1, "the query never started on the server");
+  await page.getByRole("button", { name: "Cancel", exact: true }).click();
+  await page.getByText(/^Cancelled after/).waitFor();
+  let active = -1;
+  for (let i = 0; i < 100 && active !== 0; i++) {
+    active = await activeQueries();
+    if (active !== 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(active, 0, "the server still runs the cancelled query");
+
   step("history survives a reload; shared URL opens the query");
   await page.reload();
   await page.locator(".history").getByText("SELECT nme FROM sales").waitFor();

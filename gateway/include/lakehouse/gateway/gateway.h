@@ -39,7 +39,7 @@ struct Services {
   queryd::QueryEngine* query = nullptr;
   aibridge::AiBridge* ai = nullptr;
   uint64_t max_upload_bytes = 64ull << 30;  //!< body limit of upload routes
-  std::string ui_dir;                       //!< built web UI (ui/dist); empty: found next to the binary
+  std::string ui_dir{};                     //!< built web UI (ui/dist); empty: found next to the binary
 };
 
 //! A cheap, non-blocking probe: returns {"status": "ok" | "starting" | "down", ...details}.
