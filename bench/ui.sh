@@ -4,6 +4,7 @@
 #
 #   bench/ui.sh                 (about a minute; RUNS=3 timed runs of each, best taken)
 #   ROWS=1000000 RUNS=3 BUILD_DIR=build bench/ui.sh
+#   LAKEHOUSE_BIN=/path/to/lakehouse bench/ui.sh     (use that binary instead of building one)
 #
 # Figures printed:
 #   curl: time to the first byte and to the whole Arrow stream (POST /api/v1/query, format=arrow)
@@ -19,8 +20,11 @@ WORK=$(mktemp -d /tmp/lh-bench-ui.XXXXXX)
 log() { printf '[ui.sh] %s\n' "$*" >&2; }
 
 "$ROOT/scripts/setup.d/50-ui.sh"
-cmake --build "$BUILD_DIR" --target lakehouse >/dev/null
-cp "$BUILD_DIR/app/lakehouse" "$WORK/lakehouse"
+if [ -z "${LAKEHOUSE_BIN:-}" ]; then
+  cmake --build "$BUILD_DIR" --target lakehouse >/dev/null
+  LAKEHOUSE_BIN=$BUILD_DIR/app/lakehouse
+fi
+cp "$LAKEHOUSE_BIN" "$WORK/lakehouse"
 
 PID=""
 cleanup() {

@@ -2,7 +2,12 @@
 // Ctrl+Enter and reads the page's own timings (window.__lakehouseLastRun, set by ui/src/results.ts):
 // time to the first rows on screen and to all rows browsable. Prints one JSON line per run.
 // Usage: node first_rows.mjs BASE_URL SQL RUNS
-import { chromium } from "playwright-core";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+// playwright-core is installed in ui/node_modules (scripts/setup.d/50-ui.sh).
+const require = createRequire(fileURLToPath(new URL("../../ui/package.json", import.meta.url)));
+const { chromium } = require("playwright-core");
 
 const [base, sql, runs = "3"] = process.argv.slice(2);
 const browser = await chromium.launch({
