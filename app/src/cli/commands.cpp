@@ -339,7 +339,9 @@ struct ClientCommands::State {
           std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(30 - filled), '-');
       if (sent >= total) {
         converting = true;
-        std::cerr << fmt::format("\r[{}] {} sent; converting and committing...\033[K", bar, Bytes(total)) << std::flush;
+        std::cerr << fmt::format("\r[{}] {} sent; converting and committing...\033[K", bar,
+                                 Bytes(static_cast<double>(total)))
+                  << std::flush;
       } else {
         std::cerr << fmt::format("\r[{}] {:3d}% {} / {}  {}/s  ETA {:.0f}s\033[K", bar, pct,
                                  Bytes(static_cast<double>(sent)), Bytes(static_cast<double>(total)), Bytes(rate), eta)
