@@ -22,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 //! The app's client-side pages: each answers with index.html (the app routes on the path).
-constexpr std::string_view kAppPages[] = {"datasets", "sql", "status", "upload"};
+constexpr std::string_view kAppPages[] = {"datasets", "sql", "search", "status", "upload"};
 
 std::string_view ContentType(const fs::path& file) {
   static const std::pair<std::string_view, std::string_view> kTypes[] = {

@@ -210,7 +210,7 @@ export class Grid {
     this.widths = cols.map((c, i) => {
       let chars = Math.max(c.name.length + 3, c.type.length);
       for (let r = 0; r < sample; r++) chars = Math.max(chars, displayValue(this.model.cell(r, i)).length);
-      return Math.min(360, Math.max(70, chars * 7.5 + 20));
+      return Math.min(360, Math.max(70, chars * 7.5 + 34));
     });
     this.header.replaceChildren();
     const num = document.createElement("div");

@@ -5,6 +5,7 @@ import * as api from "./api";
 import { errorBox, h } from "./dom";
 import { formatBytes, formatCount, formatMs, schemaDiff, datasetNameFromFile, formatFromFileName, isValidDatasetName } from "./logic";
 import { ResultView } from "./results";
+import { searchPage } from "./search";
 import { SqlPage } from "./sql";
 
 const main = document.getElementById("main")!;
@@ -45,6 +46,7 @@ function route() {
   if (section === "datasets" && parts[1]) void datasetPage(parts[1]);
   else if (section === "upload") uploadPage(new URLSearchParams(location.search).get("name") ?? "");
   else if (section === "status") void statusPage();
+  else if (section === "search") void searchPage(main);
   else void datasetsPage();
 }
 

@@ -23,3 +23,18 @@ def test_browser(tmp_path):
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     finally:
         server.stop()
+
+
+def test_browser_semantic_search(tmp_path):
+    """The search page with AI on (bundled embedding model): embed a column, search, see the row."""
+    dist = ROOT / "ui" / "dist"
+    artifacts = os.environ.get("LAKEHOUSE_ARTIFACTS", str(ROOT / "ui" / "test-artifacts"))
+    server = Server(tmp_path, "--ui-dir", str(dist), ai=True)
+    try:
+        r = subprocess.run(["node", str(ROOT / "ui" / "tests" / "browser_ai.mjs"), server.base, artifacts],
+                           cwd=ROOT / "ui", capture_output=True, text=True, timeout=240)
+        print(r.stdout)
+        print(r.stderr, file=sys.stderr)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    finally:
+        server.stop()

@@ -63,7 +63,7 @@ def test_hashed_assets_are_immutable_with_their_types(ui_server):
 
 
 def test_app_pages_fall_back_to_index(ui_server):
-    for path in ["/datasets", "/datasets/sales", "/sql", "/sql?q=SELECT%201", "/upload", "/status"]:
+    for path in ["/datasets", "/datasets/sales", "/sql", "/sql?q=SELECT%201", "/upload", "/status", "/search"]:
         status, headers, body = raw_get(ui_server, path)
         assert status == 200, path
         assert headers["content-type"].startswith("text/html"), path
