@@ -26,6 +26,7 @@ APT_PACKAGES=(
   radosgw ceph-mon ceph-osd
   python3 python3-venv python3-pip
   nodejs npm
+  chromium libedit-dev
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

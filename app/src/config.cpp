@@ -65,6 +65,8 @@ const std::vector<Setting>& Settings() {
        "on SIGTERM, how long in-flight requests may finish", INT(drain_timeout_ms, "server.drain_timeout_ms")},
       {"server.public_url", "LAKEHOUSE_PUBLIC_URL", "public-url",
        "base URL clients reach the server at (presigned links); default http://<listen>", STR(public_url)},
+      {"server.ui_dir", "LAKEHOUSE_UI_DIR", "ui-dir",
+       "built web UI served at /; default ui/dist found above the binary", STR(ui_dir)},
       {"storage.data_dir", "LAKEHOUSE_DATA_DIR", "data-dir", "directory for local objects and scratch files",
        STR(data_dir)},
       {"storage.backend", "LAKEHOUSE_STORAGE", "storage", "object store: local | s3", STR(storage)},

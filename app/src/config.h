@@ -22,6 +22,7 @@ struct Config {
   int64_t idle_timeout_ms = 60000;
   int64_t drain_timeout_ms = 30000;
   std::string public_url;  //!< base URL in presigned links; default http://<listen>
+  std::string ui_dir;      //!< built web UI; default: ui/dist found above the binary
   // [storage]
   std::string data_dir = "./data";
   std::string storage = "local";  //!< "local" or "s3"

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/commands.h"
 #include "config.h"
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/shared/error.h"
@@ -69,6 +70,8 @@ int main(int argc, char** argv) {
   auto* config_cmd = cli.add_subcommand("config", "print the effective configuration as TOML (secrets masked)");
   print_config.AddFlags(*config_cmd);
 
+  app::cli::ClientCommands client(cli);  // sql, datasets, describe, upload, download (over HTTP)
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -81,6 +84,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (serve->parsed()) return app::Serve(serve_config.Resolve());
+    if (auto rc = client.Run()) return *rc;
     std::cout << cli.help();
     return 0;
   } catch (const Error& e) {

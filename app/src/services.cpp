@@ -115,6 +115,7 @@ class Services final : public RunningServices {
     s.ai = ai_.get();
     s.search = search_.get();
     s.max_upload_bytes = config_.max_upload_bytes;
+    s.ui_dir = config_.ui_dir;
     return s;
   }
 

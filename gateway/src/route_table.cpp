@@ -38,6 +38,20 @@ const std::vector<RouteEntry>& RouteTable() {
       {"POST", "/api/v1/datasets/{name}/embeddings", "ai", "StartEmbeddings (routes_ai.cpp)"},
       {"GET", "/api/v1/ai/jobs/{id}", "ai", "Job (routes_ai.cpp)"},
       {"POST", "/api/v1/search", "ai", "Search (routes_ai.cpp)"},
+
+      {"GET", "/", "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/assets/{file...}", "ui", "UiAsset (routes_ui.cpp)"},
+      {"GET", "/favicon.svg", "ui", "UiFavicon (routes_ui.cpp)"},
+      {"GET", "/datasets", "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/datasets/{rest...}", "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/sql", "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/sql/{rest...}", "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/search", "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/search/{rest...}", "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/status", "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/status/{rest...}", "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/upload", "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/upload/{rest...}", "ui", "UiIndex (routes_ui.cpp)"},
   };
   return kRoutes;
 }
@@ -54,6 +68,7 @@ Router BuildRouter(const Services& services) {
         [services, bind = route.bind](Request& req, Response& res) { bind(services, req, res); }, options);
   }
   RegisterAiRoutes(router, services);
+  RegisterUiRoutes(router, services);
 
   // Routes registered by their owners must be the table's, and no other.
   std::set<std::pair<std::string, std::string>> expected;

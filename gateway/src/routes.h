@@ -13,8 +13,10 @@ RouteFunction CreateDataset, AppendDataset, ReplaceDataset, DeleteDataset, ListD
     GetVersion, GetDatasetData;       // routes_datasets.cpp
 RouteFunction GetObject, PutObject;   // routes_objects.cpp
 RouteFunction PostQuery, GetPreview;  // routes_query.cpp
-// routes_ai.cpp registers its routes itself (the table lists them; BuildRouter checks they match).
+// routes_ai.cpp and routes_ui.cpp register their routes themselves (the table lists them; BuildRouter
+// checks they match).
 void RegisterAiRoutes(Router& router, const Services& services);
+void RegisterUiRoutes(Router& router, const Services& services);
 
 //! Throws Error(kUnavailable) naming `what` when `service` is null.
 template <typename T>

@@ -43,6 +43,7 @@ struct Services {
   aibridge::AiBridge* ai = nullptr;
   search::SearchService* search = nullptr;  //!< embedding jobs and semantic search
   uint64_t max_upload_bytes = 64ull << 30;  //!< body limit of upload routes
+  std::string ui_dir{};                     //!< built web UI (ui/dist); empty: found next to the binary
 };
 
 //! A cheap, non-blocking probe: returns {"status": "ok" | "starting" | "down", ...details}.

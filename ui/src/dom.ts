@@ -1,0 +1,26 @@
+// Tiny DOM helpers shared by the pages.
+import { ApiError } from "./api";
+
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, any> = {},
+  ...children: (Node | string | null | undefined | false)[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) (el as any)[k] = v;
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+
+export function errorBox(e: unknown): HTMLElement {
+  if (e instanceof ApiError) {
+    return h("div", { class: "error", role: "alert" }, h("strong", {}, `${e.err.status || ""} ${e.err.code}`.trim() + ": "), e.err.message);
+  }
+  return h("div", { class: "error", role: "alert" }, String((e as Error)?.message ?? e));
+}
+

@@ -1,0 +1,40 @@
+"""Runs the Playwright browser test (browser.mjs, Debian Chromium headless) against a real
+`lakehouse serve` on a free 127.0.0.1 port, serving the built UI (ui/dist)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from conftest import Server  # noqa: E402
+
+
+def test_browser(tmp_path):
+    dist = ROOT / "ui" / "dist"
+    assert (dist / "index.html").exists(), "ui/dist is not built: run scripts/setup.d/50-ui.sh"
+    artifacts = os.environ.get("LAKEHOUSE_ARTIFACTS", str(ROOT / "ui" / "test-artifacts"))
+    server = Server(tmp_path, "--ui-dir", str(dist))
+    try:
+        r = subprocess.run(["node", str(ROOT / "ui" / "tests" / "browser.mjs"), server.base, artifacts],
+                           cwd=ROOT / "ui", capture_output=True, text=True, timeout=240)
+        print(r.stdout)
+        print(r.stderr, file=sys.stderr)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    finally:
+        server.stop()
+
+
+def test_browser_semantic_search(tmp_path):
+    """The search page with AI on (bundled embedding model): embed a column, search, see the row."""
+    dist = ROOT / "ui" / "dist"
+    artifacts = os.environ.get("LAKEHOUSE_ARTIFACTS", str(ROOT / "ui" / "test-artifacts"))
+    server = Server(tmp_path, "--ui-dir", str(dist), ai=True)
+    try:
+        r = subprocess.run(["node", str(ROOT / "ui" / "tests" / "browser_ai.mjs"), server.base, artifacts],
+                           cwd=ROOT / "ui", capture_output=True, text=True, timeout=240)
+        print(r.stdout)
+        print(r.stderr, file=sys.stderr)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    finally:
+        server.stop()
