@@ -544,7 +544,9 @@ def chart(rep, base, path: Path):
     ax.set_yscale("log")
     ax.set_xticks(range(len(queries)), queries, rotation=15)
     ax.set_ylabel(f"median time / {base} (log scale, lower is better)")
-    ax.set_title(f"bench/peers: {rep['threads']} threads, median of {rep['reps']} runs, {rep['machine'].split(',')[0]}")
+    load = rep["load_avg_end"][2]
+    ax.set_title(f"bench/peers: {rep['threads']} threads, median of {rep['reps']} runs, "
+                 f"{rep['machine'].split(',')[0]}, 15-min load average {load:.1f} at the end")
     ax.legend(fontsize=8, ncol=2)
     ax.grid(axis="y", which="both", alpha=0.3)
     fig.tight_layout()
