@@ -542,6 +542,12 @@ def chart(rep, base, path: Path):
         ax.bar(xs, ys, width, label=e)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    ax.yaxis.set_minor_formatter(
+        FuncFormatter(lambda y, _: f"{y:g}" if round(y / 10 ** math.floor(math.log10(y))) in (2, 3, 5) else "")
+    )
     ax.set_xticks(range(len(queries)), queries, rotation=15)
     ax.set_ylabel(f"median time / {base} (log scale, lower is better)")
     load = rep["load_avg_end"][2]
