@@ -28,7 +28,9 @@ QUERIES=${QUERIES:-}
 VENV=$HERE/.venv
 log() { printf '[peers] %s\n' "$*" >&2; }
 
-# The venv: rebuilt when requirements.txt changes.
+# The venv: rebuilt when requirements.txt changes. The lock holds CPython 3.11 / x86_64 wheels.
+python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' ||
+  { log "needs python3 3.11 (requirements.txt is locked for cp311 wheels), found $(python3 --version)"; exit 1; }
 if [ ! -f "$VENV/.stamp" ] || ! cmp -s "$VENV/.stamp" "$HERE/requirements.txt"; then
   log "installing the peers into $VENV"
   rm -rf "$VENV"
