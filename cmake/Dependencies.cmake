@@ -17,7 +17,10 @@ if(LAKEHOUSE_BUILD_TESTS)
 endif()
 
 # DuckDB 1.4.4 from npm (scripts/fetch-duckdb.sh). Headers are SYSTEM so their warnings are not ours.
-set(DUCKDB_ROOT ${PROJECT_SOURCE_DIR}/third_party/duckdb)
+# LAKEHOUSE_DUCKDB_ROOT builds against another DuckDB (include/ + lib/libduckdb.so), e.g. to evaluate a
+# newer version in a separate build dir (docs/adr/0013-duckdb-version.md).
+set(LAKEHOUSE_DUCKDB_ROOT ${PROJECT_SOURCE_DIR}/third_party/duckdb CACHE PATH "DuckDB install: include/ and lib/libduckdb.so")
+set(DUCKDB_ROOT ${LAKEHOUSE_DUCKDB_ROOT})
 if(NOT EXISTS ${DUCKDB_ROOT}/lib/libduckdb.so)
   message(FATAL_ERROR "DuckDB not found in ${DUCKDB_ROOT}: run scripts/setup.sh")
 endif()
