@@ -111,7 +111,7 @@ namespace {
 class SearchServiceImpl final : public SearchService {
  public:
   SearchServiceImpl(catalogd::Catalog& catalog, ingest::Ingestor& ingest, queryd::QueryEngine& query,
-                    aibridge::AiBridge& ai, SearchOptions options)
+                    aibridge::AiBridge& ai, const SearchOptions& options)
       : catalog_(catalog),
         ingest_(ingest),
         query_(query),
@@ -355,6 +355,7 @@ DatasetManifest SearchServiceImpl::ResolveVectors(const std::string& dataset, co
          column, dataset, dataset, column);
   }
   std::vector<std::string> columns;
+  columns.reserve(found.size());
   for (auto& v : found) columns.push_back(v.properties["embedding.source_column"] + " (" + v.dataset + ")");
   Fail(ErrorCode::kInvalidArgument, "dataset {} has several embedded columns: {}; name one with \"column\"", dataset,
        fmt::join(columns, ", "));
