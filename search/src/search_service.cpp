@@ -433,8 +433,8 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
 
 std::unique_ptr<SearchService> MakeSearchService(catalogd::Catalog& catalog, ingest::Ingestor& ingest,
                                                  queryd::QueryEngine& query, aibridge::AiBridge& ai,
-                                                 SearchOptions options) {
-  return std::make_unique<SearchServiceImpl>(catalog, ingest, query, ai, std::move(options));
+                                                 const SearchOptions& options) {
+  return std::make_unique<SearchServiceImpl>(catalog, ingest, query, ai, options);
 }
 
 }  // namespace lakehouse::search

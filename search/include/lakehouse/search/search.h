@@ -119,6 +119,6 @@ class SearchService {
 //! All four services must outlive the search service.
 std::unique_ptr<SearchService> MakeSearchService(catalogd::Catalog& catalog, ingest::Ingestor& ingest,
                                                  queryd::QueryEngine& query, aibridge::AiBridge& ai,
-                                                 SearchOptions options = {});
+                                                 const SearchOptions& options = {});
 
 }  // namespace lakehouse::search
