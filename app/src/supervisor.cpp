@@ -299,7 +299,8 @@ class AiSupervisor::Impl {
       if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     for (const auto& [k, v] : c.env) merged[k] = v;
-    for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
+    env_strings.reserve(merged.size());
+    for (const auto& [k, v] : merged) env_strings.push_back(fmt::format("{}={}", k, v));
     std::vector<char*> envp, argv;
     for (auto& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);

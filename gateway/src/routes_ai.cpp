@@ -148,6 +148,7 @@ void RunSearch(search::SearchService& search, Request& req, Response& res) {
   search::SearchRequest r;
   r.dataset = StringField(body, "dataset", true);
   r.query = StringField(body, "query", true);
+  r.column = StringField(body, "column", false);
   if (body.contains("k")) {
     LH_USER_CHECK(body["k"].is_number_integer(), "\"k\" must be an integer");
     r.k = body["k"].get<int>();
@@ -186,8 +187,16 @@ void RegisterAiRoutes(Router& router, const Services& services) {
   // Semantic search: the search service is built by app/ and handed over in Services.
   router.Add("POST", "/api/v1/datasets/{name}/embeddings",
              [services](Request& req, Response& res) { StartEmbeddings(Search(services), req, res); });
+  router.Add("GET", "/api/v1/ai/jobs", [services](Request&, Response& res) {
+    json jobs = json::array();
+    for (const auto& job : Search(services).Jobs()) jobs.push_back(search::ToJson(job));
+    res.Json(200, json{{"jobs", std::move(jobs)}});
+  });
   router.Add("GET", "/api/v1/ai/jobs/{id}", [services](Request& req, Response& res) {
     res.Json(200, search::ToJson(Search(services).Job(req.Param("id"))));
+  });
+  router.Add("DELETE", "/api/v1/ai/jobs/{id}", [services](Request& req, Response& res) {
+    res.Json(202, search::ToJson(Search(services).Cancel(req.Param("id"))));
   });
   router.Add("POST", "/api/v1/search",
              [services](Request& req, Response& res) { RunSearch(Search(services), req, res); });

@@ -111,7 +111,7 @@ namespace {
 class SearchServiceImpl final : public SearchService {
  public:
   SearchServiceImpl(catalogd::Catalog& catalog, ingest::Ingestor& ingest, queryd::QueryEngine& query,
-                    aibridge::AiBridge& ai, SearchOptions options)
+                    aibridge::AiBridge& ai, const SearchOptions& options)
       : catalog_(catalog),
         ingest_(ingest),
         query_(query),
@@ -130,6 +130,14 @@ class SearchServiceImpl final : public SearchService {
   }
 
   JobStatus Job(const std::string& id) const override { return jobs_.Get(id); }
+  std::vector<JobStatus> Jobs() const override { return jobs_.List(); }
+  JobStatus Cancel(const std::string& id) override {
+    JobStatus s = jobs_.Get(id);  // kNotFound for an unknown id
+    if (!jobs_.Cancel(id)) {
+      Fail(ErrorCode::kConflict, "job {} already finished ({}): there is nothing to cancel", id, JobStateName(s.state));
+    }
+    return jobs_.Get(id);
+  }
 
   JobStatus RunEmbedding(const EmbedColumnRequest& request) override {
     JobStatus initial;
@@ -140,6 +148,7 @@ class SearchServiceImpl final : public SearchService {
   }
 
   json Search(const SearchRequest& r) override;
+  DatasetManifest ResolveVectors(const std::string& dataset, const std::string& column);
 
  private:
   //! Checks what can be checked before the job starts; fills in the target name.
@@ -157,6 +166,10 @@ class SearchServiceImpl final : public SearchService {
     for (const auto& c : source.schema) names.push_back(c.name);
     LH_USER_CHECK(has(r.column), "dataset {} has no column \"{}\" (columns: {})", r.dataset, r.column,
                   fmt::join(names, ", "));
+    for (const auto& c : source.schema) {
+      LH_USER_CHECK(c.name != r.column || c.type == "VARCHAR", "column \"{}\" of dataset {} is {}, not text (VARCHAR)",
+                    r.column, r.dataset, c.type);
+    }
     LH_USER_CHECK(r.key.empty() || has(r.key), "dataset {} has no key column \"{}\" (columns: {})", r.dataset, r.key,
                   fmt::join(names, ", "));
     LH_USER_CHECK(source.row_count() <= options_.max_rows,
@@ -310,18 +323,53 @@ class SearchServiceImpl final : public SearchService {
   JobRegistry jobs_;  //!< last: its destructor stops the jobs while the rest is alive
 };
 
-json SearchServiceImpl::Search(const SearchRequest& r) {
-  const std::string dataset = DatasetId::Parse(r.dataset).str();
-  LH_USER_CHECK(!r.query.empty(), "the body needs \"query\": the text to search for");
-  LH_USER_CHECK(r.k >= 1 && r.k <= options_.max_k, "k must be within 1..{}, got {}", options_.max_k, r.k);
-  DatasetManifest m = catalog_.Head(dataset);
-  auto model = m.properties.find(kModel);
-  if (model == m.properties.end()) {
-    Fail(ErrorCode::kInvalidArgument,
-         "dataset {} holds no vectors: make them with POST /api/v1/datasets/<name>/embeddings and search the "
-         "dataset that job creates",
-         dataset);
+//! The vectors dataset to search for `dataset`: itself when it holds vectors, else the one an
+//! embedding job made from it (of `column`, when several columns are embedded).
+DatasetManifest SearchServiceImpl::ResolveVectors(const std::string& dataset, const std::string& column) {
+  DatasetManifest m = catalog_.Head(dataset);  // kNotFound for an unknown dataset
+  if (m.properties.contains(kModel)) return m;
+  std::vector<DatasetManifest> found;
+  for (const auto& d : catalog_.List()) {
+    DatasetManifest v;
+    try {
+      v = catalog_.Head(d.name);
+    } catch (const Error&) {
+      continue;  // deleted meanwhile
+    }
+    auto src = v.properties.find("embedding.source_dataset");
+    if (!v.properties.contains(kModel) || src == v.properties.end() || src->second != dataset) continue;
+    if (!column.empty() && v.properties["embedding.source_column"] != column) continue;
+    found.push_back(std::move(v));
   }
+  if (found.size() == 1) return found.front();
+  if (found.empty() && column.empty()) {
+    Fail(ErrorCode::kInvalidArgument,
+         "dataset {} has no embeddings yet: embed a text column with POST /api/v1/datasets/{}/embeddings "
+         "{{\"column\": \"<text column>\"}}, then search dataset {} again",
+         dataset, dataset, dataset);
+  }
+  if (found.empty()) {
+    Fail(ErrorCode::kInvalidArgument,
+         "column \"{}\" of dataset {} has no embeddings yet: embed it with POST /api/v1/datasets/{}/embeddings "
+         "{{\"column\": \"{}\"}}, then search again",
+         column, dataset, dataset, column);
+  }
+  std::vector<std::string> columns;
+  columns.reserve(found.size());
+  for (auto& v : found) columns.push_back(v.properties["embedding.source_column"] + " (" + v.dataset + ")");
+  Fail(ErrorCode::kInvalidArgument, "dataset {} has several embedded columns: {}; name one with \"column\"", dataset,
+       fmt::join(columns, ", "));
+}
+
+json SearchServiceImpl::Search(const SearchRequest& r) {
+  const std::string asked = DatasetId::Parse(r.dataset).str();
+  LH_USER_CHECK(!r.query.empty(), "the body needs \"query\": the text to search for");
+  LH_USER_CHECK(r.query.size() <= options_.max_query_bytes, "the query is {} bytes long; the limit is {}",
+                r.query.size(), options_.max_query_bytes);
+  LH_USER_CHECK(r.k >= 1 && r.k <= options_.max_k, "k must be within 1..{}, got {}", options_.max_k, r.k);
+  DatasetManifest m = ResolveVectors(asked, r.column);
+  const std::string dataset = m.dataset;
+  auto model = m.properties.find(kModel);
   const bool has_key = m.properties.contains(kKeyColumn);
   aibridge::Embeddings q = ai_.Embed({r.query}, model->second);  // always the model the vectors were made with
   std::string vec = "[";
@@ -345,6 +393,22 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
   query_.Execute(sql, sink);
   sink.Finish();
   json out{{"dataset", dataset}, {"model", model->second}, {"query", r.query}, {"reranked", false}};
+  json stages = json::array({"vector"});
+  // A source changed since its vectors were made is flagged (the vectors are of the embedded version).
+  auto source = m.properties.find("embedding.source_dataset");
+  auto embedded = m.properties.find("embedding.source_version");
+  if (source != m.properties.end() && embedded != m.properties.end()) {
+    out["source_dataset"] = source->second;
+    out["embedded_version"] = std::stoull(embedded->second);
+    try {
+      const uint64_t head = catalog_.Head(source->second).version;
+      out["source_version"] = head;
+      out["stale"] = std::to_string(head) != embedded->second;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;
+      out["stale"] = true;  // the source was deleted
+    }
+  }
   if (r.rerank && !results.empty()) {
     json docs = json::array();
     for (const auto& x : results) docs.push_back(x["text"].is_string() ? x["text"].get<std::string>() : "");
@@ -358,7 +422,9 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
     results = std::move(reranked);
     out["reranked"] = true;
     out["rerank_method"] = rr.value("method", "");
+    stages.push_back("rerank");
   }
+  out["stages"] = std::move(stages);
   out["results"] = std::move(results);
   return out;
 }
@@ -367,8 +433,8 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
 
 std::unique_ptr<SearchService> MakeSearchService(catalogd::Catalog& catalog, ingest::Ingestor& ingest,
                                                  queryd::QueryEngine& query, aibridge::AiBridge& ai,
-                                                 SearchOptions options) {
-  return std::make_unique<SearchServiceImpl>(catalog, ingest, query, ai, std::move(options));
+                                                 const SearchOptions& options) {
+  return std::make_unique<SearchServiceImpl>(catalog, ingest, query, ai, options);
 }
 
 }  // namespace lakehouse::search

@@ -213,6 +213,90 @@ TEST_F(Semantic, KeysOfOtherTypesAreCarriedAsTextAndVectorsKeepTheirValues) {
   EXPECT_FLOAT_EQ(row["first"].get<float>(), direct.values[0]);
 }
 
+TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
+  // Before any embedding: one clear 400 naming the endpoint to call with this dataset's name.
+  const std::string ndjson = R"({"id":1,"title":"Cooking pasta","body":"Boil the water and add salt."})"
+                             "\n"
+                             R"({"id":2,"title":"Compilers","body":"A parser builds a syntax tree."})"
+                             "\n";
+  ingest::IngestRequest in;
+  in.dataset = "articles";
+  in.format = ingest::Format::kNdjson;
+  StringSource src(ndjson);
+  ingest_->Ingest(in, src);
+  auto r = Call("POST", "/api/v1/search", {{"dataset", "articles"}, {"query", "syntax"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("POST /api/v1/datasets/articles/embeddings"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("search dataset articles again"), std::string::npos) << r.body;
+
+  ASSERT_EQ(Call("POST", "/api/v1/datasets/articles/embeddings", {{"column", "body"}, {"wait", true}}).status, 200);
+  r = Call("POST", "/api/v1/search", {{"dataset", "articles"}, {"query", "how to parse source code"}, {"k", 1}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json s = json::parse(r.body);
+  EXPECT_EQ(s["dataset"], "articles_body_emb");
+  EXPECT_EQ(s["source_dataset"], "articles");
+  EXPECT_EQ(s["stale"], false);
+  EXPECT_EQ(s["stages"], json::array({"vector"}));
+  EXPECT_EQ(s["results"][0]["row"], 1) << s.dump();
+
+  // Two embedded columns: the request must say which; then each is found.
+  ASSERT_EQ(Call("POST", "/api/v1/datasets/articles/embeddings", {{"column", "title"}, {"wait", true}}).status, 200);
+  r = Call("POST", "/api/v1/search", {{"dataset", "articles"}, {"query", "food"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("several embedded columns"), std::string::npos) << r.body;
+  r = Call("POST", "/api/v1/search",
+           {{"dataset", "articles"}, {"column", "title"}, {"query", "food"}, {"k", 1}, {"rerank", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  s = json::parse(r.body);
+  EXPECT_EQ(s["dataset"], "articles_title_emb");
+  EXPECT_EQ(s["stages"], json::array({"vector", "rerank"}));
+  EXPECT_EQ(s["results"][0]["row"], 0) << s.dump();
+
+  // The source changes: the vectors are flagged stale.
+  ingest::IngestRequest more;
+  more.dataset = "articles";
+  more.op = catalogd::CommitOp::kAppend;
+  more.format = ingest::Format::kNdjson;
+  StringSource src2(R"({"id":3,"title":"Gardening","body":"Water the roses."})"
+                    "\n");
+  ingest_->Ingest(more, src2);
+  r = Call("POST", "/api/v1/search", {{"dataset", "articles"}, {"column", "body"}, {"query", "roses"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  s = json::parse(r.body);
+  EXPECT_EQ(s["stale"], true) << s.dump();
+  EXPECT_EQ(s["embedded_version"], 1);
+  EXPECT_EQ(s["source_version"], 2);
+}
+
+TEST_F(Semantic, JobsAreListedAndCancelled) {
+  // A column of 3000 texts takes a while to embed: cancel it while it runs.
+  std::string ndjson;
+  for (int i = 0; i < 3000; ++i)
+    ndjson += json{{"t", fmt::format("sentence number {} about the weather", i)}}.dump() + "\n";
+  ingest::IngestRequest in;
+  in.dataset = "many";
+  in.format = ingest::Format::kNdjson;
+  StringSource src(ndjson);
+  ingest_->Ingest(in, src);
+  auto r = Call("POST", "/api/v1/datasets/many/embeddings", {{"column", "t"}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["id"];
+  r = Call("GET", "/api/v1/ai/jobs");
+  ASSERT_EQ(r.status, 200) << r.body;
+  bool listed = false;
+  const json list = json::parse(r.body);
+  for (const auto& j : list["jobs"]) listed = listed || j["id"] == id;
+  EXPECT_TRUE(listed) << id << " not in " << r.body;
+  r = Call("DELETE", "/api/v1/ai/jobs/" + id);
+  ASSERT_EQ(r.status, 202) << r.body;
+  json job = WaitJob(id);
+  EXPECT_EQ(job["state"], "cancelled") << job.dump();
+  EXPECT_LT(job["rows_done"].get<int>(), 3000);
+  EXPECT_THROW(catalog_->Head("many_t_emb"), Error);               // nothing committed
+  EXPECT_EQ(Call("DELETE", "/api/v1/ai/jobs/" + id).status, 409);  // already finished
+  EXPECT_EQ(Call("DELETE", "/api/v1/ai/jobs/emb-999").status, 404);
+}
+
 TEST_F(Semantic, FailedJobLeavesNothingRegistered) {
   auto r = Call("POST", "/api/v1/datasets/notes/embeddings",
                 {{"column", "body"}, {"model", "no-such-model"}, {"target", "notes_broken"}});
@@ -228,10 +312,17 @@ TEST_F(Semantic, UserErrors) {
   EXPECT_EQ(Call("POST", "/api/v1/datasets/missing/embeddings", {{"column", "body"}}).status, 404);
   auto r = Call("POST", "/api/v1/search", {{"dataset", "notes"}, {"query", "x"}});
   EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("holds no vectors"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("has no embeddings yet"), std::string::npos) << r.body;
   EXPECT_EQ(Call("POST", "/api/v1/search", {{"dataset", "notes"}, {"query", "x"}, {"k", 0}}).status, 400);
   EXPECT_EQ(Call("GET", "/api/v1/ai/jobs/emb-999").status, 404);
   EXPECT_EQ(Call("POST", "/api/v1/datasets/notes/embeddings", {{"column", "body"}, {"wait", "yes"}}).status, 400);
+  r = Call("POST", "/api/v1/datasets/notes/embeddings", {{"column", "id"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("not text"), std::string::npos) << r.body;
+  r = Call("POST", "/api/v1/search", {{"dataset", "notes"}, {"query", std::string(9000, 'x')}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("the limit is 8192"), std::string::npos) << r.body;
+  EXPECT_EQ(Call("POST", "/api/v1/search", {{"dataset", "missing"}, {"query", "x"}}).status, 404);
 }
 
 TEST(SearchRoutes, WithoutTheSearchServiceAnswer503NamingIt) {

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lakehouse::catalogd {
 class Catalog;
@@ -45,7 +46,9 @@ struct EmbedColumnRequest {
 };
 
 struct SearchRequest {
-  std::string dataset;  //!< a vectors dataset (made by an embedding job)
+  //! A vectors dataset (made by an embedding job), or the source dataset it was made from.
+  std::string dataset;
+  std::string column;  //!< with a source dataset: which embedded column (needed when several are)
   std::string query;
   int k = 10;
   bool rerank = false;  //!< rerank the top candidates with AiBridge::Rerank
@@ -55,6 +58,7 @@ struct SearchOptions {
   size_t batch_size = 256;      //!< texts per AiBridge::Embed call
   uint64_t max_rows = 2000000;  //!< larger columns are refused (400)
   int max_k = 1000;
+  size_t max_query_bytes = 8192;  //!< longer queries are refused (400)
   int64_t query_timeout_ms = 600000;
   int job_threads = 2;                    //!< threads running embedding jobs (the pool never grows)
   size_t max_queued_jobs = 64;            //!< jobs waiting for a thread beyond this are refused (429)
@@ -99,16 +103,22 @@ class SearchService {
   virtual JobStatus StartEmbedding(const EmbedColumnRequest& request) = 0;
   //! Throws Error(kNotFound) for an unknown (or forgotten) id.
   virtual JobStatus Job(const std::string& id) const = 0;
+  //! Every job still kept, oldest first.
+  virtual std::vector<JobStatus> Jobs() const = 0;
+  //! Asks a queued or running job to stop (it ends as cancelled, committing nothing); returns its
+  //! status. Error(kNotFound) for an unknown id, Error(kConflict) for a finished job.
+  virtual JobStatus Cancel(const std::string& id) = 0;
   //! Runs an embedding job in the calling thread; returns the final status (throws on failure).
   virtual JobStatus RunEmbedding(const EmbedColumnRequest& request) = 0;
 
-  //! {"dataset","model","query","results":[{"row","text","score"[,"key"][,"rerank_score"]}],"reranked"}
+  //! {"dataset","model","query","stages":["vector"[,"rerank"]],"reranked","source_dataset",
+  //!  "embedded_version","source_version","stale","results":[{"row","text","score"[,"key"][,"rerank_score"]}]}
   virtual nlohmann::json Search(const SearchRequest& request) = 0;
 };
 
 //! All four services must outlive the search service.
 std::unique_ptr<SearchService> MakeSearchService(catalogd::Catalog& catalog, ingest::Ingestor& ingest,
                                                  queryd::QueryEngine& query, aibridge::AiBridge& ai,
-                                                 SearchOptions options = {});
+                                                 const SearchOptions& options = {});
 
 }  // namespace lakehouse::search
