@@ -31,13 +31,15 @@ const std::vector<RouteEntry>& RouteTable() {
       {"POST", "/api/v1/query", "query", "PostQuery", PostQuery},
       {"GET", "/api/v1/datasets/{name}/preview", "query", "GetPreview", GetPreview},
 
-      {"POST", "/api/v1/ai/embed", "ai", "Embed (routes_ai.cpp)"},
-      {"POST", "/api/v1/ai/generate", "ai", "Generate (routes_ai.cpp)"},
-      {"POST", "/api/v1/ai/rerank", "ai", "Rerank (routes_ai.cpp)"},
-      {"GET", "/api/v1/ai/health", "ai", "AiHealth (routes_ai.cpp)", nullptr, kInline},
-      {"POST", "/api/v1/datasets/{name}/embeddings", "ai", "StartEmbeddings (routes_ai.cpp)"},
-      {"GET", "/api/v1/ai/jobs/{id}", "ai", "Job (routes_ai.cpp)"},
-      {"POST", "/api/v1/search", "ai", "Search (routes_ai.cpp)"},
+      {"POST", "/api/v1/ai/embed", "ai", "Embed", Embed, kAi},
+      {"POST", "/api/v1/ai/generate", "ai", "Generate", Generate, kAi},
+      {"POST", "/api/v1/ai/rerank", "ai", "Rerank", Rerank, kAi},
+      {"GET", "/api/v1/ai/health", "ai", "AiHealth", AiHealth, kInline},
+      {"POST", "/api/v1/datasets/{name}/embeddings", "ai", "StartEmbeddings", StartEmbeddings},
+      {"GET", "/api/v1/ai/jobs", "ai", "ListJobs", ListJobs},
+      {"GET", "/api/v1/ai/jobs/{id}", "ai", "GetJob", GetJob},
+      {"DELETE", "/api/v1/ai/jobs/{id}", "ai", "CancelJob", CancelJob},
+      {"POST", "/api/v1/search", "ai", "RunSearch", RunSearch},
 
       {"GET", "/", "ui", "UiIndex (routes_ui.cpp)"},
       {"GET", "/assets/{file...}", "ui", "UiAsset (routes_ui.cpp)"},
@@ -63,11 +65,11 @@ Router BuildRouter(const Services& services) {
     RouteOptions options;
     options.inline_handler = route.kind == RouteKind::kInline;
     if (route.kind == RouteKind::kUpload) options.max_body_bytes = services.max_upload_bytes;
+    if (route.kind == RouteKind::kAi) options.max_body_bytes = kAiBodyLimit;
     router.Add(
         route.method, route.path,
         [services, bind = route.bind](Request& req, Response& res) { bind(services, req, res); }, options);
   }
-  RegisterAiRoutes(router, services);
   RegisterUiRoutes(router, services);
 
   // Routes registered by their owners must be the table's, and no other.

@@ -13,9 +13,9 @@ RouteFunction CreateDataset, AppendDataset, ReplaceDataset, DeleteDataset, ListD
     GetVersion, GetDatasetData;       // routes_datasets.cpp
 RouteFunction GetObject, PutObject;   // routes_objects.cpp
 RouteFunction PostQuery, GetPreview;  // routes_query.cpp
-// routes_ai.cpp and routes_ui.cpp register their routes themselves (the table lists them; BuildRouter
-// checks they match).
-void RegisterAiRoutes(Router& router, const Services& services);
+RouteFunction Embed, Generate, Rerank, AiHealth, StartEmbeddings, ListJobs, GetJob, CancelJob,
+    RunSearch;  // routes_ai.cpp
+// routes_ui.cpp registers its routes itself (the table lists them; BuildRouter checks they match).
 void RegisterUiRoutes(Router& router, const Services& services);
 
 //! Throws Error(kUnavailable) naming `what` when `service` is null.

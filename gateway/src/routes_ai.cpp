@@ -17,8 +17,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kArrowStream = "application/vnd.apache.arrow.stream";
-constexpr uint64_t kAiBodyLimit = 16ull << 20;  // the sidecar allows 8 MiB of text; JSON adds quoting
-
 aibridge::AiBridge& Ai(const Services& services) { return Require(services.ai, "the AI sidecar (aibridge)"); }
 
 bool WantsArrow(const Request& req, const json& body) {
@@ -55,6 +53,12 @@ std::string EmbeddingsJson(const aibridge::Embeddings& e) {
   out += "]}";
   return out;
 }
+
+search::SearchService& Search(const Services& services) {
+  return Require(services.search, "semantic search (the search service)");
+}
+
+}  // namespace
 
 void Embed(const Services& services, Request& req, Response& res) {
   json body = req.ReadJson();
@@ -120,11 +124,8 @@ std::string StringField(const json& body, const char* name, bool required) {
   return body[name].get<std::string>();
 }
 
-search::SearchService& Search(const Services& services) {
-  return Require(services.search, "semantic search (the search service)");
-}
-
-void StartEmbeddings(search::SearchService& search, Request& req, Response& res) {
+void StartEmbeddings(const Services& services, Request& req, Response& res) {
+  search::SearchService& search = Search(services);
   json body = req.ReadJson();
   search::EmbedColumnRequest r;
   r.dataset = req.Param("name");
@@ -143,7 +144,8 @@ void StartEmbeddings(search::SearchService& search, Request& req, Response& res)
   res.Json(202, job);
 }
 
-void RunSearch(search::SearchService& search, Request& req, Response& res) {
+void RunSearch(const Services& services, Request& req, Response& res) {
+  search::SearchService& search = Search(services);
   json body = req.ReadJson();
   search::SearchRequest r;
   r.dataset = StringField(body, "dataset", true);
@@ -160,46 +162,27 @@ void RunSearch(search::SearchService& search, Request& req, Response& res) {
   res.Json(200, search.Search(r));
 }
 
-}  // namespace
 
-void RegisterAiRoutes(Router& router, const Services& services) {
-  RouteOptions limits;
-  limits.max_body_bytes = kAiBodyLimit;
-  router.Add(
-      "POST", "/api/v1/ai/embed", [services](Request& req, Response& res) { Embed(services, req, res); }, limits);
-  router.Add(
-      "POST", "/api/v1/ai/generate", [services](Request& req, Response& res) { Generate(services, req, res); }, limits);
-  router.Add(
-      "POST", "/api/v1/ai/rerank", [services](Request& req, Response& res) { Rerank(services, req, res); }, limits);
-  RouteOptions inline_options;
-  inline_options.inline_handler = true;  // Health() is a cached value: never blocks
-  router.Add(
-      "GET", "/api/v1/ai/health",
-      [services](Request&, Response& res) {
-        if (services.ai == nullptr) {
-          res.Json(200, json{{"status", "disabled"}, {"message", "AI is not configured on this server"}});
-          return;
-        }
-        res.Json(200, services.ai->Health());
-      },
-      inline_options);
+void AiHealth(const Services& services, Request&, Response& res) {
+  if (services.ai == nullptr) {
+    res.Json(200, json{{"status", "disabled"}, {"message", "AI is not configured on this server"}});
+    return;
+  }
+  res.Json(200, services.ai->Health());  // a cached value: never blocks (the route runs inline)
+}
 
-  // Semantic search: the search service is built by app/ and handed over in Services.
-  router.Add("POST", "/api/v1/datasets/{name}/embeddings",
-             [services](Request& req, Response& res) { StartEmbeddings(Search(services), req, res); });
-  router.Add("GET", "/api/v1/ai/jobs", [services](Request&, Response& res) {
-    json jobs = json::array();
-    for (const auto& job : Search(services).Jobs()) jobs.push_back(search::ToJson(job));
-    res.Json(200, json{{"jobs", std::move(jobs)}});
-  });
-  router.Add("GET", "/api/v1/ai/jobs/{id}", [services](Request& req, Response& res) {
-    res.Json(200, search::ToJson(Search(services).Job(req.Param("id"))));
-  });
-  router.Add("DELETE", "/api/v1/ai/jobs/{id}", [services](Request& req, Response& res) {
-    res.Json(202, search::ToJson(Search(services).Cancel(req.Param("id"))));
-  });
-  router.Add("POST", "/api/v1/search",
-             [services](Request& req, Response& res) { RunSearch(Search(services), req, res); });
+void ListJobs(const Services& services, Request&, Response& res) {
+  json jobs = json::array();
+  for (const auto& job : Search(services).Jobs()) jobs.push_back(search::ToJson(job));
+  res.Json(200, json{{"jobs", std::move(jobs)}});
+}
+
+void GetJob(const Services& services, Request& req, Response& res) {
+  res.Json(200, search::ToJson(Search(services).Job(req.Param("id"))));
+}
+
+void CancelJob(const Services& services, Request& req, Response& res) {
+  res.Json(202, search::ToJson(Search(services).Cancel(req.Param("id"))));
 }
 
 }  // namespace lakehouse::gateway
