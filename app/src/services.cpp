@@ -15,6 +15,7 @@
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/aibridge/supervisor.h"
 #include "lakehouse/catalogd/catalog.h"
+#include "lakehouse/iceberg/iceberg.h"
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/queryd/query.h"
 #include "lakehouse/shared/error.h"
@@ -99,6 +100,7 @@ class Services final : public RunningServices {
     std::filesystem::create_directories(query_config.temp_dir);
     query_ = queryd::MakeQueryEngine(*catalog_, *store_, query_config);
 
+    StartIceberg();
     if (config.ai_enabled) StartAi();
     gc_thread_ = std::thread([this] { CollectGarbageLoop(); });
   }
@@ -112,6 +114,7 @@ class Services final : public RunningServices {
     s.ingest = ingest_.get();
     s.query = query_.get();
     s.ai = ai_.get();
+    s.iceberg = iceberg_.get();
     s.max_upload_bytes = config_.max_upload_bytes;
     return s;
   }
@@ -142,6 +145,7 @@ class Services final : public RunningServices {
     stop_cv_.notify_all();
     if (gc_thread_.joinable()) gc_thread_.join();
     if (ai_start_thread_.joinable()) ai_start_thread_.join();
+    if (iceberg_sync_thread_.joinable()) iceberg_sync_thread_.join();
     if (supervisor_) supervisor_->Stop();
     // A fresh checkpoint makes the next start's rebuild read one object instead of every manifest.
     try {
@@ -152,6 +156,28 @@ class Services final : public RunningServices {
   }
 
  private:
+  //! Iceberg metadata follows every commit (written after our manifest wins); on start, metadata
+  //! that is missing or behind (a crash between the two writes) is regenerated in the background.
+  void StartIceberg() {
+    iceberg::IcebergOptions options;
+    options.enabled = config_.iceberg_enabled;
+    if (config_.storage == "s3") {
+      options.s3_endpoint = config_.s3_endpoint;
+      options.s3_region = config_.s3_region;
+    }
+    iceberg_ = iceberg::MakeIcebergTables(*store_, *catalog_, options);
+    if (!options.enabled) return;
+    catalog_->AddListener([tables = iceberg_.get()](const DatasetManifest& m) { tables->OnCommit(m); });
+    iceberg_sync_thread_ = std::thread([tables = iceberg_.get()] {
+      try {
+        size_t n = tables->SyncAll();
+        if (n > 0) log::Info("iceberg metadata regenerated", {{"datasets", n}});
+      } catch (const std::exception& e) {
+        log::Warn("iceberg metadata sync failed; tables are brought up to date when loaded", {{"error", e.what()}});
+      }
+    });
+  }
+
   //! The sidecar (and, without Ollama, the bundled model server) start in the background so the
   //! gateway is up at once; AI routes answer 503 "starting" until the sidecar is healthy.
   void StartAi() {
@@ -198,6 +224,8 @@ class Services final : public RunningServices {
   std::unique_ptr<ingest::Ingestor> ingest_;
   std::unique_ptr<queryd::QueryEngine> query_;
   std::unique_ptr<aibridge::AiBridge> ai_;
+  std::unique_ptr<iceberg::IcebergTables> iceberg_;
+  std::thread iceberg_sync_thread_;
   std::unique_ptr<aibridge::AiSupervisor> supervisor_;
   std::thread ai_start_thread_;
   std::thread gc_thread_;

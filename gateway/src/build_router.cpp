@@ -8,6 +8,7 @@ Router BuildRouter(const Services& services) {
   RegisterObjectRoutes(router, services);
   RegisterQueryRoutes(router, services);
   RegisterAiRoutes(router, services);
+  RegisterIcebergRoutes(router, services);
   return router;
 }
 

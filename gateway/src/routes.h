@@ -10,6 +10,7 @@ void RegisterDatasetRoutes(Router& router, const Services& services);  // routes
 void RegisterObjectRoutes(Router& router, const Services& services);   // routes_objects.cpp
 void RegisterQueryRoutes(Router& router, const Services& services);    // routes_query.cpp
 void RegisterAiRoutes(Router& router, const Services& services);       // routes_ai.cpp
+void RegisterIcebergRoutes(Router& router, const Services& services);  // routes_iceberg.cpp
 
 //! Throws Error(kUnavailable) naming `what` when `service` is null.
 template <typename T>

@@ -27,6 +27,9 @@ class QueryEngine;
 namespace lakehouse::aibridge {
 class AiBridge;
 }
+namespace lakehouse::iceberg {
+class IcebergTables;
+}
 
 namespace lakehouse::gateway {
 
@@ -38,6 +41,7 @@ struct Services {
   ingest::Ingestor* ingest = nullptr;
   queryd::QueryEngine* query = nullptr;
   aibridge::AiBridge* ai = nullptr;
+  iceberg::IcebergTables* iceberg = nullptr;  //!< the Iceberg REST catalog (/iceberg)
   uint64_t max_upload_bytes = 64ull << 30;  //!< body limit of upload routes
 };
 
