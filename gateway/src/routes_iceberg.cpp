@@ -68,7 +68,8 @@ void CheckNamespace(const Request& req) {
 //! The dataset a table name names; 404 NoSuchTableException when it is not a valid dataset name.
 std::string TableParam(const Request& req) {
   const std::string& name = req.Param("table");
-  if (!DatasetId::IsValid(name)) Fail(ErrorCode::kNotFound, "Table does not exist: {}.{}", kNamespace, name.substr(0, 80));
+  if (!DatasetId::IsValid(name))
+    Fail(ErrorCode::kNotFound, "Table does not exist: {}.{}", kNamespace, name.substr(0, 80));
   return name;
 }
 
@@ -81,15 +82,16 @@ void Unsupported(iceberg::IcebergTables&, Request& req, Response& res) {
 }  // namespace
 
 void RegisterIcebergRoutes(Router& router, const Services& services) {
-  router.Add("GET", "/iceberg/v1/config", Iceberg(services, false, [](iceberg::IcebergTables&, Request&, Response& res) {
-               res.Json(200, {{"defaults", json::object()},
-                              {"overrides", json::object()},
-                              {"endpoints",
-                               {"GET /v1/{prefix}/namespaces", "GET /v1/{prefix}/namespaces/{namespace}",
-                                "HEAD /v1/{prefix}/namespaces/{namespace}", "GET /v1/{prefix}/namespaces/{namespace}/tables",
-                                "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
-                                "HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}"}}});
-             }));
+  router.Add(
+      "GET", "/iceberg/v1/config", Iceberg(services, false, [](iceberg::IcebergTables&, Request&, Response& res) {
+        res.Json(200, {{"defaults", json::object()},
+                       {"overrides", json::object()},
+                       {"endpoints",
+                        {"GET /v1/{prefix}/namespaces", "GET /v1/{prefix}/namespaces/{namespace}",
+                         "HEAD /v1/{prefix}/namespaces/{namespace}", "GET /v1/{prefix}/namespaces/{namespace}/tables",
+                         "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+                         "HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}"}}});
+      }));
 
   router.Add("GET", "/iceberg/v1/namespaces",
              Iceberg(services, false, [](iceberg::IcebergTables&, Request& req, Response& res) {

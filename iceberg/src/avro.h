@@ -42,7 +42,8 @@ struct ManifestFile {
 
 //! An Avro object container file of manifest entries; `metadata` goes into the file header
 //! (schema, schema-id, partition-spec, partition-spec-id, format-version, content).
-std::string EncodeManifest(const std::vector<ManifestEntry>& entries, const std::map<std::string, std::string>& metadata);
+std::string EncodeManifest(const std::vector<ManifestEntry>& entries,
+                           const std::map<std::string, std::string>& metadata);
 
 //! An Avro object container file of manifest_file records; `metadata` goes into the header
 //! (snapshot-id, parent-snapshot-id, sequence-number, format-version).

@@ -302,12 +302,10 @@ class Tables final : public IcebergTables {
       for (const auto& f : ref.live) before.insert(f.object.ref.key);
     }
     std::vector<ManifestRef> next;
-    std::map<std::string, std::string> manifest_meta = {{"schema", schema.dump()},
-                                                        {"schema-id", std::to_string(state.current_schema_id)},
-                                                        {"partition-spec", "[]"},
-                                                        {"partition-spec-id", "0"},
-                                                        {"format-version", "2"},
-                                                        {"content", "data"}};
+    std::map<std::string, std::string> manifest_meta = {
+        {"schema", schema.dump()}, {"schema-id", std::to_string(state.current_schema_id)},
+        {"partition-spec", "[]"},  {"partition-spec-id", "0"},
+        {"format-version", "2"},   {"content", "data"}};
     int64_t added_files = 0, added_rows = 0, deleted_files = 0, deleted_rows = 0;
     int manifest_index = 0;
 
@@ -422,7 +420,8 @@ class Tables final : public IcebergTables {
     state.manifests = std::move(next);
     state.version = m.version;
 
-    if (!exists) store_.PutIfAbsent(catalogd::IcebergMetadataKey(dataset, m.version), MetadataJson(dataset, state).dump());
+    if (!exists)
+      store_.PutIfAbsent(catalogd::IcebergMetadataKey(dataset, m.version), MetadataJson(dataset, state).dump());
   }
 
   //! A manifest entry for `file`, its column stats keyed by the current field ids.
@@ -452,8 +451,9 @@ class Tables final : public IcebergTables {
     return e;
   }
 
-  ManifestFile WriteManifest(const std::string& dataset, uint64_t version, int index, std::vector<ManifestEntry> entries,
-                             const std::map<std::string, std::string>& meta, bool exists) {
+  ManifestFile WriteManifest(const std::string& dataset, uint64_t version, int index,
+                             std::vector<ManifestEntry> entries, const std::map<std::string, std::string>& meta,
+                             bool exists) {
     for (auto& e : entries) e.file_path = Location(e.file_path);
     std::string key = catalogd::IcebergManifestKey(dataset, version, index);
     std::string bytes = EncodeManifest(entries, meta);

@@ -135,22 +135,14 @@ constexpr size_t kMaxStringBound = 64;
 
 std::string IcebergType(const std::string& duckdb_type) {
   static const std::map<std::string, std::string, std::less<>> kTypes = {
-      {"BOOLEAN", "boolean"},
-      {"TINYINT", "int"},
-      {"SMALLINT", "int"},
-      {"INTEGER", "int"},
-      {"UTINYINT", "int"},
-      {"USMALLINT", "int"},
-      {"BIGINT", "long"},
-      {"UINTEGER", "long"},
-      {"FLOAT", "float"},
-      {"DOUBLE", "double"},
-      {"VARCHAR", "string"},
-      {"BLOB", "binary"},
-      {"DATE", "date"},
-      {"TIME", "time"},
-      {"TIMESTAMP", "timestamp"},
-      {"TIMESTAMP WITH TIME ZONE", "timestamptz"},
+      {"BOOLEAN", "boolean"},     {"TINYINT", "int"},
+      {"SMALLINT", "int"},        {"INTEGER", "int"},
+      {"UTINYINT", "int"},        {"USMALLINT", "int"},
+      {"BIGINT", "long"},         {"UINTEGER", "long"},
+      {"FLOAT", "float"},         {"DOUBLE", "double"},
+      {"VARCHAR", "string"},      {"BLOB", "binary"},
+      {"DATE", "date"},           {"TIME", "time"},
+      {"TIMESTAMP", "timestamp"}, {"TIMESTAMP WITH TIME ZONE", "timestamptz"},
       {"UUID", "uuid"},
   };
   std::string type = Trim(duckdb_type);

@@ -137,15 +137,17 @@ std::vector<ColumnStats> ReadColumnStats(Connection& con, const std::string& pat
   std::string sql;
   for (const auto& column : schema) {
     const std::string& t = column.type;
-    bool nested = t.find('[') != std::string::npos || t.starts_with("STRUCT") || t.starts_with("MAP") ||
-                  t.starts_with("UNION");
+    bool nested =
+        t.find('[') != std::string::npos || t.starts_with("STRUCT") || t.starts_with("MAP") || t.starts_with("UNION");
     if (nested) continue;
     sql += sql.empty() ? "WITH md AS (SELECT * FROM parquet_metadata(" + Quote(path) + ")) " : " UNION ALL ";
     sql += "SELECT " + Quote(column.name) +
            ", sum(num_values)::VARCHAR, sum(stats_null_count)::VARCHAR, sum(total_compressed_size)::VARCHAR, "
-           "min(TRY_CAST(stats_min_value AS " + t + "))::VARCHAR, max(TRY_CAST(stats_max_value AS " + t +
+           "min(TRY_CAST(stats_min_value AS " +
+           t + "))::VARCHAR, max(TRY_CAST(stats_max_value AS " + t +
            "))::VARCHAR, count(*) = count(stats_min_value) AND count(*) = count(stats_max_value) "
-           "FROM md WHERE path_in_schema = " + Quote(column.name);
+           "FROM md WHERE path_in_schema = " +
+           Quote(column.name);
   }
   std::vector<ColumnStats> out;
   if (sql.empty()) return out;

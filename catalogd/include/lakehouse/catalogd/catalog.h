@@ -31,7 +31,7 @@ namespace lakehouse::catalogd {
 
 std::string ManifestKey(const std::string& dataset, uint64_t version);
 std::string ManifestPrefix(const std::string& dataset);
-std::string NewDataKey(const std::string& dataset);  //!< data/<dataset>/<random>.parquet
+std::string NewDataKey(const std::string& dataset);          //!< data/<dataset>/<random>.parquet
 std::string IcebergTablePrefix(const std::string& dataset);  //!< _iceberg/<dataset>/
 std::string IcebergMetadataKey(const std::string& dataset, uint64_t version);
 std::string IcebergManifestListKey(const std::string& dataset, uint64_t version);

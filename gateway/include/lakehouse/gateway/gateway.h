@@ -42,7 +42,7 @@ struct Services {
   queryd::QueryEngine* query = nullptr;
   aibridge::AiBridge* ai = nullptr;
   iceberg::IcebergTables* iceberg = nullptr;  //!< the Iceberg REST catalog (/iceberg)
-  uint64_t max_upload_bytes = 64ull << 30;  //!< body limit of upload routes
+  uint64_t max_upload_bytes = 64ull << 30;    //!< body limit of upload routes
 };
 
 //! A cheap, non-blocking probe: returns {"status": "ok" | "starting" | "down", ...details}.

@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,8 +35,8 @@ struct IcebergOptions {
 
 //! A loaded table: what the REST catalog's LoadTable returns.
 struct LoadedTable {
-  std::string metadata_location;  //!< URI of the metadata JSON (file:///... or s3://bucket/...)
-  nlohmann::json metadata;        //!< the table metadata (format-version 2)
+  std::string metadata_location;              //!< URI of the metadata JSON (file:///... or s3://bucket/...)
+  nlohmann::json metadata;                    //!< the table metadata (format-version 2)
   std::map<std::string, std::string> config;  //!< storage properties for the client
 };
 
