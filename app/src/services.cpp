@@ -146,6 +146,7 @@ class Services final : public RunningServices {
     if (gc_thread_.joinable()) gc_thread_.join();
     if (ai_start_thread_.joinable()) ai_start_thread_.join();
     if (iceberg_sync_thread_.joinable()) iceberg_sync_thread_.join();
+    if (iceberg_) iceberg_->Flush();  // a clean stop leaves the Iceberg metadata at the head
     if (supervisor_) supervisor_->Stop();
     // A fresh checkpoint makes the next start's rebuild read one object instead of every manifest.
     try {

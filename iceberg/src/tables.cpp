@@ -4,10 +4,12 @@
 // writing it again after a crash gives the same objects (same keys, same lengths). Objects are
 // written manifests first, then the manifest list, then the metadata JSON, each with
 // put-if-absent: a metadata JSON that exists implies everything it points at exists.
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "avro.h"
 #include "internal.h"
@@ -135,15 +137,38 @@ std::string TableUuid(const std::string& dataset, uint64_t first_version) {
 class Tables final : public IcebergTables {
  public:
   Tables(storaged::ObjectStore& store, catalogd::Catalog& catalog, IcebergOptions options)
-      : store_(store), catalog_(catalog), options_(std::move(options)) {}
+      : store_(store), catalog_(catalog), options_(std::move(options)) {
+    if (options_.enabled) worker_ = std::thread([this] { Work(); });
+  }
+
+  ~Tables() override {
+    {
+      std::lock_guard lock(pending_mu_);
+      stopping_ = true;
+    }
+    pending_cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+  Tables(const Tables&) = delete;
+  Tables& operator=(const Tables&) = delete;
 
   bool enabled() const override { return options_.enabled; }
 
+  //! Queues the dataset for the background writer: the commit's caller does not wait for the
+  //! Iceberg files (Load catches up by itself when it is asked first).
   void OnCommit(const DatasetManifest& manifest) override {
     if (!options_.enabled) return;
-    auto entry = Entry(manifest.dataset);
-    std::lock_guard lock(entry->mu);
-    CatchUp(manifest.dataset, *entry, &manifest);
+    {
+      std::lock_guard lock(pending_mu_);
+      auto [it, inserted] = pending_.try_emplace(manifest.dataset, manifest);
+      if (!inserted && it->second.version < manifest.version) it->second = manifest;
+    }
+    pending_cv_.notify_one();
+  }
+
+  void Flush() override {
+    std::unique_lock lock(pending_mu_);
+    pending_cv_.wait(lock, [this] { return (pending_.empty() && busy_ == 0) || stopping_; });
   }
 
   size_t SyncAll() override {
@@ -195,6 +220,30 @@ class Tables final : public IcebergTables {
     std::mutex mu;
     TableState state;
   };
+
+  //! The background writer: folds queued datasets up to their newest known version.
+  void Work() {
+    std::unique_lock lock(pending_mu_);
+    while (true) {
+      pending_cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (stopping_) return;
+      auto node = pending_.extract(pending_.begin());
+      ++busy_;
+      lock.unlock();
+      const std::string& dataset = node.key();
+      try {
+        auto entry = Entry(dataset);
+        std::lock_guard entry_lock(entry->mu);
+        CatchUp(dataset, *entry, &node.mapped());
+      } catch (const std::exception& e) {
+        // Not lost: the next commit, the next start or the next Load writes what is missing.
+        log::Warn("iceberg: metadata write failed", {{"dataset", dataset}, {"error", e.what()}});
+      }
+      lock.lock();
+      --busy_;
+      pending_cv_.notify_all();
+    }
+  }
 
   std::shared_ptr<DatasetEntry> Entry(const std::string& dataset) {
     std::lock_guard lock(mu_);
@@ -513,6 +562,12 @@ class Tables final : public IcebergTables {
   IcebergOptions options_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<DatasetEntry>> entries_;
+  std::mutex pending_mu_;
+  std::condition_variable pending_cv_;
+  std::map<std::string, DatasetManifest> pending_;  //!< dataset -> newest committed manifest seen
+  int busy_ = 0;
+  bool stopping_ = false;
+  std::thread worker_;
 };
 
 }  // namespace

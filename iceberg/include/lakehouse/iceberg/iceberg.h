@@ -44,9 +44,12 @@ class IcebergTables {
  public:
   virtual ~IcebergTables() = default;
   virtual bool enabled() const = 0;
-  //! Writes the Iceberg metadata of every version of `manifest.dataset` up to `manifest.version`
-  //! that is not written yet (oldest first). Idempotent; safe from concurrent committers.
+  //! Queues the Iceberg metadata of every version of `manifest.dataset` up to `manifest.version`
+  //! that is not written yet; a background thread writes them, oldest first. Idempotent; safe from
+  //! concurrent committers. Never blocks on storage.
   virtual void OnCommit(const DatasetManifest& manifest) = 0;
+  //! Waits until the queued metadata is written (or has failed and been logged).
+  virtual void Flush() = 0;
   //! Brings every live dataset's Iceberg metadata up to the catalog's head (used on start).
   //! Returns how many datasets needed new metadata.
   virtual size_t SyncAll() = 0;
