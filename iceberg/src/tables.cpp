@@ -423,6 +423,7 @@ class Tables final : public IcebergTables {
 
     // Manifest list.
     std::vector<ManifestFile> list;
+    list.reserve(next.size());
     for (const auto& ref : next) list.push_back(ref.file);
     const bool has_parent = !state.snapshots.empty();
     std::map<std::string, std::string> list_meta = {

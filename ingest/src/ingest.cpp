@@ -140,14 +140,17 @@ std::vector<ColumnStats> ReadColumnStats(Connection& con, const std::string& pat
     bool nested =
         t.find('[') != std::string::npos || t.starts_with("STRUCT") || t.starts_with("MAP") || t.starts_with("UNION");
     if (nested) continue;
-    sql += sql.empty() ? "WITH md AS (SELECT * FROM parquet_metadata(" + Quote(path) + ")) " : " UNION ALL ";
-    sql += "SELECT " + Quote(column.name) +
-           ", sum(num_values)::VARCHAR, sum(stats_null_count)::VARCHAR, sum(total_compressed_size)::VARCHAR, "
-           "min(TRY_CAST(stats_min_value AS " +
-           t + "))::VARCHAR, max(TRY_CAST(stats_max_value AS " + t +
-           "))::VARCHAR, count(*) = count(stats_min_value) AND count(*) = count(stats_max_value) "
-           "FROM md WHERE path_in_schema = " +
-           Quote(column.name);
+    if (sql.empty()) {
+      sql.append("WITH md AS (SELECT * FROM parquet_metadata(").append(Quote(path)).append(")) ");
+    } else {
+      sql.append(" UNION ALL ");
+    }
+    sql.append("SELECT ").append(Quote(column.name));
+    sql.append(", sum(num_values)::VARCHAR, sum(stats_null_count)::VARCHAR, sum(total_compressed_size)::VARCHAR, ");
+    sql.append("min(TRY_CAST(stats_min_value AS ").append(t).append("))::VARCHAR, ");
+    sql.append("max(TRY_CAST(stats_max_value AS ").append(t).append("))::VARCHAR, ");
+    sql.append("count(*) = count(stats_min_value) AND count(*) = count(stats_max_value) ");
+    sql.append("FROM md WHERE path_in_schema = ").append(Quote(column.name));
   }
   std::vector<ColumnStats> out;
   if (sql.empty()) return out;
