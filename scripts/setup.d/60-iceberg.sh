@@ -45,3 +45,32 @@ open(sys.argv[2], 'wb').write(z.read(n))" "$wheel" "$DEPS/duckdb_ext/$ext.duckdb
   rm -f "$DEPS/duckdb_ext/.$ext-"*
   touch "$stamp"
 done
+
+# ---- Spark 4.0 + the Iceberg runtime and AWS bundle (Maven Central, sha256-pinned) ----------
+spark_sum=$(sha256sum "$ROOT/iceberg/tests/requirements-spark.txt" | cut -c1-16)
+if [ ! -f "$DEPS/venv/.spark-$spark_sum" ]; then
+  log "installing pyspark (iceberg/tests/requirements-spark.txt)"
+  "$DEPS/venv/bin/python" -m pip install -q --disable-pip-version-check --require-hashes \
+    -r "$ROOT/iceberg/tests/requirements-spark.txt"
+  rm -f "$DEPS"/venv/.spark-*
+  touch "$DEPS/venv/.spark-$spark_sum"
+fi
+MAVEN=https://repo1.maven.org/maven2/org/apache/iceberg
+declare -A JAR_SHA256=(
+  [iceberg-spark-runtime-4.0_2.13-1.10.0.jar]=0480f1248e0a8b50ae2a730d7ad3e1a727351c362ca63f4a0c35182087a49323
+  [iceberg-aws-bundle-1.10.0.jar]=172370cfc32a5f1ae5399b210e86fc04a366dc29a112d97ac8ffc74df7525596
+)
+declare -A JAR_PATH=(
+  [iceberg-spark-runtime-4.0_2.13-1.10.0.jar]=iceberg-spark-runtime-4.0_2.13/1.10.0
+  [iceberg-aws-bundle-1.10.0.jar]=iceberg-aws-bundle/1.10.0
+)
+mkdir -p "$DEPS/jars"
+for jar in "${!JAR_SHA256[@]}"; do
+  if [ -f "$DEPS/jars/$jar" ] && echo "${JAR_SHA256[$jar]}  $DEPS/jars/$jar" | sha256sum -c --quiet - 2>/dev/null; then
+    continue
+  fi
+  log "fetching $jar"
+  curl -sSfL --retry 3 -o "$DEPS/jars/$jar.tmp" "$MAVEN/${JAR_PATH[$jar]}/$jar"
+  echo "${JAR_SHA256[$jar]}  $DEPS/jars/$jar.tmp" | sha256sum -c --quiet -
+  mv "$DEPS/jars/$jar.tmp" "$DEPS/jars/$jar"
+done
