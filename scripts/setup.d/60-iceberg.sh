@@ -3,6 +3,8 @@
 #   venv/        PyIceberg 0.12 + pyarrow + duckdb 1.4.4 (iceberg/tests/requirements.txt, hash-pinned)
 #   duckdb_ext/  iceberg.duckdb_extension and avro.duckdb_extension from the sha256-pinned
 #                duckdb-ext-* 1.4.4 wheels on PyPI (loaded from the file; DuckDB never downloads)
+#   venv/ also   pyspark 4.0.1 (iceberg/tests/requirements-spark.txt, hash-pinned)
+#   jars/        iceberg-spark-runtime-4.0_2.13 and iceberg-aws-bundle 1.10.0 from Maven Central (sha256)
 # libavro-dev (the C library the server writes Avro with) is in scripts/setup.sh's APT list.
 # Idempotent: each part is skipped when its stamp matches.
 set -euo pipefail
