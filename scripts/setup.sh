@@ -24,6 +24,7 @@ APT_PACKAGES=(
   clang-format clang-tidy
   wrk
   radosgw ceph-mon ceph-osd
+  libavro-dev
   python3 python3-venv python3-pip
   nodejs npm
   chromium libedit-dev

@@ -106,6 +106,9 @@ const std::vector<Setting>& Settings() {
        "bundled model server: auto (when no Ollama answers) | always | never", STR(ai_model_server)},
       {"ai.timeout_ms", "LAKEHOUSE_AI_TIMEOUT_MS", "ai-timeout-ms", "timeout of one sidecar call",
        INT(ai_timeout_ms, "ai.timeout_ms")},
+      {"iceberg.enabled", "LAKEHOUSE_ICEBERG", "iceberg",
+       "write Iceberg metadata for every commit and serve the Iceberg REST catalog at /iceberg (true/false)",
+       BOOL(iceberg_enabled, "iceberg.enabled")},
       {"log.level", "LAKEHOUSE_LOG_LEVEL", "log-level", "debug | info | warn | error", STR(log_level)},
   };
   return settings;

@@ -48,6 +48,8 @@ struct Config {
   std::string ai_model_server =
       "auto";  //!< "auto": start the bundled model server when no Ollama answers; "never"; "always"
   int64_t ai_timeout_ms = 60000;
+  // [iceberg]
+  bool iceberg_enabled = true;  //!< Iceberg metadata per commit + the REST catalog at /iceberg
   // [log]
   std::string log_level = "info";
 

@@ -15,6 +15,7 @@
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/app/supervisor.h"
 #include "lakehouse/catalogd/catalog.h"
+#include "lakehouse/iceberg/iceberg.h"
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/queryd/query.h"
 #include "lakehouse/search/search.h"
@@ -100,6 +101,7 @@ class Services final : public RunningServices {
     std::filesystem::create_directories(query_config.temp_dir);
     query_ = queryd::MakeQueryEngine(*catalog_, *store_, query_config);
 
+    StartIceberg();
     if (config.ai_enabled) StartAi();
     gc_thread_ = std::thread([this] { CollectGarbageLoop(); });
   }
@@ -114,6 +116,7 @@ class Services final : public RunningServices {
     s.query = query_.get();
     s.ai = ai_.get();
     s.search = search_.get();
+    s.iceberg = iceberg_.get();
     s.max_upload_bytes = config_.max_upload_bytes;
     s.ui_dir = config_.ui_dir;
     return s;
@@ -146,6 +149,8 @@ class Services final : public RunningServices {
     if (gc_thread_.joinable()) gc_thread_.join();
     if (ai_start_thread_.joinable()) ai_start_thread_.join();
     search_.reset();  // cancels embedding jobs and waits for them, before their services go
+    if (iceberg_sync_thread_.joinable()) iceberg_sync_thread_.join();
+    if (iceberg_) iceberg_->Flush();  // a clean stop leaves the Iceberg metadata at the head
     if (supervisor_) supervisor_->Stop();
     // A fresh checkpoint makes the next start's rebuild read one object instead of every manifest.
     try {
@@ -156,6 +161,28 @@ class Services final : public RunningServices {
   }
 
  private:
+  //! Iceberg metadata follows every commit (written after our manifest wins); on start, metadata
+  //! that is missing or behind (a crash between the two writes) is regenerated in the background.
+  void StartIceberg() {
+    iceberg::IcebergOptions options;
+    options.enabled = config_.iceberg_enabled;
+    if (config_.storage == "s3") {
+      options.s3_endpoint = config_.s3_endpoint;
+      options.s3_region = config_.s3_region;
+    }
+    iceberg_ = iceberg::MakeIcebergTables(*store_, *catalog_, options);
+    if (!options.enabled) return;
+    catalog_->AddListener([tables = iceberg_.get()](const DatasetManifest& m) { tables->OnCommit(m); });
+    iceberg_sync_thread_ = std::thread([tables = iceberg_.get()] {
+      try {
+        size_t n = tables->SyncAll();
+        if (n > 0) log::Info("iceberg metadata regenerated", {{"datasets", n}});
+      } catch (const std::exception& e) {
+        log::Warn("iceberg metadata sync failed; tables are brought up to date when loaded", {{"error", e.what()}});
+      }
+    });
+  }
+
   //! The sidecar (and, without Ollama, the bundled model server) start in the background so the
   //! gateway is up at once; AI routes answer 503 "starting" until the sidecar is healthy.
   void StartAi() {
@@ -209,7 +236,9 @@ class Services final : public RunningServices {
   std::unique_ptr<aibridge::AiBridge> ai_;
   std::unique_ptr<search::SearchService> search_;  //!< uses ai_, catalog_, ingest_, query_
   std::unique_ptr<AiSupervisor> supervisor_;
-  std::thread ai_start_thread_;
+  std::unique_ptr<iceberg::IcebergTables> iceberg_;
+  std::thread iceberg_sync_thread_;
+    std::thread ai_start_thread_;
   std::thread gc_thread_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

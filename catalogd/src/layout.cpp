@@ -25,6 +25,20 @@ std::string NewDataKey(const std::string& dataset) {
   return fmt::format("{}{}/{}.parquet", kDataPrefix, dataset, RandomHexId());
 }
 
+std::string IcebergTablePrefix(const std::string& dataset) { return fmt::format("_iceberg/{}/", dataset); }
+
+std::string IcebergMetadataKey(const std::string& dataset, uint64_t version) {
+  return fmt::format("_iceberg/{}/metadata/{:020}.metadata.json", dataset, version);
+}
+
+std::string IcebergManifestListKey(const std::string& dataset, uint64_t version) {
+  return fmt::format("_iceberg/{}/metadata/snap-{:020}.avro", dataset, version);
+}
+
+std::string IcebergManifestKey(const std::string& dataset, uint64_t version, int index) {
+  return fmt::format("_iceberg/{}/metadata/{:020}-m{}.avro", dataset, version, index);
+}
+
 std::optional<ParsedManifestKey> ParseManifestKey(std::string_view key) {
   if (!key.starts_with(kCatalogPrefix)) return std::nullopt;
   key.remove_prefix(kCatalogPrefix.size());

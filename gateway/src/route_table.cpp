@@ -41,6 +41,23 @@ const std::vector<RouteEntry>& RouteTable() {
       {"DELETE", "/api/v1/ai/jobs/{id}", "ai", "CancelJob", CancelJob},
       {"POST", "/api/v1/search", "ai", "RunSearch", RunSearch},
 
+      {"GET", "/iceberg/v1/config", "iceberg", "IcebergConfig (routes_iceberg.cpp)"},
+      {"GET", "/iceberg/v1/namespaces", "iceberg", "ListNamespaces (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/namespaces", "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"HEAD", "/iceberg/v1/namespaces/{namespace}", "iceberg", "GetNamespace (routes_iceberg.cpp)"},
+      {"GET", "/iceberg/v1/namespaces/{namespace}", "iceberg", "GetNamespace (routes_iceberg.cpp)"},
+      {"DELETE", "/iceberg/v1/namespaces/{namespace}", "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/namespaces/{namespace}/properties", "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"GET", "/iceberg/v1/namespaces/{namespace}/tables", "iceberg", "ListTables (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/namespaces/{namespace}/tables", "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/namespaces/{namespace}/register", "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"HEAD", "/iceberg/v1/namespaces/{namespace}/tables/{table}", "iceberg", "LoadTable (routes_iceberg.cpp)"},
+      {"GET", "/iceberg/v1/namespaces/{namespace}/tables/{table}", "iceberg", "LoadTable (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/namespaces/{namespace}/tables/{table}", "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"DELETE", "/iceberg/v1/namespaces/{namespace}/tables/{table}", "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/tables/rename", "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/transactions/commit", "iceberg", "Unsupported (routes_iceberg.cpp)"},
+
       {"GET", "/", "ui", "UiIndex (routes_ui.cpp)"},
       {"GET", "/assets/{file...}", "ui", "UiAsset (routes_ui.cpp)"},
       {"GET", "/favicon.svg", "ui", "UiFavicon (routes_ui.cpp)"},
@@ -70,6 +87,7 @@ Router BuildRouter(const Services& services) {
         route.method, route.path,
         [services, bind = route.bind](Request& req, Response& res) { bind(services, req, res); }, options);
   }
+  RegisterIcebergRoutes(router, services);
   RegisterUiRoutes(router, services);
 
   // Routes registered by their owners must be the table's, and no other.

@@ -26,10 +26,10 @@ enum class RouteKind {
 struct RouteEntry {
   std::string_view method;
   std::string_view path;     //!< pattern: "{param}" segments, a final "{param...}" takes the rest
-  std::string_view area;     //!< health, datasets, objects, query, ai, ui
+  std::string_view area;     //!< health, datasets, objects, query, ai, iceberg, ui
   std::string_view handler;  //!< the function that serves it (for readers and docs/api.md)
   //! Bound by BuildRouter; null when the route's owner registers it itself (the server's health
-  //! routes; routes_ui.cpp). BuildRouter checks those registrations against this table.
+  //! routes; routes_iceberg.cpp; routes_ui.cpp). BuildRouter checks those registrations against this table.
   RouteHandler bind = nullptr;
   RouteKind kind = RouteKind::kDefault;
 };

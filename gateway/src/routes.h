@@ -15,8 +15,10 @@ RouteFunction GetObject, PutObject;   // routes_objects.cpp
 RouteFunction PostQuery, GetPreview;  // routes_query.cpp
 RouteFunction Embed, Generate, Rerank, AiHealth, StartEmbeddings, ListJobs, GetJob, CancelJob,
     RunSearch;  // routes_ai.cpp
-// routes_ui.cpp registers its routes itself (the table lists them; BuildRouter checks they match).
+// routes_ui.cpp and routes_iceberg.cpp register their routes themselves (the table lists them;
+// BuildRouter checks they match).
 void RegisterUiRoutes(Router& router, const Services& services);
+void RegisterIcebergRoutes(Router& router, const Services& services);
 
 //! Throws Error(kUnavailable) naming `what` when `service` is null.
 template <typename T>

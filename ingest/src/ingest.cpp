@@ -121,6 +121,45 @@ ParquetInfo ReadParquetInfo(Connection& con, const std::string& path, std::strin
   return info;
 }
 
+//! Per-column value/null counts, compressed sizes and min/max from the Parquet footer (no data is
+//! read), for the Iceberg data-file stats. Top-level columns of scalar types only; a column whose
+//! footer lacks statistics gets none.
+std::vector<ColumnStats> ReadColumnStats(Connection& con, const std::string& path, const Schema& schema) {
+  std::string sql;
+  for (const auto& column : schema) {
+    const std::string& t = column.type;
+    bool nested =
+        t.find('[') != std::string::npos || t.starts_with("STRUCT") || t.starts_with("MAP") || t.starts_with("UNION");
+    if (nested) continue;
+    if (sql.empty()) {
+      sql.append("WITH md AS (SELECT * FROM parquet_metadata(").append(SqlLiteral(path)).append(")) ");
+    } else {
+      sql.append(" UNION ALL ");
+    }
+    sql.append("SELECT ").append(SqlLiteral(column.name));
+    sql.append(", sum(num_values)::VARCHAR, sum(stats_null_count)::VARCHAR, sum(total_compressed_size)::VARCHAR, ");
+    sql.append("min(TRY_CAST(stats_min_value AS ").append(t).append("))::VARCHAR, ");
+    sql.append("max(TRY_CAST(stats_max_value AS ").append(t).append("))::VARCHAR, ");
+    sql.append("count(*) = count(stats_min_value) AND count(*) = count(stats_max_value) ");
+    sql.append("FROM md WHERE path_in_schema = ").append(SqlLiteral(column.name));
+  }
+  std::vector<ColumnStats> out;
+  if (sql.empty()) return out;
+  for (const auto& row : con.Query(sql, "reading column statistics")) {
+    if (row.at(1).empty() || row.at(2).empty()) continue;  // no chunk or no null counts
+    ColumnStats s;
+    s.name = row[0];
+    s.values = std::stoull(row[1]);
+    s.nulls = std::stoull(row[2]);
+    s.bytes = row.at(3).empty() ? 0 : std::stoull(row[3]);
+    // Bounds only when every row group has them (a missing one could hold a smaller/larger value).
+    if (row.at(6) == "true" && !row.at(4).empty()) s.min = row[4];
+    if (row.at(6) == "true" && !row.at(5).empty()) s.max = row[5];
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 //! Reads bytes [offset, offset + n) of a file.
 std::string ReadAt(const std::string& path, uint64_t offset, size_t n) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -205,6 +244,7 @@ class IngestorImpl final : public Ingestor {
     FileSource source(parquet_path);
     auto stored = store_.Put(key, source);
     result.object = DataObject{ObjectRef{store_.Bucket(), key, stored.size, stored.etag}, info.rows};
+    result.object.stats = ReadColumnStats(con, parquet_path, info.schema);
 
     catalogd::CommitRequest commit;
     commit.dataset = request.dataset;

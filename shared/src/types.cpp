@@ -78,13 +78,28 @@ void from_json(const nlohmann::json& j, ColumnSchema& v) {
   j.at("type").get_to(v.type);
   v.nullable = j.value("nullable", true);
 }
+void to_json(nlohmann::json& j, const ColumnStats& v) {
+  j = {{"name", v.name}, {"values", v.values}, {"nulls", v.nulls}, {"bytes", v.bytes}};
+  if (v.min) j["min"] = *v.min;
+  if (v.max) j["max"] = *v.max;
+}
+void from_json(const nlohmann::json& j, ColumnStats& v) {
+  j.at("name").get_to(v.name);
+  v.values = j.value("values", uint64_t{0});
+  v.nulls = j.value("nulls", uint64_t{0});
+  v.bytes = j.value("bytes", uint64_t{0});
+  if (auto it = j.find("min"); it != j.end() && it->is_string()) v.min = it->get<std::string>();
+  if (auto it = j.find("max"); it != j.end() && it->is_string()) v.max = it->get<std::string>();
+}
 void to_json(nlohmann::json& j, const DataObject& v) {
   j = v.ref;
   j["row_count"] = v.row_count;
+  if (!v.stats.empty()) j["stats"] = v.stats;  // absent, not empty, so older readers see the same JSON
 }
 void from_json(const nlohmann::json& j, DataObject& v) {
   j.get_to(v.ref);
   j.at("row_count").get_to(v.row_count);
+  if (auto it = j.find("stats"); it != j.end() && it->is_array()) it->get_to(v.stats);
 }
 void to_json(nlohmann::json& j, const DatasetManifest& v) {
   j = nlohmann::json{{"format", 1},

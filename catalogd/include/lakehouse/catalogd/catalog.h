@@ -13,6 +13,11 @@
 //   _catalog/_snapshot.json                         optional checkpoint of every head (a cache:
 //                                                   Rebuild uses an entry only when the listing
 //                                                   shows no newer version of that dataset)
+//   _iceberg/<dataset>/                             Iceberg table location (iceberg/; derived from
+//                                                   the manifests, rebuilt from them when missing)
+//   _iceberg/<dataset>/metadata/<version>.metadata.json   table metadata at that version (20 digits)
+//   _iceberg/<dataset>/metadata/snap-<version>.avro       manifest list of that snapshot
+//   _iceberg/<dataset>/metadata/<version>-m<n>.avro       manifests written by that version
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,7 +39,11 @@ inline constexpr std::string_view kSnapshotKey = "_catalog/_snapshot.json";
 
 std::string ManifestKey(const std::string& dataset, uint64_t version);
 std::string ManifestPrefix(const std::string& dataset);
-std::string NewDataKey(const std::string& dataset);  //!< data/<dataset>/<random>.parquet
+std::string NewDataKey(const std::string& dataset);          //!< data/<dataset>/<random>.parquet
+std::string IcebergTablePrefix(const std::string& dataset);  //!< _iceberg/<dataset>/
+std::string IcebergMetadataKey(const std::string& dataset, uint64_t version);
+std::string IcebergManifestListKey(const std::string& dataset, uint64_t version);
+std::string IcebergManifestKey(const std::string& dataset, uint64_t version, int index);
 
 struct DatasetSummary {
   std::string name;

@@ -30,6 +30,9 @@ class AiBridge;
 namespace lakehouse::search {
 class SearchService;
 }
+namespace lakehouse::iceberg {
+class IcebergTables;
+}
 
 namespace lakehouse::gateway {
 
@@ -42,6 +45,7 @@ struct Services {
   queryd::QueryEngine* query = nullptr;
   aibridge::AiBridge* ai = nullptr;
   search::SearchService* search = nullptr;  //!< embedding jobs and semantic search
+  iceberg::IcebergTables* iceberg = nullptr;  //!< the Iceberg REST catalog (/iceberg)
   uint64_t max_upload_bytes = 64ull << 30;  //!< body limit of upload routes
   std::string ui_dir{};                     //!< built web UI (ui/dist); empty: found next to the binary
 };

@@ -64,11 +64,23 @@ bool SameColumns(const Schema& a, const Schema& b);
 //! What changed from `from` to `to`, e.g. "price: DOUBLE -> VARCHAR; removed note (VARCHAR);
 //! added qty (INTEGER)", or "column order a,b -> b,a"; empty when nothing did.
 std::string DescribeSchemaDiff(const Schema& from, const Schema& to, bool compare_nullable = true);
+//! Statistics of one column of one data object, from its Parquet footer (ingest fills them; the
+//! Iceberg metadata carries them as data-file stats). Persisted only when present.
+struct ColumnStats {
+  std::string name;
+  uint64_t values = 0;             //!< values including nulls
+  uint64_t nulls = 0;              //!< null values
+  uint64_t bytes = 0;              //!< compressed bytes of the column's chunks
+  std::optional<std::string> min;  //!< DuckDB's text of the smallest value; absent when unknown
+  std::optional<std::string> max;  //!< DuckDB's text of the largest value; absent when unknown
+  bool operator==(const ColumnStats&) const = default;
+};
 
 //! A data object listed by a manifest.
 struct DataObject {
   ObjectRef ref;
   uint64_t row_count = 0;
+  std::vector<ColumnStats> stats = {};  //!< per column; empty for objects written before stats existed
   bool operator==(const DataObject&) const = default;
 };
 
@@ -95,6 +107,8 @@ void to_json(nlohmann::json& j, const ObjectRef& v);
 void from_json(const nlohmann::json& j, ObjectRef& v);
 void to_json(nlohmann::json& j, const ColumnSchema& v);
 void from_json(const nlohmann::json& j, ColumnSchema& v);
+void to_json(nlohmann::json& j, const ColumnStats& v);
+void from_json(const nlohmann::json& j, ColumnStats& v);
 void to_json(nlohmann::json& j, const DataObject& v);
 void from_json(const nlohmann::json& j, DataObject& v);
 void to_json(nlohmann::json& j, const DatasetManifest& v);
