@@ -10,7 +10,7 @@ namespace lakehouse::aibridge {
 namespace {
 
 //! A non-nullable field with at most one child (ours to release: no release callback).
-ArrowSchema Schema(const char* format, const char* name, ArrowSchema** child) {
+ArrowSchema FieldSchema(const char* format, const char* name, ArrowSchema** child) {
   ArrowSchema schema{};
   schema.format = format;
   schema.name = name;
@@ -20,7 +20,7 @@ ArrowSchema Schema(const char* format, const char* name, ArrowSchema** child) {
 }
 
 //! An array without nulls over borrowed buffers, with at most one child.
-ArrowArray Array(int64_t length, const void** buffers, int64_t n_buffers, ArrowArray** child) {
+ArrowArray BorrowedArray(int64_t length, const void** buffers, int64_t n_buffers, ArrowArray** child) {
   ArrowArray array{};
   array.length = length;
   array.n_buffers = n_buffers;
@@ -38,20 +38,20 @@ std::string EmbeddingsToArrowIpc(const Embeddings& e) {
   }
   // Arrow C data of one struct column "embedding": FixedSizeList<float32>[dim], no nulls.
   const std::string list_format = "+w:" + std::to_string(e.dim);
-  ArrowSchema item_schema = Schema("f", "item", nullptr);
+  ArrowSchema item_schema = FieldSchema("f", "item", nullptr);
   ArrowSchema* item_child = &item_schema;
-  ArrowSchema list_schema = Schema(list_format.c_str(), "embedding", &item_child);
+  ArrowSchema list_schema = FieldSchema(list_format.c_str(), "embedding", &item_child);
   ArrowSchema* list_child = &list_schema;
-  ArrowSchema root_schema = Schema("+s", "", &list_child);
+  ArrowSchema root_schema = FieldSchema("+s", "", &list_child);
 
   const auto rows = static_cast<int64_t>(e.count);
   const void* item_buffers[2] = {nullptr, e.values.data()};
   const void* no_validity[1] = {nullptr};
-  ArrowArray item = Array(rows * e.dim, item_buffers, 2, nullptr);
+  ArrowArray item = BorrowedArray(rows * e.dim, item_buffers, 2, nullptr);
   ArrowArray* item_child_array = &item;
-  ArrowArray list = Array(rows, no_validity, 1, &item_child_array);
+  ArrowArray list = BorrowedArray(rows, no_validity, 1, &item_child_array);
   ArrowArray* list_child_array = &list;
-  ArrowArray root = Array(rows, no_validity, 1, &list_child_array);
+  ArrowArray root = BorrowedArray(rows, no_validity, 1, &list_child_array);
 
   std::string out;
   arrow::IpcStreamWriter writer([&out](std::string_view bytes) {

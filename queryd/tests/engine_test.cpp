@@ -471,14 +471,6 @@ TEST_P(RemoteReadTest, ColumnPruningReadsOnlyPartOfTheObject) {
 INSTANTIATE_TEST_SUITE_P(Local, RemoteReadTest, ::testing::Values("local"));
 INSTANTIATE_TEST_SUITE_P(S3, RemoteReadTest, ::testing::Values("s3"));
 
-}  // namespace
-}  // namespace lakehouse::queryd::testing
-
-namespace lakehouse::queryd {
-namespace {
-
-using nlohmann::json;
-
 //! "953.6 MiB" (DuckDB's rendering of a memory limit) -> bytes.
 double DuckDbSizeToBytes(const std::string& text) {
   double value = 0;
@@ -500,7 +492,7 @@ TEST(MemoryBudget, QueryAndIngestTogetherStayWithinTheConfiguredLimit) {
   for (const std::string budget : {"1GB", "600MiB"}) {
     QueryConfig config;
     config.memory_limit = budget;
-    auto stack = testing::Stack::Make("local", config);
+    auto stack = Stack::Make("local", config);
     ingest::IngestOptions options;
     options.memory_limit = budget;
     options.temp_dir = stack->store->root + "/ingest-tmp";
@@ -518,4 +510,4 @@ TEST(MemoryBudget, QueryAndIngestTogetherStayWithinTheConfiguredLimit) {
 }
 
 }  // namespace
-}  // namespace lakehouse::queryd
+}  // namespace lakehouse::queryd::testing
