@@ -4,8 +4,12 @@
 // Results stream (chunked) as the engine produces them; errors found before the first row are
 // ordinary JSON errors with their status (400 SQL, 404 unknown table, 408 timeout).
 #include <charconv>
+#include <chrono>
+#include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
+#include "admission.h"
 #include "lakehouse/queryd/query.h"
 #include "routes.h"
 
@@ -58,13 +62,33 @@ std::optional<uint64_t> UintParam(const Request& req, std::string_view name) {
   return value;
 }
 
-void Run(queryd::QueryEngine& engine, const queryd::QueryRequest& request, Response& res) {
+//! The two admission lanes (see admission.h), shared by the query routes.
+struct Lanes {
+  explicit Lanes(const Services& services)
+      : heavy("heavy", services.max_concurrent_queries, services.max_queued_queries,
+              std::chrono::milliseconds(services.max_queue_wait_ms)),
+        light("light", kLightSlots, kLightQueued, std::chrono::milliseconds(services.max_queue_wait_ms)) {}
+  static constexpr int kLightSlots = 2;
+  static constexpr int kLightQueued = 8;
+  Admission heavy;
+  Admission light;
+};
+
+void Run(queryd::QueryEngine& engine, Lanes& lanes, const queryd::QueryRequest& request, Response& res) {
+  Admission& lane = IsLightQuery(request.sql) ? lanes.light : lanes.heavy;
+  std::optional<Admission::Slot> slot;
+  try {
+    slot.emplace(lane.Enter());
+  } catch (const Error&) {
+    res.SetHeader("Retry-After", "1");  // with the 429/503
+    throw;
+  }
   ResponseSink sink(res);
   engine.Execute(request, sink);
   res.End();
 }
 
-void PostQuery(const Services& services, Request& req, Response& res) {
+void PostQuery(const Services& services, Lanes& lanes, Request& req, Response& res) {
   auto& engine = Require(services.query, "the query engine");
   const json body = req.ReadJson();
   queryd::QueryRequest request;
@@ -86,10 +110,10 @@ void PostQuery(const Services& services, Request& req, Response& res) {
                   "\"timeout_ms\" must be a positive integer (milliseconds)");
     request.timeout_ms = timeout->get<int64_t>();
   }
-  Run(engine, request, res);
+  Run(engine, lanes, request, res);
 }
 
-void GetPreview(const Services& services, Request& req, Response& res) {
+void GetPreview(const Services& services, Lanes& lanes, Request& req, Response& res) {
   auto& engine = Require(services.query, "the query engine");
   const uint64_t limit = UintParam(req, "limit").value_or(kDefaultPreviewRows);
   LH_USER_CHECK(limit <= kMaxPreviewRows, "limit must be at most {} for a preview; use POST /api/v1/query for more",
@@ -97,15 +121,17 @@ void GetPreview(const Services& services, Request& req, Response& res) {
   queryd::QueryRequest request;
   request.sql = queryd::PreviewSql(req.Param("name"), limit);
   request.format = ChooseFormat(req, std::nullopt);
-  Run(engine, request, res);
+  Run(engine, lanes, request, res);
 }
 
 }  // namespace
 
 void RegisterQueryRoutes(Router& router, const Services& services) {
-  router.Add("POST", "/api/v1/query", [services](Request& req, Response& res) { PostQuery(services, req, res); });
+  auto lanes = std::make_shared<Lanes>(services);
+  router.Add("POST", "/api/v1/query",
+             [services, lanes](Request& req, Response& res) { PostQuery(services, *lanes, req, res); });
   router.Add("GET", "/api/v1/datasets/{name}/preview",
-             [services](Request& req, Response& res) { GetPreview(services, req, res); });
+             [services, lanes](Request& req, Response& res) { GetPreview(services, *lanes, req, res); });
 }
 
 }  // namespace lakehouse::gateway
