@@ -37,6 +37,7 @@
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/shared/types.h"
+#include "lakehouse/shared/watchdog.h"
 #include "url.h"
 
 namespace lakehouse::gateway {
@@ -82,69 +83,25 @@ std::string ErrorBody(ErrorCode code, std::string_view message, std::string_view
 //! sending its body or stops reading its response cannot hold a worker forever.
 class StallWatchdog {
  public:
-  explicit StallWatchdog(std::chrono::milliseconds timeout) : timeout_(timeout), thread_([this] { Loop(); }) {}
-  ~StallWatchdog() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  StallWatchdog(const StallWatchdog&) = delete;
-  StallWatchdog& operator=(const StallWatchdog&) = delete;
+  explicit StallWatchdog(std::chrono::milliseconds timeout) : timeout_(timeout) {}
 
   //! Watches one blocking call on `fd` for as long as the guard lives.
   class Guard {
    public:
-    Guard(StallWatchdog& dog, int fd) : dog_(dog) {
-      std::lock_guard lock(dog_.mu_);
-      id_ = ++dog_.next_id_;
-      dog_.active_[id_] = Watched{fd, Clock::now() + dog_.timeout_};
-    }
-    ~Guard() {
-      std::lock_guard lock(dog_.mu_);
-      dog_.active_.erase(id_);
-    }
-    Guard(const Guard&) = delete;
-    Guard& operator=(const Guard&) = delete;
+    Guard(StallWatchdog& dog, int fd)
+        : scope_(dog.deadlines_, DeadlineWatchdog::Clock::now() + dog.timeout_, [fd, timeout = dog.timeout_] {
+            // The fd stays open (the guard's owner closes it), so it cannot have been reused.
+            ::shutdown(fd, SHUT_RDWR);
+            log::Warn("closed a connection whose client stalled", {{"timeout_ms", timeout.count()}});
+          }) {}
 
    private:
-    StallWatchdog& dog_;
-    uint64_t id_ = 0;
+    DeadlineWatchdog::Scope scope_;
   };
 
  private:
-  struct Watched {
-    int fd;
-    Clock::time_point deadline;
-  };
-
-  void Loop() {
-    const auto tick = std::clamp(timeout_ / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, tick, [this] { return stop_; })) {
-      const auto now = Clock::now();
-      for (auto it = active_.begin(); it != active_.end();) {
-        if (it->second.deadline <= now) {
-          // The fd stays open (the guard's owner closes it), so it cannot have been reused.
-          ::shutdown(it->second.fd, SHUT_RDWR);
-          log::Warn("closed a connection whose client stalled", {{"timeout_ms", timeout_.count()}});
-          it = active_.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
-  }
-
   const std::chrono::milliseconds timeout_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  uint64_t next_id_ = 0;
-  std::unordered_map<uint64_t, Watched> active_;
-  std::thread thread_;
+  DeadlineWatchdog deadlines_;
 };
 
 // ---------------------------------------------------------------------------------------------

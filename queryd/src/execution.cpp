@@ -1,0 +1,290 @@
+// Execution (see execution.h). A query runs in four steps: check the request, parse and sandbox
+// the statement, run it to its first result (polling the client meanwhile), then stream the
+// result through the encoder.
+#include "execution.h"
+
+#include <atomic>
+#include <chrono>
+#include <limits>
+#include <optional>
+#include <thread>
+
+#include "duckdb/common/arrow/arrow_appender.hpp"
+#include "duckdb/common/arrow/arrow_converter.hpp"
+#include "duckdb/common/vector_operations/vector_operations.hpp"
+#include "duckdb/main/stream_query_result.hpp"
+#include "encoders.h"
+#include "lakehouse/shared/error.h"
+#include "output.h"
+#include "resolver.h"
+#include "sandbox.h"
+
+namespace lakehouse::queryd {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr duckdb::idx_t kArrowBatchRows = duckdb::idx_t{64} * 1024;
+
+//! Types the Arrow export does not carry faithfully (or at all) are sent as their text.
+bool NeedsTextCast(const duckdb::LogicalType& type) {
+  using duckdb::LogicalTypeId;
+  switch (type.id()) {
+    case LogicalTypeId::ENUM:
+    case LogicalTypeId::UNION:
+    case LogicalTypeId::UHUGEINT:
+    case LogicalTypeId::BIT:
+    case LogicalTypeId::BIGNUM:
+    case LogicalTypeId::TIME_TZ:
+    case LogicalTypeId::UUID:
+    case LogicalTypeId::VARIANT:
+      return true;
+    case LogicalTypeId::LIST:
+      return NeedsTextCast(duckdb::ListType::GetChildType(type));
+    case LogicalTypeId::ARRAY:
+      return NeedsTextCast(duckdb::ArrayType::GetChildType(type));
+    case LogicalTypeId::MAP:
+      return NeedsTextCast(duckdb::MapType::KeyType(type)) || NeedsTextCast(duckdb::MapType::ValueType(type));
+    case LogicalTypeId::STRUCT:
+      for (auto& child : duckdb::StructType::GetChildTypes(type)) {
+        if (NeedsTextCast(child.second)) return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+//! Holds an exported Arrow struct until it is released.
+struct ArrowHolder {
+  ArrowSchema schema{};
+  ArrowArray array{};
+  ~ArrowHolder() {
+    if (schema.release) schema.release(&schema);
+    if (array.release) array.release(&array);
+  }
+};
+
+[[noreturn]] void FailClientGone() { Fail(ErrorCode::kCancelled, "the client disconnected; the query was cancelled"); }
+
+class QueryRun {
+ public:
+  QueryRun(const ExecutionContext& context, const QueryRequest& request, ResultSink& sink)
+      : ctx_(context), request_(request), sink_(sink), started_(Clock::now()), con_(context.db), out_(sink) {}
+
+  QueryStats Run() {
+    timeout_ms_ = CheckRequest();
+    auto statement = ParseStatement();
+    ResolutionErrorScope resolution(resolution_error_);
+    DeadlineWatchdog::Scope deadline(ctx_.watchdog, started_ + std::chrono::milliseconds(timeout_ms_), [this] {
+      timed_out_.store(true);
+      con_.context->Interrupt();
+    });
+    Guarded([&] { StartResult(std::move(statement)); });
+    DescribeResult();
+    Guarded([&] { StreamResult(); });
+    return Finish();
+  }
+
+ private:
+  //! Step 1: the request itself; returns its timeout.
+  int64_t CheckRequest() const {
+    if (request_.sql.find_first_not_of(" \t\r\n;") == std::string::npos) {
+      Fail(ErrorCode::kInvalidArgument, "sql is empty: send one read-only statement, e.g. SELECT * FROM <dataset>");
+    }
+    const int64_t timeout_ms = request_.timeout_ms.value_or(ctx_.config.default_timeout_ms);
+    LH_USER_CHECK(timeout_ms > 0, "timeout_ms must be positive, got {}", timeout_ms);
+    LH_USER_CHECK(timeout_ms <= ctx_.config.max_timeout_ms, "timeout_ms {} exceeds the maximum of {} ms", timeout_ms,
+                  ctx_.config.max_timeout_ms);
+    return timeout_ms;
+  }
+
+  //! Step 2: exactly one statement, and one that only reads.
+  duckdb::unique_ptr<duckdb::SQLStatement> ParseStatement() {
+    duckdb::vector<duckdb::unique_ptr<duckdb::SQLStatement>> statements;
+    try {
+      statements = con_.ExtractStatements(request_.sql);
+    } catch (const std::exception& e) {
+      duckdb::ErrorData error(e);
+      throw Error(ErrorCode::kInvalidArgument, error.Message());
+    }
+    LH_USER_CHECK(statements.size() == 1, "send exactly one statement per query, got {}", statements.size());
+    CheckReadOnly(*statements[0], request_.sql);
+    return std::move(statements[0]);
+  }
+
+  //! Step 3: runs the statement until its result can be fetched, interrupting it when the
+  //! client goes away meanwhile.
+  void StartResult(duckdb::unique_ptr<duckdb::SQLStatement> statement) {
+    auto pending = con_.context->PendingQuery(std::move(statement), true);
+    if (pending->HasError()) FailWith(pending->GetErrorObject());
+    auto last_poll = Clock::now();
+    while (true) {
+      const auto st = pending->ExecuteTask();
+      if (duckdb::PendingQueryResult::IsResultReady(st) || st == duckdb::PendingExecutionResult::EXECUTION_ERROR) break;
+      const auto now = Clock::now();
+      if (now - last_poll > std::chrono::milliseconds(20)) {
+        last_poll = now;
+        if (sink_.ClientGone()) {
+          client_gone_ = true;
+          con_.Interrupt();
+        }
+      }
+      if (st == duckdb::PendingExecutionResult::BLOCKED || st == duckdb::PendingExecutionResult::NO_TASKS_AVAILABLE) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    }
+    if (pending->HasError()) FailWith(pending->GetErrorObject());
+    result_ = pending->Execute();
+    if (result_->HasError()) FailWith(result_->GetErrorObject());
+  }
+
+  //! Column metadata: names and DuckDB type names for the header; the exported types cast the few
+  //! that Arrow cannot carry faithfully to VARCHAR.
+  void DescribeResult() {
+    const auto& types = result_->types;
+    for (duckdb::idx_t i = 0; i < types.size(); ++i) {
+      columns_.push_back({result_->names[i], types[i].ToString()});
+      const bool cast = NeedsTextCast(types[i]);
+      any_cast_ |= cast;
+      export_types_.push_back(cast ? duckdb::LogicalType::VARCHAR : types[i]);
+    }
+    properties_ = con_.context->GetClientProperties();
+    if (any_cast_) cast_chunk_.Initialize(duckdb::Allocator::DefaultAllocator(), export_types_);
+    batch_rows_ = request_.format == ResultFormat::kArrow ? kArrowBatchRows : STANDARD_VECTOR_SIZE;
+  }
+
+  //! Step 4: fetches chunks up to the request's limit and encodes them in batches.
+  void StreamResult() {
+    const uint64_t limit = request_.limit.value_or(std::numeric_limits<uint64_t>::max());
+    while (true) {
+      auto chunk = result_->Fetch();
+      if (result_->HasError()) FailWith(result_->GetErrorObject());
+      if (!encoder_) StartOutput();
+      if (!chunk || chunk->size() == 0) break;
+      duckdb::idx_t count = chunk->size();
+      if (stats_.rows + count > limit) {
+        count = static_cast<duckdb::idx_t>(limit - stats_.rows);
+        chunk->SetCardinality(count);
+        stats_.truncated = true;
+      }
+      stats_.rows += count;
+      Append(ExportChunk(*chunk, count), count);
+      if (stats_.truncated || stats_.rows >= limit) {
+        // Was the limit exactly the end? Only a further fetch could tell; report a cut when rows remain.
+        if (!stats_.truncated) {
+          auto next = result_->Fetch();
+          stats_.truncated = next && next->size() > 0;
+        }
+        con_.Interrupt();
+        break;
+      }
+    }
+    FlushBatch();
+  }
+
+  QueryStats Finish() {
+    stats_.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
+    encoder_->Finish(stats_);
+    out_.Flush();
+    stats_.bytes = out_.bytes();
+    if (!out_.ok()) FailClientGone();
+    return stats_;
+  }
+
+  void StartOutput() {
+    sink_.Begin(ContentType(request_.format));
+    encoder_ = MakeEncoder(request_.format, out_);
+    ArrowHolder holder;
+    duckdb::ArrowConverter::ToArrowSchema(&holder.schema, export_types_, result_->names, properties_);
+    encoder_->Start(columns_, holder.schema);
+  }
+
+  //! The chunk as exported: itself, or a copy with the text-cast columns cast.
+  duckdb::DataChunk& ExportChunk(duckdb::DataChunk& chunk, duckdb::idx_t count) {
+    if (!any_cast_) return chunk;
+    cast_chunk_.Reset();
+    for (duckdb::idx_t c = 0; c < chunk.ColumnCount(); ++c) {
+      if (export_types_[c] == chunk.data[c].GetType()) {
+        cast_chunk_.data[c].Reference(chunk.data[c]);
+      } else {
+        duckdb::VectorOperations::Cast(*con_.context, chunk.data[c], cast_chunk_.data[c], count);
+      }
+    }
+    cast_chunk_.SetCardinality(count);
+    return cast_chunk_;
+  }
+
+  //! Chunks are appended straight into Arrow buffers (one copy) until a batch is full.
+  void Append(duckdb::DataChunk& chunk, duckdb::idx_t count) {
+    if (!appender_) {
+      appender_ = duckdb::make_uniq<duckdb::ArrowAppender>(export_types_, batch_rows_, properties_, no_extensions_);
+    }
+    appender_->Append(chunk, 0, count, count);
+    appended_ += count;
+    if (appended_ + STANDARD_VECTOR_SIZE > batch_rows_) FlushBatch();
+  }
+
+  void FlushBatch() {
+    if (!appender_ || appended_ == 0) return;
+    ArrowHolder holder;
+    holder.array = appender_->Finalize();
+    appender_.reset();
+    appended_ = 0;
+    encoder_->Batch(holder.array);
+    if (!out_.ok()) {
+      client_gone_ = true;
+      FailClientGone();
+    }
+  }
+
+  //! Runs a step, turning DuckDB's exceptions into lakehouse errors.
+  template <typename F>
+  void Guarded(F&& step) {
+    try {
+      step();
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      FailWith(duckdb::ErrorData(e));
+    }
+  }
+
+  [[noreturn]] void FailWith(const duckdb::ErrorData& error) {
+    QueryOutcome outcome{resolution_error_, timed_out_.load(), client_gone_, timeout_ms_};
+    ThrowQueryError(error, outcome, ctx_.catalog);
+  }
+
+  const ExecutionContext& ctx_;
+  const QueryRequest& request_;
+  ResultSink& sink_;
+  const Clock::time_point started_;
+  duckdb::Connection con_;
+  int64_t timeout_ms_ = 0;
+
+  std::optional<Error> resolution_error_;
+  std::atomic<bool> timed_out_{false};  //!< set by the watchdog thread
+  bool client_gone_ = false;
+
+  duckdb::unique_ptr<duckdb::QueryResult> result_;
+  std::vector<ColumnInfo> columns_;
+  duckdb::vector<duckdb::LogicalType> export_types_;
+  bool any_cast_ = false;
+  duckdb::ClientProperties properties_;
+  const std::unordered_map<duckdb::idx_t, const duckdb::shared_ptr<duckdb::ArrowTypeExtensionData>> no_extensions_;
+  duckdb::DataChunk cast_chunk_;
+  duckdb::idx_t batch_rows_ = STANDARD_VECTOR_SIZE;
+
+  Output out_;
+  std::unique_ptr<Encoder> encoder_;
+  duckdb::unique_ptr<duckdb::ArrowAppender> appender_;
+  duckdb::idx_t appended_ = 0;
+  QueryStats stats_;
+};
+
+}  // namespace
+
+QueryStats ExecuteQuery(const ExecutionContext& context, const QueryRequest& request, ResultSink& sink) {
+  return QueryRun(context, request, sink).Run();
+}
+
+}  // namespace lakehouse::queryd

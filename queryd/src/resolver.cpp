@@ -1,0 +1,280 @@
+// Name resolution (see resolver.h).
+#include "resolver.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "duckdb/catalog/catalog.hpp"
+#include "duckdb/function/replacement_scan.hpp"
+#include "duckdb/function/table_function.hpp"
+#include "duckdb/parser/parsed_data/create_table_function_info.hpp"
+#include "duckdb/parser/parser.hpp"
+#include "duckdb/parser/statement/select_statement.hpp"
+#include "duckdb/parser/tableref/subqueryref.hpp"
+#include "lakehouse/catalogd/catalog.h"
+
+namespace lakehouse::queryd {
+namespace {
+
+thread_local std::optional<Error>* current_resolution_error = nullptr;
+
+void RecordResolutionError(const Error& e) {
+  if (current_resolution_error != nullptr) *current_resolution_error = e;
+}
+
+std::string SqlString(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+bool SameType(std::string a, std::string b) {
+  auto norm = [](std::string& s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::erase(s, ' ');
+  };
+  norm(a);
+  norm(b);
+  return a == b;
+}
+
+//! What differs between the manifest's columns and a file's; empty when they match.
+std::string DiffColumns(const Schema& schema, const std::vector<std::pair<std::string, std::string>>& actual) {
+  std::string diff;
+  auto add = [&](const std::string& text) { diff += (diff.empty() ? "" : "; ") + text; };
+  const size_t common = std::min(actual.size(), schema.size());
+  for (size_t i = 0; i < common; ++i) {
+    if (schema[i].name != actual[i].first) {
+      add(fmt::format("column {} is '{}' in the file, '{}' in the manifest", i + 1, actual[i].first, schema[i].name));
+    } else if (!SameType(schema[i].type, actual[i].second)) {
+      add(fmt::format("{}: {} in the file, {} in the manifest", schema[i].name, actual[i].second, schema[i].type));
+    }
+  }
+  for (size_t i = common; i < actual.size(); ++i) add(fmt::format("extra column '{}' in the file", actual[i].first));
+  for (size_t i = common; i < schema.size(); ++i) {
+    add(fmt::format("column '{}' missing from the file", schema[i].name));
+  }
+  return diff;
+}
+
+struct ResolverScanData final : duckdb::ReplacementScanData {
+  explicit ResolverScanData(Resolver* r) : resolver(r) {}
+  Resolver* resolver;
+};
+struct ResolverFunctionInfo final : duckdb::TableFunctionInfo {
+  explicit ResolverFunctionInfo(Resolver* r) : resolver(r) {}
+  Resolver* resolver;
+};
+
+duckdb::unique_ptr<duckdb::TableRef> ResolveTableScan(duckdb::ClientContext&, duckdb::ReplacementScanInput& input,
+                                                      duckdb::optional_ptr<duckdb::ReplacementScanData> data) {
+  return data->Cast<ResolverScanData>().resolver->ReplaceTable(input.catalog_name, input.schema_name, input.table_name);
+}
+
+duckdb::unique_ptr<duckdb::TableRef> DatasetVersionBind(duckdb::ClientContext&, duckdb::TableFunctionBindInput& input) {
+  auto* resolver = input.info->Cast<ResolverFunctionInfo>().resolver;
+  if (input.inputs.size() != 2 || input.inputs[0].IsNull() || input.inputs[1].IsNull()) {
+    throw duckdb::BinderException("dataset_version(name, version) needs a dataset name and a version number");
+  }
+  return resolver->ReplaceVersion(input.inputs[0].GetValue<std::string>(), input.inputs[1].GetValue<int64_t>());
+}
+
+}  // namespace
+
+ResolutionErrorScope::ResolutionErrorScope(std::optional<Error>& slot) { current_resolution_error = &slot; }
+ResolutionErrorScope::~ResolutionErrorScope() { current_resolution_error = nullptr; }
+
+Resolver::Resolver(catalogd::Catalog& catalog, std::shared_ptr<ObjectRegistry> registry)
+    : catalog_(catalog), registry_(std::move(registry)) {}
+
+void Resolver::InstallReplacementScan(duckdb::DBConfig& config) {
+  config.replacement_scans.emplace_back(ResolveTableScan, duckdb::make_uniq<ResolverScanData>(this));
+}
+
+void Resolver::Attach(duckdb::DuckDB& db) {
+  db_ = &db;
+  duckdb::Connection admin(db);
+  duckdb::TableFunction fn("dataset_version", {duckdb::LogicalType::VARCHAR, duckdb::LogicalType::BIGINT}, nullptr);
+  fn.bind_replace = DatasetVersionBind;
+  fn.function_info = duckdb::make_shared_ptr<ResolverFunctionInfo>(this);
+  admin.context->RunFunctionInTransaction([&]() {
+    auto& system = duckdb::Catalog::GetSystemCatalog(*admin.context);
+    duckdb::CreateTableFunctionInfo info(fn);
+    system.CreateTableFunction(*admin.context, info);
+  });
+}
+
+void Resolver::Invalidate(const std::string& dataset) {
+  std::lock_guard lock(mu_);
+  head_.erase(dataset);
+  ++generation_[dataset];
+}
+
+size_t Resolver::resolved_datasets() {
+  std::lock_guard lock(mu_);
+  return head_.size();
+}
+
+duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceTable(const std::string& catalog_name,
+                                                            const std::string& schema_name,
+                                                            const std::string& table_name) {
+  if (!catalog_name.empty() || !(schema_name.empty() || schema_name == "main")) return nullptr;
+  std::string name = duckdb::StringUtil::Lower(table_name);
+  if (!DatasetId::IsValid(name)) return nullptr;
+  std::shared_ptr<const ResolvedDataset> resolved;
+  try {
+    resolved = ResolveHead(name);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kNotFound) return nullptr;  // DuckDB reports the missing table
+    RecordResolutionError(e);
+    throw duckdb::BinderException(e.what());
+  }
+  return MakeTableRef(*resolved, table_name);
+}
+
+duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceVersion(const std::string& name, int64_t version) {
+  if (version < 1) throw duckdb::BinderException("dataset_version: version must be >= 1, got %lld", version);
+  try {
+    auto resolved = ResolveVersion(DatasetId::Parse(name).str(), static_cast<uint64_t>(version));
+    return MakeTableRef(*resolved, name);
+  } catch (const Error& e) {
+    RecordResolutionError(e);
+    throw duckdb::BinderException(e.what());
+  }
+}
+
+std::shared_ptr<const ResolvedDataset> Resolver::ResolveHead(const std::string& name) {
+  uint64_t generation = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = head_.find(name);
+    if (it != head_.end()) return it->second;
+    generation = generation_[name];
+  }
+  DatasetManifest manifest = catalog_.Head(name);
+  auto resolved = Resolve(manifest);
+  std::lock_guard lock(mu_);
+  // A commit that landed while we resolved makes this head stale: use it for this query only.
+  if (generation_[name] == generation) head_[name] = resolved;
+  return resolved;
+}
+
+std::shared_ptr<const ResolvedDataset> Resolver::ResolveVersion(const std::string& name, uint64_t version) {
+  const std::string cache_key = name + "@" + std::to_string(version);
+  {
+    std::lock_guard lock(mu_);
+    auto it = versions_.find(cache_key);
+    if (it != versions_.end()) return it->second;
+  }
+  DatasetManifest manifest = catalog_.Get(name, version);
+  if (manifest.tombstone) {
+    Fail(ErrorCode::kNotFound, "dataset '{}' was deleted at version {}: it has no rows to query", name, version);
+  }
+  auto resolved = Resolve(manifest);
+  std::lock_guard lock(mu_);
+  if (versions_.size() > 4096) versions_.clear();
+  versions_[cache_key] = resolved;
+  return resolved;
+}
+
+//! Checks a manifest's objects against its schema and records what the scan reads.
+std::shared_ptr<const ResolvedDataset> Resolver::Resolve(const DatasetManifest& manifest) {
+  auto resolved = std::make_shared<ResolvedDataset>();
+  resolved->dataset = manifest.dataset;
+  resolved->version = manifest.version;
+  resolved->schema = manifest.schema;
+  if (Fingerprint(manifest.schema) != manifest.fingerprint) {
+    Fail(ErrorCode::kConflict,
+         "dataset '{}' version {}: the manifest's schema fingerprint {} does not match its columns; the manifest is "
+         "damaged",
+         manifest.dataset, manifest.version, manifest.fingerprint.hex.substr(0, 12));
+  }
+  for (const auto& object : manifest.objects) registry_->Add(object.ref);
+  // Schema check: every object's columns against the manifest's. An object that differs is
+  // either damage (409 naming the dataset) or, after an append that changed the schema
+  // (schema_version > 1), an object written under an older schema version.
+  for (const auto& object : manifest.objects) {
+    const auto columns = ObjectColumns(manifest, object.ref);
+    const std::string diff = DiffColumns(manifest.schema, columns);
+    if (diff.empty()) continue;
+    resolved->exact = false;
+    const bool shares_a_column = std::any_of(columns.begin(), columns.end(), [&](const auto& c) {
+      return std::any_of(manifest.schema.begin(), manifest.schema.end(),
+                         [&](const auto& m) { return m.name == c.first; });
+    });
+    if (manifest.schema_version <= 1 || !shares_a_column) {
+      Fail(ErrorCode::kConflict,
+           "dataset '{}' version {}: object '{}' does not match the manifest's schema (fingerprint {}): {}",
+           manifest.dataset, manifest.version, object.ref.key, manifest.fingerprint.hex.substr(0, 12), diff);
+    }
+  }
+  for (const auto& object : manifest.objects) resolved->paths.push_back(ObjectPath(object.ref.key));
+  return resolved;
+}
+
+//! An object's columns, from its Parquet footer (one tail read; DuckDB's metadata cache then
+//! has it for the query). Remembered per key: objects are immutable.
+Resolver::Columns Resolver::ObjectColumns(const DatasetManifest& manifest, const ObjectRef& ref) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = object_columns_.find(ref.key);
+    if (it != object_columns_.end()) return it->second;
+  }
+  duckdb::Connection con(*db_);
+  auto result = con.Query("DESCRIBE SELECT * FROM read_parquet(" + SqlString(ObjectPath(ref.key)) + ")");
+  if (result->HasError()) {
+    const auto& error = result->GetErrorObject();
+    const auto code = error.Type() == duckdb::ExceptionType::IO ? ErrorCode::kUnavailable : ErrorCode::kConflict;
+    Fail(code, "dataset '{}' version {}: cannot read object '{}': {}", manifest.dataset, manifest.version, ref.key,
+         error.RawMessage());
+  }
+  Columns columns;
+  for (duckdb::idx_t row = 0; row < result->RowCount(); ++row) {
+    columns.emplace_back(result->GetValue(0, row).ToString(), result->GetValue(1, row).ToString());
+  }
+  std::lock_guard lock(mu_);
+  if (object_columns_.size() > 100000) object_columns_.clear();
+  object_columns_[ref.key] = columns;
+  return columns;
+}
+
+duckdb::unique_ptr<duckdb::TableRef> MakeTableRef(const ResolvedDataset& resolved, const std::string& alias) {
+  std::string paths;
+  for (size_t i = 0; i < resolved.paths.size(); ++i) {
+    if (i != 0) paths += ", ";
+    paths += SqlString(resolved.paths[i]);
+  }
+  auto manifest_columns = [&](auto&& expression) {
+    std::string list;
+    for (size_t i = 0; i < resolved.schema.size(); ++i) {
+      if (i != 0) list += ", ";
+      const std::string name = duckdb::KeywordHelper::WriteOptionallyQuoted(resolved.schema[i].name);
+      list += fmt::format("CAST({} AS {}) AS {}", expression(name), resolved.schema[i].type, name);
+    }
+    return list;
+  };
+  std::string sql;
+  if (resolved.paths.empty() || resolved.schema.empty()) {
+    // No data yet: an empty relation with the manifest's columns.
+    sql = resolved.schema.empty() ? "SELECT NULL AS empty WHERE false"
+                                  : "SELECT * FROM (SELECT " +
+                                        manifest_columns([](const std::string&) { return "NULL"; }) + ") WHERE false";
+  } else if (resolved.exact) {
+    sql = "SELECT * FROM read_parquet([" + paths + "])";
+  } else {
+    // Objects of older schema versions: columns matched by name, missing ones NULL, types cast
+    // to the manifest's.
+    sql = "SELECT " + manifest_columns([](const std::string& name) { return name; }) + " FROM read_parquet([" + paths +
+          "], union_by_name = true)";
+  }
+  duckdb::Parser parser;
+  parser.ParseQuery(sql);
+  auto select = duckdb::unique_ptr_cast<duckdb::SQLStatement, duckdb::SelectStatement>(std::move(parser.statements[0]));
+  return duckdb::make_uniq<duckdb::SubqueryRef>(std::move(select), alias);
+}
+
+}  // namespace lakehouse::queryd
