@@ -14,8 +14,7 @@ TARGETS=("$@")
 
 if [ ! -f build-fuzz/build.ninja ]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DLAKEHOUSE_FUZZ=ON -DLAKEHOUSE_BUILD_TESTS=OFF -DLAKEHOUSE_BUILD_BENCH=OFF \
-    -DLAKEHOUSE_SERVICES="storaged;catalogd;ingest;queryd" >/dev/null
+    -DLAKEHOUSE_FUZZ=ON -DLAKEHOUSE_BUILD_TESTS=OFF -DLAKEHOUSE_BUILD_BENCH=OFF >/dev/null
 fi
 cmake --build build-fuzz --parallel "$(nproc)" --target $(printf 'fuzz_%s ' "${TARGETS[@]}")
 
