@@ -37,7 +37,7 @@ struct Config {
   int query_threads = 2;
   std::string query_temp_dir;  //!< default <data_dir>/tmp/query
   int64_t query_timeout_ms = 60000;
-  int64_t query_max_timeout_ms = 120000;
+  int64_t query_max_timeout_ms = 600000;
   // [limits]: what one request, or all of them together, may use (README "Operator limits")
   int max_connections = 10000;
   int64_t max_body_read_ms = 10000;
@@ -49,7 +49,6 @@ struct Config {
   std::string max_memory = "2GB";  //!< the process's memory (RSS) above which running queries are cancelled
   std::string max_spill_per_query = "4GB";
   std::string max_spill_total = "16GB";
-  uint64_t max_string_bytes = 64ull << 20;  //!< largest string one SQL function call may build
   // [ai]
   bool ai_enabled = true;
   std::string ai_sidecar_url;  //!< when set, use this sidecar instead of starting one

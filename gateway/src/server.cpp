@@ -879,7 +879,7 @@ class Server::Impl {
                                                         http::request_parser<http::string_body>& body_parser,
                                                         const RequestImpl& request) {
     if (body_parser.is_done()) co_return std::nullopt;
-    stream.expires_after(std::chrono::milliseconds(options_.max_body_read_ms));
+    stream.expires_after(std::chrono::milliseconds(std::min(options_.max_body_read_ms, options_.idle_timeout_ms)));
     if (auto it = body_parser.get().find(http::field::expect);
         it != body_parser.get().end() && beast::iequals(it->value(), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";

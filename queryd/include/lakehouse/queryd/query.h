@@ -25,7 +25,7 @@ struct QueryConfig {
   int threads = 2;                            //!< DuckDB worker threads (shared by all queries)
   std::string temp_dir;                       //!< spill directory; empty = DuckDB's default (.tmp)
   int64_t default_timeout_ms = 60000;         //!< when the request names none
-  int64_t max_timeout_ms = 120000;            //!< upper bound a request may ask for
+  int64_t max_timeout_ms = 600000;            //!< upper bound a request may ask for
   uint64_t footer_cache_bytes = 64ull << 20;  //!< remote Parquet footer cache (S3 objects)
   //! Read local objects through ObjectStore::GetRange too, as for S3 (tests and benchmarks of the
   //! remote path without a remote store). Off: local objects are read in place.
@@ -35,7 +35,6 @@ struct QueryConfig {
   uint64_t max_spill_per_query_bytes = 0;  //!< spill of one query (enforced while it runs alone or is the oldest)
   uint64_t max_spill_total_bytes = 0;      //!< DuckDB max_temp_directory_size
   int max_json_depth = 256;                //!< recursive JSON functions refuse deeper input
-  uint64_t max_string_bytes = 64ull << 20;  //!< largest string repeat/lpad/rpad... may build
 };
 
 enum class ResultFormat { kJson, kNdjson, kCsv, kArrow };
