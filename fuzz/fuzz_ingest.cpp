@@ -39,9 +39,8 @@ struct World {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static World world;
   if (size == 0) return 0;
-  static const std::optional<ingest::Format> kFormats[] = {std::nullopt, ingest::Format::kParquet,
-                                                           ingest::Format::kCsv, ingest::Format::kJson,
-                                                           ingest::Format::kNdjson};
+  static const std::optional<ingest::Format> kFormats[] = {std::nullopt, ingest::Format::kParquet, ingest::Format::kCsv,
+                                                           ingest::Format::kJson, ingest::Format::kNdjson};
   ingest::IngestRequest request;
   request.dataset = "fuzz";
   request.op = catalogd::CommitOp::kCreate;

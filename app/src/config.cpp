@@ -199,8 +199,8 @@ uint64_t ParseBytes(const std::string& key, const std::string& value) {
   unit.erase(std::remove(unit.begin(), unit.end(), ' '), unit.end());
   std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char ch) { return std::tolower(ch); });
   static const std::pair<const char*, double> kUnits[] = {
-      {"", 1},          {"b", 1},          {"kb", 1e3},        {"mb", 1e6},      {"gb", 1e9},
-      {"tb", 1e12},     {"kib", 1024.0},   {"mib", 1048576.0}, {"gib", 1 << 30}, {"tib", 1099511627776.0}};
+      {"", 1},      {"b", 1},        {"kb", 1e3},        {"mb", 1e6},      {"gb", 1e9},
+      {"tb", 1e12}, {"kib", 1024.0}, {"mib", 1048576.0}, {"gib", 1 << 30}, {"tib", 1099511627776.0}};
   for (const auto& [name, factor] : kUnits) {
     if (pos > 0 && number >= 0 && unit == name) return static_cast<uint64_t>(number * factor);
   }

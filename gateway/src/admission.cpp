@@ -25,7 +25,8 @@ Admission::Slot Admission::Enter() {
   }
   const uint64_t ticket = next_ticket_++;
   queue_.push_back(ticket);
-  const bool admitted = cv_.wait_for(lock, max_wait_, [&] { return running_ < max_running_ && queue_.front() == ticket; });
+  const bool admitted =
+      cv_.wait_for(lock, max_wait_, [&] { return running_ < max_running_ && queue_.front() == ticket; });
   if (!admitted) {
     queue_.erase(std::find(queue_.begin(), queue_.end(), ticket));
     cv_.notify_all();  // the next in line may be admissible now

@@ -6,8 +6,8 @@
 #include <charconv>
 #include <chrono>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "admission.h"
 #include "lakehouse/queryd/query.h"

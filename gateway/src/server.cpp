@@ -242,7 +242,6 @@ class StreamingBody final : public ByteSource {
   }
 
  public:
-
  private:
   tcp::socket& socket_;
   beast::flat_buffer& buffer_;
@@ -373,7 +372,7 @@ class SocketResponse final : public ResponseBase {
   bool Write(std::string_view data) override {
     if (!streaming_) Fail(ErrorCode::kInternal, "Write() before Begin()");
     if (state_.broken || head_only_) return false;  // HEAD: the header is all; stop producing
-    if (data.empty()) return true;  // an empty chunk would end the body
+    if (data.empty()) return true;                  // an empty chunk would end the body
     beast::error_code ec;
     StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
     if (sized_) {

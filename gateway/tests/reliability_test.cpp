@@ -35,7 +35,10 @@ class ReliabilityTest : public ::testing::Test {
     Router router;
     router.Add("POST", "/echo", [](Request& req, Response& res) { res.Send(200, req.ReadBody(), "text/plain"); });
     router.Add(
-        "POST", "/upload", [](Request& req, Response& res) { res.Json(200, {{"bytes", req.ReadBody().size()}}); },
+        "POST", "/upload",
+        [](Request& req, Response& res) {
+          res.Json(200, {{"bytes", req.ReadBody().size()}});
+        },
         RouteOptions{.max_body_bytes = 1ull << 30});
     router.Add("POST", "/json", [](Request& req, Response& res) { res.Json(200, req.ReadJson()); });
     router.Add("GET", "/sized", [](Request&, Response& res) {
@@ -91,8 +94,8 @@ class ReliabilityTest : public ::testing::Test {
   //! Starts a request whose body never finishes: the header and `sent` bytes of `length`.
   tcp::socket StartSlowBody(const std::string& target, size_t length, const std::string& sent) {
     tcp::socket s = Connect();
-    net::write(s, net::buffer(fmt::format("POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}", target,
-                                          length, sent)));
+    net::write(s, net::buffer(fmt::format("POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}", target, length,
+                                          sent)));
     return s;
   }
 
@@ -256,9 +259,7 @@ TEST(AdmissionTest, BoundedQueueThenRefusals) {
     EXPECT_EQ(e.http_status(), 429);
   }
   EXPECT_EQ(waiter.get(), 503) << "a queued query waits at most max_wait";
-  {
-    auto released = std::move(first);
-  }
+  { auto released = std::move(first); }
   auto again = lane.Enter();  // the slot came back
   EXPECT_EQ(lane.running(), 1);
 }

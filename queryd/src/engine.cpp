@@ -13,8 +13,8 @@
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/queryd/query.h"
 #include "lakehouse/shared/watchdog.h"
-#include "query_limits.h"
 #include "object_fs.h"
+#include "query_limits.h"
 #include "resolver.h"
 #include "sandbox.h"
 

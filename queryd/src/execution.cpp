@@ -16,8 +16,8 @@
 #include "encoders.h"
 #include "lakehouse/shared/error.h"
 #include "output.h"
-#include "resolver.h"
 #include "query_limits.h"
+#include "resolver.h"
 #include "sandbox.h"
 
 namespace lakehouse::queryd {

@@ -92,8 +92,10 @@ struct PairGuard {
   int64_t max_pairs;
 };
 constexpr PairGuard kPairGuards[] = {
-    {"levenshtein", 10'000'000},         {"editdist3", 10'000'000},
-    {"damerau_levenshtein", 1'000'000},  {"jaro_similarity", 100'000'000},
+    {"levenshtein", 10'000'000},
+    {"editdist3", 10'000'000},
+    {"damerau_levenshtein", 1'000'000},
+    {"jaro_similarity", 100'000'000},
     {"jaro_winkler_similarity", 100'000'000},
 };
 
@@ -161,8 +163,8 @@ class ShapeCheck {
       default:
         break;
     }
-    duckdb::ParsedExpressionIterator::EnumerateChildren(expr,
-                                                        [&](duckdb::ParsedExpression& child) { Expr(child, depth + 1); });
+    duckdb::ParsedExpressionIterator::EnumerateChildren(
+        expr, [&](duckdb::ParsedExpression& child) { Expr(child, depth + 1); });
   }
 
   static void CheckTerms(size_t terms, const char* what) {
@@ -211,14 +213,17 @@ void InstallFunctionGuards(duckdb::Connection& admin, const QueryConfig& config)
   }
   const std::string too_deep = fmt::format(
       "error('{{0}}: the JSON nests more than {0} levels deep (limits.max_json_depth)')", config.max_json_depth);
-  auto deep = [&](const char* arg) { return fmt::format("lakehouse_json_depth({}::VARCHAR) > {}", arg, config.max_json_depth); };
+  auto deep = [&](const char* arg) {
+    return fmt::format("lakehouse_json_depth({}::VARCHAR) > {}", arg, config.max_json_depth);
+  };
   for (const char* name : kRecursiveJson) {
     macros.push_back(fmt::format("CREATE MACRO {0}(j) AS CASE WHEN {1} THEN {2} ELSE system.main.{0}(j) END", name,
                                  deep("j"), fmt::format(fmt::runtime(too_deep), name)));
   }
   for (const char* name : kRecursiveJsonPairs) {
-    macros.push_back(fmt::format("CREATE MACRO {0}(a, b) AS CASE WHEN {1} OR {2} THEN {3} ELSE system.main.{0}(a, b) END",
-                                 name, deep("a"), deep("b"), fmt::format(fmt::runtime(too_deep), name)));
+    macros.push_back(
+        fmt::format("CREATE MACRO {0}(a, b) AS CASE WHEN {1} OR {2} THEN {3} ELSE system.main.{0}(a, b) END", name,
+                    deep("a"), deep("b"), fmt::format(fmt::runtime(too_deep), name)));
   }
   macros.push_back(fmt::format(
       "CREATE MACRO json_group_structure(j) AS system.main.json_group_structure(CASE WHEN {} THEN {} ELSE j END)",

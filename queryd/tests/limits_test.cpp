@@ -51,10 +51,10 @@ class LimitsTest : public ::testing::Test {
 
 TEST_F(LimitsTest, DeepJsonNeverReachesDuckDB) {
   // Issue 14: SIGSEGV in json_structure (plain DuckDB crashes too).
-  for (const char* sql : {"SELECT json_structure(repeat('[', 100000) || repeat(']', 100000))",
-                          "SELECT json_group_structure(j) FROM (SELECT repeat('[', 100000) || repeat(']', 100000) j)",
-                          "SELECT json_merge_patch(repeat('[', 100000), '{}')",
-                          "SELECT system.main.json_structure('[1]')"}) {
+  for (const char* sql :
+       {"SELECT json_structure(repeat('[', 100000) || repeat(']', 100000))",
+        "SELECT json_group_structure(j) FROM (SELECT repeat('[', 100000) || repeat(']', 100000) j)",
+        "SELECT json_merge_patch(repeat('[', 100000), '{}')", "SELECT system.main.json_structure('[1]')"}) {
     auto out = RunTimed(*stack_, sql, 5000);
     EXPECT_FALSE(out.ok) << sql;
     EXPECT_EQ(out.code, ErrorCode::kInvalidArgument) << sql << ": " << out.message;

@@ -40,9 +40,9 @@ std::optional<Format> ResolveFormat(const std::optional<std::string>& format_par
                                     const std::optional<std::string>& content_type);
 
 struct IngestOptions {
-  std::string temp_dir = "/tmp";     //!< where bodies are spooled and converted (must exist)
-  std::string memory_limit = "1GB";  //!< DuckDB memory_limit
-  int threads = 2;                   //!< DuckDB threads
+  std::string temp_dir = "/tmp";              //!< where bodies are spooled and converted (must exist)
+  std::string memory_limit = "1GB";           //!< DuckDB memory_limit
+  int threads = 2;                            //!< DuckDB threads
   int max_json_depth = kDefaultMaxJsonDepth;  //!< deeper JSON/NDJSON uploads are refused (400)
 };
 
