@@ -24,6 +24,7 @@ start() {
   echo "server did not start" >&2; tail -5 "$WORK/server.log" >&2; exit 1
 }
 start
+: >"$WORK/acked"
 printf 'id\n0\n' | curl -sf -o /dev/null -X POST --data-binary @- -H 'Content-Type: text/csv' "$URL/api/v1/datasets/crash"
 acked=1
 for i in $(seq 1 "$ITERATIONS"); do

@@ -37,7 +37,7 @@ for t in "${TARGETS[@]}"; do
     grep -E "ERROR|SUMMARY|Test unit written" "$log" | head -5 >&2 || tail -20 "$log" >&2
   fi
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
-  cov=$(grep -oE '#[0-9]+ *DONE *cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+' || true)
+  cov=$(grep -oE '#[0-9]+[[:space:]]+DONE[[:space:]]+cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+' || true)
   [ -n "$cov" ] || cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 || echo "cov: ?")
   echo "[fuzz] $t: executions=$execs $cov" >&2
   rm -rf "$scratch"
