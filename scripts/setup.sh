@@ -22,6 +22,7 @@ APT_PACKAGES=(
   prometheus-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang-format clang-tidy
+  clang-14 libclang-rt-14-dev
   wrk
   radosgw ceph-mon ceph-osd
   libavro-dev

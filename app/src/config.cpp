@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <functional>
 
@@ -92,6 +94,30 @@ const std::vector<Setting>& Settings() {
        INT(query_timeout_ms, "query.timeout_ms")},
       {"query.max_timeout_ms", "LAKEHOUSE_QUERY_MAX_TIMEOUT_MS", "query-max-timeout-ms",
        "largest timeout a request may ask for", INT(query_max_timeout_ms, "query.max_timeout_ms")},
+      {"limits.max_connections", "LAKEHOUSE_MAX_CONNECTIONS", "max-connections",
+       "open connections beyond this get 503 (lowered to fit the open-file limit, which is raised at start)",
+       INT(max_connections, "limits.max_connections")},
+      {"limits.max_body_read_ms", "LAKEHOUSE_MAX_BODY_READ_MS", "max-body-read-ms",
+       "a JSON body must arrive within this; an upload read stalled this long ends the upload",
+       INT(max_body_read_ms, "limits.max_body_read_ms")},
+      {"limits.min_upload_bytes_per_s", "LAKEHOUSE_MIN_UPLOAD_BYTES_PER_S", "min-upload-bytes-per-s",
+       "after max_body_read_ms, slower uploads are cut off (408)",
+       INT(min_upload_bytes_per_s, "limits.min_upload_bytes_per_s")},
+      {"limits.max_concurrent_queries", "LAKEHOUSE_MAX_CONCURRENT_QUERIES", "max-concurrent-queries",
+       "queries reading tables that run at once (others queue)",
+       INT(max_concurrent_queries, "limits.max_concurrent_queries")},
+      {"limits.max_queued_queries", "LAKEHOUSE_MAX_QUEUED_QUERIES", "max-queued-queries",
+       "queries that may wait for a turn (429 beyond)", INT(max_queued_queries, "limits.max_queued_queries")},
+      {"limits.max_queue_wait_ms", "LAKEHOUSE_MAX_QUEUE_WAIT_MS", "max-queue-wait-ms",
+       "longest wait in the query queue (503 after)", INT(max_queue_wait_ms, "limits.max_queue_wait_ms")},
+      {"limits.max_json_depth", "LAKEHOUSE_MAX_JSON_DEPTH", "max-json-depth",
+       "deepest JSON nesting accepted in uploads and SQL JSON functions", INT(max_json_depth, "limits.max_json_depth")},
+      {"limits.max_memory", "LAKEHOUSE_MAX_MEMORY", "max-memory",
+       "process memory (RSS) above which running queries are cancelled (503), e.g. 2GB", STR(max_memory)},
+      {"limits.max_spill_per_query", "LAKEHOUSE_MAX_SPILL_PER_QUERY", "max-spill-per-query",
+       "disk one query may spill to, e.g. 4GB", STR(max_spill_per_query)},
+      {"limits.max_spill_total", "LAKEHOUSE_MAX_SPILL_TOTAL", "max-spill-total",
+       "disk all queries together may spill to (DuckDB max_temp_directory_size)", STR(max_spill_total)},
       {"ai.enabled", "LAKEHOUSE_AI", "ai", "start the AI sidecar (true/false)", BOOL(ai_enabled, "ai.enabled")},
       {"ai.sidecar_url", "LAKEHOUSE_SIDECAR_URL", "sidecar-url", "use this running sidecar instead of starting one",
        STR(ai_sidecar_url)},
@@ -145,6 +171,15 @@ void Validate(const Config& c) {
   if (c.io_threads < 1 || c.worker_threads < 1 || c.query_threads < 1) {
     Fail(ErrorCode::kInvalidArgument, "thread counts must be at least 1");
   }
+  if (c.max_connections < 1 || c.max_concurrent_queries < 1 || c.max_queued_queries < 0 || c.max_json_depth < 1 ||
+      c.max_body_read_ms < 1 || c.max_queue_wait_ms < 0) {
+    Fail(ErrorCode::kInvalidArgument,
+         "limits.max_connections, max_concurrent_queries, max_json_depth and max_body_read_ms must be at least 1; "
+         "max_queued_queries and max_queue_wait_ms at least 0");
+  }
+  ParseBytes("limits.max_memory", c.max_memory);
+  ParseBytes("limits.max_spill_per_query", c.max_spill_per_query);
+  ParseBytes("limits.max_spill_total", c.max_spill_total);
 }
 
 }  // namespace
@@ -161,6 +196,26 @@ uint16_t Config::listen_port() const {
   int64_t port = ParseInt("server.listen", listen.substr(colon + 1));
   if (port < 0 || port > 65535) Fail(ErrorCode::kInvalidArgument, "listen port {} is out of range", port);
   return static_cast<uint16_t>(port);
+}
+
+uint64_t ParseBytes(const std::string& key, const std::string& value) {
+  size_t pos = 0;
+  double number = 0;
+  try {
+    number = std::stod(value, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  std::string unit = value.substr(pos);
+  unit.erase(std::remove(unit.begin(), unit.end(), ' '), unit.end());
+  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1},      {"b", 1},        {"kb", 1e3},        {"mb", 1e6},      {"gb", 1e9},
+      {"tb", 1e12}, {"kib", 1024.0}, {"mib", 1048576.0}, {"gib", 1 << 30}, {"tib", 1099511627776.0}};
+  for (const auto& [name, factor] : kUnits) {
+    if (pos > 0 && number >= 0 && unit == name) return static_cast<uint64_t>(number * factor);
+  }
+  Fail(ErrorCode::kInvalidArgument, "setting {}: '{}' is not a size (e.g. 512MB, 2GB, 1GiB)", key, value);
 }
 
 std::string Config::objects_dir() const { return data_dir + "/objects"; }

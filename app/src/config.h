@@ -16,7 +16,7 @@ struct Config {
   // [server]
   std::string listen = "127.0.0.1:8080";
   int io_threads = 2;
-  int worker_threads = 16;
+  int worker_threads = 32;
   uint64_t max_body_bytes = 1ull << 20;
   uint64_t max_upload_bytes = 64ull << 30;
   int64_t idle_timeout_ms = 60000;
@@ -39,6 +39,17 @@ struct Config {
   std::string query_temp_dir;  //!< default <data_dir>/tmp/query
   int64_t query_timeout_ms = 60000;
   int64_t query_max_timeout_ms = 600000;
+  // [limits]: what one request, or all of them together, may use (README "Operator limits")
+  int max_connections = 10000;
+  int64_t max_body_read_ms = 10000;
+  uint64_t min_upload_bytes_per_s = 16 << 10;
+  int max_concurrent_queries = 4;
+  int max_queued_queries = 16;
+  int64_t max_queue_wait_ms = 10000;
+  int max_json_depth = 256;
+  std::string max_memory = "2GB";  //!< the process's memory (RSS) above which running queries are cancelled
+  std::string max_spill_per_query = "4GB";
+  std::string max_spill_total = "16GB";
   // [ai]
   bool ai_enabled = true;
   std::string ai_sidecar_url;  //!< when set, use this sidecar instead of starting one
@@ -60,6 +71,10 @@ struct Config {
   std::string objects_dir() const;  //!< <data_dir>/objects: the local object store's root
   std::string temp_dir() const;     //!< <data_dir>/tmp
 };
+
+//! "2GB", "512MiB", "1000000" -> bytes (KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024,
+//! as in DuckDB's memory_limit). Throws Error(kInvalidArgument) naming `key`.
+uint64_t ParseBytes(const std::string& key, const std::string& value);
 
 //! Registers every setting as a flag on `cmd`. After parsing, call Resolve.
 class ConfigLoader {

@@ -37,6 +37,9 @@ int Serve(const Config& config) {
   options.max_body_bytes = config.max_body_bytes;
   options.idle_timeout_ms = config.idle_timeout_ms;
   options.drain_timeout_ms = config.drain_timeout_ms;
+  options.max_body_read_ms = config.max_body_read_ms;
+  options.min_upload_bytes_per_s = config.min_upload_bytes_per_s;
+  options.max_connections = config.max_connections;
   options.version = LAKEHOUSE_VERSION;
 
   auto services = StartServices(config);

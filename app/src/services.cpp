@@ -89,6 +89,7 @@ class Services final : public RunningServices {
     ingest_options.temp_dir = config.temp_dir() + "/ingest";
     ingest_options.memory_limit = config.query_memory_limit;
     ingest_options.threads = config.query_threads;
+    ingest_options.max_json_depth = config.max_json_depth;
     std::filesystem::create_directories(ingest_options.temp_dir);
     ingest_ = ingest::MakeIngestor(*store_, *catalog_, ingest_options);
 
@@ -98,6 +99,10 @@ class Services final : public RunningServices {
     query_config.temp_dir = config.query_temp_dir.empty() ? config.temp_dir() + "/query" : config.query_temp_dir;
     query_config.default_timeout_ms = config.query_timeout_ms;
     query_config.max_timeout_ms = config.query_max_timeout_ms;
+    query_config.max_memory_bytes = ParseBytes("limits.max_memory", config.max_memory);
+    query_config.max_spill_per_query_bytes = ParseBytes("limits.max_spill_per_query", config.max_spill_per_query);
+    query_config.max_spill_total_bytes = ParseBytes("limits.max_spill_total", config.max_spill_total);
+    query_config.max_json_depth = config.max_json_depth;
     std::filesystem::create_directories(query_config.temp_dir);
     query_ = queryd::MakeQueryEngine(*catalog_, *store_, query_config);
 
@@ -119,6 +124,9 @@ class Services final : public RunningServices {
     s.iceberg = iceberg_.get();
     s.max_upload_bytes = config_.max_upload_bytes;
     s.ui_dir = config_.ui_dir;
+    s.max_concurrent_queries = config_.max_concurrent_queries;
+    s.max_queued_queries = config_.max_queued_queries;
+    s.max_queue_wait_ms = config_.max_queue_wait_ms;
     return s;
   }
 

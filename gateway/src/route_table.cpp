@@ -1,9 +1,12 @@
 #include "route_table.h"
 
+#include <chrono>
+#include <memory>
 #include <set>
 #include <utility>
 
 #include "lakehouse/shared/error.h"
+#include "admission.h"
 #include "routes.h"
 
 namespace lakehouse::gateway {
@@ -75,7 +78,12 @@ const std::vector<RouteEntry>& RouteTable() {
   return kRoutes;
 }
 
-Router BuildRouter(const Services& services) {
+Router BuildRouter(const Services& given) {
+  Services services = given;
+  if (!services.admission) {
+    services.admission = std::make_shared<QueryAdmission>(services.max_concurrent_queries, services.max_queued_queries,
+                                                          std::chrono::milliseconds(services.max_queue_wait_ms));
+  }
   Router router;
   for (const auto& route : RouteTable()) {
     if (route.bind == nullptr) continue;

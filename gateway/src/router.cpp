@@ -2,6 +2,7 @@
 
 #include "lakehouse/gateway/http.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/json_depth.h"
 
 namespace lakehouse::gateway {
 namespace {
@@ -98,6 +99,8 @@ std::string Request::ReadBody() {
 nlohmann::json Request::ReadJson() {
   std::string body = ReadBody();
   if (body.empty()) Fail(ErrorCode::kInvalidArgument, "the request body is empty: send a JSON object");
+  // The parser recurses per level: refuse deep nesting before it sees the body.
+  CheckJsonDepth(body, kDefaultMaxJsonDepth, "the request body");
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded()) Fail(ErrorCode::kInvalidArgument, "the request body is not valid JSON");
   if (!j.is_object()) Fail(ErrorCode::kInvalidArgument, "the request body must be a JSON object");

@@ -4,8 +4,12 @@
 // Results stream (chunked) as the engine produces them; errors found before the first row are
 // ordinary JSON errors with their status (400 SQL, 404 unknown table, 408 timeout).
 #include <charconv>
+#include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "admission.h"
 #include "lakehouse/queryd/query.h"
 #include "params.h"
 #include "routes.h"
@@ -46,7 +50,17 @@ queryd::ResultFormat ChooseFormat(const Request& req, const std::optional<std::s
   return queryd::ResultFormat::kJson;
 }
 
-void Run(queryd::QueryEngine& engine, const queryd::QueryRequest& request, Response& res) {
+void Run(const Services& services, queryd::QueryEngine& engine, const queryd::QueryRequest& request,
+         Response& res) {
+  QueryAdmission& lanes = *services.admission;  // BuildRouter made it
+  Admission& lane = IsLightQuery(request.sql) ? lanes.light : lanes.heavy;
+  std::optional<Admission::Slot> slot;
+  try {
+    slot.emplace(lane.Enter());
+  } catch (const Error&) {
+    res.SetHeader("Retry-After", "1");  // with the 429/503
+    throw;
+  }
   ResponseSink sink(res);
   engine.Execute(request, sink);
   res.End();
@@ -76,7 +90,7 @@ void PostQuery(const Services& services, Request& req, Response& res) {
                   "\"timeout_ms\" must be a positive integer (milliseconds)");
     request.timeout_ms = timeout->get<int64_t>();
   }
-  Run(engine, request, res);
+  Run(services, engine, request, res);
 }
 
 void GetPreview(const Services& services, Request& req, Response& res) {
@@ -87,7 +101,7 @@ void GetPreview(const Services& services, Request& req, Response& res) {
   queryd::QueryRequest request;
   request.sql = queryd::PreviewSql(req.Param("name"), limit);
   request.format = ChooseFormat(req, std::nullopt);
-  Run(engine, request, res);
+  Run(services, engine, request, res);
 }
 
 }  // namespace lakehouse::gateway

@@ -5,13 +5,18 @@
 //   it reads a request header, routes it, and either
 //   * runs an inline handler on the I/O thread (health checks: never block), buffering the
 //     response and writing it asynchronously, or
-//   * hands the request to the worker pool, where the handler reads the body and writes the
-//     response with synchronous socket calls (the coroutine is suspended meanwhile, so nobody
-//     else touches the socket). This keeps handlers plain blocking code (DuckDB, libcurl) while
-//     the I/O threads stay free, and gives natural back-pressure for streamed bodies.
+//   * hands the request to the worker pool, where the handler writes the response with
+//     synchronous socket calls (the coroutine is suspended meanwhile, so nobody else touches the
+//     socket). This keeps handlers plain blocking code (DuckDB, libcurl) while the I/O threads
+//     stay free. A small (JSON) body is read whole on the I/O thread first, within
+//     max_body_read_ms, so a slow client never holds a worker; an upload body is streamed by the
+//     handler (natural back-pressure), cut off when it stalls or trickles.
+// - Connections beyond max_connections get a 503 and are closed; the open-file limit is raised at
+//   start. HEAD is answered by the GET route with the header only.
 // - SIGTERM/SIGINT: stop accepting, close idle keep-alive connections, let in-flight requests
 //   finish (up to drain_timeout_ms), then return from Run().
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -210,6 +215,7 @@ class StreamingBody final : public ByteSource {
       if (ec) Fail(ErrorCode::kInvalidArgument, "could not read the request body: {}", ec.message());
       size_t got = n - parser_.get().body().size;
       bytes_ += got;
+      CheckRate();
       if (got > 0) return got;
     }
     return 0;
@@ -218,7 +224,24 @@ class StreamingBody final : public ByteSource {
   bool done() const { return parser_.is_done(); }
   void set_limit(uint64_t limit) { limit_ = limit; }
   uint64_t bytes() const { return bytes_; }
+  //! After `grace`, a body arriving slower than `min_bytes_per_s` on average is cut off.
+  void set_rate_floor(std::chrono::milliseconds grace, uint64_t min_bytes_per_s) {
+    grace_ = grace;
+    min_bytes_per_s_ = min_bytes_per_s;
+  }
 
+ private:
+  void CheckRate() const {
+    if (min_bytes_per_s_ == 0) return;
+    const auto elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
+    if (elapsed * 1000 < static_cast<double>(grace_.count())) return;
+    if (static_cast<double>(bytes_) < static_cast<double>(min_bytes_per_s_) * elapsed) {
+      Fail(ErrorCode::kTimeout, "the request body arrives too slowly: {} bytes in {:.1f} s (at least {} bytes/s)",
+           bytes_, elapsed, min_bytes_per_s_);
+    }
+  }
+
+ public:
  private:
   tcp::socket& socket_;
   beast::flat_buffer& buffer_;
@@ -227,6 +250,9 @@ class StreamingBody final : public ByteSource {
   StallWatchdog& watchdog_;
   uint64_t limit_ = 0;
   uint64_t bytes_ = 0;
+  Clock::time_point started_ = Clock::now();
+  std::chrono::milliseconds grace_{0};
+  uint64_t min_bytes_per_s_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -250,6 +276,10 @@ class ResponseBase : public Response {
   bool started() const override { return started_; }
   const ResponseState& state() const { return state_; }
   void ForceClose() { state_.keep_alive = false; }
+  //! A HEAD request: the response's header is sent (with the length the body would have), never
+  //! its body, which would otherwise be read as the start of the next response.
+  void set_head_only() { head_only_ = true; }
+  bool head_only() const { return head_only_; }
 
  protected:
   template <typename Message>
@@ -266,6 +296,7 @@ class ResponseBase : public Response {
   std::vector<std::pair<std::string, std::string>> extra_headers_;
   ResponseState state_;
   bool started_ = false;
+  bool head_only_ = false;
 };
 
 //! Inline handlers: the whole response is kept in memory and written asynchronously afterwards.
@@ -318,7 +349,12 @@ class SocketResponse final : public ResponseBase {
     beast::error_code ec;
     {
       StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
-      http::write(socket_, msg, ec);
+      if (head_only_) {
+        http::response_serializer<http::span_body<const char>> sr{msg};
+        http::write_header(socket_, sr, ec);
+      } else {
+        http::write(socket_, msg, ec);
+      }
     }
     if (ec) {
       state_.broken = true;
@@ -335,8 +371,8 @@ class SocketResponse final : public ResponseBase {
 
   bool Write(std::string_view data) override {
     if (!streaming_) Fail(ErrorCode::kInternal, "Write() before Begin()");
-    if (state_.broken) return false;
-    if (data.empty()) return true;  // an empty chunk would end the body
+    if (state_.broken || head_only_) return false;  // HEAD: the header is all; stop producing
+    if (data.empty()) return true;                  // an empty chunk would end the body
     beast::error_code ec;
     StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
     if (sized_) {
@@ -406,6 +442,7 @@ class SocketResponse final : public ResponseBase {
     if (ec) state_.broken = true;
     streaming_ = true;
     sized_ = content_length;
+    ended_ = head_only_;  // a HEAD response is complete with its header
   }
 
   void CloseIfBodyUnread() {
@@ -463,7 +500,8 @@ class Server::Impl {
         acceptor_(ioc_),
         workers_(static_cast<size_t>(std::max(1, options_.worker_threads))),
         signals_(ioc_, SIGINT, SIGTERM),
-        watchdog_(std::chrono::milliseconds(options_.idle_timeout_ms)) {
+        watchdog_(std::chrono::milliseconds(options_.idle_timeout_ms)),
+        body_watchdog_(std::chrono::milliseconds(std::min(options_.max_body_read_ms, options_.idle_timeout_ms))) {
     AddBuiltinRoutes();
   }
 
@@ -487,7 +525,10 @@ class Server::Impl {
 
   void Run() {
     Bind();
-    log::Info("listening", {{"address", fmt::format("{}:{}", options_.host, port())}, {"version", options_.version}});
+    max_connections_ = ConnectionCap();
+    log::Info("listening", {{"address", fmt::format("{}:{}", options_.host, port())},
+                            {"version", options_.version},
+                            {"max_connections", max_connections_}});
     net::co_spawn(ioc_, AcceptLoop(), net::detached);
     signals_.async_wait([this](const beast::error_code& ec, int signo) {
       if (!ec) {
@@ -551,13 +592,49 @@ class Server::Impl {
             {"services", services}};
   }
 
+  //! Raises the soft open-file limit to the hard one and returns the connection cap that fits
+  //! under it (a reserve stays for data files, DuckDB, the catalog and the AI children).
+  int ConnectionCap() const {
+    constexpr rlim_t kReserve = 256;
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+      rlimit raised = lim;
+      raised.rlim_cur = lim.rlim_max;
+      if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    }
+    int cap = std::max(1, options_.max_connections);
+    if (lim.rlim_cur != RLIM_INFINITY) {
+      const rlim_t room = lim.rlim_cur > 2 * kReserve ? lim.rlim_cur - kReserve : lim.rlim_cur / 2;
+      if (static_cast<rlim_t>(cap) > room) {
+        log::Warn("max_connections lowered to fit the open-file limit",
+                  {{"max_connections", options_.max_connections},
+                   {"open_file_limit", static_cast<uint64_t>(lim.rlim_cur)},
+                   {"cap", static_cast<uint64_t>(room)}});
+        cap = static_cast<int>(room);
+      }
+    }
+    return cap;
+  }
+
+  //! Logs at most once a second, with how many events the quiet period hid.
+  bool RateLimitedLog() {
+    const auto now = Clock::now();
+    ++refusals_unlogged_;
+    if (now - last_refusal_log_ < std::chrono::seconds(1)) return false;
+    last_refusal_log_ = now;
+    return true;
+  }
+
   awaitable<void> AcceptLoop() {
     for (;;) {
       auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), kAsTuple);
       if (draining_) co_return;
       if (ec) {
         if (ec == net::error::operation_aborted) co_return;
-        log::Warn("accept failed", {{"error", ec.message()}});
+        // Out of file descriptors (or another transient error): back off; one log line a second.
+        if (RateLimitedLog()) {
+          log::Warn("accept failed", {{"error", ec.message()}, {"count", std::exchange(refusals_unlogged_, 0)}});
+        }
         net::steady_timer t(ioc_, std::chrono::milliseconds(50));
         co_await t.async_wait(kAsTuple);
         continue;
@@ -565,8 +642,40 @@ class Server::Impl {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       auto executor = socket.get_executor();
+      if (connections_.load() >= max_connections_) {
+        if (RateLimitedLog()) {
+          log::Warn("connection refused: at max_connections",
+                    {{"max_connections", max_connections_}, {"count", std::exchange(refusals_unlogged_, 0)}});
+        }
+        net::co_spawn(executor, Refuse(std::move(socket)), net::detached);
+        continue;
+      }
+      connections_++;
       net::co_spawn(executor, Session(std::move(socket)), net::detached);
     }
+  }
+
+  //! Beyond the connection cap: a 503 with Retry-After, then close (no request is read).
+  awaitable<void> Refuse(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    const std::string id = NextRequestId();
+    http::response<http::string_body> res{http::status::service_unavailable, 11};
+    res.set(http::field::server, "lakehouse");
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::retry_after, "1");
+    res.set("X-Request-Id", id);
+    res.keep_alive(false);
+    res.body() = ErrorBody(ErrorCode::kUnavailable,
+                           fmt::format("the server has {} open connections, its limit (server.max_connections); "
+                                       "retry shortly or reuse a keep-alive connection",
+                                       max_connections_),
+                           id);
+    res.prepare_payload();
+    stream.expires_after(std::chrono::seconds(1));
+    co_await http::async_write(stream, res, kAsTuple);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.socket().close(ignored);
   }
 
   awaitable<void> Drain() {
@@ -635,6 +744,19 @@ class Server::Impl {
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream.socket().close(ignored);
+    connections_--;
+  }
+
+  //! Writes a buffered response; a HEAD request gets the header only (with the body's length).
+  awaitable<beast::error_code> WriteBuffered(beast::tcp_stream& stream, BufferedResponse& response) {
+    ArmTimeout(stream);
+    if (response.head_only()) {
+      http::response_serializer<http::string_body> sr{response.message()};
+      auto [ec, n] = co_await http::async_write_header(stream, sr, kAsTuple);
+      co_return ec;
+    }
+    auto [ec, n] = co_await http::async_write(stream, response.message(), kAsTuple);
+    co_return ec;
   }
 
   //! Async operations of the I/O threads get the idle timeout (the worker path has the watchdog).
@@ -675,6 +797,7 @@ class Server::Impl {
     RequestImpl request(header, request_id);
     bool keep_alive = header.keep_alive() && !draining_;
     const bool has_body = header.chunked() || request.content_length().value_or(0) > 0;
+    const bool head = header.method() == http::verb::head;
 
     auto match = router_.Find(request.method(), request.path());
     ResponseState state;
@@ -683,6 +806,7 @@ class Server::Impl {
     if (match.handler == nullptr) {
       // 404 / 405 without reading the body: close the connection if a body follows.
       BufferedResponse response(request_id, keep_alive && !has_body);
+      if (head) response.set_head_only();
       if (!match.allowed_methods.empty()) {
         std::string allow;
         for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
@@ -694,24 +818,25 @@ class Server::Impl {
         error_message = fmt::format("no route for {} {}", request.method(), request.path());
         response.Send(404, ErrorBody(ErrorCode::kNotFound, error_message, request_id), "application/json");
       }
-      ArmTimeout(stream);
-      co_await http::async_write(stream, response.message(), kAsTuple);
+      co_await WriteBuffered(stream, response);
       state = response.state();
     } else {
       request.set_params(std::move(match.params));
       const uint64_t limit = match.options->max_body_bytes ? match.options->max_body_bytes : options_.max_body_bytes;
       if (request.content_length().value_or(0) > limit) {
         BufferedResponse response(request_id, false);
+        if (head) response.set_head_only();
         error_message = fmt::format("request body of {} bytes exceeds the limit of {} bytes for {} {}",
                                     *request.content_length(), limit, request.method(), request.path());
         response.Send(413, ErrorBody(ErrorCode::kPayloadTooLarge, error_message, request_id), "application/json");
-        ArmTimeout(stream);
-        co_await http::async_write(stream, response.message(), kAsTuple);
+        co_await WriteBuffered(stream, response);
         state = response.state();
       } else if (match.options->inline_handler) {
-        state = co_await RunInline(stream, buffer, parser, request, *match.handler, keep_alive, limit);
+        state = co_await RunInline(stream, buffer, parser, request, *match.handler, keep_alive, limit, head);
+      } else if (limit <= options_.max_body_bytes) {
+        state = co_await RunBufferedOnWorker(stream, buffer, parser, request, *match.handler, keep_alive, limit, head);
       } else {
-        state = co_await RunOnWorker(stream, buffer, parser, request, *match.handler, keep_alive, limit);
+        state = co_await RunOnWorker(stream, buffer, parser, request, *match.handler, keep_alive, limit, head);
       }
     }
 
@@ -729,39 +854,88 @@ class Server::Impl {
 
   awaitable<ResponseState> RunInline(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                      http::request_parser<http::empty_body>& parser, RequestImpl& request,
-                                     const Handler& handler, bool keep_alive, uint64_t limit) {
+                                     const Handler& handler, bool keep_alive, uint64_t limit, bool head) {
     http::request_parser<http::string_body> body_parser{std::move(parser)};
     request.set_header(body_parser.get());
     body_parser.body_limit(limit);
-    if (!body_parser.is_done()) {
-      ArmTimeout(stream);
-      auto [ec, n] = co_await http::async_read(stream, buffer, body_parser, kAsTuple);
-      if (ec) {
-        BufferedResponse response(request.request_id(), false);
-        ErrorCode code = ec == http::error::body_limit ? ErrorCode::kPayloadTooLarge : ErrorCode::kInvalidArgument;
-        response.Send(
-            HttpStatus(code),
-            ErrorBody(code, fmt::format("could not read the request body: {}", ec.message()), request.request_id()),
-            "application/json");
-        ArmTimeout(stream);
-        co_await http::async_write(stream, response.message(), kAsTuple);
-        co_return response.state();
-      }
+    if (std::optional<ResponseState> failed = co_await ReadWholeBody(stream, buffer, body_parser, request)) {
+      co_return *failed;
     }
     BufferedBody body(std::move(body_parser.get().body()));
     request.set_body(&body);
     BufferedResponse response(request.request_id(), keep_alive);
+    if (head) response.set_head_only();
     RunHandler(handler, request, response);
-    ArmTimeout(stream);
-    auto [ec, n] = co_await http::async_write(stream, response.message(), kAsTuple);
+    auto ec = co_await WriteBuffered(stream, response);
     ResponseState state = response.state();
     if (ec) state.broken = true;
     co_return state;
   }
 
+  //! Reads a small body on the I/O thread, whole, within max_body_read_ms (a slow client holds no
+  //! worker). Returns the state of the error response when the body could not be read.
+  awaitable<std::optional<ResponseState>> ReadWholeBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                                        http::request_parser<http::string_body>& body_parser,
+                                                        const RequestImpl& request) {
+    if (body_parser.is_done()) co_return std::nullopt;
+    stream.expires_after(std::chrono::milliseconds(std::min(options_.max_body_read_ms, options_.idle_timeout_ms)));
+    if (auto it = body_parser.get().find(http::field::expect);
+        it != body_parser.get().end() && beast::iequals(it->value(), "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      co_await net::async_write(stream, net::buffer(kContinue.data(), kContinue.size()), kAsTuple);
+    }
+    auto [ec, n] = co_await http::async_read(stream, buffer, body_parser, kAsTuple);
+    if (!ec) co_return std::nullopt;
+    ResponseState state;
+    state.keep_alive = false;
+    if (ec == beast::error::timeout) {
+      // The stream closed the socket: nothing can be sent. Logged as 408.
+      state.status = HttpStatus(ErrorCode::kTimeout);
+      state.broken = true;
+      log::Info("request body too slow, connection closed",
+                {{"request_id", request.request_id()}, {"max_body_read_ms", options_.max_body_read_ms}});
+      co_return state;
+    }
+    BufferedResponse response(request.request_id(), false);
+    ErrorCode code = ec == http::error::body_limit ? ErrorCode::kPayloadTooLarge : ErrorCode::kInvalidArgument;
+    response.Send(
+        HttpStatus(code),
+        ErrorBody(code, fmt::format("could not read the request body: {}", ec.message()), request.request_id()),
+        "application/json");
+    co_await WriteBuffered(stream, response);
+    co_return response.state();
+  }
+
+  //! A worker route with a small body: the body is read first on the I/O thread (ReadWholeBody),
+  //! then the handler runs on a worker.
+  awaitable<ResponseState> RunBufferedOnWorker(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                               http::request_parser<http::empty_body>& parser, RequestImpl& request,
+                                               const Handler& handler, bool keep_alive, uint64_t limit, bool head) {
+    http::request_parser<http::string_body> body_parser{std::move(parser)};
+    request.set_header(body_parser.get());
+    body_parser.body_limit(limit);
+    if (std::optional<ResponseState> failed = co_await ReadWholeBody(stream, buffer, body_parser, request)) {
+      co_return *failed;
+    }
+    stream.expires_never();
+    ResponseState state;
+    auto work = [&]() -> awaitable<void> {
+      BufferedBody body(std::move(body_parser.get().body()));
+      request.set_body(&body);
+      SocketResponse response(request.request_id(), keep_alive, stream.socket(), nullptr, watchdog_);
+      if (head) response.set_head_only();
+      RunHandler(handler, request, response);
+      if (response.aborted_stream()) response.ForceClose();
+      state = response.state();
+      co_return;
+    };
+    co_await net::co_spawn(workers_.get_executor(), work(), use_awaitable);
+    co_return state;
+  }
+
   awaitable<ResponseState> RunOnWorker(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                        http::request_parser<http::empty_body>& parser, RequestImpl& request,
-                                       const Handler& handler, bool keep_alive, uint64_t limit) {
+                                       const Handler& handler, bool keep_alive, uint64_t limit, bool head) {
     const bool expect_continue = [&] {
       auto it = parser.get().find(http::field::expect);
       return it != parser.get().end() && beast::iequals(it->value(), "100-continue");
@@ -771,10 +945,12 @@ class Server::Impl {
     body_parser.body_limit(limit);
     ResponseState state;
     auto work = [&]() -> awaitable<void> {
-      StreamingBody body(stream.socket(), buffer, body_parser, expect_continue, watchdog_);
+      StreamingBody body(stream.socket(), buffer, body_parser, expect_continue, body_watchdog_);
       body.set_limit(limit);
+      body.set_rate_floor(std::chrono::milliseconds(options_.max_body_read_ms), options_.min_upload_bytes_per_s);
       request.set_body(&body);
       SocketResponse response(request.request_id(), keep_alive, stream.socket(), &body, watchdog_);
+      if (head) response.set_head_only();
       RunHandler(handler, request, response);
       if (response.aborted_stream()) response.ForceClose();
       state = response.state();
@@ -792,6 +968,11 @@ class Server::Impl {
   net::thread_pool workers_;
   net::signal_set signals_;
   StallWatchdog watchdog_;
+  StallWatchdog body_watchdog_;  //!< upload body reads: no progress for max_body_read_ms ends them
+  int max_connections_ = 0;      //!< options_.max_connections, lowered to fit the open-file limit
+  std::atomic<int> connections_{0};
+  Clock::time_point last_refusal_log_{};
+  uint64_t refusals_unlogged_ = 0;
   bool bound_ = false;
   std::atomic<bool> draining_{false};
   std::atomic<int> active_requests_{0};

@@ -15,6 +15,7 @@
 #include "ingest_internal.h"
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/json_depth.h"
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/shared/memory_budget.h"
 #include "lakehouse/shared/sql.h"
@@ -160,6 +161,39 @@ std::vector<ColumnStats> ReadColumnStats(Connection& con, const std::string& pat
   return out;
 }
 
+//! Reads every page of every column once (one aggregate per column), so a file whose footer is
+//! fine but whose pages are damaged (bad compression, bad encoding) is refused at upload instead
+//! of failing every later query.
+void VerifyParquetPages(Connection& con, const std::string& path) {
+  try {
+    con.Query("SELECT bit_xor(hash(COLUMNS(*))) FROM read_parquet(" + SqlLiteral(path) + ")", "damaged Parquet file");
+  } catch (const Error& e) {
+    // DuckDB reports some damage as internal errors: for an upload it is the file's fault.
+    if (e.code() == ErrorCode::kInternal) throw Error(ErrorCode::kInvalidArgument, e.what());
+    throw;
+  }
+}
+
+//! Refuses JSON text nested deeper than `max_depth` before DuckDB's recursive reader sees it.
+void CheckJsonFileDepth(const std::string& path, int max_depth) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) Fail(ErrorCode::kInternal, "cannot open {}: {}", path, std::strerror(errno));
+  JsonDepth depth;
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    ssize_t got = ::read(fd, buf.data(), buf.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    depth.Feed(std::string_view(buf.data(), static_cast<size_t>(got)));
+    if (depth.max_depth() > max_depth) break;
+  }
+  ::close(fd);
+  if (depth.max_depth() > max_depth) {
+    Fail(ErrorCode::kInvalidArgument, "the JSON upload nests more than {} levels deep (limits.max_json_depth)",
+         max_depth);
+  }
+}
+
 //! Reads bytes [offset, offset + n) of a file.
 std::string ReadAt(const std::string& path, uint64_t offset, size_t n) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -231,7 +265,11 @@ class IngestorImpl final : public Ingestor {
     if (result.format == Format::kParquet) {
       CheckParquetMagic(upload.path(), head, result.bytes_received);
       info = ReadParquetInfo(con, upload.path(), "invalid Parquet file");
+      VerifyParquetPages(con, upload.path());
     } else {
+      if (result.format == Format::kJson || result.format == Format::kNdjson) {
+        CheckJsonFileDepth(upload.path(), options_.max_json_depth);
+      }
       converted.emplace((std::filesystem::path(options_.temp_dir) / ("ingest-" + id + ".parquet")).string());
       Convert(con, result.format, upload.path(), converted->path(), head);
       parquet_path = converted->path();

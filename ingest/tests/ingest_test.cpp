@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "ingest_internal.h"
@@ -242,6 +243,32 @@ TEST_P(IngestTest, BadInputIsRejectedAndLeavesNothing) {
   // With allow_schema_change the same upload is a new schema version.
   auto r = Upload("sales", CommitOp::kAppend, other, std::nullopt, true);
   EXPECT_EQ(r.manifest.schema_version, 2u);
+}
+
+TEST_P(IngestTest, DeepJsonAndDamagedParquetAreRefused) {
+  // Issue 14: '[' * 10000 as JSON crashed the process inside DuckDB's JSON reader.
+  const std::string deep = std::string(10000, '[') + std::string(10000, ']');
+  ExpectRejected("deep", ErrorCode::kInvalidArgument, "levels deep",
+                 [&] { Upload("deep", CommitOp::kCreate, deep, Format::kJson); });
+  ExpectRejected("deep", ErrorCode::kInvalidArgument, "levels deep",
+                 [&] { Upload("deep", CommitOp::kCreate, "{\"a\": " + deep + "}\n", Format::kNdjson); });
+  ExpectRejected("deep", ErrorCode::kInvalidArgument, "levels deep",
+                 [&] { Upload("deep", CommitOp::kCreate, deep, std::nullopt); });
+  // Nesting within the limit (and brackets inside strings) is fine.
+  auto ok = Upload("nested", CommitOp::kCreate, R"([{"a": [[1, 2]], "s": "[[[[[[["}])", Format::kJson);
+  EXPECT_EQ(ok.manifest.row_count(), 1u);
+
+  // Issue 14: a valid file with random bytes written at a third of its length passed the footer
+  // check; every later sum() failed with a ZSTD error.
+  std::string path = work_ + "/damaged.parquet";
+  duck_.Run("COPY (SELECT range AS id, md5(range::VARCHAR) AS h FROM range(100000)) TO '" + path +
+            "' (FORMAT parquet, COMPRESSION zstd)");
+  std::string bytes = ReadFile(path);
+  std::mt19937 rng(14);
+  for (size_t i = 0; i < 4096; ++i) bytes[bytes.size() / 3 + i] = static_cast<char>(rng());
+  ExpectRejected("damaged", ErrorCode::kInvalidArgument, "damaged Parquet",
+                 [&] { Upload("damaged", CommitOp::kCreate, bytes, std::nullopt); });
+  EXPECT_EQ(Upload("intact", CommitOp::kCreate, ReadFile(path), std::nullopt).manifest.row_count(), 100000u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Local, IngestTest, ::testing::Values("local"));

@@ -15,6 +15,7 @@
 #include "lakehouse/shared/memory_budget.h"
 #include "lakehouse/shared/watchdog.h"
 #include "object_fs.h"
+#include "query_limits.h"
 #include "resolver.h"
 #include "sandbox.h"
 
@@ -35,6 +36,11 @@ class EngineImpl final : public QueryEngine {
                               duckdb::Value(DuckDbBytes(SplitDuckDbBudget(config.memory_limit).query_bytes)));
     db_config.SetOptionByName("threads", duckdb::Value::BIGINT(config.threads));
     if (!config.temp_dir.empty()) db_config.SetOptionByName("temp_directory", duckdb::Value(config.temp_dir));
+    if (config.max_spill_total_bytes != 0) {
+      db_config.SetOptionByName("max_temp_directory_size",
+                                duckdb::Value(std::to_string(config.max_spill_total_bytes) + "B"));
+    }
+    InstallMemoryCap(db_config, config.max_memory_bytes);
     resolver_.InstallReplacementScan(db_config);
     db_ = std::make_unique<duckdb::DuckDB>(nullptr, &db_config);
 
@@ -42,12 +48,18 @@ class EngineImpl final : public QueryEngine {
         MakeObjectFileSystem(store, registry_, remote_stats_, config.footer_cache_bytes, config.force_range_reads));
     resolver_.Attach(*db_);
     duckdb::Connection admin(*db_);
+    InstallFunctionGuards(admin, config);
     LockSandbox(admin);
 
     // The catalog cannot remove listeners: the engine's detaches itself on destruction.
     catalog_.AddListener([link = listener_link_](const DatasetManifest& manifest) {
       std::lock_guard lock(link->mu);
-      if (link->engine != nullptr) link->engine->resolver_.Invalidate(manifest.dataset);
+      if (link->engine == nullptr) return;
+      if (manifest.tombstone) {
+        link->engine->resolver_.Forget(manifest.dataset);
+      } else {
+        link->engine->resolver_.Invalidate(manifest.dataset);
+      }
     });
   }
 

@@ -16,6 +16,7 @@
 #include "encoders.h"
 #include "lakehouse/shared/error.h"
 #include "output.h"
+#include "query_limits.h"
 #include "resolver.h"
 #include "sandbox.h"
 
@@ -101,6 +102,7 @@ class QueryRun {
   //! Step 2: exactly one statement, and one that only reads.
   duckdb::unique_ptr<duckdb::SQLStatement> ParseStatement() {
     duckdb::vector<duckdb::unique_ptr<duckdb::SQLStatement>> statements;
+    CheckSqlText(request_.sql);
     try {
       statements = con_.ExtractStatements(request_.sql);
     } catch (const std::exception& e) {
@@ -109,6 +111,7 @@ class QueryRun {
     }
     LH_USER_CHECK(statements.size() == 1, "send exactly one statement per query, got {}", statements.size());
     CheckReadOnly(*statements[0], request_.sql);
+    CheckQueryShape(*statements[0]);
     return std::move(statements[0]);
   }
 

@@ -14,9 +14,19 @@ constexpr std::string_view kScheme = "lakehouse://";
 
 std::string ObjectPath(const std::string& key) { return std::string(kScheme) + key; }
 
-void ObjectRegistry::Add(const ObjectRef& ref) {
+void ObjectRegistry::Add(const std::string& dataset, const ObjectRef& ref) {
   std::lock_guard lock(mu_);
-  objects_[ref.key] = RegisteredObject{ref.size, ref.etag};
+  if (objects_.insert_or_assign(ref.key, RegisteredObject{ref.size, ref.etag}).second) {
+    keys_by_dataset_[dataset].push_back(ref.key);
+  }
+}
+
+void ObjectRegistry::ForgetDataset(const std::string& dataset) {
+  std::lock_guard lock(mu_);
+  auto it = keys_by_dataset_.find(dataset);
+  if (it == keys_by_dataset_.end()) return;
+  for (const auto& key : it->second) objects_.erase(key);
+  keys_by_dataset_.erase(it);
 }
 
 std::optional<RegisteredObject> ObjectRegistry::Find(const std::string& key) const {
@@ -120,7 +130,9 @@ class LakehouseFileSystem final : public duckdb::FileSystem {
     auto object = registry_->Find(key);
     if (!object) {
       if (flags.ReturnNullIfNotExists()) return nullptr;
-      throw duckdb::IOException("\"%s\" is not an object of any dataset; query datasets by name", path);
+      // A user's mistake (a guessed or deleted object), not a storage failure: 400, not 503.
+      throw duckdb::PermissionException(
+          "\"%s\" is not an object of any dataset (or its dataset was deleted); query datasets by name", path);
     }
     duckdb::unique_ptr<duckdb::FileHandle> local;
     if (!force_range_reads_) {
@@ -163,8 +175,13 @@ class LakehouseFileSystem final : public duckdb::FileSystem {
     return registry_->Find(KeyOf(filename)).has_value();
   }
   duckdb::vector<duckdb::OpenFileInfo> Glob(const std::string& path, duckdb::FileOpener*) override {
+    if (!registry_->Find(KeyOf(path))) {
+      // A user's mistake (a guessed or deleted object), not a storage failure: 400, not 503.
+      throw duckdb::PermissionException(
+          "\"%s\" is not an object of any dataset (or its dataset was deleted); query datasets by name", path);
+    }
     duckdb::vector<duckdb::OpenFileInfo> result;
-    if (registry_->Find(KeyOf(path))) result.emplace_back(path);
+    result.emplace_back(path);
     return result;
   }
   void Seek(duckdb::FileHandle& handle, idx_t location) override {
@@ -179,7 +196,9 @@ class LakehouseFileSystem final : public duckdb::FileSystem {
 
  private:
   static std::string KeyOf(const std::string& path) {
-    if (!path.starts_with(kScheme)) throw duckdb::IOException("\"%s\" is not a lakehouse:// object path", path);
+    if (!path.starts_with(kScheme)) {
+      throw duckdb::PermissionException("\"%s\" is not a lakehouse:// object path; query datasets by name", path);
+    }
     return path.substr(kScheme.size());
   }
 

@@ -31,13 +31,17 @@ struct RegisteredObject {
 //! The objects of every manifest the engine resolved; lakehouse:// serves these and nothing else.
 class ObjectRegistry {
  public:
-  void Add(const ObjectRef& ref);
+  //! Registers an object of `dataset` (a manifest the resolver read).
+  void Add(const std::string& dataset, const ObjectRef& ref);
   std::optional<RegisteredObject> Find(const std::string& key) const;
+  //! Forgets every object of a deleted dataset: lakehouse:// paths to them stop resolving.
+  void ForgetDataset(const std::string& dataset);
   size_t size() const;
 
  private:
   mutable std::mutex mu_;
   std::unordered_map<std::string, RegisteredObject> objects_;
+  std::unordered_map<std::string, std::vector<std::string>> keys_by_dataset_;
 };
 
 //! Counters of the remote read path (reported by the engine's health).

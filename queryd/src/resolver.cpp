@@ -90,6 +90,17 @@ void Resolver::Invalidate(const std::string& dataset) {
   ++generation_[dataset];
 }
 
+void Resolver::Forget(const std::string& dataset) {
+  {
+    std::lock_guard lock(mu_);
+    head_.erase(dataset);
+    ++generation_[dataset];
+    const std::string prefix = dataset + "@";
+    std::erase_if(versions_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
+  }
+  registry_->ForgetDataset(dataset);
+}
+
 size_t Resolver::resolved_datasets() {
   std::lock_guard lock(mu_);
   return head_.size();
@@ -169,7 +180,7 @@ std::shared_ptr<const ResolvedDataset> Resolver::Resolve(const DatasetManifest& 
          "damaged",
          manifest.dataset, manifest.version, manifest.fingerprint.hex.substr(0, 12));
   }
-  for (const auto& object : manifest.objects) registry_->Add(object.ref);
+  for (const auto& object : manifest.objects) registry_->Add(manifest.dataset, object.ref);
   // Schema check: every object's columns against the manifest's. An object that differs is
   // either damage (409 naming the dataset) or, after an append that changed the schema
   // (schema_version > 1), an object written under an older schema version.

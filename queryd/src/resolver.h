@@ -56,6 +56,9 @@ class Resolver {
 
   //! Forgets the cached head of `dataset` (a commit landed).
   void Invalidate(const std::string& dataset);
+  //! A dataset was deleted: its cached versions and its objects are forgotten (the catalog
+  //! answers 404 for every version now), so nothing of it stays readable until a restart.
+  void Forget(const std::string& dataset);
   //! Datasets whose head is cached.
   size_t resolved_datasets();
 

@@ -7,6 +7,7 @@
 
 #include "duckdb/parser/statement/explain_statement.hpp"
 #include "lakehouse/catalogd/catalog.h"
+#include "query_limits.h"
 
 namespace lakehouse::queryd {
 
@@ -132,7 +133,16 @@ void ThrowQueryError(const duckdb::ErrorData& error, const QueryOutcome& outcome
     case ExceptionType::INTERRUPT:
       Fail(ErrorCode::kCancelled, "the query was cancelled");
     case ExceptionType::OUT_OF_MEMORY:
-      Fail(ErrorCode::kUnavailable, "the query needs more memory than the engine may use: {}", message);
+      if (IsMemoryCapError(message)) {
+        Fail(ErrorCode::kUnavailable,
+             "the query needed more memory than the server allows (limits.max_memory) and was cancelled; other "
+             "queries were not affected: {}",
+             message.substr(0, message.find('\n')));
+      }
+      Fail(ErrorCode::kUnavailable,
+           "the query needed more memory than query.memory_limit and more disk than limits.max_spill_total allow, "
+           "and was cancelled: {}",
+           message.substr(0, message.find('\n')));
     case ExceptionType::IO:
     case ExceptionType::HTTP:
       Fail(ErrorCode::kUnavailable, "{}", message);

@@ -6,8 +6,9 @@
 // fsync'ed. Readers therefore see the old or the new file, never a partial one. Temp names are
 // hidden from List and rejected as keys.
 //
-// A crash can leave temp files behind; a background sweep at start removes those untouched for an
-// hour (an upload in progress writes to its temp file, so its mtime stays fresh).
+// A crash can leave temp files behind. Temp names carry the writer's pid (".lh-tmp-<pid>-<random>"),
+// so a background sweep at start removes at once those of processes that no longer run, and any
+// other temp file untouched for an hour (an upload in progress keeps its mtime fresh).
 //
 // ETag: "<size>-<mtime ns>-<inode>" in hex, read from stat(2). Every write creates a new inode
 // with a new mtime, so the ETag changes whenever the object is replaced, and Head never has to
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -396,7 +398,7 @@ class LocalStore final : public ObjectStore {
     Fd fd;
     for (int attempt = 0;; ++attempt) {
       MakeParents(key);
-      tmp.path = dir + "/" + std::string(kTempPrefix) + RandomSuffix();
+      tmp.path = dir + "/" + std::string(kTempPrefix) + std::to_string(::getpid()) + "-" + RandomSuffix();
       fd = Fd(::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
       if (fd.get() >= 0) break;
       int err = errno;
@@ -477,7 +479,21 @@ class LocalStore final : public ObjectStore {
     }
   }
 
-  //! Removes temp files left by a crash (older than kStaleTempSeconds) under `dir`.
+  //! True when a temp file's name carries the pid of a process that no longer runs (it crashed or
+  //! was killed mid-write). A pid reused since is caught later by the age rule.
+  static bool WriterIsGone(std::string_view name) {
+    std::string_view rest = name.substr(kTempPrefix.size());
+    const size_t dash = rest.find('-');
+    if (dash == std::string_view::npos || dash == 0) return false;  // an older name without a pid
+    long pid = 0;
+    for (char c : rest.substr(0, dash)) {
+      if (c < '0' || c > '9' || pid > (1L << 30)) return false;
+      pid = pid * 10 + (c - '0');
+    }
+    return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+  }
+
+  //! Removes temp files left by a crash under `dir` (see WriterIsGone and kStaleTempSeconds).
   void SweepTempFiles(const std::string& dir, const std::stop_token& stop) const {
     constexpr int64_t kStaleTempSeconds = 3600;
     DIR* d = ::opendir(dir.c_str());
@@ -494,7 +510,7 @@ class LocalStore final : public ObjectStore {
       if (S_ISDIR(st.st_mode)) {
         subdirs.push_back(std::move(path));
       } else if (name.substr(0, kTempPrefix.size()) == kTempPrefix && S_ISREG(st.st_mode) &&
-                 now - st.st_mtim.tv_sec > kStaleTempSeconds) {
+                 (WriterIsGone(name) || now - st.st_mtim.tv_sec > kStaleTempSeconds)) {
         ::unlink(path.c_str());
       }
     }

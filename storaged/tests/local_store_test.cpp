@@ -3,6 +3,10 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
 
 #include <ctime>
 
@@ -63,6 +67,28 @@ TEST_F(LocalStoreTest, StaleTempFilesAreSweptAtStart) {
   EXPECT_FALSE(std::filesystem::exists(stale));
   EXPECT_TRUE(std::filesystem::exists(fresh));
   EXPECT_EQ(restarted->GetBytes("d/e/visible"), "v");
+}
+
+TEST_F(LocalStoreTest, TempFilesOfDeadWritersAreSweptAtOnce) {
+  // Issue 14: 317 kill -9 restarts left 175 fresh temp files for an hour. A temp file names its
+  // writer's pid; the sweep at start removes those of processes that are gone, however fresh.
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  store_->PutBytes("d/visible", "v");
+  const std::string dead = fmt::format("{}/d/.lh-tmp-{}-0123456789abcdef", root_, child);
+  const std::string live = fmt::format("{}/d/.lh-tmp-{}-0123456789abcdef", root_, ::getpid());
+  std::ofstream(dead) << "left by a killed writer";
+  std::ofstream(live) << "a write in progress";
+  auto restarted = MakeLocalStore({root_, "s", ""});
+  for (int i = 0; i < 200 && std::filesystem::exists(dead); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(live));
+  // The store's own temp names carry its pid.
+  EXPECT_EQ(restarted->GetBytes("d/visible"), "v");
 }
 
 TEST_F(LocalStoreTest, KeyCannotBeBothObjectAndFolder) {

@@ -4,7 +4,8 @@
 //   body --spool--> temp file --DuckDB--> validated Parquet --Put--> data/<dataset>/<id>.parquet
 //        --Catalog::Commit--> new version visible
 //
-// Parquet is stored as uploaded after its footer is read with DuckDB (schema, row count); CSV,
+// Parquet is stored as uploaded after DuckDB read its footer (schema, row count) and every page once
+// (damaged pages are refused); CSV,
 // JSON and NDJSON are converted to zstd Parquet by DuckDB. The body is streamed to disk, never
 // held whole in memory. On any failure the data object and the temp files are deleted, so a
 // failed upload never becomes visible. Only DuckDB's C API is used (no duckdb.hpp).
@@ -17,6 +18,7 @@
 
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/shared/io.h"
+#include "lakehouse/shared/json_depth.h"
 #include "lakehouse/shared/types.h"
 #include "lakehouse/storaged/object_store.h"
 
@@ -43,6 +45,7 @@ struct IngestOptions {
   //! (shared/memory_budget.h, docs/adr/0011-duckdb-memory.md).
   std::string memory_limit = "1GB";
   int threads = 2;  //!< DuckDB threads
+  int max_json_depth = kDefaultMaxJsonDepth;  //!< deeper JSON/NDJSON uploads are refused (400)
 };
 
 struct IngestRequest {

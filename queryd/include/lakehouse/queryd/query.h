@@ -32,6 +32,11 @@ struct QueryConfig {
   //! Read local objects through ObjectStore::GetRange too, as for S3 (tests and benchmarks of the
   //! remote path without a remote store). Off: local objects are read in place.
   bool force_range_reads = false;
+  // Operator limits (README "Operator limits"; 0 = none)
+  uint64_t max_memory_bytes = 0;           //!< process RSS above which running queries are cancelled (503)
+  uint64_t max_spill_per_query_bytes = 0;  //!< spill of one query (enforced while it runs alone or is the oldest)
+  uint64_t max_spill_total_bytes = 0;      //!< DuckDB max_temp_directory_size
+  int max_json_depth = 256;                //!< recursive JSON functions refuse deeper input
 };
 
 enum class ResultFormat { kJson, kNdjson, kCsv, kArrow };
