@@ -92,6 +92,9 @@ const std::vector<Setting>& Settings() {
        INT(query_timeout_ms, "query.timeout_ms")},
       {"query.max_timeout_ms", "LAKEHOUSE_QUERY_MAX_TIMEOUT_MS", "query-max-timeout-ms",
        "largest timeout a request may ask for", INT(query_max_timeout_ms, "query.max_timeout_ms")},
+      {"query.streaming_buffer_bytes", "LAKEHOUSE_QUERY_STREAMING_BUFFER_BYTES", "query-streaming-buffer-bytes",
+       "how far DuckDB's threads may run ahead of a streamed result, per query (default 32 MiB)",
+       INT(query_streaming_buffer_bytes, "query.streaming_buffer_bytes")},
       {"ai.enabled", "LAKEHOUSE_AI", "ai", "start the AI sidecar (true/false)", BOOL(ai_enabled, "ai.enabled")},
       {"ai.sidecar_url", "LAKEHOUSE_SIDECAR_URL", "sidecar-url", "use this running sidecar instead of starting one",
        STR(ai_sidecar_url)},
@@ -141,6 +144,10 @@ void Validate(const Config& c) {
   }
   if (c.io_threads < 1 || c.worker_threads < 1 || c.query_threads < 1) {
     Fail(ErrorCode::kInvalidArgument, "thread counts must be at least 1");
+  }
+  if (c.query_streaming_buffer_bytes < 1) {
+    Fail(ErrorCode::kInvalidArgument, "query.streaming_buffer_bytes must be positive, got {}",
+         c.query_streaming_buffer_bytes);
   }
 }
 

@@ -97,6 +97,7 @@ class Services final : public RunningServices {
     query_config.temp_dir = config.query_temp_dir.empty() ? config.temp_dir() + "/query" : config.query_temp_dir;
     query_config.default_timeout_ms = config.query_timeout_ms;
     query_config.max_timeout_ms = config.query_max_timeout_ms;
+    query_config.streaming_buffer_bytes = static_cast<uint64_t>(config.query_streaming_buffer_bytes);
     std::filesystem::create_directories(query_config.temp_dir);
     query_ = queryd::MakeQueryEngine(*catalog_, *store_, query_config);
 

@@ -504,7 +504,7 @@ TEST(MemoryBudget, QueryAndIngestTogetherStayWithinTheConfiguredLimit) {
     options.temp_dir = stack->store->root + "/ingest-tmp";
     auto ingestor = ingest::MakeIngestor(*stack->store->store, *stack->catalog, options);
 
-    const auto result = json::parse(stack->Run("SELECT current_setting('memory_limit') AS m"));
+    const auto result = nlohmann::json::parse(stack->Run("SELECT current_setting('memory_limit') AS m"));
     const double query_bytes = DuckDbSizeToBytes(result["rows"][0][0].get<std::string>());
     const double ingest_bytes = DuckDbSizeToBytes(ingestor->MemoryLimit());
     const double limit = static_cast<double>(ParseByteSize(budget));
@@ -512,6 +512,18 @@ TEST(MemoryBudget, QueryAndIngestTogetherStayWithinTheConfiguredLimit) {
     EXPECT_GT(ingest_bytes, 0.1 * limit) << budget;
     // DuckDB renders limits to 0.1 units: allow that rounding and nothing more.
     EXPECT_LE(query_bytes + ingest_bytes, limit * 1.001) << budget << ": " << query_bytes << " + " << ingest_bytes;
+  }
+}
+
+// ADR 0012: each query's connection lets DuckDB's threads run QueryConfig::streaming_buffer_bytes
+// ahead of the streamed result (DuckDB's own default is ~1 MB).
+TEST(StreamingBuffer, QueriesUseTheConfiguredSize) {
+  for (const auto& [bytes, shown] : {std::pair<uint64_t, std::string>{5000000, "4.7 MiB"}, {32ull << 20, "32.0 MiB"}}) {
+    QueryConfig config;
+    config.streaming_buffer_bytes = bytes;
+    auto stack = testing::Stack::Make("local", config);
+    const auto result = nlohmann::json::parse(stack->Run("SELECT current_setting('streaming_buffer_size') AS s"));
+    EXPECT_EQ(result["rows"][0][0], shown) << bytes;
   }
 }
 
