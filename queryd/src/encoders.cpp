@@ -32,7 +32,8 @@ template <typename T>
 void AppendNumber(std::string& out, T value) {
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out.append(buf, end);
+  out.append(buf,
+             static_cast<size_t>(end - buf));  // (pointer, length): the iterator-pair overload goes through _M_replace
 }
 
 //! Writes `scale` fractional digits (then a '.') and at least one integer digit of `v` backwards,
@@ -66,7 +67,7 @@ void AppendDecimal(std::string& out, Int128 value, int scale) {
   char* p = magnitude <= UINT64_MAX ? WriteDecimalDigits(end, static_cast<uint64_t>(magnitude), frac)
                                     : WriteDecimalDigits(end, magnitude, frac);
   if (negative) *--p = '-';
-  out.append(p, end);
+  out.append(p, static_cast<size_t>(end - p));
   if (scale < 0) out.append(static_cast<size_t>(-scale), '0');
 }
 
@@ -94,7 +95,7 @@ void AppendDate(std::string& out, int64_t days) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), year);
   for (ptrdiff_t pad = 4 - (end - buf); pad > 0; --pad) out.push_back('0');
-  out.append(buf, end);
+  out.append(buf, static_cast<size_t>(end - buf));
   out.push_back('-');
   Append2(out, month);
   out.push_back('-');
@@ -631,7 +632,7 @@ class CsvEncoder final : public Encoder {
  private:
   Output& out_;
   std::vector<ArrowType> types_;
-  std::vector<bool> quote_check_;  //!< per column: MayNeedCsvQuotes
+  std::vector<uint8_t> quote_check_;  //!< per column: MayNeedCsvQuotes (not vector<bool>: read per cell)
 };
 
 class ArrowEncoder final : public Encoder {
