@@ -31,7 +31,7 @@ for label in old new; do
   done
   kill -INT "$pid"; wait "$pid" || true
   for enc in Json Csv; do
-    IR[$label.$enc]=$(callgrind_annotate --inclusive=yes "$dir/cg.out" | grep "${enc}Encoder::Batch" | head -1 | awk '{gsub(",", "", $1); print $1}')
+    IR[$label.$enc]=$(callgrind_annotate --inclusive=yes "$dir/cg.out" 2>/dev/null | grep "${enc}Encoder::Batch" | head -1 | awk '{gsub(",", "", $1); print $1}')
   done
   sed -i 's/"elapsed_ms":[0-9]*/"elapsed_ms":0/' "$dir/out.json"
 done
