@@ -348,6 +348,22 @@ TEST(EncodingTest, CsvIsRfc4180WithAHeader) {
   EXPECT_EQ(csv, "\"a,b\",q,n,e,d,l\r\n1,\"x\"\"y\",,\"\",12.50,\"[1,2]\"\r\n");
 }
 
+// ADR 0012: decimals are formatted from a stack buffer, 64-bit when the value fits, 128-bit beyond;
+// every case of leading zeros, sign and scale, in JSON (quoted: exact) and CSV.
+TEST(EncodingTest, DecimalsKeepSignLeadingZerosAndScale) {
+  auto stack = Stack::Make("local");
+  const char* sql =
+      "SELECT -0.05::DECIMAL(4,2) AS a, 0::DECIMAL(4,2) AS b, -5::DECIMAL(3,0) AS c, 0.001::DECIMAL(38,37) AS d, "
+      "(-12345678901234567890.0123456789)::DECIMAL(30,10) AS e, 18446744073709551616::DECIMAL(38,0) AS f, "
+      "-0.0000000000000000000000000000000000001::DECIMAL(38,37) AS g";
+  const auto json = nlohmann::json::parse(stack->Run(sql));
+  EXPECT_EQ(json["rows"][0], nlohmann::json::parse(R"(["-0.05","0.00","-5","0.0010000000000000000000000000000000000",
+      "-12345678901234567890.0123456789","18446744073709551616","-0.0000000000000000000000000000000000001"])"));
+  EXPECT_EQ(stack->Run(sql, ResultFormat::kCsv),
+            "a,b,c,d,e,f,g\r\n-0.05,0.00,-5,0.0010000000000000000000000000000000000,-12345678901234567890.0123456789,"
+            "18446744073709551616,-0.0000000000000000000000000000000000001\r\n");
+}
+
 TEST(EncodingTest, NdjsonIsOneObjectPerLine) {
   auto stack = Stack::Make("local");
   EXPECT_EQ(stack->Run("SELECT range AS x, 'v' || range AS y FROM range(2)", ResultFormat::kNdjson),
