@@ -32,8 +32,8 @@ template <typename T>
 void AppendNumber(std::string& out, T value) {
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out.append(buf,
-             static_cast<size_t>(end - buf));  // (pointer, length): the iterator-pair overload goes through _M_replace
+  // (pointer, length): append(char*, char*) would pick the iterator-pair overload (_M_replace).
+  out.append(buf, static_cast<size_t>(end - buf));
 }
 
 //! Writes `scale` fractional digits (then a '.') and at least one integer digit of `v` backwards,
