@@ -94,6 +94,9 @@ const std::vector<Setting>& Settings() {
        INT(query_timeout_ms, "query.timeout_ms")},
       {"query.max_timeout_ms", "LAKEHOUSE_QUERY_MAX_TIMEOUT_MS", "query-max-timeout-ms",
        "largest timeout a request may ask for", INT(query_max_timeout_ms, "query.max_timeout_ms")},
+      {"query.streaming_buffer_bytes", "LAKEHOUSE_QUERY_STREAMING_BUFFER_BYTES", "query-streaming-buffer-bytes",
+       "how far DuckDB's threads may run ahead of a streamed result, per query (default 32 MiB)",
+       INT(query_streaming_buffer_bytes, "query.streaming_buffer_bytes")},
       {"limits.max_connections", "LAKEHOUSE_MAX_CONNECTIONS", "max-connections",
        "open connections beyond this get 503 (lowered to fit the open-file limit, which is raised at start)",
        INT(max_connections, "limits.max_connections")},
@@ -180,6 +183,10 @@ void Validate(const Config& c) {
   ParseBytes("limits.max_memory", c.max_memory);
   ParseBytes("limits.max_spill_per_query", c.max_spill_per_query);
   ParseBytes("limits.max_spill_total", c.max_spill_total);
+  if (c.query_streaming_buffer_bytes < 1) {
+    Fail(ErrorCode::kInvalidArgument, "query.streaming_buffer_bytes must be positive, got {}",
+         c.query_streaming_buffer_bytes);
+  }
 }
 
 }  // namespace

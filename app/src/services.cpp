@@ -103,6 +103,7 @@ class Services final : public RunningServices {
     query_config.max_spill_per_query_bytes = ParseBytes("limits.max_spill_per_query", config.max_spill_per_query);
     query_config.max_spill_total_bytes = ParseBytes("limits.max_spill_total", config.max_spill_total);
     query_config.max_json_depth = config.max_json_depth;
+    query_config.streaming_buffer_bytes = static_cast<uint64_t>(config.query_streaming_buffer_bytes);
     std::filesystem::create_directories(query_config.temp_dir);
     query_ = queryd::MakeQueryEngine(*catalog_, *store_, query_config);
 

@@ -32,36 +32,43 @@ template <typename T>
 void AppendNumber(std::string& out, T value) {
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out.append(buf, end);
+  // (pointer, length): append(char*, char*) would pick the iterator-pair overload (_M_replace).
+  out.append(buf, static_cast<size_t>(end - buf));
 }
 
-void AppendUInt128(std::string& out, UInt128 v) {
-  char buf[48];
-  char* p = buf + sizeof(buf);
+//! Writes `scale` fractional digits (then a '.') and at least one integer digit of `v` backwards,
+//! ending before `end`; returns the first character written.
+template <typename U>
+char* WriteDecimalDigits(char* end, U v, int scale) {
+  char* p = end;
+  for (int i = 0; i < scale; ++i) {
+    *--p = static_cast<char>('0' + static_cast<int>(v % 10));
+    v /= 10;
+  }
+  if (scale > 0) *--p = '.';
   do {
     *--p = static_cast<char>('0' + static_cast<int>(v % 10));
     v /= 10;
   } while (v != 0);
-  out.append(p, buf + sizeof(buf));
+  return p;
 }
 
+//! A decimal's text ("-12.30" for -1230 at scale 2), written straight into `out` from a stack
+//! buffer: no temporary string per value, and 64-bit arithmetic when the value fits (ADR 0012).
 void AppendDecimal(std::string& out, Int128 value, int scale) {
+  constexpr int kMaxScale = 76;  // Arrow's widest decimal; 128-bit values have at most 39 digits
+  if (scale > kMaxScale) Fail(ErrorCode::kInternal, "decimal scale {} is out of range", scale);
   const bool negative = value < 0;
   const UInt128 magnitude =
       negative ? static_cast<UInt128>(0) - static_cast<UInt128>(value) : static_cast<UInt128>(value);
-  std::string digits;
-  AppendUInt128(digits, magnitude);
-  if (negative) out.push_back('-');
-  if (scale <= 0) {
-    out += digits;
-    out.append(static_cast<size_t>(-scale), '0');
-    return;
-  }
-  if (digits.size() <= static_cast<size_t>(scale))
-    digits.insert(0, static_cast<size_t>(scale) + 1 - digits.size(), '0');
-  out.append(digits, 0, digits.size() - static_cast<size_t>(scale));
-  out.push_back('.');
-  out.append(digits, digits.size() - static_cast<size_t>(scale), std::string::npos);
+  char buf[kMaxScale + 48];
+  char* end = buf + sizeof(buf);
+  const int frac = scale > 0 ? scale : 0;
+  char* p = magnitude <= UINT64_MAX ? WriteDecimalDigits(end, static_cast<uint64_t>(magnitude), frac)
+                                    : WriteDecimalDigits(end, magnitude, frac);
+  if (negative) *--p = '-';
+  out.append(p, static_cast<size_t>(end - p));
+  if (scale < 0) out.append(static_cast<size_t>(-scale), '0');
 }
 
 void Append2(std::string& out, int64_t v) {
@@ -88,7 +95,7 @@ void AppendDate(std::string& out, int64_t days) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), year);
   for (ptrdiff_t pad = 4 - (end - buf); pad > 0; --pad) out.push_back('0');
-  out.append(buf, end);
+  out.append(buf, static_cast<size_t>(end - buf));
   out.push_back('-');
   Append2(out, month);
   out.push_back('-');
@@ -543,9 +550,39 @@ class NdjsonEncoder final : public Encoder {
   std::vector<std::string> keys_;
 };
 
+//! Whether a column's text may hold a character CSV must quote: only text and nested values (their
+//! JSON) can; numbers, decimals, dates, times, intervals and base64 cannot, so their cells skip the scan.
+bool MayNeedCsvQuotes(const ArrowType& t) {
+  switch (t.kind) {
+    case Kind::kNull:
+    case Kind::kBool:
+    case Kind::kInt:
+    case Kind::kFloat:
+    case Kind::kDecimal:
+    case Kind::kBinary:
+    case Kind::kLargeBinary:
+    case Kind::kFixedBinary:
+    case Kind::kDate32:
+    case Kind::kDate64:
+    case Kind::kTime32:
+    case Kind::kTime64:
+    case Kind::kTimestamp:
+    case Kind::kDuration:
+    case Kind::kIntervalMonths:
+    case Kind::kIntervalDayTime:
+    case Kind::kIntervalMonthDayNano:
+      return false;
+    default:
+      return true;
+  }
+}
+
 void AppendCsvCell(std::string& b, size_t start) {
   // RFC 4180: quote a cell holding a comma, a quote or a line break; double inner quotes.
-  if (b.find_first_of(",\"\r\n", start) == std::string::npos) return;
+  const char* p = b.data() + start;
+  const char* end = b.data() + b.size();
+  while (p != end && *p != ',' && *p != '"' && *p != '\r' && *p != '\n') ++p;
+  if (p == end) return;
   std::string cell = b.substr(start);
   b.resize(start);
   b.push_back('"');
@@ -561,6 +598,7 @@ class CsvEncoder final : public Encoder {
   explicit CsvEncoder(Output& out) : out_(out) {}
   void Start(const std::vector<ColumnInfo>& columns, const ArrowSchema& schema) override {
     types_ = arrow::ParseArrowType(schema).children;
+    for (const auto& t : types_) quote_check_.push_back(MayNeedCsvQuotes(t));
     std::string& b = out_.buffer();
     for (size_t i = 0; i < columns.size(); ++i) {
       if (i != 0) b.push_back(',');
@@ -583,7 +621,7 @@ class CsvEncoder final : public Encoder {
           if (!IsNullValue(types_[c], column, row)) b += "\"\"";
           continue;
         }
-        AppendCsvCell(b, start);
+        if (quote_check_[c]) AppendCsvCell(b, start);
       }
       b += "\r\n";
       out_.MaybeFlush();
@@ -594,6 +632,7 @@ class CsvEncoder final : public Encoder {
  private:
   Output& out_;
   std::vector<ArrowType> types_;
+  std::vector<uint8_t> quote_check_;  //!< per column: MayNeedCsvQuotes (not vector<bool>: read per cell)
 };
 
 class ArrowEncoder final : public Encoder {

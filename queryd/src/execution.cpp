@@ -70,7 +70,9 @@ struct ArrowHolder {
 class QueryRun {
  public:
   QueryRun(const ExecutionContext& context, const QueryRequest& request, ResultSink& sink)
-      : ctx_(context), request_(request), sink_(sink), started_(Clock::now()), con_(context.db), out_(sink) {}
+      : ctx_(context), request_(request), sink_(sink), started_(Clock::now()), con_(context.db), out_(sink) {
+    con_.context->config.streaming_buffer_size = context.config.streaming_buffer_bytes;  // ADR 0012
+  }
 
   QueryStats Run() {
     timeout_ms_ = CheckRequest();

@@ -348,6 +348,22 @@ TEST(EncodingTest, CsvIsRfc4180WithAHeader) {
   EXPECT_EQ(csv, "\"a,b\",q,n,e,d,l\r\n1,\"x\"\"y\",,\"\",12.50,\"[1,2]\"\r\n");
 }
 
+// ADR 0012: decimals are formatted from a stack buffer, 64-bit when the value fits, 128-bit beyond;
+// every case of leading zeros, sign and scale, in JSON (quoted: exact) and CSV.
+TEST(EncodingTest, DecimalsKeepSignLeadingZerosAndScale) {
+  auto stack = Stack::Make("local");
+  const char* sql =
+      "SELECT -0.05::DECIMAL(4,2) AS a, 0::DECIMAL(4,2) AS b, -5::DECIMAL(3,0) AS c, 0.001::DECIMAL(38,37) AS d, "
+      "(-12345678901234567890.0123456789)::DECIMAL(30,10) AS e, 18446744073709551616::DECIMAL(38,0) AS f, "
+      "-0.0000000000000000000000000000000000001::DECIMAL(38,37) AS g";
+  const auto json = nlohmann::json::parse(stack->Run(sql));
+  EXPECT_EQ(json["rows"][0], nlohmann::json::parse(R"(["-0.05","0.00","-5","0.0010000000000000000000000000000000000",
+      "-12345678901234567890.0123456789","18446744073709551616","-0.0000000000000000000000000000000000001"])"));
+  EXPECT_EQ(stack->Run(sql, ResultFormat::kCsv),
+            "a,b,c,d,e,f,g\r\n-0.05,0.00,-5,0.0010000000000000000000000000000000000,-12345678901234567890.0123456789,"
+            "18446744073709551616,-0.0000000000000000000000000000000000001\r\n");
+}
+
 TEST(EncodingTest, NdjsonIsOneObjectPerLine) {
   auto stack = Stack::Make("local");
   EXPECT_EQ(stack->Run("SELECT range AS x, 'v' || range AS y FROM range(2)", ResultFormat::kNdjson),
@@ -498,7 +514,7 @@ TEST(MemoryBudget, QueryAndIngestTogetherStayWithinTheConfiguredLimit) {
     options.temp_dir = stack->store->root + "/ingest-tmp";
     auto ingestor = ingest::MakeIngestor(*stack->store->store, *stack->catalog, options);
 
-    const auto result = json::parse(stack->Run("SELECT current_setting('memory_limit') AS m"));
+    const auto result = nlohmann::json::parse(stack->Run("SELECT current_setting('memory_limit') AS m"));
     const double query_bytes = DuckDbSizeToBytes(result["rows"][0][0].get<std::string>());
     const double ingest_bytes = DuckDbSizeToBytes(ingestor->MemoryLimit());
     const double limit = static_cast<double>(ParseByteSize(budget));
@@ -506,6 +522,18 @@ TEST(MemoryBudget, QueryAndIngestTogetherStayWithinTheConfiguredLimit) {
     EXPECT_GT(ingest_bytes, 0.1 * limit) << budget;
     // DuckDB renders limits to 0.1 units: allow that rounding and nothing more.
     EXPECT_LE(query_bytes + ingest_bytes, limit * 1.001) << budget << ": " << query_bytes << " + " << ingest_bytes;
+  }
+}
+
+// ADR 0012: each query's connection lets DuckDB's threads run QueryConfig::streaming_buffer_bytes
+// ahead of the streamed result (DuckDB's own default is ~1 MB).
+TEST(StreamingBuffer, QueriesUseTheConfiguredSize) {
+  for (const auto& [bytes, shown] : {std::pair<uint64_t, std::string>{5000000, "4.7 MiB"}, {32ull << 20, "32.0 MiB"}}) {
+    QueryConfig config;
+    config.streaming_buffer_bytes = bytes;
+    auto stack = testing::Stack::Make("local", config);
+    const auto result = nlohmann::json::parse(stack->Run("SELECT current_setting('streaming_buffer_size') AS s"));
+    EXPECT_EQ(result["rows"][0][0], shown) << bytes;
   }
 }
 

@@ -44,7 +44,7 @@ struct IngestOptions {
   //! The process's DuckDB budget (query.memory_limit); ingest takes 1/4 of it, queryd the rest
   //! (shared/memory_budget.h, docs/adr/0011-duckdb-memory.md).
   std::string memory_limit = "1GB";
-  int threads = 2;  //!< DuckDB threads
+  int threads = 2;                            //!< DuckDB threads
   int max_json_depth = kDefaultMaxJsonDepth;  //!< deeper JSON/NDJSON uploads are refused (400)
 };
 

@@ -29,6 +29,10 @@ struct QueryConfig {
   int64_t default_timeout_ms = 60000;         //!< when the request names none
   int64_t max_timeout_ms = 600000;            //!< upper bound a request may ask for
   uint64_t footer_cache_bytes = 64ull << 20;  //!< remote Parquet footer cache (S3 objects)
+  //! How far DuckDB's threads may run ahead of a streamed result, per query (DuckDB's
+  //! streaming_buffer_size; its default of ~1 MB stops them after half a batch and leaves decode,
+  //! encode and send on one thread: docs/adr/0012-result-path.md).
+  uint64_t streaming_buffer_bytes = 32ull << 20;
   //! Read local objects through ObjectStore::GetRange too, as for S3 (tests and benchmarks of the
   //! remote path without a remote store). Off: local objects are read in place.
   bool force_range_reads = false;
