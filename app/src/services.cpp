@@ -247,7 +247,7 @@ class Services final : public RunningServices {
   std::unique_ptr<AiSupervisor> supervisor_;
   std::unique_ptr<iceberg::IcebergTables> iceberg_;
   std::thread iceberg_sync_thread_;
-    std::thread ai_start_thread_;
+  std::thread ai_start_thread_;
   std::thread gc_thread_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

@@ -5,8 +5,8 @@
 #include <set>
 #include <utility>
 
-#include "lakehouse/shared/error.h"
 #include "admission.h"
+#include "lakehouse/shared/error.h"
 #include "routes.h"
 
 namespace lakehouse::gateway {

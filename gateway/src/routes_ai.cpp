@@ -162,7 +162,6 @@ void RunSearch(const Services& services, Request& req, Response& res) {
   res.Json(200, search.Search(r));
 }
 
-
 void AiHealth(const Services& services, Request&, Response& res) {
   if (services.ai == nullptr) {
     res.Json(200, json{{"status", "disabled"}, {"message", "AI is not configured on this server"}});

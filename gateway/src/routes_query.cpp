@@ -50,8 +50,7 @@ queryd::ResultFormat ChooseFormat(const Request& req, const std::optional<std::s
   return queryd::ResultFormat::kJson;
 }
 
-void Run(const Services& services, queryd::QueryEngine& engine, const queryd::QueryRequest& request,
-         Response& res) {
+void Run(const Services& services, queryd::QueryEngine& engine, const queryd::QueryRequest& request, Response& res) {
   QueryAdmission& lanes = *services.admission;  // BuildRouter made it
   Admission& lane = IsLightQuery(request.sql) ? lanes.light : lanes.heavy;
   std::optional<Admission::Slot> slot;

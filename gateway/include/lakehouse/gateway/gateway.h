@@ -46,10 +46,10 @@ struct Services {
   ingest::Ingestor* ingest = nullptr;
   queryd::QueryEngine* query = nullptr;
   aibridge::AiBridge* ai = nullptr;
-  search::SearchService* search = nullptr;  //!< embedding jobs and semantic search
+  search::SearchService* search = nullptr;    //!< embedding jobs and semantic search
   iceberg::IcebergTables* iceberg = nullptr;  //!< the Iceberg REST catalog (/iceberg)
-  uint64_t max_upload_bytes = 64ull << 30;  //!< body limit of upload routes
-  std::string ui_dir{};                     //!< built web UI (ui/dist); empty: found next to the binary
+  uint64_t max_upload_bytes = 64ull << 30;    //!< body limit of upload routes
+  std::string ui_dir{};                       //!< built web UI (ui/dist); empty: found next to the binary
   //! Admission control of queries (POST /api/v1/query, previews): at most this many run at once
   //! in the heavy lane (queries that read a table) ...
   int max_concurrent_queries = 4;
