@@ -6,8 +6,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <vector>
@@ -239,6 +242,28 @@ class IngestorImpl final : public Ingestor {
 
   ~IngestorImpl() override { duckdb_close(&db_); }
 
+  //! Holds one of the `threads` conversion slots for its lifetime (others wait their turn).
+  class ConversionSlot {
+   public:
+    explicit ConversionSlot(IngestorImpl& owner) : owner_(owner) {
+      std::unique_lock lock(owner_.slots_mu_);
+      owner_.slots_cv_.wait(lock, [&] { return owner_.slots_busy_ < std::max(1, owner_.options_.threads); });
+      ++owner_.slots_busy_;
+    }
+    ~ConversionSlot() {
+      {
+        std::lock_guard lock(owner_.slots_mu_);
+        --owner_.slots_busy_;
+      }
+      owner_.slots_cv_.notify_one();
+    }
+    ConversionSlot(const ConversionSlot&) = delete;
+    ConversionSlot& operator=(const ConversionSlot&) = delete;
+
+   private:
+    IngestorImpl& owner_;
+  };
+
   IngestResult Ingest(const IngestRequest& request, ByteSource& body) override {
     auto started = std::chrono::steady_clock::now();
     DatasetId::Parse(request.dataset);
@@ -258,6 +283,9 @@ class IngestorImpl final : public Ingestor {
     }
     result.format = request.format ? *request.format : SniffFormat(head);
 
+    // DuckDB work (verify, convert, read the footer) runs for at most `threads` uploads at once:
+    // ingest's share of the memory budget (ADR 0011) holds a few conversions, not one per writer.
+    ConversionSlot slot(*this);
     Connection con(db_);
     ParquetInfo info;
     std::optional<TempFile> converted;
@@ -437,6 +465,9 @@ class IngestorImpl final : public Ingestor {
   catalogd::Catalog& catalog_;
   IngestOptions options_;
   duckdb_database db_ = nullptr;
+  std::mutex slots_mu_;  //!< guards slots_busy_ (ConversionSlot)
+  std::condition_variable slots_cv_;
+  int slots_busy_ = 0;
 };
 
 }  // namespace
