@@ -477,6 +477,8 @@ INSTANTIATE_TEST_SUITE_P(S3, RemoteReadTest, ::testing::Values("s3"));
 namespace lakehouse::queryd {
 namespace {
 
+using nlohmann::json;
+
 //! "953.6 MiB" (DuckDB's rendering of a memory limit) -> bytes.
 double DuckDbSizeToBytes(const std::string& text) {
   double value = 0;
