@@ -28,7 +28,6 @@ namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-namespace detail = aibridge::detail;
 using aibridge::AiBridge;
 using app::AiSupervisor;
 
