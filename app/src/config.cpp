@@ -92,6 +92,9 @@ const std::vector<Setting>& Settings() {
        INT(query_timeout_ms, "query.timeout_ms")},
       {"query.max_timeout_ms", "LAKEHOUSE_QUERY_MAX_TIMEOUT_MS", "query-max-timeout-ms",
        "largest timeout a request may ask for", INT(query_max_timeout_ms, "query.max_timeout_ms")},
+      {"ingest.max_partitions", "LAKEHOUSE_INGEST_MAX_PARTITIONS", "ingest-max-partitions",
+       "most partitions (objects) one upload to a partitioned dataset may write", INT(ingest_max_partitions,
+       "ingest.max_partitions")},
       {"ai.enabled", "LAKEHOUSE_AI", "ai", "start the AI sidecar (true/false)", BOOL(ai_enabled, "ai.enabled")},
       {"ai.sidecar_url", "LAKEHOUSE_SIDECAR_URL", "sidecar-url", "use this running sidecar instead of starting one",
        STR(ai_sidecar_url)},
@@ -139,6 +142,7 @@ void Validate(const Config& c) {
   if (c.ai_model_server != "auto" && c.ai_model_server != "always" && c.ai_model_server != "never") {
     Fail(ErrorCode::kInvalidArgument, "ai.model_server must be auto, always or never, not '{}'", c.ai_model_server);
   }
+  if (c.ingest_max_partitions < 1) Fail(ErrorCode::kInvalidArgument, "ingest.max_partitions must be at least 1");
   if (c.io_threads < 1 || c.worker_threads < 1 || c.query_threads < 1) {
     Fail(ErrorCode::kInvalidArgument, "thread counts must be at least 1");
   }

@@ -39,6 +39,8 @@ struct Config {
   std::string query_temp_dir;  //!< default <data_dir>/tmp/query
   int64_t query_timeout_ms = 60000;
   int64_t query_max_timeout_ms = 600000;
+  // [ingest]
+  uint64_t ingest_max_partitions = 1000;  //!< partition value sets (objects) one upload may write
   // [ai]
   bool ai_enabled = true;
   std::string ai_sidecar_url;  //!< when set, use this sidecar instead of starting one

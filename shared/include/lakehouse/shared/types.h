@@ -65,10 +65,15 @@ bool SameColumns(const Schema& a, const Schema& b);
 //! added qty (INTEGER)", or "column order a,b -> b,a"; empty when nothing did.
 std::string DescribeSchemaDiff(const Schema& from, const Schema& to, bool compare_nullable = true);
 
+//! The value of each partition column in a data object, as text (CAST(value AS VARCHAR));
+//! nullopt is SQL NULL. Empty for an object of an unpartitioned dataset.
+using PartitionValues = std::map<std::string, std::optional<std::string>>;
+
 //! A data object listed by a manifest.
 struct DataObject {
   ObjectRef ref;
   uint64_t row_count = 0;
+  PartitionValues partition_values{};  //!< one entry per column of the manifest's partition_by
   bool operator==(const DataObject&) const = default;
 };
 
@@ -85,6 +90,7 @@ struct DatasetManifest {
   SchemaFingerprint fingerprint;
   std::vector<DataObject> objects;
   std::map<std::string, std::string> properties;  //!< e.g. embedding model and dimension
+  std::vector<std::string> partition_by{};        //!< partition columns, in key order; empty = none
 
   uint64_t row_count() const;
   uint64_t byte_count() const;
