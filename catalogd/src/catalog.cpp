@@ -478,8 +478,10 @@ class CatalogImpl final : public Catalog {
       if (!matches) {
         std::vector<std::string> has;
         for (const auto& [column, value] : o.partition_values) has.push_back(column);
-        Fail(ErrorCode::kInvalidArgument, "data object '{}' has partition values for ({}) but the commit is "
-             "partitioned by ({})", o.ref.key, fmt::join(has, ", "), fmt::join(request.partition_by, ", "));
+        Fail(ErrorCode::kInvalidArgument,
+             "data object '{}' has partition values for ({}) but the commit is "
+             "partitioned by ({})",
+             o.ref.key, fmt::join(has, ", "), fmt::join(request.partition_by, ", "));
       }
     }
   }
@@ -490,8 +492,7 @@ class CatalogImpl final : public Catalog {
       Fail(ErrorCode::kConflict,
            "dataset '{}' is partitioned by ({}) but the appended data is partitioned by ({}); appends are partitioned "
            "as the dataset is (a replace repartitions it: PUT /api/v1/datasets/{}?partition_by=...)",
-           request.dataset, fmt::join(head.partition_by, ", "), fmt::join(request.partition_by, ", "),
-           request.dataset);
+           request.dataset, fmt::join(head.partition_by, ", "), fmt::join(request.partition_by, ", "), request.dataset);
     }
     for (const auto& column : head.partition_by) {
       auto old_col = std::find_if(head.schema.begin(), head.schema.end(), [&](auto& c) { return c.name == column; });

@@ -28,8 +28,8 @@ bool SameName(std::string_view a, std::string_view b) { return Upper(a) == Upper
 
 bool IsPartitionType(std::string_view duckdb_type) {
   static const std::set<std::string, std::less<>> kTypes = {
-      "TINYINT",   "SMALLINT", "INTEGER", "BIGINT",  "UTINYINT", "USMALLINT",
-      "UINTEGER",  "UBIGINT",  "DATE",    "VARCHAR", "BOOLEAN",
+      "TINYINT",  "SMALLINT", "INTEGER", "BIGINT",  "UTINYINT", "USMALLINT",
+      "UINTEGER", "UBIGINT",  "DATE",    "VARCHAR", "BOOLEAN",
   };
   return kTypes.contains(Upper(duckdb_type));
 }
@@ -41,16 +41,16 @@ std::vector<std::string> ResolvePartitionColumns(const Schema& schema, const std
   }
   std::vector<std::string> out;
   for (const auto& name : requested) {
-    const bool plain = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
-      return std::isalnum(c) != 0 || c == '_';
-    });
+    const bool plain = !name.empty() && std::all_of(name.begin(), name.end(),
+                                                    [](unsigned char c) { return std::isalnum(c) != 0 || c == '_'; });
     if (!plain) {
       Fail(ErrorCode::kInvalidArgument,
            "partition column '{}' cannot name an object key segment: partition columns must be named with letters, "
            "digits and '_' only",
            name.substr(0, 80));
     }
-    auto column = std::find_if(schema.begin(), schema.end(), [&](const ColumnSchema& c) { return SameName(c.name, name); });
+    auto column =
+        std::find_if(schema.begin(), schema.end(), [&](const ColumnSchema& c) { return SameName(c.name, name); });
     if (column == schema.end()) {
       std::vector<std::string> names;
       for (const auto& c : schema) names.push_back(c.name);
@@ -58,8 +58,8 @@ std::vector<std::string> ResolvePartitionColumns(const Schema& schema, const std
            fmt::join(names, ", "));
     }
     if (!IsPartitionType(column->type)) {
-      Fail(ErrorCode::kInvalidArgument, "partition column '{}' has type {}; partition columns must be {}",
-           column->name, column->type, kPartitionTypes);
+      Fail(ErrorCode::kInvalidArgument, "partition column '{}' has type {}; partition columns must be {}", column->name,
+           column->type, kPartitionTypes);
     }
     if (std::find(out.begin(), out.end(), column->name) != out.end()) {
       Fail(ErrorCode::kInvalidArgument, "partition column '{}' is named twice in partition_by", column->name);

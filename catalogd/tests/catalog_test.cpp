@@ -428,8 +428,7 @@ TEST_P(CatalogTest, PartitionedCommitsRecordPartitionValuesAndKeepThePartitionin
     auto info = t_->store->PutBytes(key, "PAR1-not-really-parquet-" + key);
     return DataObject{ObjectRef{t_->store->Bucket(), key, info.size, info.etag}, 10, values};
   };
-  auto commit = [&](CommitOp op, std::vector<DataObject> objects, std::vector<std::string> partition_by,
-                    Schema s) {
+  auto commit = [&](CommitOp op, std::vector<DataObject> objects, std::vector<std::string> partition_by, Schema s) {
     CommitRequest r;
     r.dataset = "sales";
     r.op = op;
@@ -528,8 +527,9 @@ TEST(Layout, KeysFollowTheDocumentedLayout) {
 }
 
 TEST(Layout, PartitionColumnsAreResolvedAgainstTheSchema) {
-  Schema schema = {{"id", "BIGINT", true}, {"Day", "DATE", true}, {"ok", "BOOLEAN", true},
-                   {"n", "UTINYINT", true}, {"price", "DECIMAL(18,3)", true}, {"at", "TIMESTAMP", true}};
+  Schema schema = {{"id", "BIGINT", true},           {"Day", "DATE", true},
+                   {"ok", "BOOLEAN", true},          {"n", "UTINYINT", true},
+                   {"price", "DECIMAL(18,3)", true}, {"at", "TIMESTAMP", true}};
   EXPECT_EQ(ResolvePartitionColumns(schema, {"day", "OK", "n", "id"}),
             (std::vector<std::string>{"Day", "ok", "n", "id"}));
   EXPECT_TRUE(ResolvePartitionColumns(schema, {}).empty());
@@ -556,7 +556,8 @@ TEST(Layout, ManifestsWithoutPartitioningStillRead) {
     "operation": "append", "created_at_ms": 1795990000000, "tombstone": false, "schema_version": 1,
     "schema": [{"name": "id", "type": "BIGINT", "nullable": true}], "fingerprint": "abc",
     "objects": [{"bucket": "local", "key": "data/sales/x.parquet", "size": 10, "etag": "e", "row_count": 4}],
-    "properties": {}})").get<DatasetManifest>();
+    "properties": {}})")
+                 .get<DatasetManifest>();
   EXPECT_TRUE(old.partition_by.empty());
   ASSERT_EQ(old.objects.size(), 1u);
   EXPECT_TRUE(old.objects[0].partition_values.empty());

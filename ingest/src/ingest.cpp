@@ -337,7 +337,8 @@ class IngestorImpl final : public Ingestor {
     }
     catalogd::CheckCommitTarget(request.op, request.dataset,
                                 head ? std::optional<uint64_t>(head->version) : std::nullopt);
-    if (request.op == catalogd::CommitOp::kCreate || (request.op == catalogd::CommitOp::kReplace && request.partition_by)) {
+    if (request.op == catalogd::CommitOp::kCreate ||
+        (request.op == catalogd::CommitOp::kReplace && request.partition_by)) {
       return requested;
     }
     // Appends (and replaces that do not say) are partitioned as the dataset is.
@@ -390,7 +391,8 @@ class IngestorImpl final : public Ingestor {
     // the values and writes SQL NULL and the string 'NULL' to the same file, the second
     // overwriting the first. The files keep every column of the upload, in its order.
     con.Query("COPY (SELECT *, dense_rank() OVER (ORDER BY " + columns + ") AS __lakehouse_partition FROM " + source +
-                  ") TO " + SqlLiteral(dir) + " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__lakehouse_partition))",
+                  ") TO " + SqlLiteral(dir) +
+                  " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__lakehouse_partition))",
               "splitting the upload by partition");
     // Each file's partition values as text ('V' + value, or 'N' for NULL) and its row count.
     std::string values;
@@ -400,11 +402,11 @@ class IngestorImpl final : public Ingestor {
     }
     const std::string glob = (std::filesystem::path(dir) / "**" / "*.parquet").string();
     uint64_t rows = 0;
-    for (const auto& row : con.Query("SELECT __lakehouse_file" + values + ", count(*) FROM read_parquet(" +
-                                         SqlLiteral(glob) +
-                                         ", filename = '__lakehouse_file', hive_partitioning = false) GROUP BY ALL "
-                                         "ORDER BY 1",
-                                     "reading the partitioned files")) {
+    for (const auto& row :
+         con.Query("SELECT __lakehouse_file" + values + ", count(*) FROM read_parquet(" + SqlLiteral(glob) +
+                       ", filename = '__lakehouse_file', hive_partitioning = false) GROUP BY ALL "
+                       "ORDER BY 1",
+                   "reading the partitioned files")) {
       PartFile file{row.at(0), std::stoull(row.back()), {}};
       for (size_t i = 0; i < partition_by.size(); ++i) {
         const std::string& v = row.at(i + 1);

@@ -286,8 +286,9 @@ TEST_P(IngestTest, PartitionedUploadsWriteOneObjectPerPartitionValueSet) {
     EXPECT_TRUE(o.ref.key.starts_with(prefix)) << o.ref.key << " vs " << prefix;
     // The object holds exactly its partition's rows, with every column.
     EXPECT_EQ(OverObject(o, "SELECT count(*) FROM t"), std::to_string(o.row_count));
-    EXPECT_EQ(OverObject(o, "SELECT string_agg(DISTINCT CAST(day AS VARCHAR) || '|' || coalesce(region, '<null>')) "
-                            "FROM t"),
+    EXPECT_EQ(OverObject(o,
+                         "SELECT string_agg(DISTINCT CAST(day AS VARCHAR) || '|' || coalesce(region, '<null>')) "
+                         "FROM t"),
               *day + "|" + region.value_or("<null>"));
     EXPECT_EQ(OverObject(o, "SELECT string_agg(column_name, ',') FROM (DESCRIBE t)"), "id,day,region,amount");
     EXPECT_EQ(o.row_count, static_cast<uint64_t>(day->back() - '0'));
@@ -332,8 +333,9 @@ TEST_P(IngestTest, BadPartitioningIsRejectedAndLeavesNothing) {
   auto partitioned = [&](const std::string& dataset, std::vector<std::string> columns, const std::string& body) {
     Upload(dataset, CommitOp::kCreate, body, Format::kCsv, false, std::move(columns));
   };
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "partition column 'region' is not a column of the data",
-                 [&] { partitioned("bad", {"day", "region"}, csv); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "partition column 'region' is not a column of the data", [&] {
+    partitioned("bad", {"day", "region"}, csv);
+  });
   ExpectRejected("bad", ErrorCode::kInvalidArgument,
                  "partition column 'price' has type DOUBLE; partition columns must be integers",
                  [&] { partitioned("bad", {"price"}, csv); });
@@ -342,16 +344,19 @@ TEST_P(IngestTest, BadPartitioningIsRejectedAndLeavesNothing) {
   ExpectRejected("bad", ErrorCode::kInvalidArgument, "named twice", [&] { partitioned("bad", {"day", "DAY"}, csv); });
   ExpectRejected("bad", ErrorCode::kInvalidArgument, "letters, digits and '_'",
                  [&] { partitioned("bad", {"da-y"}, csv); });
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "at most 8",
-                 [&] { partitioned("bad", {"a", "b", "c", "d", "e", "f", "g", "h", "i"}, csv); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "at most 8", [&] {
+    partitioned("bad", {"a", "b", "c", "d", "e", "f", "g", "h", "i"}, csv);
+  });
   ExpectRejected("bad", ErrorCode::kInvalidArgument, "too long to name an object key",
                  [&] { partitioned("bad", {"label"}, "id,label\n1," + std::string(300, 'x') + "\n"); });
   // Too many partitions: a clear limit, checked before anything is written.
   auto small = MakeIngestor(*t_->store, *catalog_, IngestOptions{temp_, "512MB", 2, 5});
   std::string many = "id,day\n";
   for (int i = 0; i < 6; ++i) many += fmt::format("{},2024-01-0{}\n", i, i + 1);
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "6 distinct values of its partition columns (day); one upload "
-                 "may write at most 5 partitions (ingest.max_partitions)", [&] {
+  ExpectRejected("bad", ErrorCode::kInvalidArgument,
+                 "6 distinct values of its partition columns (day); one upload "
+                 "may write at most 5 partitions (ingest.max_partitions)",
+                 [&] {
                    IngestRequest r{"bad", CommitOp::kCreate, Format::kCsv, false, std::nullopt, {}};
                    r.partition_by = std::vector<std::string>{"day"};
                    StringSource source(many);

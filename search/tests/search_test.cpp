@@ -10,7 +10,6 @@
 #include <map>
 #include <thread>
 
-#include "lakehouse/shared/http_client.h"
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/app/supervisor.h"
 #include "lakehouse/catalogd/catalog.h"
@@ -19,6 +18,7 @@
 #include "lakehouse/queryd/query.h"
 #include "lakehouse/search/search.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/io.h"
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/storaged/object_store.h"

@@ -93,7 +93,8 @@ void from_json(const nlohmann::json& j, DataObject& v) {
   v.partition_values.clear();
   if (auto it = j.find("partition_values"); it != j.end()) {
     for (const auto& [column, value] : it->items()) {
-      v.partition_values[column] = value.is_null() ? std::nullopt : std::optional<std::string>(value.get<std::string>());
+      v.partition_values[column] =
+          value.is_null() ? std::nullopt : std::optional<std::string>(value.get<std::string>());
     }
   }
 }
