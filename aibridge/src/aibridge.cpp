@@ -9,8 +9,8 @@
 #include <mutex>
 #include <thread>
 
-#include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/logging.h"
 
 namespace lakehouse::aibridge {

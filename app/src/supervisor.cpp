@@ -20,8 +20,8 @@
 #include <thread>
 
 // The project's one libcurl client; it lives in aibridge today (the renovation moves it to shared).
-#include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/logging.h"
 
 extern char** environ;
