@@ -9,7 +9,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
-ROWS=${1:-3000000}
+ROWS=${1:-5000000}
 REPEAT=${2:-15}
 BIN="$BUILD/app/lakehouse"
 PY="$ROOT/.venv/bin/python"

@@ -224,7 +224,9 @@ Resolver::Columns Resolver::ObjectColumns(const DatasetManifest& manifest, const
   Columns columns;
   try {
     duckdb::Connection con(*db_);
-    auto relation = con.TableFunction("read_parquet", {duckdb::Value(ObjectPath(ref.key))});
+    // The file's own columns: no partition columns guessed from a partitioned object's key.
+    duckdb::named_parameter_map_t no_hive{{"hive_partitioning", duckdb::Value::BOOLEAN(false)}};
+    auto relation = con.TableFunction("read_parquet", {duckdb::Value(ObjectPath(ref.key))}, no_hive);
     for (const auto& column : relation->Columns()) columns.emplace_back(column.Name(), column.Type().ToString());
   } catch (const std::exception& e) {
     const duckdb::ErrorData error(e);
