@@ -121,6 +121,9 @@ const std::vector<Setting>& Settings() {
        "disk one query may spill to, e.g. 4GB", STR(max_spill_per_query)},
       {"limits.max_spill_total", "LAKEHOUSE_MAX_SPILL_TOTAL", "max-spill-total",
        "disk all queries together may spill to (DuckDB max_temp_directory_size)", STR(max_spill_total)},
+      {"ingest.max_partitions", "LAKEHOUSE_INGEST_MAX_PARTITIONS", "ingest-max-partitions",
+       "most partitions (objects) one upload to a partitioned dataset may write",
+       INT(ingest_max_partitions, "ingest.max_partitions")},
       {"ai.enabled", "LAKEHOUSE_AI", "ai", "start the AI sidecar (true/false)", BOOL(ai_enabled, "ai.enabled")},
       {"ai.sidecar_url", "LAKEHOUSE_SIDECAR_URL", "sidecar-url", "use this running sidecar instead of starting one",
        STR(ai_sidecar_url)},
@@ -171,6 +174,7 @@ void Validate(const Config& c) {
   if (c.ai_model_server != "auto" && c.ai_model_server != "always" && c.ai_model_server != "never") {
     Fail(ErrorCode::kInvalidArgument, "ai.model_server must be auto, always or never, not '{}'", c.ai_model_server);
   }
+  if (c.ingest_max_partitions < 1) Fail(ErrorCode::kInvalidArgument, "ingest.max_partitions must be at least 1");
   if (c.io_threads < 1 || c.worker_threads < 1 || c.query_threads < 1) {
     Fail(ErrorCode::kInvalidArgument, "thread counts must be at least 1");
   }

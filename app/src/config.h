@@ -51,6 +51,8 @@ struct Config {
   std::string max_memory = "2GB";  //!< the process's memory (RSS) above which running queries are cancelled
   std::string max_spill_per_query = "4GB";
   std::string max_spill_total = "16GB";
+  // [ingest]
+  uint64_t ingest_max_partitions = 1000;  //!< partition value sets (objects) one upload may write
   // [ai]
   bool ai_enabled = true;
   std::string ai_sidecar_url;  //!< when set, use this sidecar instead of starting one

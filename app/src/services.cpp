@@ -90,6 +90,7 @@ class Services final : public RunningServices {
     ingest_options.memory_limit = config.query_memory_limit;
     ingest_options.threads = config.query_threads;
     ingest_options.max_json_depth = config.max_json_depth;
+    ingest_options.max_partitions = config.ingest_max_partitions;
     std::filesystem::create_directories(ingest_options.temp_dir);
     ingest_ = ingest::MakeIngestor(*store_, *catalog_, ingest_options);
 

@@ -8,6 +8,7 @@
 //    when the request pinned expected_version / the new head makes the request invalid).
 // See docs/adr/0004-catalog.md.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <atomic>
@@ -242,6 +243,7 @@ class CatalogImpl final : public Catalog {
   DatasetManifest Commit(const CommitRequest& request) override {
     DatasetId::Parse(request.dataset);
     for (const auto& o : request.objects) storaged::ValidateKey(o.ref.key);
+    if (request.op != CommitOp::kDelete) CheckPartitioning(request);
     auto state = FindOrCreate(request.dataset);
     DatasetManifest committed;
     {
@@ -462,6 +464,49 @@ class CatalogImpl final : public Catalog {
     return state.max_version;
   }
 
+  //! The request's partition columns are valid for its schema and every object has a value for
+  //! each of them (and no others).
+  static void CheckPartitioning(const CommitRequest& request) {
+    if (ResolvePartitionColumns(request.schema, request.partition_by) != request.partition_by) {
+      Fail(ErrorCode::kInvalidArgument, "partition columns ({}) must be spelled as the schema spells them",
+           fmt::join(request.partition_by, ", "));
+    }
+    for (const auto& o : request.objects) {
+      const bool matches = o.partition_values.size() == request.partition_by.size() &&
+                           std::all_of(request.partition_by.begin(), request.partition_by.end(),
+                                       [&](const std::string& c) { return o.partition_values.contains(c); });
+      if (!matches) {
+        std::vector<std::string> has;
+        for (const auto& [column, value] : o.partition_values) has.push_back(column);
+        Fail(ErrorCode::kInvalidArgument,
+             "data object '{}' has partition values for ({}) but the commit is "
+             "partitioned by ({})",
+             o.ref.key, fmt::join(has, ", "), fmt::join(request.partition_by, ", "));
+      }
+    }
+  }
+
+  //! An append is partitioned as the head is, and keeps the types of its partition columns.
+  static void CheckAppendPartitioning(const CommitRequest& request, const DatasetManifest& head) {
+    if (request.partition_by != head.partition_by) {
+      Fail(ErrorCode::kConflict,
+           "dataset '{}' is partitioned by ({}) but the appended data is partitioned by ({}); appends are partitioned "
+           "as the dataset is (a replace repartitions it: PUT /api/v1/datasets/{}?partition_by=...)",
+           request.dataset, fmt::join(head.partition_by, ", "), fmt::join(request.partition_by, ", "), request.dataset);
+    }
+    for (const auto& column : head.partition_by) {
+      auto old_col = std::find_if(head.schema.begin(), head.schema.end(), [&](auto& c) { return c.name == column; });
+      auto new_col =
+          std::find_if(request.schema.begin(), request.schema.end(), [&](auto& c) { return c.name == column; });
+      if (old_col != head.schema.end() && new_col != request.schema.end() && !SameType(old_col->type, new_col->type)) {
+        Fail(ErrorCode::kConflict,
+             "partition column '{}' of dataset '{}' is {} and cannot change type to {} by an append; replace the "
+             "dataset to change it",
+             column, request.dataset, old_col->type, new_col->type);
+      }
+    }
+  }
+
   //! The manifest `request` would commit on top of `head`. Throws the request's 404/409.
   static DatasetManifest BuildNext(const CommitRequest& request, const std::optional<DatasetManifest>& head,
                                    uint64_t max_version) {
@@ -492,10 +537,13 @@ class CatalogImpl final : public Catalog {
         next.schema = request.schema;
         next.schema_version = head ? head->schema_version + (SameColumns(head->schema, request.schema) ? 0 : 1) : 1;
         next.objects = request.objects;
+        next.partition_by = request.partition_by;
         break;
       case CommitOp::kAppend:
       case CommitOp::kReplace: {
         CheckCommitTarget(request.op, name, live_version);
+        if (request.op == CommitOp::kAppend) CheckAppendPartitioning(request, *head);
+        next.partition_by = request.partition_by;
         next.schema_version = head->schema_version;
         if (!SameColumns(head->schema, request.schema)) {
           if (!request.allow_schema_change) {

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cctype>
 #include <map>
 
 #include "catalog_internal.h"
@@ -37,6 +38,58 @@ std::string IcebergManifestListKey(const std::string& dataset, uint64_t version)
 
 std::string IcebergManifestKey(const std::string& dataset, uint64_t version, int index) {
   return fmt::format("_iceberg/{}/metadata/{:020}-m{}.avro", dataset, version, index);
+}
+
+std::string EncodePartitionValue(const std::optional<std::string>& value) {
+  // DuckDB 1.4 writes and reads NULL as "NULL" (any case); Hive (and DuckDB 1.5) also read the marker.
+  static constexpr std::string_view kHiveNull = "__HIVE_DEFAULT_PARTITION__";
+  if (!value) return "NULL";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  auto escape = [](std::string& out, unsigned char c) {
+    out += '%';
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  };
+  std::string out;
+  for (unsigned char c : *value) {
+    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                       c == '-' || c == '.' || c == '~';
+    if (plain) {
+      out += static_cast<char>(c);
+    } else {
+      escape(out, c);
+    }
+  }
+  // Readers take "NULL" (any case) and the Hive marker as NULL before decoding: encode the first byte.
+  std::string lower = out;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "null" || out == kHiveNull) {
+    std::string first;
+    escape(first, static_cast<unsigned char>(out[0]));
+    out = first + out.substr(1);
+  }
+  return out;
+}
+
+std::string NewPartitionedDataKey(const std::string& dataset, const std::vector<std::string>& partition_by,
+                                  const PartitionValues& values) {
+  // Segments stay well below the 255-byte limit of file names on local disk.
+  constexpr size_t kMaxSegment = 200;
+  std::string key = fmt::format("{}{}/", kDataPrefix, dataset);
+  for (const auto& column : partition_by) {
+    auto it = values.find(column);
+    if (it == values.end()) Fail(ErrorCode::kInternal, "no value for partition column '{}'", column);
+    std::string segment = column + "=" + EncodePartitionValue(it->second);
+    if (segment.size() > kMaxSegment) {
+      Fail(ErrorCode::kInvalidArgument,
+           "a value of partition column '{}' is too long to name an object key ({} bytes encoded, at most {}): "
+           "partition by a column with shorter values",
+           column, segment.size(), kMaxSegment);
+    }
+    key += segment;
+    key += '/';
+  }
+  return key + RandomHexId() + ".parquet";
 }
 
 std::optional<ParsedManifestKey> ParseManifestKey(std::string_view key) {

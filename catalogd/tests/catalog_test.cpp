@@ -419,6 +419,72 @@ TEST_P(CatalogTest, SnapshotIsACacheNeverTheTruth) {
   EXPECT_EQ(from_snapshot->Head("gamma"), gamma);
 }
 
+// issue 13: the manifest records the partitioning; appends keep it; a replace changes it.
+TEST_P(CatalogTest, PartitionedCommitsRecordPartitionValuesAndKeepThePartitioning) {
+  const Schema schema = {{"id", "BIGINT", true}, {"day", "DATE", true}, {"price", "DOUBLE", true}};
+  auto part = [&](const std::optional<std::string>& day) {
+    PartitionValues values{{"day", day}};
+    std::string key = NewPartitionedDataKey("sales", {"day"}, values);
+    auto info = t_->store->PutBytes(key, "PAR1-not-really-parquet-" + key);
+    return DataObject{ObjectRef{t_->store->Bucket(), key, info.size, info.etag}, 10, values};
+  };
+  auto commit = [&](CommitOp op, std::vector<DataObject> objects, std::vector<std::string> partition_by, Schema s) {
+    CommitRequest r;
+    r.dataset = "sales";
+    r.op = op;
+    r.schema = std::move(s);
+    r.objects = std::move(objects);
+    r.partition_by = std::move(partition_by);
+    return catalog_->Commit(r);
+  };
+  auto v1 = commit(CommitOp::kCreate, {part("2024-01-01"), part(std::nullopt)}, {"day"}, schema);
+  EXPECT_EQ(v1.partition_by, std::vector<std::string>{"day"});
+  ASSERT_EQ(v1.objects.size(), 2u);
+  EXPECT_EQ(v1.objects[1].partition_values.at("day"), std::nullopt);
+  EXPECT_TRUE(v1.objects[0].ref.key.starts_with("data/sales/day=2024-01-01/")) << v1.objects[0].ref.key;
+  EXPECT_TRUE(v1.objects[1].ref.key.starts_with("data/sales/day=NULL/")) << v1.objects[1].ref.key;
+  // Stored and read back (also after a rebuild) exactly.
+  auto stored = nlohmann::json::parse(t_->store->GetBytes(ManifestKey("sales", 1)));
+  EXPECT_EQ(stored["partition_by"], nlohmann::json::array({"day"}));
+  EXPECT_EQ(stored["objects"][0]["partition_values"], nlohmann::json({{"day", "2024-01-01"}}));
+  EXPECT_TRUE(stored["objects"][1]["partition_values"]["day"].is_null());
+  auto fresh = MakeCatalog(*t_->store);
+  fresh->Rebuild();
+  EXPECT_EQ(fresh->Head("sales"), v1);
+
+  auto v2 = commit(CommitOp::kAppend, {part("2024-01-02")}, {"day"}, schema);
+  EXPECT_EQ(v2.partition_by, v1.partition_by);
+  EXPECT_EQ(v2.objects.size(), 3u);
+  std::string message;
+  // An append partitioned otherwise (a replace repartitioned the dataset meanwhile) is a conflict.
+  EXPECT_EQ(CodeOf([&] { commit(CommitOp::kAppend, {Data("sales")}, {}, schema); }, &message), ErrorCode::kConflict);
+  EXPECT_NE(message.find("is partitioned by (day)"), std::string::npos) << message;
+  // A partition column cannot change type by an append, even when schema changes are allowed.
+  Schema retyped = {{"id", "BIGINT", true}, {"day", "VARCHAR", true}, {"price", "DOUBLE", true}};
+  CommitRequest r;
+  r.dataset = "sales";
+  r.op = CommitOp::kAppend;
+  r.schema = retyped;
+  r.objects = {part("x")};
+  r.partition_by = {"day"};
+  r.allow_schema_change = true;
+  EXPECT_EQ(CodeOf([&] { catalog_->Commit(r); }, &message), ErrorCode::kConflict);
+  EXPECT_NE(message.find("partition column 'day'"), std::string::npos) << message;
+  // Objects must carry a value for each partition column; partition columns must be valid.
+  EXPECT_EQ(CodeOf([&] { commit(CommitOp::kAppend, {Data("sales")}, {"day"}, schema); }, &message),
+            ErrorCode::kInvalidArgument);
+  EXPECT_NE(message.find("partitioned by (day)"), std::string::npos) << message;
+  EXPECT_EQ(CodeOf([&] { commit(CommitOp::kReplace, {}, {"price"}, schema); }, &message), ErrorCode::kInvalidArgument);
+  EXPECT_NE(message.find("has type DOUBLE"), std::string::npos) << message;
+  EXPECT_EQ(catalog_->Head("sales").version, 2u);
+
+  // A replace repartitions (here: no partitioning at all).
+  auto v3 = commit(CommitOp::kReplace, {Data("sales")}, {}, schema);
+  EXPECT_TRUE(v3.partition_by.empty());
+  EXPECT_EQ(t_->store->GetBytes(ManifestKey("sales", 3)).find("partition"), std::string::npos)
+      << "an unpartitioned manifest keeps the old format";
+}
+
 INSTANTIATE_TEST_SUITE_P(Local, CatalogTest, ::testing::Values("local"));
 INSTANTIATE_TEST_SUITE_P(S3, CatalogTest, ::testing::Values("s3"));
 
@@ -439,6 +505,63 @@ TEST(Layout, KeysFollowTheDocumentedLayout) {
   EXPECT_TRUE(key.starts_with("data/sales/")) << key;
   EXPECT_TRUE(key.ends_with(".parquet")) << key;
   EXPECT_NE(NewDataKey("sales"), key);
+
+  // Partitioned: one hive-style segment per partition column, in partition_by order.
+  auto part = NewPartitionedDataKey("sales", {"region", "day"}, {{"day", "2024-03-01"}, {"region", "eu west/2"}});
+  EXPECT_TRUE(part.starts_with("data/sales/region=eu%20west%2F2/day=2024-03-01/")) << part;
+  EXPECT_TRUE(part.ends_with(".parquet")) << part;
+  EXPECT_EQ(EncodePartitionValue(std::nullopt), "NULL");
+  EXPECT_EQ(EncodePartitionValue("NULL"), "%4EULL");  // the string, not SQL NULL
+  EXPECT_EQ(EncodePartitionValue("nUlL"), "%6EUlL");
+  EXPECT_EQ(EncodePartitionValue("__HIVE_DEFAULT_PARTITION__"), "%5F_HIVE_DEFAULT_PARTITION__");
+  EXPECT_EQ(EncodePartitionValue("a=b%c"), "a%3Db%25c");
+  EXPECT_EQ(EncodePartitionValue(""), "");
+  EXPECT_EQ(EncodePartitionValue("-12.5_~"), "-12.5_~");
+  EXPECT_EQ(EncodePartitionValue("\xC3\xA9"), "%C3%A9");
+  try {
+    NewPartitionedDataKey("sales", {"s"}, {{"s", std::string(250, 'x')}});
+    ADD_FAILURE() << "a 250-byte value made a key";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+TEST(Layout, PartitionColumnsAreResolvedAgainstTheSchema) {
+  Schema schema = {{"id", "BIGINT", true},           {"Day", "DATE", true},
+                   {"ok", "BOOLEAN", true},          {"n", "UTINYINT", true},
+                   {"price", "DECIMAL(18,3)", true}, {"at", "TIMESTAMP", true}};
+  EXPECT_EQ(ResolvePartitionColumns(schema, {"day", "OK", "n", "id"}),
+            (std::vector<std::string>{"Day", "ok", "n", "id"}));
+  EXPECT_TRUE(ResolvePartitionColumns(schema, {}).empty());
+  for (const auto& [columns, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"price"}, "'price' has type DECIMAL(18,3); partition columns must be integers"},
+           {{"at"}, "'at' has type TIMESTAMP"},
+           {{"nope"}, "'nope' is not a column of the data; its columns are: id, Day, ok, n, price, at"},
+           {{"id", "ID"}, "'id' is named twice"},
+           {{"a b"}, "letters, digits and '_'"},
+           {{""}, "letters, digits and '_'"}}) {
+    try {
+      ResolvePartitionColumns(schema, columns);
+      ADD_FAILURE() << needle;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Layout, ManifestsWithoutPartitioningStillRead) {
+  // A manifest written before issue 13 (no partition_by, no partition_values) reads as unpartitioned.
+  auto old = nlohmann::json::parse(R"({"format": 1, "dataset": "sales", "version": 3, "parent_version": 2,
+    "operation": "append", "created_at_ms": 1795990000000, "tombstone": false, "schema_version": 1,
+    "schema": [{"name": "id", "type": "BIGINT", "nullable": true}], "fingerprint": "abc",
+    "objects": [{"bucket": "local", "key": "data/sales/x.parquet", "size": 10, "etag": "e", "row_count": 4}],
+    "properties": {}})")
+                 .get<DatasetManifest>();
+  EXPECT_TRUE(old.partition_by.empty());
+  ASSERT_EQ(old.objects.size(), 1u);
+  EXPECT_TRUE(old.objects[0].partition_values.empty());
+  EXPECT_EQ(nlohmann::json(old).dump().find("partition"), std::string::npos);
 }
 
 }  // namespace

@@ -40,12 +40,16 @@ void Upload(const Services& services, catalogd::CommitOp op, Request& req, Respo
   request.format = ingest::ResolveFormat(req.Query("format"), req.Header("Content-Type"));
   request.allow_schema_change = FlagParam(req, "allow_schema_change");
   request.expected_version = UintParam(req, "expected_version");
+  request.partition_by = ListParam(req, "partition_by");
   auto result = ingestor.Ingest(request, req.Body());
+  uint64_t rows = 0;
+  for (const auto& o : result.objects) rows += o.row_count;
   json body = result.manifest;
   body["ingest"] = {{"format", ingest::FormatName(result.format)},
                     {"bytes_received", result.bytes_received},
-                    {"rows", result.object.row_count},
+                    {"rows", rows},
                     {"object", result.object},
+                    {"objects_added", result.objects.size()},
                     {"seconds", result.seconds}};
   res.SetHeader("Location", fmt::format("/api/v1/datasets/{}/versions/{}", request.dataset, result.manifest.version));
   res.Json(op == catalogd::CommitOp::kCreate ? 201 : 200, body);

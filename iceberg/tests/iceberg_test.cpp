@@ -111,7 +111,7 @@ TEST(IcebergTables, CommitsBecomeSnapshotsAndMissingMetadataIsRegenerated) {
     r.op = op;
     r.schema = std::move(schema);
     r.allow_schema_change = allow_change;
-    r.objects = {DataObject{ObjectRef{"local", key, 28, ""}, 5, {ColumnStats{"a", 5, 1, 0, "1", "9"}}}};
+    r.objects = {DataObject{ObjectRef{"local", key, 28, ""}, 5, {}, {ColumnStats{"a", 5, 1, 0, "1", "9"}}}};
     return catalog->Commit(r);
   };
   commit(catalogd::CommitOp::kCreate, {{"a", "BIGINT", true}}, false);

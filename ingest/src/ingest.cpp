@@ -4,14 +4,18 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <regex>
 #include <vector>
 
@@ -46,6 +50,29 @@ class TempFile {
  private:
   std::string path_;
 };
+
+//! A directory removed with its contents when this goes out of scope.
+class TempDir {
+ public:
+  explicit TempDir(std::string path) : path_(std::move(path)) {}
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+//! "a", "b" -> "\"a\", \"b\"" (quoted identifiers for SQL).
+std::string QuotedColumns(const std::vector<std::string>& columns) {
+  std::string out;
+  for (const auto& c : columns) out += (out.empty() ? "" : ", ") + SqlIdentifier(c);
+  return out;
+}
 
 //! DuckDB's message up to its first blank line (the rest is a long list of hints), with the
 //! server's temp file names replaced by "the upload".
@@ -270,7 +297,7 @@ class IngestorImpl final : public Ingestor {
     if (request.op == catalogd::CommitOp::kDelete) {
       Fail(ErrorCode::kInvalidArgument, "ingest cannot delete; use DELETE /api/v1/datasets/{}", request.dataset);
     }
-    PreCheck(request);
+    const std::vector<std::string> partitioning = PreCheck(request);
 
     IngestResult result;
     const std::string id = std::to_string(::getpid()) + "-" + RandomHexId();
@@ -304,41 +331,65 @@ class IngestorImpl final : public Ingestor {
       info = ReadParquetInfo(con, parquet_path, "converted file");
     }
 
+    const std::vector<std::string> partition_by = catalogd::ResolvePartitionColumns(info.schema, partitioning);
+    std::optional<TempDir> parts;
+    std::vector<PartFile> files;
+    if (partition_by.empty()) {
+      files.push_back(PartFile{parquet_path, info.rows, {}});
+    } else {
+      parts.emplace((std::filesystem::path(options_.temp_dir) / ("ingest-" + id + ".parts")).string());
+      files = SplitByPartition(con, parquet_path, parts->path(), partition_by, info.rows);
+    }
     const double convert_s = Seconds(started) - spool_s;
-    // Stored under a fresh key that no manifest references yet: invisible until the commit.
-    const std::string key = catalogd::NewDataKey(request.dataset);
-    FileSource source(parquet_path);
-    auto stored = store_.Put(key, source);
-    result.object = DataObject{ObjectRef{store_.Bucket(), key, stored.size, stored.etag}, info.rows};
-    result.object.stats = ReadColumnStats(con, parquet_path, info.schema);
+
+    // Stored under fresh keys that no manifest references yet: invisible until the commit. Keys
+    // are made first, so a partition value too long for a key fails before anything is written.
+    std::vector<std::string> keys;
+    for (const auto& file : files) {
+      keys.push_back(partition_by.empty()
+                         ? catalogd::NewDataKey(request.dataset)
+                         : catalogd::NewPartitionedDataKey(request.dataset, partition_by, file.values));
+    }
+    uint64_t stored_bytes = 0;
+    try {
+      for (size_t i = 0; i < files.size(); ++i) {
+        FileSource source(files[i].path);
+        auto stored = store_.Put(keys[i], source);
+        stored_bytes += stored.size;
+        DataObject object{ObjectRef{store_.Bucket(), keys[i], stored.size, stored.etag}, files[i].rows,
+                          files[i].values};
+        object.stats = ReadColumnStats(con, files[i].path, info.schema);
+        result.objects.push_back(std::move(object));
+      }
+    } catch (...) {
+      DeleteObjects(result.objects, "an upload whose objects could not all be stored");
+      throw;
+    }
+    if (!result.objects.empty()) result.object = result.objects.front();
 
     catalogd::CommitRequest commit;
     commit.dataset = request.dataset;
     commit.op = request.op;
     commit.schema = info.schema;
-    commit.objects = {result.object};
+    commit.objects = result.objects;
     commit.allow_schema_change = request.allow_schema_change;
     commit.expected_version = request.expected_version;
     commit.properties = request.properties;
+    commit.partition_by = partition_by;
     const double put_s = Seconds(started) - spool_s - convert_s;
     try {
       result.manifest = catalog_.Commit(commit);
     } catch (const Error& e) {
-      // Delete the object only when the catalog definitely refused the commit. When the outcome
-      // is unknown (storage failed mid-commit) a manifest may reference it: CollectGarbage
-      // removes it later if none does.
+      // Delete the objects only when the catalog definitely refused the commit. When the outcome
+      // is unknown (storage failed mid-commit) a manifest may reference them: CollectGarbage
+      // removes them later if none does.
       const bool refused = e.code() == ErrorCode::kConflict || e.code() == ErrorCode::kNotFound ||
                            e.code() == ErrorCode::kInvalidArgument;
       if (refused) {
-        try {
-          store_.Delete(key);
-        } catch (const std::exception& d) {
-          log::Warn("ingest: could not delete the data object of a refused commit",
-                    {{"key", key}, {"error", d.what()}});
-        }
+        DeleteObjects(result.objects, "a refused commit");
       } else {
-        log::Warn("ingest: commit failed with an unknown outcome; data object left for garbage collection",
-                  {{"key", key}, {"error", e.what()}});
+        log::Warn("ingest: commit failed with an unknown outcome; data objects left for garbage collection",
+                  {{"objects", result.objects.size()}, {"error", e.what()}});
       }
       throw;
     }
@@ -348,7 +399,8 @@ class IngestorImpl final : public Ingestor {
                                    {"format", FormatName(result.format)},
                                    {"bytes_received", result.bytes_received},
                                    {"rows", info.rows},
-                                   {"object_bytes", stored.size},
+                                   {"objects", result.objects.size()},
+                                   {"object_bytes", stored_bytes},
                                    {"seconds", result.seconds},
                                    {"spool_s", spool_s},
                                    {"convert_s", convert_s},
@@ -371,23 +423,122 @@ class IngestorImpl final : public Ingestor {
       if (!name.starts_with("ingest-")) continue;
       long pid = std::strtol(name.c_str() + 7, nullptr, 10);
       if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
-        std::filesystem::remove(entry.path(), ec);
+        std::filesystem::remove_all(entry.path(), ec);
         log::Info("ingest: removed a temp file left by a dead process", {{"path", entry.path().string()}});
       }
     }
   }
 
-  //! Fails fast, before reading a possibly large body, when the commit is bound to fail.
-  void PreCheck(const IngestRequest& request) {
+  //! Fails fast, before reading a possibly large body, when the commit is bound to fail. Returns
+  //! the partition columns the upload is split by (as requested; checked against its schema later).
+  std::vector<std::string> PreCheck(const IngestRequest& request) {
+    const auto requested = request.partition_by.value_or(std::vector<std::string>{});
     // A create with an expected version is the catalog's to judge (its version check comes first).
-    if (request.op == catalogd::CommitOp::kCreate && request.expected_version) return;
-    std::optional<uint64_t> live_version;
+    if (request.op == catalogd::CommitOp::kCreate && request.expected_version) return requested;
+    std::optional<DatasetManifest> head;
     try {
-      live_version = catalog_.Head(request.dataset).version;
+      head = catalog_.Head(request.dataset);
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kNotFound) throw;
     }
-    catalogd::CheckCommitTarget(request.op, request.dataset, live_version);
+    catalogd::CheckCommitTarget(request.op, request.dataset,
+                                head ? std::optional<uint64_t>(head->version) : std::nullopt);
+    if (request.op == catalogd::CommitOp::kCreate ||
+        (request.op == catalogd::CommitOp::kReplace && request.partition_by)) {
+      return requested;
+    }
+    // Appends (and replaces that do not say) are partitioned as the dataset is.
+    if (request.op == catalogd::CommitOp::kAppend && request.partition_by) {
+      const bool same = std::equal(requested.begin(), requested.end(), head->partition_by.begin(),
+                                   head->partition_by.end(), [](const std::string& a, const std::string& b) {
+                                     return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+                                       return std::tolower(static_cast<unsigned char>(x)) ==
+                                              std::tolower(static_cast<unsigned char>(y));
+                                     });
+                                   });
+      if (!same) {
+        Fail(ErrorCode::kConflict,
+             "dataset '{}' is partitioned by ({}); an append is partitioned as the dataset is, so partition_by must "
+             "name those columns or be left out. To repartition, replace the dataset: PUT "
+             "/api/v1/datasets/{}?partition_by=...",
+             request.dataset, fmt::join(head->partition_by, ", "), request.dataset);
+      }
+    }
+    return head->partition_by;
+  }
+
+  //! One Parquet file of an upload and the partition values of its rows.
+  struct PartFile {
+    std::string path;
+    uint64_t rows = 0;
+    PartitionValues values;
+  };
+
+  //! Writes `parquet_path` split by `partition_by` into `dir` (DuckDB's COPY ... PARTITION_BY; the
+  //! partition columns stay in the files, so each object is complete on its own) and returns the
+  //! files with their partition values. Fails with 400 beyond options_.max_partitions.
+  std::vector<PartFile> SplitByPartition(Connection& con, const std::string& parquet_path, const std::string& dir,
+                                         const std::vector<std::string>& partition_by, uint64_t expected_rows) {
+    const std::string columns = QuotedColumns(partition_by);
+    const std::string source = "read_parquet(" + SqlLiteral(parquet_path) + ")";
+    const uint64_t partitions = std::stoull(
+        con.Query("SELECT count(*) FROM (SELECT DISTINCT " + columns + " FROM " + source + ")", "counting partitions")
+            .at(0)
+            .at(0));
+    if (partitions > options_.max_partitions) {
+      Fail(ErrorCode::kInvalidArgument,
+           "the upload has {} distinct values of its partition columns ({}); one upload may write at most {} "
+           "partitions (ingest.max_partitions): partition by coarser columns or split the upload",
+           partitions, fmt::join(partition_by, ", "), options_.max_partitions);
+    }
+    std::vector<PartFile> files;
+    if (partitions == 0) return files;  // no rows: no objects
+    // Split by a partition number, not by the columns themselves: DuckDB names the folders after
+    // the values and writes SQL NULL and the string 'NULL' to the same file, the second
+    // overwriting the first. The files keep every column of the upload, in its order.
+    con.Query("COPY (SELECT *, dense_rank() OVER (ORDER BY " + columns + ") AS __lakehouse_partition FROM " + source +
+                  ") TO " + SqlLiteral(dir) +
+                  " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__lakehouse_partition))",
+              "splitting the upload by partition");
+    // Each file's partition values as text ('V' + value, or 'N' for NULL) and its row count.
+    std::string values;
+    for (const auto& c : partition_by) {
+      values += ", CASE WHEN " + SqlIdentifier(c) + " IS NULL THEN 'N' ELSE 'V' || CAST(" + SqlIdentifier(c) +
+                " AS VARCHAR) END";
+    }
+    const std::string glob = (std::filesystem::path(dir) / "**" / "*.parquet").string();
+    uint64_t rows = 0;
+    for (const auto& row :
+         con.Query("SELECT __lakehouse_file" + values + ", count(*) FROM read_parquet(" + SqlLiteral(glob) +
+                       ", filename = '__lakehouse_file', hive_partitioning = false) GROUP BY ALL "
+                       "ORDER BY 1",
+                   "reading the partitioned files")) {
+      PartFile file{row.at(0), std::stoull(row.back()), {}};
+      for (size_t i = 0; i < partition_by.size(); ++i) {
+        const std::string& v = row.at(i + 1);
+        file.values[partition_by[i]] = v == "N" ? std::nullopt : std::optional<std::string>(v.substr(1));
+      }
+      if (!files.empty() && files.back().path == file.path) {
+        Fail(ErrorCode::kInternal, "partitioned file {} holds more than one partition", file.path);
+      }
+      rows += file.rows;
+      files.push_back(std::move(file));
+    }
+    if (rows != expected_rows) {
+      Fail(ErrorCode::kInternal, "splitting the upload by partition wrote {} rows, not {}", rows, expected_rows);
+    }
+    return files;
+  }
+
+  //! Best-effort delete of objects that no manifest will reference (GC catches any left).
+  void DeleteObjects(const std::vector<DataObject>& objects, std::string_view why) {
+    for (const auto& o : objects) {
+      try {
+        store_.Delete(o.ref.key);
+      } catch (const std::exception& d) {
+        log::Warn("ingest: could not delete a data object", {{"key", o.ref.key}, {"why", why}, {"error", d.what()}});
+      }
+    }
   }
 
   //! Streams `body` to `path`; keeps the first bytes in `head` for sniffing. Returns the size.

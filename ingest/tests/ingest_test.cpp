@@ -1,12 +1,14 @@
 // Ingest with real DuckDB over real object stores: good uploads become versions, bad ones leave
 // nothing behind.
 #include <duckdb.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "ingest_internal.h"
@@ -83,14 +85,25 @@ class IngestTest : public ::testing::TestWithParam<std::string> {
   }
 
   IngestResult Upload(const std::string& dataset, CommitOp op, std::string_view body, std::optional<Format> format,
-                      bool allow_schema_change = false) {
+                      bool allow_schema_change = false,
+                      std::optional<std::vector<std::string>> partition_by = std::nullopt) {
     IngestRequest r;
     r.dataset = dataset;
     r.op = op;
     r.format = format;
     r.allow_schema_change = allow_schema_change;
+    r.partition_by = std::move(partition_by);
     StringSource source(body);
     return ingest_->Ingest(r, source);
+  }
+
+  //! Runs `sql` over a stored data object (read back to a file named `t` in the query).
+  std::string OverObject(const DataObject& o, const std::string& sql) {
+    std::string path = work_ + "/readback-" + RandomHexId() + ".parquet";
+    { std::ofstream(path, std::ios::binary) << t_->store->GetBytes(o.ref.key); }
+    auto out = duck_.Scalar("WITH t AS (SELECT * FROM read_parquet('" + path + "')) " + sql);
+    fs::remove(path);
+    return out;
   }
 
   //! Reads a stored data object back with DuckDB and counts its rows.
@@ -269,6 +282,124 @@ TEST_P(IngestTest, DeepJsonAndDamagedParquetAreRefused) {
   ExpectRejected("damaged", ErrorCode::kInvalidArgument, "damaged Parquet",
                  [&] { Upload("damaged", CommitOp::kCreate, bytes, std::nullopt); });
   EXPECT_EQ(Upload("intact", CommitOp::kCreate, ReadFile(path), std::nullopt).manifest.row_count(), 100000u);
+}
+
+// issue 13: a partitioned upload becomes one object per partition value set, keyed
+// data/<dataset>/<col>=<value>/..., each complete (partition columns included) and listed with
+// its values; appends are split the same way; a replace can repartition.
+TEST_P(IngestTest, PartitionedUploadsWriteOneObjectPerPartitionValueSet) {
+  // 3 days x 4 regions (one of them SQL NULL, one the string 'NULL', which must stay apart).
+  std::string csv = "id,day,region,amount\n";
+  const char* regions[] = {"eu", "us west", "NULL", ""};
+  int id = 0;
+  for (int day = 1; day <= 3; ++day) {
+    for (const char* region : regions) {
+      for (int k = 0; k < day; ++k) csv += fmt::format("{},2024-03-0{},{},{}.5\n", id++, day, region, id);
+    }
+  }
+  auto r = Upload("sales", CommitOp::kCreate, csv, Format::kCsv, false, std::vector<std::string>{"day", "REGION"});
+  EXPECT_EQ(r.manifest.partition_by, (std::vector<std::string>{"day", "region"}));  // spelled as the schema does
+  EXPECT_EQ(r.manifest.row_count(), static_cast<uint64_t>(id));
+  ASSERT_EQ(r.manifest.objects.size(), 12u);
+  EXPECT_EQ(r.objects, r.manifest.objects);
+  std::set<std::pair<std::optional<std::string>, std::optional<std::string>>> seen;
+  for (const auto& o : r.manifest.objects) {
+    ASSERT_EQ(o.partition_values.size(), 2u);
+    const auto& day = o.partition_values.at("day");
+    const auto& region = o.partition_values.at("region");
+    ASSERT_TRUE(day.has_value());
+    seen.emplace(day, region);
+    const std::string prefix = "data/sales/day=" + *day + "/region=" + catalogd::EncodePartitionValue(region) + "/";
+    EXPECT_TRUE(o.ref.key.starts_with(prefix)) << o.ref.key << " vs " << prefix;
+    // The object holds exactly its partition's rows, with every column.
+    EXPECT_EQ(OverObject(o, "SELECT count(*) FROM t"), std::to_string(o.row_count));
+    EXPECT_EQ(OverObject(o,
+                         "SELECT string_agg(DISTINCT CAST(day AS VARCHAR) || '|' || coalesce(region, '<null>')) "
+                         "FROM t"),
+              *day + "|" + region.value_or("<null>"));
+    EXPECT_EQ(OverObject(o, "SELECT string_agg(column_name, ',') FROM (DESCRIBE t)"), "id,day,region,amount");
+    EXPECT_EQ(o.row_count, static_cast<uint64_t>(day->back() - '0'));
+  }
+  EXPECT_EQ(seen.size(), 12u);
+  EXPECT_TRUE(seen.contains({"2024-03-02", std::nullopt}));
+  EXPECT_TRUE(seen.contains({"2024-03-02", "NULL"}));
+
+  // An append is partitioned as the dataset is, with or without naming the columns.
+  auto a = Upload("sales", CommitOp::kAppend, "id,day,region,amount\n100,2024-03-09,eu,1.0\n101,2024-03-01,eu,2\n",
+                  Format::kCsv);
+  EXPECT_EQ(a.manifest.partition_by, r.manifest.partition_by);
+  ASSERT_EQ(a.objects.size(), 2u);
+  EXPECT_EQ(a.manifest.objects.size(), 14u);
+  for (const auto& o : a.objects) EXPECT_TRUE(o.ref.key.starts_with("data/sales/day=2024-03-0")) << o.ref.key;
+  a = Upload("sales", CommitOp::kAppend, "id,day,region,amount\n102,2024-03-09,eu,1.0\n", Format::kCsv, false,
+             std::vector<std::string>{"Day", "region"});
+  EXPECT_EQ(a.manifest.objects.size(), 15u);
+
+  // A replace keeps the partitioning unless it names other columns; an empty list removes it.
+  auto same = Upload("sales", CommitOp::kReplace, csv, Format::kCsv);
+  EXPECT_EQ(same.manifest.partition_by, r.manifest.partition_by);
+  EXPECT_EQ(same.manifest.objects.size(), 12u);
+  auto by_day = Upload("sales", CommitOp::kReplace, csv, Format::kCsv, false, std::vector<std::string>{"day"});
+  EXPECT_EQ(by_day.manifest.partition_by, std::vector<std::string>{"day"});
+  EXPECT_EQ(by_day.manifest.objects.size(), 3u);
+  auto flat = Upload("sales", CommitOp::kReplace, csv, Format::kCsv, false, std::vector<std::string>{});
+  EXPECT_TRUE(flat.manifest.partition_by.empty());
+  ASSERT_EQ(flat.manifest.objects.size(), 1u);
+  EXPECT_TRUE(flat.manifest.objects[0].partition_values.empty());
+  EXPECT_EQ(flat.manifest.objects[0].ref.key.find('='), std::string::npos);
+  EXPECT_EQ(flat.manifest.row_count(), static_cast<uint64_t>(id));
+
+  // A partitioned upload with no rows commits no objects.
+  auto empty = Upload("empty", CommitOp::kCreate, "id,day\n", Format::kCsv, false, std::vector<std::string>{"id"});
+  EXPECT_TRUE(empty.manifest.objects.empty());
+  EXPECT_EQ(empty.manifest.partition_by, std::vector<std::string>{"id"});
+}
+
+TEST_P(IngestTest, BadPartitioningIsRejectedAndLeavesNothing) {
+  const std::string csv = "id,day,price,flag,label\n1,2024-01-01,1.5,true,a\n2,2024-01-02,2.5,false,b\n";
+  auto partitioned = [&](const std::string& dataset, std::vector<std::string> columns, const std::string& body) {
+    Upload(dataset, CommitOp::kCreate, body, Format::kCsv, false, std::move(columns));
+  };
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "partition column 'region' is not a column of the data", [&] {
+    partitioned("bad", {"day", "region"}, csv);
+  });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument,
+                 "partition column 'price' has type DOUBLE; partition columns must be integers",
+                 [&] { partitioned("bad", {"price"}, csv); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "DATE, VARCHAR or BOOLEAN",
+                 [&] { partitioned("bad", {"price"}, csv); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "named twice", [&] { partitioned("bad", {"day", "DAY"}, csv); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "letters, digits and '_'",
+                 [&] { partitioned("bad", {"da-y"}, csv); });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "at most 8", [&] {
+    partitioned("bad", {"a", "b", "c", "d", "e", "f", "g", "h", "i"}, csv);
+  });
+  ExpectRejected("bad", ErrorCode::kInvalidArgument, "too long to name an object key",
+                 [&] { partitioned("bad", {"label"}, "id,label\n1," + std::string(300, 'x') + "\n"); });
+  // Too many partitions: a clear limit, checked before anything is written.
+  auto small = MakeIngestor(*t_->store, *catalog_, IngestOptions{temp_, "512MB", 2, 5});
+  std::string many = "id,day\n";
+  for (int i = 0; i < 6; ++i) many += fmt::format("{},2024-01-0{}\n", i, i + 1);
+  ExpectRejected("bad", ErrorCode::kInvalidArgument,
+                 "6 distinct values of its partition columns (day); one upload "
+                 "may write at most 5 partitions (ingest.max_partitions)",
+                 [&] {
+                   IngestRequest r{"bad", CommitOp::kCreate, Format::kCsv, false, std::nullopt, {}};
+                   r.partition_by = std::vector<std::string>{"day"};
+                   StringSource source(many);
+                   small->Ingest(r, source);
+                 });
+  EXPECT_TRUE(catalog_->List().empty());
+
+  // Appends are partitioned as the dataset is: other columns are a conflict (a replace repartitions).
+  partitioned("sales", {"day"}, csv);
+  ExpectRejected("sales", ErrorCode::kConflict, "is partitioned by (day)", [&] {
+    Upload("sales", CommitOp::kAppend, csv, Format::kCsv, false, std::vector<std::string>{"flag"});
+  });
+  ExpectRejected("sales", ErrorCode::kInvalidArgument, "partition column 'day' is not a column of the data", [&] {
+    Upload("sales", CommitOp::kAppend, "id,price,flag,label\n3,1.0,true,c\n", Format::kCsv, true);
+  });
+  EXPECT_EQ(catalog_->Head("sales").version, 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Local, IngestTest, ::testing::Values("local"));

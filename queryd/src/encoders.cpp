@@ -508,8 +508,9 @@ class JsonEncoder final : public Encoder {
   }
   void Finish(const QueryStats& stats) override {
     fmt::format_to(std::back_inserter(out_.buffer()),
-                   "],\"stats\":{{\"rows\":{},\"elapsed_ms\":{},\"truncated\":{}}}}}\n", stats.rows, stats.elapsed_ms,
-                   stats.truncated);
+                   "],\"stats\":{{\"rows\":{},\"elapsed_ms\":{},\"truncated\":{},\"objects_scanned\":{},"
+                   "\"objects_pruned\":{}}}}}\n",
+                   stats.rows, stats.elapsed_ms, stats.truncated, stats.objects_scanned, stats.objects_pruned);
   }
 
  private:

@@ -189,6 +189,9 @@ class QueryRun {
 
   QueryStats Finish() {
     stats_.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
+    if (auto tracker = ScanTracker::Find(*con_.context)) {
+      std::tie(stats_.objects_scanned, stats_.objects_pruned) = tracker->Counts();
+    }
     encoder_->Finish(stats_);
     out_.Flush();
     stats_.bytes = out_.bytes();

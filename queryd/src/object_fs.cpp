@@ -5,6 +5,9 @@
 #include <cstring>
 #include <list>
 
+#include "duckdb/common/file_opener.hpp"
+#include "duckdb/main/client_context.hpp"
+
 #include "lakehouse/shared/error.h"
 #include "lakehouse/storaged/object_store.h"
 
@@ -39,6 +42,48 @@ std::optional<RegisteredObject> ObjectRegistry::Find(const std::string& key) con
 size_t ObjectRegistry::size() const {
   std::lock_guard lock(mu_);
   return objects_.size();
+}
+
+namespace {
+constexpr const char* kScanTrackerKey = "lakehouse_scan_tracker";
+}  // namespace
+
+ScanTracker& ScanTracker::Of(duckdb::ClientContext& context, const std::shared_ptr<Totals>& totals) {
+  return *context.registered_state->GetOrCreate<ScanTracker>(kScanTrackerKey, totals);
+}
+
+duckdb::shared_ptr<ScanTracker> ScanTracker::Find(duckdb::ClientContext& context) {
+  return context.registered_state->Get<ScanTracker>(kScanTrackerKey);
+}
+
+void ScanTracker::Listed(const std::vector<std::string>& keys) {
+  std::lock_guard lock(mu_);
+  listed_.insert(keys.begin(), keys.end());
+}
+
+void ScanTracker::Opened(const std::string& key) {
+  std::lock_guard lock(mu_);
+  if (listed_.contains(key)) opened_.insert(key);
+}
+
+std::pair<uint64_t, uint64_t> ScanTracker::Counts() const {
+  std::lock_guard lock(mu_);
+  return {opened_.size(), listed_.size() - opened_.size()};
+}
+
+void ScanTracker::QueryBegin(duckdb::ClientContext&) {
+  std::lock_guard lock(mu_);
+  listed_.clear();
+  opened_.clear();
+}
+
+void ScanTracker::QueryEnd(duckdb::ClientContext&) {
+  // The counts stay readable after the end (the query's stats are written once its result is
+  // drained, which may end it); the next query on this connection starts them afresh.
+  const auto [scanned, pruned] = Counts();
+  totals_->queries++;
+  totals_->objects_scanned += scanned;
+  totals_->objects_pruned += pruned;
 }
 
 namespace {
@@ -133,6 +178,9 @@ class LakehouseFileSystem final : public duckdb::FileSystem {
       // A user's mistake (a guessed or deleted object), not a storage failure: 400, not 503.
       throw duckdb::PermissionException(
           "\"%s\" is not an object of any dataset (or its dataset was deleted); query datasets by name", path);
+    }
+    if (auto context = duckdb::FileOpener::TryGetClientContext(opener)) {
+      if (auto tracker = ScanTracker::Find(*context)) tracker->Opened(key);
     }
     duckdb::unique_ptr<duckdb::FileHandle> local;
     if (!force_range_reads_) {

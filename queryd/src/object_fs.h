@@ -10,6 +10,9 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "duckdb.hpp"
 #include "lakehouse/shared/types.h"
@@ -50,6 +53,39 @@ struct RemoteStats {
   std::atomic<uint64_t> range_bytes{0};
   std::atomic<uint64_t> footer_hits{0};
   std::atomic<uint64_t> local_opens{0};
+};
+
+//! The objects one query was given (every object of the manifests it resolved) and the ones it
+//! opened, so the query's stats can say how many partition pruning skipped. Kept in the query's
+//! ClientContext: each query runs on its own connection.
+class ScanTracker final : public duckdb::ClientContextState {
+ public:
+  //! Engine-wide totals, added to when each query ends (queryd's health).
+  struct Totals {
+    std::atomic<uint64_t> queries{0};
+    std::atomic<uint64_t> objects_scanned{0};
+    std::atomic<uint64_t> objects_pruned{0};
+  };
+  explicit ScanTracker(std::shared_ptr<Totals> totals) : totals_(std::move(totals)) {}
+
+  //! The tracker of `context`, created (adding to `totals`) when there is none yet.
+  static ScanTracker& Of(duckdb::ClientContext& context, const std::shared_ptr<Totals>& totals);
+  //! The tracker of `context`, if a dataset was resolved in it.
+  static duckdb::shared_ptr<ScanTracker> Find(duckdb::ClientContext& context);
+
+  void Listed(const std::vector<std::string>& keys);
+  void Opened(const std::string& key);
+  //! Objects listed and opened / listed and never opened (pruned), so far.
+  std::pair<uint64_t, uint64_t> Counts() const;
+
+  void QueryBegin(duckdb::ClientContext& context) override;
+  void QueryEnd(duckdb::ClientContext& context) override;
+
+ private:
+  std::shared_ptr<Totals> totals_;
+  mutable std::mutex mu_;
+  std::unordered_set<std::string> listed_;
+  std::unordered_set<std::string> opened_;  //!< only keys in listed_
 };
 
 //! The file system to register with DuckDB (FileSystem::RegisterSubSystem). `store` must outlive it.

@@ -46,17 +46,21 @@ struct ResolverFunctionInfo final : duckdb::TableFunctionInfo {
   Resolver* resolver;
 };
 
-duckdb::unique_ptr<duckdb::TableRef> ResolveTableScan(duckdb::ClientContext&, duckdb::ReplacementScanInput& input,
+duckdb::unique_ptr<duckdb::TableRef> ResolveTableScan(duckdb::ClientContext& context,
+                                                      duckdb::ReplacementScanInput& input,
                                                       duckdb::optional_ptr<duckdb::ReplacementScanData> data) {
-  return data->Cast<ResolverScanData>().resolver->ReplaceTable(input.catalog_name, input.schema_name, input.table_name);
+  return data->Cast<ResolverScanData>().resolver->ReplaceTable(context, input.catalog_name, input.schema_name,
+                                                               input.table_name);
 }
 
-duckdb::unique_ptr<duckdb::TableRef> DatasetVersionBind(duckdb::ClientContext&, duckdb::TableFunctionBindInput& input) {
+duckdb::unique_ptr<duckdb::TableRef> DatasetVersionBind(duckdb::ClientContext& context,
+                                                        duckdb::TableFunctionBindInput& input) {
   auto* resolver = input.info->Cast<ResolverFunctionInfo>().resolver;
   if (input.inputs.size() != 2 || input.inputs[0].IsNull() || input.inputs[1].IsNull()) {
     throw duckdb::BinderException("dataset_version(name, version) needs a dataset name and a version number");
   }
-  return resolver->ReplaceVersion(input.inputs[0].GetValue<std::string>(), input.inputs[1].GetValue<int64_t>());
+  return resolver->ReplaceVersion(context, input.inputs[0].GetValue<std::string>(),
+                                  input.inputs[1].GetValue<int64_t>());
 }
 
 }  // namespace
@@ -106,7 +110,8 @@ size_t Resolver::resolved_datasets() {
   return head_.size();
 }
 
-duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceTable(const std::string& catalog_name,
+duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceTable(duckdb::ClientContext& context,
+                                                            const std::string& catalog_name,
                                                             const std::string& schema_name,
                                                             const std::string& table_name) {
   if (!catalog_name.empty() || !(schema_name.empty() || schema_name == "main")) return nullptr;
@@ -120,13 +125,16 @@ duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceTable(const std::string& c
     RecordResolutionError(e);
     throw duckdb::BinderException(e.what());
   }
+  ScanTracker::Of(context, scan_totals_).Listed(resolved->keys);
   return MakeTableRef(*resolved, table_name);
 }
 
-duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceVersion(const std::string& name, int64_t version) {
+duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceVersion(duckdb::ClientContext& context, const std::string& name,
+                                                              int64_t version) {
   if (version < 1) throw duckdb::BinderException("dataset_version: version must be >= 1, got %lld", version);
   try {
     auto resolved = ResolveVersion(DatasetId::Parse(name).str(), static_cast<uint64_t>(version));
+    ScanTracker::Of(context, scan_totals_).Listed(resolved->keys);
     return MakeTableRef(*resolved, name);
   } catch (const Error& e) {
     RecordResolutionError(e);
@@ -200,7 +208,19 @@ std::shared_ptr<const ResolvedDataset> Resolver::Resolve(const DatasetManifest& 
            manifest.dataset, manifest.version, object.ref.key, manifest.fingerprint.hex.substr(0, 12), diff);
     }
   }
-  for (const auto& object : manifest.objects) resolved->paths.push_back(ObjectPath(object.ref.key));
+  for (const auto& object : manifest.objects) {
+    resolved->paths.push_back(ObjectPath(object.ref.key));
+    resolved->keys.push_back(object.ref.key);
+  }
+  for (const auto& column : manifest.partition_by) {
+    auto it = std::find_if(manifest.schema.begin(), manifest.schema.end(),
+                           [&](const ColumnSchema& c) { return c.name == column; });
+    if (it == manifest.schema.end()) {
+      Fail(ErrorCode::kConflict, "dataset '{}' version {}: partition column '{}' is not in the manifest's schema",
+           manifest.dataset, manifest.version, column);
+    }
+    resolved->partition_columns.emplace_back(it->name, it->type);
+  }
   return resolved;
 }
 
@@ -215,7 +235,9 @@ Resolver::Columns Resolver::ObjectColumns(const DatasetManifest& manifest, const
   Columns columns;
   try {
     duckdb::Connection con(*db_);
-    auto relation = con.TableFunction("read_parquet", {duckdb::Value(ObjectPath(ref.key))});
+    // The file's own columns: no partition columns guessed from a partitioned object's key.
+    duckdb::named_parameter_map_t no_hive{{"hive_partitioning", duckdb::Value::BOOLEAN(false)}};
+    auto relation = con.TableFunction("read_parquet", {duckdb::Value(ObjectPath(ref.key))}, no_hive);
     for (const auto& column : relation->Columns()) columns.emplace_back(column.Name(), column.Type().ToString());
   } catch (const std::exception& e) {
     const duckdb::ErrorData error(e);
@@ -234,17 +256,29 @@ namespace {
 using duckdb::make_uniq;
 using ExpressionList = duckdb::vector<duckdb::unique_ptr<duckdb::ParsedExpression>>;
 
-//! read_parquet([paths...]) or read_parquet([paths...], union_by_name = true).
-duckdb::unique_ptr<duckdb::TableRef> ReadParquet(const std::vector<std::string>& paths, bool union_by_name) {
+//! A named parameter: what the parser makes of `name = value` in a table function's arguments.
+duckdb::unique_ptr<duckdb::ParsedExpression> NamedArgument(const std::string& name, duckdb::Value value) {
+  return make_uniq<duckdb::ComparisonExpression>(duckdb::ExpressionType::COMPARE_EQUAL,
+                                                 make_uniq<duckdb::ColumnRefExpression>(name),
+                                                 make_uniq<duckdb::ConstantExpression>(std::move(value)));
+}
+
+//! read_parquet([paths...], hive_partitioning = ...) (plus union_by_name = true). Partition
+//! columns are read from the keys' col=value segments with the manifest's types (hive_types), so
+//! DuckDB drops the objects a predicate on them rules out before opening them; unpartitioned
+//! datasets turn hive partitioning off (no guessing from key names).
+duckdb::unique_ptr<duckdb::TableRef> ReadParquet(const ResolvedDataset& resolved, bool union_by_name) {
   duckdb::vector<duckdb::Value> values;
-  for (const auto& path : paths) values.emplace_back(path);
+  for (const auto& path : resolved.paths) values.emplace_back(path);
   ExpressionList args;
   args.push_back(make_uniq<duckdb::ConstantExpression>(duckdb::Value::LIST(duckdb::LogicalType::VARCHAR, values)));
-  if (union_by_name) {
-    // A named parameter is what the parser makes of `name = value` in a table function's arguments.
-    args.push_back(make_uniq<duckdb::ComparisonExpression>(
-        duckdb::ExpressionType::COMPARE_EQUAL, make_uniq<duckdb::ColumnRefExpression>("union_by_name"),
-        make_uniq<duckdb::ConstantExpression>(duckdb::Value::BOOLEAN(true))));
+  if (union_by_name) args.push_back(NamedArgument("union_by_name", duckdb::Value::BOOLEAN(true)));
+  const bool partitioned = !resolved.partition_columns.empty();
+  args.push_back(NamedArgument("hive_partitioning", duckdb::Value::BOOLEAN(partitioned)));
+  if (partitioned) {
+    duckdb::child_list_t<duckdb::Value> types;
+    for (const auto& [name, type] : resolved.partition_columns) types.emplace_back(name, duckdb::Value(type));
+    args.push_back(NamedArgument("hive_types", duckdb::Value::STRUCT(std::move(types))));
   }
   auto ref = make_uniq<duckdb::TableFunctionRef>();
   ref->function = make_uniq<duckdb::FunctionExpression>("read_parquet", std::move(args));
@@ -286,12 +320,12 @@ duckdb::unique_ptr<duckdb::TableRef> MakeTableRef(const ResolvedDataset& resolve
     node->where_clause = make_uniq<duckdb::ConstantExpression>(duckdb::Value::BOOLEAN(false));
   } else if (resolved.exact) {
     node->select_list.push_back(make_uniq<duckdb::StarExpression>());
-    node->from_table = ReadParquet(resolved.paths, false);
+    node->from_table = ReadParquet(resolved, false);
   } else {
     // Objects of older schema versions: columns matched by name, missing ones NULL, types cast
     // to the manifest's.
     node->select_list = ManifestColumns(resolved.schema, false);
-    node->from_table = ReadParquet(resolved.paths, true);
+    node->from_table = ReadParquet(resolved, true);
   }
   auto select = make_uniq<duckdb::SelectStatement>();
   select->node = std::move(node);

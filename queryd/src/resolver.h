@@ -39,7 +39,11 @@ struct ResolvedDataset {
   uint64_t version = 0;
   Schema schema;                   //!< the manifest's columns
   std::vector<std::string> paths;  //!< lakehouse:// paths of exactly the manifest's objects
+  std::vector<std::string> keys;   //!< their object keys (scan accounting)
   bool exact = true;               //!< every object has the manifest's columns
+  //! The manifest's partition columns and their types: the scan reads their values from the keys'
+  //! col=value segments (hive partitioning), so DuckDB skips objects a predicate rules out.
+  std::vector<std::pair<std::string, std::string>> partition_columns;
 };
 
 class Resolver {
@@ -62,11 +66,15 @@ class Resolver {
   //! Datasets whose head is cached.
   size_t resolved_datasets();
 
+  //! Objects queries were given, opened and pruned, over the engine's life.
+  const ScanTracker::Totals& scan_totals() const { return *scan_totals_; }
+
   //! The replacement scan: a table name that is a dataset becomes a scan of its head version.
-  duckdb::unique_ptr<duckdb::TableRef> ReplaceTable(const std::string& catalog_name, const std::string& schema_name,
-                                                    const std::string& table_name);
+  duckdb::unique_ptr<duckdb::TableRef> ReplaceTable(duckdb::ClientContext& context, const std::string& catalog_name,
+                                                    const std::string& schema_name, const std::string& table_name);
   //! dataset_version(name, version).
-  duckdb::unique_ptr<duckdb::TableRef> ReplaceVersion(const std::string& name, int64_t version);
+  duckdb::unique_ptr<duckdb::TableRef> ReplaceVersion(duckdb::ClientContext& context, const std::string& name,
+                                                      int64_t version);
 
  private:
   using Columns = std::vector<std::pair<std::string, std::string>>;  //!< (name, DuckDB type)
@@ -79,6 +87,7 @@ class Resolver {
   catalogd::Catalog& catalog_;
   std::shared_ptr<ObjectRegistry> registry_;
   duckdb::DuckDB* db_ = nullptr;
+  std::shared_ptr<ScanTracker::Totals> scan_totals_ = std::make_shared<ScanTracker::Totals>();
 
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const ResolvedDataset>> head_;      //!< by dataset

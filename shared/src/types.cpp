@@ -95,11 +95,23 @@ void to_json(nlohmann::json& j, const DataObject& v) {
   j = v.ref;
   j["row_count"] = v.row_count;
   if (!v.stats.empty()) j["stats"] = v.stats;  // absent, not empty, so older readers see the same JSON
+  // Written only for partitioned datasets, so manifests of unpartitioned ones keep their format.
+  if (!v.partition_values.empty()) {
+    auto& values = j["partition_values"] = nlohmann::json::object();
+    for (const auto& [column, value] : v.partition_values) values[column] = value ? nlohmann::json(*value) : nullptr;
+  }
 }
 void from_json(const nlohmann::json& j, DataObject& v) {
   j.get_to(v.ref);
   j.at("row_count").get_to(v.row_count);
   if (auto it = j.find("stats"); it != j.end() && it->is_array()) it->get_to(v.stats);
+  v.partition_values.clear();
+  if (auto it = j.find("partition_values"); it != j.end()) {
+    for (const auto& [column, value] : it->items()) {
+      v.partition_values[column] =
+          value.is_null() ? std::nullopt : std::optional<std::string>(value.get<std::string>());
+    }
+  }
 }
 void to_json(nlohmann::json& j, const DatasetManifest& v) {
   j = nlohmann::json{{"format", 1},
@@ -117,6 +129,7 @@ void to_json(nlohmann::json& j, const DatasetManifest& v) {
                      {"row_count", v.row_count()},
                      {"byte_count", v.byte_count()},
                      {"properties", v.properties}};
+  if (!v.partition_by.empty()) j["partition_by"] = v.partition_by;
 }
 void from_json(const nlohmann::json& j, DatasetManifest& v) {
   j.at("dataset").get_to(v.dataset);
@@ -134,6 +147,7 @@ void from_json(const nlohmann::json& j, DatasetManifest& v) {
   v.fingerprint.hex = j.at("fingerprint").get<std::string>();
   j.at("objects").get_to(v.objects);
   v.properties = j.value("properties", std::map<std::string, std::string>{});
+  v.partition_by = j.value("partition_by", std::vector<std::string>{});
 }
 
 bool SameType(std::string_view a, std::string_view b) {

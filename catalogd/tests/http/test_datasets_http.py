@@ -180,6 +180,63 @@ def test_bad_input_is_4xx_and_leaves_nothing(tmp_path):
         s.stop()
 
 
+def test_partitioned_dataset_over_http(tmp_path, backend):
+    """issue 13: ?partition_by= at create, one object per day under day=... keys, pruning in the
+    query stats and /health, appends partitioned alike, clear 4xx for bad partitioning."""
+    s = start(tmp_path, backend, ["--ingest-max-partitions", "40"])
+    try:
+        parquet = SALES.read_bytes()  # 1000 rows over 30 days
+        status, m = s.json("POST", "/api/v1/datasets/sales?partition_by=day", parquet, PARQUET)
+        assert status == 201, m
+        assert m["partition_by"] == ["day"] and m["row_count"] == 1000
+        assert len(m["objects"]) == 30 and m["ingest"]["objects_added"] == 30 and m["ingest"]["rows"] == 1000
+        for o in m["objects"]:
+            assert o["key"].startswith(f"data/sales/day={o['partition_values']['day']}/"), o
+        assert s.json("GET", "/api/v1/datasets/sales/versions/1")[1]["objects"] == m["objects"]
+
+        def query(sql):
+            status, r = s.json("POST", "/api/v1/query", json.dumps({"sql": sql}).encode(),
+                               {"Content-Type": "application/json"})
+            assert status == 200, r
+            return r
+
+        r = query("SELECT count(*) FROM sales WHERE day = DATE '2026-01-07'")
+        assert r["stats"]["objects_scanned"] <= 2 and r["stats"]["objects_pruned"] >= 28, r["stats"]
+        whole = query("SELECT count(*) FROM sales")
+        assert whole["rows"] == [[1000]] and whole["stats"]["objects_scanned"] == 30, whole["stats"]
+        scans = s.json("GET", "/health")[1]["services"]["queryd"]["scans"]
+        assert scans["objects_pruned"] >= 28 and scans["objects_scanned"] >= 31, scans
+
+        # Appends are partitioned as the dataset is.
+        status, m = s.json("POST", "/api/v1/datasets/sales/append", b"id,customer,amount,day\n9999,zed,1.5,2026-02-01\n", CSV)
+        assert status == 200, m
+        assert len(m["objects"]) == 31 and m["objects"][-1]["key"].startswith("data/sales/day=2026-02-01/")
+
+        if backend == "local":
+            before = data_objects(s, "local")
+        cases = [
+            ("POST", "/api/v1/datasets/bad?partition_by=amount", 400, "partition column 'amount' has type DOUBLE"),
+            ("POST", "/api/v1/datasets/bad?partition_by=amount", 400, "DATE, VARCHAR or BOOLEAN"),
+            ("POST", "/api/v1/datasets/bad?partition_by=region", 400, "'region' is not a column of the data"),
+            ("POST", "/api/v1/datasets/bad?partition_by=day,,id", 400, "empty item"),
+            ("POST", "/api/v1/datasets/bad?partition_by=id", 400, "at most 40 partitions (ingest.max_partitions)"),
+            ("POST", "/api/v1/datasets/sales/append?partition_by=customer", 409, "is partitioned by (day)"),
+        ]
+        for method, path, want, needle in cases:
+            status, msg = error_of(*s.json(method, path, parquet, PARQUET))
+            assert (status, needle in msg) == (want, True), (path, status, msg)
+        assert [d["name"] for d in s.json("GET", "/api/v1/datasets")[1]["datasets"]] == ["sales"]
+        if backend == "local":
+            assert data_objects(s, "local") == before
+
+        # A replace repartitions.
+        status, m = s.json("PUT", "/api/v1/datasets/sales?partition_by=customer", parquet, PARQUET)
+        assert status == 200 and m["partition_by"] == ["customer"] and len(m["objects"]) == 37, m.get("error")
+        assert query("SELECT count(*) FROM sales WHERE customer IN ('x', 'y')")["stats"]["objects_scanned"] <= 3
+    finally:
+        s.stop()
+
+
 def append_csv(s, dataset, writer, i, timeout=30):
     body = f"id,writer,seq\n{writer * 100000 + i},{writer},{i}\n".encode()
     return s.request("POST", f"/api/v1/datasets/{dataset}/append", body, CSV, timeout=timeout)

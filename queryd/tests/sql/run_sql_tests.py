@@ -9,7 +9,7 @@ through POST /api/v1/datasets/{name}, and runs every statement through POST /api
 
 File format (one record per block, blocks separated by blank lines; '#' starts a comment):
 
-    load NAME [create|append|replace] [allow_schema_change]
+    load NAME [create|append|replace] [allow_schema_change] [partition_by=a,b]
                                          upload the CSV lines that follow (header first)
     generate NAME ROWS                   upload ROWS generated rows: id, grp (id % 10),
                                          val (id * 0.5), name ('name_' || id)
@@ -18,10 +18,11 @@ File format (one record per block, blocks separated by blank lines; '#' starts a
     SQL                                  '----', a substring the error message must contain
     ----
     message substring
-    query TYPES [rowsort]                one letter per column (I integer, R real/decimal, T text,
-    SQL                                  B boolean, D date/time, N nested); after '----' the rows,
-    ----                                 columns separated by tabs (or, with no tab, by spaces)
-    1<TAB>x
+    query TYPES [rowsort] [scanned<=N] [pruned>=N]
+    SQL                                  one letter per column (I integer, R real/decimal, T text,
+    ----                                 B boolean, D date/time, N nested); after '----' the rows,
+    1<TAB>x                              columns separated by tabs (or, with no tab, by spaces);
+                                         scanned/pruned bound the stats' objects_scanned/_pruned
     preview NAME LIMIT TYPES             GET /api/v1/datasets/NAME/preview?limit=LIMIT; rows follow '----'
     ----
     delete NAME                          DELETE /api/v1/datasets/NAME (a tombstone version)
@@ -163,10 +164,12 @@ class Runner:
         self.timeout_ms = None
         self.count = 0
 
-    def upload(self, name, op, csv_text, schema_change=False):
+    def upload(self, name, op, csv_text, schema_change=False, partition_by=None):
         path = f"/api/v1/datasets/{name}" + ("/append" if op == "append" else "")
         method = "PUT" if op == "replace" else "POST"
         query = "?format=csv" + ("&allow_schema_change=1" if schema_change else "")
+        if partition_by is not None:
+            query += "&partition_by=" + partition_by
         status, body, _ = self.server.request(method, path + query, csv_text.encode(),
                                               {"Content-Type": "text/csv"})
         if status not in (200, 201):
@@ -199,8 +202,9 @@ class Runner:
         head = lines[0].split()
         kind = head[0]
         if kind == "load":
-            op = head[2] if len(head) > 2 else "create"
-            self.upload(head[1], op, "\n".join(lines[1:]) + "\n", "allow_schema_change" in head[3:])
+            op = head[2] if len(head) > 2 and "=" not in head[2] else "create"
+            partition_by = next((h.split("=", 1)[1] for h in head[2:] if h.startswith("partition_by=")), None)
+            self.upload(head[1], op, "\n".join(lines[1:]) + "\n", "allow_schema_change" in head[3:], partition_by)
         elif kind == "generate":
             rows = int(head[2])
             text = ["id,grp,val,name"] + [f"{i},{i % 10},{i * 0.5},name_{i}" for i in range(rows)]
@@ -239,7 +243,16 @@ class Runner:
                 raise Failure(f"{where}: query failed with {status}: {body[:500]!r}")
             if not ctype.startswith("application/json"):
                 raise Failure(f"{where}: content type {ctype}")
-            self.check_rows(json.loads(body), types, sort, expected, where)
+            result = json.loads(body)
+            self.check_rows(result, types, sort, expected, where)
+            stats = result["stats"]
+            for option in head[2:]:
+                if option.startswith("scanned<="):
+                    if stats["objects_scanned"] > int(option[len("scanned<="):]):
+                        raise Failure(f"{where}: the query opened {stats['objects_scanned']} objects ({option}): {stats}")
+                elif option.startswith("pruned>="):
+                    if stats["objects_pruned"] < int(option[len("pruned>="):]):
+                        raise Failure(f"{where}: the query pruned {stats['objects_pruned']} objects ({option}): {stats}")
         elif kind == "preview":
             name, limit, types = head[1], head[2], head[3]
             status, body, _ = self.server.request("GET", f"/api/v1/datasets/{name}/preview?limit={limit}")

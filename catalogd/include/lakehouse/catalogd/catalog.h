@@ -8,6 +8,9 @@
 // Object key layout (the one place it is defined):
 //   _catalog/<dataset>/<version, 20 digits>.json   manifest of one version
 //   data/<dataset>/<uuid>.parquet                   data objects referenced by manifests
+//   data/<dataset>/<col>=<value>/.../<uuid>.parquet data objects of a partitioned dataset: one
+//                                                   hive-style segment per partition column, in
+//                                                   partition_by order (EncodePartitionValue)
 //   _staging/<id>                                   reserved for uploads in flight: nothing writes
 //                                                   there today; garbage collection removes leftovers
 //   _catalog/_snapshot.json                         optional checkpoint of every head (a cache:
@@ -44,6 +47,28 @@ std::string IcebergTablePrefix(const std::string& dataset);  //!< _iceberg/<data
 std::string IcebergMetadataKey(const std::string& dataset, uint64_t version);
 std::string IcebergManifestListKey(const std::string& dataset, uint64_t version);
 std::string IcebergManifestKey(const std::string& dataset, uint64_t version, int index);
+std::string NewDataKey(const std::string& dataset);  //!< data/<dataset>/<random>.parquet
+//! data/<dataset>/<col>=<value>/.../<random>.parquet, one segment per column of `partition_by`
+//! (values from `values`). Throws Error(kInvalidArgument) when a value is too long for a key.
+std::string NewPartitionedDataKey(const std::string& dataset, const std::vector<std::string>& partition_by,
+                                  const PartitionValues& values);
+//! A partition value as it appears after `<col>=` in a key: hive-style percent-encoding of every
+//! byte but [A-Za-z0-9._~-] (DuckDB's hive reader decodes it), SQL NULL as "NULL" (as DuckDB writes
+//! it); a string that would read as NULL ("null" in any case, or Hive's __HIVE_DEFAULT_PARTITION__)
+//! gets its first byte encoded.
+std::string EncodePartitionValue(const std::optional<std::string>& value);
+
+// Partitioning rules (partitioning.cpp), applied by ingest before it writes and by the catalog at
+// commit. A dataset's partition columns are fixed at create and by a replace; appends keep them.
+inline constexpr size_t kMaxPartitionColumns = 8;
+//! The partition column types: integers, DATE, VARCHAR and BOOLEAN (their text is exact and
+//! short, so it can name a key segment and be compared as a value).
+bool IsPartitionType(std::string_view duckdb_type);
+//! The columns of `schema` that `requested` names (matched case-insensitively, returned as the
+//! schema spells them). Throws Error(kInvalidArgument) naming the problem: a column the data does
+//! not have, an unsupported type (the message lists the allowed ones), a duplicate, more than
+//! kMaxPartitionColumns, or a name that cannot be a key segment (letters, digits and '_' only).
+std::vector<std::string> ResolvePartitionColumns(const Schema& schema, const std::vector<std::string>& requested);
 
 struct DatasetSummary {
   std::string name;
@@ -80,6 +105,10 @@ struct CommitRequest {
   bool allow_schema_change = false;          //!< kAppend/kReplace: accept a schema that differs from the head's
   std::optional<uint64_t> expected_version;  //!< optimistic check: fail with 409 unless head == this
   std::map<std::string, std::string> properties;
+  //! Partition columns of `objects` (each object's partition_values has exactly these keys).
+  //! kCreate/kReplace: the new version's partitioning; kAppend: must equal the head's (409 when a
+  //! replace repartitioned the dataset meanwhile).
+  std::vector<std::string> partition_by{};
 };
 
 //! Called after a commit is visible (queryd invalidates its cache here).

@@ -4,6 +4,10 @@
 //   body --spool--> temp file --DuckDB--> validated Parquet --Put--> data/<dataset>/<id>.parquet
 //        --Catalog::Commit--> new version visible
 //
+// A partitioned dataset's upload is split by DuckDB (COPY ... PARTITION_BY) into one file per
+// partition value set, each Put under data/<dataset>/<col>=<value>/.../<id>.parquet and listed in
+// the manifest with its partition values.
+//
 // Parquet is stored as uploaded after DuckDB read its footer (schema, row count) and every page once
 // (damaged pages are refused); CSV,
 // JSON and NDJSON are converted to zstd Parquet by DuckDB. The body is streamed to disk, never
@@ -15,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/shared/io.h"
@@ -46,6 +51,8 @@ struct IngestOptions {
   std::string memory_limit = "1GB";
   int threads = 2;                            //!< DuckDB threads
   int max_json_depth = kDefaultMaxJsonDepth;  //!< deeper JSON/NDJSON uploads are refused (400)
+  //! Most partition value sets one upload may write (ingest.max_partitions): each is an object.
+  uint64_t max_partitions = 1000;
 };
 
 struct IngestRequest {
@@ -55,11 +62,16 @@ struct IngestRequest {
   bool allow_schema_change = false;
   std::optional<uint64_t> expected_version;
   std::map<std::string, std::string> properties;
+  //! Partition columns (`?partition_by=a,b`): nullopt = not given (create: unpartitioned; append
+  //! and replace: as the dataset is); given on an append, it must name the dataset's columns; on a
+  //! replace it repartitions (an empty list removes the partitioning).
+  std::optional<std::vector<std::string>> partition_by{};
 };
 
 struct IngestResult {
-  DatasetManifest manifest;  //!< the committed version
-  DataObject object;         //!< the data object this upload added
+  DatasetManifest manifest;         //!< the committed version
+  DataObject object;                //!< the data object this upload added (the first, when partitioned)
+  std::vector<DataObject> objects;  //!< every data object this upload added (one per partition)
   Format format = Format::kParquet;
   uint64_t bytes_received = 0;
   double seconds = 0;

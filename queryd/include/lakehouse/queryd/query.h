@@ -64,6 +64,10 @@ struct QueryStats {
   uint64_t bytes = 0;  //!< encoded bytes written to the sink
   int64_t elapsed_ms = 0;
   bool truncated = false;  //!< the request's limit cut the result short
+  //! Data objects of the queried dataset versions that the query opened, and that it never opened
+  //! (pruned: a predicate on partition columns ruled them out, or a LIMIT ended the scan early).
+  uint64_t objects_scanned = 0;
+  uint64_t objects_pruned = 0;
 };
 
 //! Where encoded results go (the HTTP route adapts gateway::Response to this).

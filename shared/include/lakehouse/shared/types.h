@@ -76,10 +76,15 @@ struct ColumnStats {
   bool operator==(const ColumnStats&) const = default;
 };
 
+//! The value of each partition column in a data object, as text (CAST(value AS VARCHAR));
+//! nullopt is SQL NULL. Empty for an object of an unpartitioned dataset.
+using PartitionValues = std::map<std::string, std::optional<std::string>>;
+
 //! A data object listed by a manifest.
 struct DataObject {
   ObjectRef ref;
   uint64_t row_count = 0;
+  PartitionValues partition_values{};   //!< one entry per column of the manifest's partition_by
   std::vector<ColumnStats> stats = {};  //!< per column; empty for objects written before stats existed
   bool operator==(const DataObject&) const = default;
 };
@@ -97,6 +102,7 @@ struct DatasetManifest {
   SchemaFingerprint fingerprint;
   std::vector<DataObject> objects;
   std::map<std::string, std::string> properties;  //!< e.g. embedding model and dimension
+  std::vector<std::string> partition_by{};        //!< partition columns, in key order; empty = none
 
   uint64_t row_count() const;
   uint64_t byte_count() const;
