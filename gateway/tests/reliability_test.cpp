@@ -51,14 +51,8 @@ class ReliabilityTest : public SocketServerTest {
   http::response<http::string_body> Call(tcp::socket& s, http::verb verb, const std::string& target,
                                          std::string body = "") {
     http::request<http::string_body> req{verb, target, 11};
-    req.set(http::field::host, "127.0.0.1");
     req.body() = std::move(body);
-    req.prepare_payload();
-    http::write(s, req);
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(s, buf, res);
-    return res;
+    return Exchange(s, std::move(req));
   }
 
   http::response<http::string_body> Call(http::verb verb, const std::string& target, std::string body = "") {

@@ -82,14 +82,7 @@ class ServerTest : public SocketServerTest {
 
   http::response<http::string_body> Call(http::request<http::string_body> req, tcp::socket* reuse = nullptr) {
     tcp::socket local = reuse ? tcp::socket(ioc_) : Connect();
-    tcp::socket& s = reuse ? *reuse : local;
-    req.set(http::field::host, "127.0.0.1");
-    req.prepare_payload();
-    http::write(s, req);
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(s, buf, res);
-    return res;
+    return Exchange(reuse ? *reuse : local, std::move(req));
   }
 
   //! GETs `target` and reports whether reading the response failed (a truncated body).

@@ -47,6 +47,17 @@ class SocketServerTest : public ::testing::Test {
     return s;
   }
 
+  //! Sends `req` on `s` (Host 127.0.0.1, framed) and reads the whole response.
+  static http::response<http::string_body> Exchange(tcp::socket& s, http::request<http::string_body> req) {
+    req.set(http::field::host, "127.0.0.1");
+    req.prepare_payload();
+    http::write(s, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    return res;
+  }
+
   net::io_context ioc_;
   std::unique_ptr<Server> server_;
   std::thread thread_;
