@@ -19,6 +19,7 @@
 #include "lakehouse/aibridge/arrow.h"
 #include "lakehouse/app/supervisor.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/testing/errors.h"
 
 namespace lakehouse::aibridge {
 
@@ -66,16 +67,7 @@ SupervisorConfig BundledConfig(const std::string& name) {
   return c;
 }
 
-ErrorCode CodeOf(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return ErrorCode::kInternal;
-}
+using lakehouse::testing::CodeOf;
 
 bool Alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
 

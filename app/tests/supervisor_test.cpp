@@ -17,6 +17,7 @@
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/app/supervisor.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/testing/errors.h"
 
 namespace lakehouse::app {
 namespace {
@@ -54,16 +55,7 @@ SupervisorConfig BundledConfig(const std::string& name) {
   return c;
 }
 
-ErrorCode CodeOf(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return ErrorCode::kInternal;
-}
+using lakehouse::testing::CodeOf;
 
 bool Alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
 
