@@ -17,12 +17,17 @@
 
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/aibridge/arrow.h"
+#include "lakehouse/app/ai_test_children.h"
 #include "lakehouse/app/supervisor.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/testing/errors.h"
 
 namespace lakehouse::aibridge {
 
 using app::AiSupervisor;
+using app::AiTestDir;
+using app::Alive;
+using app::BundledConfig;
 using app::SupervisorConfig;
 namespace {
 
@@ -38,66 +43,9 @@ double Cosine(std::span<const float> a, std::span<const float> b) {
   return dot / std::sqrt(na * nb);
 }
 
-std::string TempDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("lakehouse-ai-test-" + name + "-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
+using lakehouse::testing::CodeOf;
 
-//! Removes this process's temp dirs (children's logs) when the tests end.
-class TempDirCleanup : public ::testing::Environment {
- public:
-  void TearDown() override {
-    const std::string suffix = "-" + std::to_string(::getpid());
-    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path())) {
-      const std::string name = e.path().filename().string();
-      if (name.starts_with("lakehouse-ai-test-") && name.ends_with(suffix)) std::filesystem::remove_all(e.path());
-    }
-  }
-};
-[[maybe_unused]] auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
-
-SupervisorConfig BundledConfig(const std::string& name) {
-  SupervisorConfig c;
-  c.model_server = "bundled";  // never depends on an Ollama that may or may not run on this machine
-  c.log_dir = TempDir(name);
-  c.health_interval_ms = 200;
-  c.restart_backoff_ms = 200;
-  return c;
-}
-
-ErrorCode CodeOf(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return ErrorCode::kInternal;
-}
-
-bool Alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
-
-class AiStack : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    supervisor_ = new AiSupervisor(BundledConfig("stack"));
-    supervisor_->Start();
-    AiConfig config;
-    config.sidecar_url = supervisor_->sidecar_url();
-    config.health_interval_ms = 200;
-    bridge_ = MakeAiBridge(config).release();
-  }
-  static void TearDownTestSuite() {
-    delete bridge_;
-    delete supervisor_;
-  }
-  static AiSupervisor* supervisor_;
-  static AiBridge* bridge_;
-};
-AiSupervisor* AiStack::supervisor_ = nullptr;
-AiBridge* AiStack::bridge_ = nullptr;
+class AiStack : public app::BundledStackTest {};
 
 TEST_F(AiStack, RelatedSentencesScoreHigherThanUnrelated) {
   Embeddings e = bridge_->Embed(
@@ -148,7 +96,7 @@ TEST_F(AiStack, ConcurrentCallersGetTheirOwnVectors) {
 
 TEST_F(AiStack, ArrowIpcIsReadByPyArrow) {
   Embeddings e = bridge_->Embed({"first row", "second row", "third row"});
-  const std::string path = TempDir("arrow") + "/embeddings.arrows";
+  const std::string path = AiTestDir("arrow") + "/embeddings.arrows";
   std::ofstream(path, std::ios::binary) << EmbeddingsToArrowIpc(e);
   const std::string cmd = fmt::format("{}/.venv/bin/python {}/aibridge/tests/check_arrow.py {} 3 {} {} {:.9g}",
                                       LAKEHOUSE_SOURCE_DIR, LAKEHOUSE_SOURCE_DIR, path, e.dim, e.model, e.values[0]);

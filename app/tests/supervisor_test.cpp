@@ -15,8 +15,10 @@
 #include <thread>
 
 #include "lakehouse/aibridge/aibridge.h"
+#include "lakehouse/app/ai_test_children.h"
 #include "lakehouse/app/supervisor.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/testing/errors.h"
 
 namespace lakehouse::app {
 namespace {
@@ -26,46 +28,7 @@ using aibridge::AiConfig;
 using aibridge::MakeAiBridge;
 namespace fs = std::filesystem;
 
-std::string TempDir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("lakehouse-sup-test-" + name + "-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-//! Removes this process's temp dirs (children's logs) when the tests end.
-class TempDirCleanup : public ::testing::Environment {
- public:
-  void TearDown() override {
-    const std::string suffix = "-" + std::to_string(::getpid());
-    for (const auto& e : fs::directory_iterator(fs::temp_directory_path())) {
-      const std::string name = e.path().filename().string();
-      if (name.starts_with("lakehouse-sup-test-") && name.ends_with(suffix)) fs::remove_all(e.path());
-    }
-  }
-};
-[[maybe_unused]] auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
-
-SupervisorConfig BundledConfig(const std::string& name) {
-  SupervisorConfig c;  // no home: found from this test binary (build/app/ inside the checkout)
-  c.model_server = "bundled";
-  c.log_dir = TempDir(name);
-  c.health_interval_ms = 200;
-  c.restart_backoff_ms = 200;
-  return c;
-}
-
-ErrorCode CodeOf(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return ErrorCode::kInternal;
-}
-
-bool Alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+using lakehouse::testing::CodeOf;
 
 void Touch(const fs::path& path) {
   fs::create_directories(path.parent_path());
@@ -73,7 +36,7 @@ void Touch(const fs::path& path) {
 }
 
 TEST(FindAiHome, InstalledTreeFirstThenTheCheckoutAboveTheBinary) {
-  const fs::path root = TempDir("home");
+  const fs::path root = AiTestDir("home");
   // A checkout: <root>/repo/{sidecar,modelserver}, the binary in <root>/repo/build/app/.
   Touch(root / "repo/sidecar/app.py");
   Touch(root / "repo/modelserver/server.py");
@@ -102,30 +65,14 @@ TEST(FindAiHome, NoHomeIsAClearErrorNamingTheSetting) {
   EXPECT_NE(msg.find("ai.python"), std::string::npos) << msg;
   EXPECT_NE(msg.find("/nonexistent/python"), std::string::npos) << msg;
 
-  c.home = TempDir("empty-home");  // a home without the sidecar in it
+  c.home = AiTestDir("empty-home");  // a home without the sidecar in it
   c.python = "";
   AiSupervisor empty(c);
   EXPECT_EQ(CodeOf([&] { empty.Start(); }, &msg), ErrorCode::kUnavailable);
   EXPECT_NE(msg.find("ai.home"), std::string::npos) << msg;
 }
 
-class SupervisedStack : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    supervisor_ = new AiSupervisor(BundledConfig("stack"));
-    supervisor_->Start();
-    AiConfig config;
-    config.sidecar_url = supervisor_->sidecar_url();
-    config.health_interval_ms = 200;
-    bridge_ = MakeAiBridge(config).release();
-  }
-  static void TearDownTestSuite() {
-    delete bridge_;
-    delete supervisor_;
-  }
-  static inline AiSupervisor* supervisor_ = nullptr;
-  static inline aibridge::AiBridge* bridge_ = nullptr;
-};
+class SupervisedStack : public BundledStackTest {};
 
 TEST_F(SupervisedStack, CrashedSidecarIsRestarted) {
   json before = supervisor_->Health();
@@ -145,7 +92,7 @@ TEST_F(SupervisedStack, CrashedSidecarIsRestarted) {
 }
 
 TEST(AiSupervisorRecovery, FailedStartKeepsRetryingAndRecovers) {
-  const std::string models = TempDir("models");
+  const std::string models = AiTestDir("models");
   SupervisorConfig c = BundledConfig("recovery");
   c.extra_env["MODELSERVER_MODELS_DIR"] = models;  // empty: the model server exits at once
   c.start_timeout_ms = 5000;

@@ -10,11 +10,13 @@
 
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/testing/errors.h"
 #include "test_stores.h"
 
 namespace lakehouse::catalogd {
 namespace {
 
+using lakehouse::testing::CodeOf;
 using testing::MakeTestStore;
 using testing::TestStore;
 
@@ -44,17 +46,6 @@ class CatalogTest : public ::testing::TestWithParam<std::string> {
     r.schema = std::move(schema);
     r.objects = std::move(objects);
     return catalog_->Commit(r);
-  }
-
-  static ErrorCode CodeOf(const std::function<void()>& fn, std::string* message = nullptr) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      if (message != nullptr) *message = e.what();
-      return e.code();
-    }
-    ADD_FAILURE() << "expected an Error";
-    return ErrorCode::kInternal;
   }
 
   std::unique_ptr<TestStore> t_;

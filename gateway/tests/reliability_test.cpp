@@ -4,9 +4,6 @@
 #include <sys/resource.h>
 
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -17,21 +14,17 @@
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/json_depth.h"
 #include "lakehouse/shared/logging.h"
+#include "socket_server_test.h"
 
 namespace lakehouse::gateway {
 namespace {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-class ReliabilityTest : public ::testing::Test {
+class ReliabilityTest : public SocketServerTest {
  protected:
   void Start(ServerOptions options) {
-    log::Init(log::Level::kWarn);
     Router router;
     router.Add("POST", "/echo", [](Request& req, Response& res) { res.Send(200, req.ReadBody(), "text/plain"); });
     router.Add(
@@ -52,38 +45,14 @@ class ReliabilityTest : public ::testing::Test {
       res.End();
     });
     router.Add("GET", "/send", [](Request&, Response& res) { res.Json(200, {{"worker", true}}); });
-    options.port = 0;
-    options.version = "test";
-    server_ = std::make_unique<Server>(options, std::move(router), std::vector<HealthCheck>{});
-    server_->Bind();
-    port_ = server_->port();
-    thread_ = std::thread([this] { server_->Run(); });
-  }
-
-  void TearDown() override {
-    if (server_) {
-      server_->Stop();
-      thread_.join();
-    }
-  }
-
-  tcp::socket Connect() {
-    tcp::socket s(ioc_);
-    s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_));
-    return s;
+    StartServer(options, std::move(router));
   }
 
   http::response<http::string_body> Call(tcp::socket& s, http::verb verb, const std::string& target,
                                          std::string body = "") {
     http::request<http::string_body> req{verb, target, 11};
-    req.set(http::field::host, "127.0.0.1");
     req.body() = std::move(body);
-    req.prepare_payload();
-    http::write(s, req);
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(s, buf, res);
-    return res;
+    return Exchange(s, std::move(req));
   }
 
   http::response<http::string_body> Call(http::verb verb, const std::string& target, std::string body = "") {
@@ -98,11 +67,6 @@ class ReliabilityTest : public ::testing::Test {
                                           sent)));
     return s;
   }
-
-  net::io_context ioc_;
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-  uint16_t port_ = 0;
 };
 
 TEST_F(ReliabilityTest, HeadSendsTheHeaderOnlyAndKeepsTheConnectionFramed) {

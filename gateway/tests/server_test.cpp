@@ -2,9 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -13,19 +10,14 @@
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
+#include "socket_server_test.h"
 
 namespace lakehouse::gateway {
 namespace {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
-
-class ServerTest : public ::testing::Test {
+class ServerTest : public SocketServerTest {
  protected:
   void SetUp() override {
-    log::Init(log::Level::kWarn);
     Router router;
     router.Add("POST", "/echo", [](Request& req, Response& res) {
       std::string body = req.ReadBody();
@@ -82,39 +74,15 @@ class ServerTest : public ::testing::Test {
       res.Json(200, {{"slow", true}});
     });
     ServerOptions options;
-    options.port = 0;
     options.max_body_bytes = 1000;
     options.worker_threads = 4;
     options.idle_timeout_ms = 500;
-    options.version = "test";
-    std::vector<HealthCheck> checks = {{"storaged", [] { return nlohmann::json{{"status", "ok"}}; }}};
-    server_ = std::make_unique<Server>(options, std::move(router), checks);
-    server_->Bind();
-    port_ = server_->port();
-    thread_ = std::thread([this] { server_->Run(); });
-  }
-
-  void TearDown() override {
-    server_->Stop();
-    thread_.join();
-  }
-
-  tcp::socket Connect() {
-    tcp::socket s(ioc_);
-    s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_));
-    return s;
+    StartServer(options, std::move(router), {{"storaged", [] { return nlohmann::json{{"status", "ok"}}; }}});
   }
 
   http::response<http::string_body> Call(http::request<http::string_body> req, tcp::socket* reuse = nullptr) {
     tcp::socket local = reuse ? tcp::socket(ioc_) : Connect();
-    tcp::socket& s = reuse ? *reuse : local;
-    req.set(http::field::host, "127.0.0.1");
-    req.prepare_payload();
-    http::write(s, req);
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(s, buf, res);
-    return res;
+    return Exchange(reuse ? *reuse : local, std::move(req));
   }
 
   //! GETs `target` and reports whether reading the response failed (a truncated body).
@@ -138,11 +106,7 @@ class ServerTest : public ::testing::Test {
 
   static nlohmann::json Json(const http::response<http::string_body>& res) { return nlohmann::json::parse(res.body()); }
 
-  net::io_context ioc_;
   std::atomic<bool> big_gave_up_{false};
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-  uint16_t port_ = 0;
 };
 
 TEST_F(ServerTest, HealthListsServicesAndVersion) {

@@ -13,6 +13,7 @@
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/memory_budget.h"
+#include "lakehouse/testing/errors.h"
 #include "query_test_util.h"
 
 namespace lakehouse::queryd::testing {
@@ -21,16 +22,7 @@ namespace {
 using nlohmann::json;
 namespace fb = org::apache::arrow::flatbuf;
 
-ErrorCode CodeOf(const std::function<void()>& fn, std::string* message = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  ADD_FAILURE() << "expected a lakehouse::Error";
-  return ErrorCode::kInternal;
-}
+using lakehouse::testing::CodeOf;
 
 class EngineTest : public ::testing::TestWithParam<std::string> {
  protected:

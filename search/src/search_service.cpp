@@ -16,6 +16,7 @@
 #include "lakehouse/search/search.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/io.h"
+#include "lakehouse/shared/sql.h"
 #include "lakehouse/shared/types.h"
 #include "vector_writer.h"
 
@@ -28,15 +29,6 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kModel = "embedding.model";
 constexpr const char* kDim = "embedding.dim";
 constexpr const char* kKeyColumn = "embedding.key_column";
-
-std::string QuoteIdent(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 //! Integer keys stay integers (BIGINT); any other key type is carried as its text.
 KeyType KeyTypeOf(const std::string& duckdb_type) {
@@ -242,10 +234,10 @@ class SearchServiceImpl final : public SearchService {
     std::string key_sql;
     if (key_type != KeyType::kNone) {
       key_sql =
-          fmt::format(", CAST({} AS {}) AS k", QuoteIdent(r.key), key_type == KeyType::kInt ? "BIGINT" : "VARCHAR");
+          fmt::format(", CAST({} AS {}) AS k", SqlIdentifier(r.key), key_type == KeyType::kInt ? "BIGINT" : "VARCHAR");
     }
-    q.sql =
-        fmt::format("SELECT CAST({} AS VARCHAR) AS t{} FROM {}", QuoteIdent(r.column), key_sql, QuoteIdent(r.dataset));
+    q.sql = fmt::format("SELECT CAST({} AS VARCHAR) AS t{} FROM {}", SqlIdentifier(r.column), key_sql,
+                        SqlIdentifier(r.dataset));
     q.format = queryd::ResultFormat::kArrow;
     q.timeout_ms = options_.query_timeout_ms;
     query_.Execute(q, sink);
@@ -380,7 +372,7 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
   sql.sql = fmt::format(
       "SELECT row, {}text, list_cosine_similarity(embedding, {}::FLOAT[]) AS score FROM {} "
       "ORDER BY score DESC, row LIMIT {}",
-      has_key ? "key, " : "", vec, QuoteIdent(dataset), candidates);
+      has_key ? "key, " : "", vec, SqlIdentifier(dataset), candidates);
   sql.format = queryd::ResultFormat::kArrow;
   json results = json::array();
   ArrowRowSink sink([&](const RowBatch& batch) {

@@ -7,19 +7,11 @@
 #include <filesystem>
 
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/sql.h"
 #include "lakehouse/shared/types.h"
 
 namespace lakehouse::search {
 namespace {
-
-std::string QuoteLiteral(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
 
 void Exec(duckdb_connection con, const std::string& sql) {
   duckdb_result result;
@@ -143,7 +135,7 @@ class VectorWriter::Impl {
     if (duckdb_appender_close(appender_) != DuckDBSuccess) {
       Fail(ErrorCode::kInternal, "search's DuckDB appender failed: {}", AppenderError());
     }
-    Exec(con_, fmt::format("COPY {} TO {} (FORMAT parquet, COMPRESSION zstd)", table_, QuoteLiteral(path_)));
+    Exec(con_, fmt::format("COPY {} TO {} (FORMAT parquet, COMPRESSION zstd)", table_, SqlLiteral(path_)));
     return path_;
   }
 

@@ -88,8 +88,15 @@ class Semantic : public ::testing::Test {
     for (size_t i = 0; i < docs.size(); ++i) ndjson += json{{"id", 100 + i}, {"body", docs[i]}}.dump() + "\n";
     ndjson += R"({"id":200,"body":null})"
               "\n";
+    IngestNdjson("notes", ndjson);
+  }
+
+  //! Ingests `ndjson` into `dataset` (created, or appended to with kAppend).
+  static void IngestNdjson(const std::string& dataset, const std::string& ndjson,
+                           catalogd::CommitOp op = catalogd::CommitOp::kCreate) {
     ingest::IngestRequest r;
-    r.dataset = "notes";
+    r.dataset = dataset;
+    r.op = op;
     r.format = ingest::Format::kNdjson;
     StringSource src(ndjson);
     ingest_->Ingest(r, src);
@@ -218,11 +225,7 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
                              "\n"
                              R"({"id":2,"title":"Compilers","body":"A parser builds a syntax tree."})"
                              "\n";
-  ingest::IngestRequest in;
-  in.dataset = "articles";
-  in.format = ingest::Format::kNdjson;
-  StringSource src(ndjson);
-  ingest_->Ingest(in, src);
+  IngestNdjson("articles", ndjson);
   auto r = Call("POST", "/api/v1/search", {{"dataset", "articles"}, {"query", "syntax"}});
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("POST /api/v1/datasets/articles/embeddings"), std::string::npos) << r.body;
@@ -252,13 +255,10 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
   EXPECT_EQ(s["results"][0]["row"], 0) << s.dump();
 
   // The source changes: the vectors are flagged stale.
-  ingest::IngestRequest more;
-  more.dataset = "articles";
-  more.op = catalogd::CommitOp::kAppend;
-  more.format = ingest::Format::kNdjson;
-  StringSource src2(R"({"id":3,"title":"Gardening","body":"Water the roses."})"
-                    "\n");
-  ingest_->Ingest(more, src2);
+  IngestNdjson("articles",
+               R"({"id":3,"title":"Gardening","body":"Water the roses."})"
+               "\n",
+               catalogd::CommitOp::kAppend);
   r = Call("POST", "/api/v1/search", {{"dataset", "articles"}, {"column", "body"}, {"query", "roses"}});
   ASSERT_EQ(r.status, 200) << r.body;
   s = json::parse(r.body);
@@ -272,11 +272,7 @@ TEST_F(Semantic, JobsAreListedAndCancelled) {
   std::string ndjson;
   for (int i = 0; i < 3000; ++i)
     ndjson += json{{"t", fmt::format("sentence number {} about the weather", i)}}.dump() + "\n";
-  ingest::IngestRequest in;
-  in.dataset = "many";
-  in.format = ingest::Format::kNdjson;
-  StringSource src(ndjson);
-  ingest_->Ingest(in, src);
+  IngestNdjson("many", ndjson);
   auto r = Call("POST", "/api/v1/datasets/many/embeddings", {{"column", "t"}});
   ASSERT_EQ(r.status, 202) << r.body;
   const std::string id = json::parse(r.body)["id"];

@@ -51,6 +51,12 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+int OnProgress(void* user, curl_off_t /*dltotal*/, curl_off_t /*dlnow*/, curl_off_t /*ultotal*/, curl_off_t ulnow) {
+  auto* t = static_cast<Transfer*>(user);
+  t->request->on_upload_progress(static_cast<uint64_t>(ulnow), t->request->upload_size);
+  return 0;
+}
+
 struct GlobalInit {
   GlobalInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 };
@@ -90,7 +96,8 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
   curl_easy_reset(h);
   Transfer transfer{&request, &response, h, false};
   curl_slist* headers = nullptr;
-  const bool has_body = !request.body.empty() || request.method == "POST";
+  const bool upload = request.upload_file != nullptr;
+  const bool has_body = !request.body.empty() || request.method == "POST" || upload;
   if (has_body) {
     // "Content-Type:" alone removes the form type curl would add to a body.
     headers = curl_slist_append(
@@ -108,15 +115,25 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &OnHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &response);
-  curl_easy_setopt(h, CURLOPT_PROXY, "");  // never send loopback traffic through a proxy from the env
-  if (has_body) {
+  if (!request.use_env_proxy) curl_easy_setopt(h, CURLOPT_PROXY, "");  // loopback: never through a proxy
+  if (upload) {
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READDATA, request.upload_file);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.upload_size));
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());  // CURLOPT_UPLOAD alone means PUT
+    if (request.on_upload_progress) {
+      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+      curl_easy_setopt(h, CURLOPT_XFERINFODATA, &transfer);
+      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
+  } else if (has_body) {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   }
   if (request.method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  } else if (request.method != "GET" && request.method != "POST") {
+  } else if (!upload && request.method != "GET" && request.method != "POST") {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
   CURLcode rc = curl_easy_perform(h);

@@ -10,6 +10,7 @@
 #include "lakehouse/shared/error.h"
 #include "lakehouse/storaged/object_store.h"
 #include "lakehouse/storaged/sigv4.h"
+#include "lakehouse/testing/errors.h"
 #include "test_util.h"
 
 namespace lakehouse::storaged {
@@ -25,16 +26,7 @@ constexpr const char* kLocalSecret = "conformance-secret";
 constexpr const char* kLocalBaseUrl = "http://127.0.0.1:1";
 
 //! Runs `fn` and returns the ErrorCode of the lakehouse::Error it throws (fails if none).
-template <typename Fn>
-ErrorCode CodeOf(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "expected a lakehouse::Error";
-  return ErrorCode::kInternal;
-}
+using lakehouse::testing::CodeOf;
 
 class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:

@@ -8,11 +8,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "http.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/http_client.h"
 #include "table.h"
 
 namespace lakehouse::app::cli {
@@ -35,6 +36,84 @@ struct Refused : std::runtime_error {
 struct Usage : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+using HttpResult = lakehouse::HttpResponse;
+using SinkFn = std::function<bool(std::string_view chunk)>;
+using ProgressFn = std::function<void(uint64_t sent, uint64_t total)>;
+
+//! The server at `base` through the shared HTTP client: the API key as a Bearer token, no overall
+//! timeout (downloads may be long), and transport failures as lakehouse errors (exit code 3).
+class Http {
+ public:
+  Http(std::string base, std::string api_key) : base_(std::move(base)), api_key_(std::move(api_key)) {
+    while (!base_.empty() && base_.back() == '/') base_.pop_back();
+  }
+
+  HttpResult Get(const std::string& path, const SinkFn& sink = {}) {
+    HttpRequest request = Request("GET", path, "");
+    request.on_data = sink;
+    return Perform(request);
+  }
+  HttpResult Post(const std::string& path, std::string body, const std::string& content_type, const SinkFn& sink = {}) {
+    HttpRequest request = Request("POST", path, content_type);
+    request.body = std::move(body);
+    request.on_data = sink;
+    return Perform(request);
+  }
+  //! Sends `file` (of `size` bytes) as the request body, streamed from disk.
+  HttpResult Upload(const std::string& method, const std::string& path, std::FILE* file, uint64_t size,
+                    const ProgressFn& progress) {
+    HttpRequest request = Request(method, path, "application/octet-stream");
+    request.upload_file = file;
+    request.upload_size = size;
+    request.on_upload_progress = progress;
+    return Perform(request);
+  }
+
+  const std::string& base() const { return base_; }
+
+ private:
+  HttpRequest Request(const std::string& method, const std::string& path, const std::string& content_type) const {
+    HttpRequest request;
+    request.method = method;
+    request.url = base_ + path;
+    request.content_type = content_type;
+    if (!api_key_.empty()) request.headers.push_back("Authorization: Bearer " + api_key_);
+    request.timeout_ms = 0;
+    request.connect_timeout_ms = 5000;
+    request.use_env_proxy = true;
+    return request;
+  }
+
+  HttpResult Perform(const HttpRequest& request) {
+    HttpResult r = client_.Send(request);
+    if (r.transport_error == 0) return r;
+    if (r.connect_failed) {
+      Fail(ErrorCode::kUnavailable,
+           "cannot reach the server at {} ({}); start it with `lakehouse serve` or set --url / LAKEHOUSE_URL", base_,
+           r.error);
+    }
+    if (r.status >= 200 && r.status < 300) {
+      Fail(ErrorCode::kUnavailable, "the response from {} was cut off: {}", base_, r.error);
+    }
+    if (r.status == 0) Fail(ErrorCode::kUnavailable, "request to {} failed: {}", request.url, r.error);
+    return r;
+  }
+
+  std::string base_;
+  std::string api_key_;
+  HttpClient client_;
+};
+
+//! The server's error message from a JSON error body ({"error": {"code", "message"}}), or the body.
+std::string ErrorMessage(const HttpResult& result) {
+  auto j = nlohmann::json::parse(result.body, nullptr, false);
+  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+    return j["error"].value("message", result.body);
+  }
+  if (result.body.empty()) return "HTTP " + std::to_string(result.status);
+  return result.body;
+}
 
 const HttpResult& Check(const HttpResult& r) {
   if (r.status < 200 || r.status >= 300) throw Refused(ErrorMessage(r));
