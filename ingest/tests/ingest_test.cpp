@@ -377,8 +377,9 @@ TEST_P(IngestTest, BadPartitioningIsRejectedAndLeavesNothing) {
   ExpectRejected("bad", ErrorCode::kInvalidArgument, "too long to name an object key",
                  [&] { partitioned("bad", {"label"}, "id,label\n1," + std::string(300, 'x') + "\n"); });
   // Too many partitions: a clear limit, checked before anything is written.
-  auto small = MakeIngestor(*t_->store, *catalog_,
-                            IngestOptions{.temp_dir = temp_, .memory_limit = "512MB", .threads = 2, .max_partitions = 5});
+  auto small =
+      MakeIngestor(*t_->store, *catalog_,
+                   IngestOptions{.temp_dir = temp_, .memory_limit = "512MB", .threads = 2, .max_partitions = 5});
   std::string many = "id,day\n";
   for (int i = 0; i < 6; ++i) many += fmt::format("{},2024-01-0{}\n", i, i + 1);
   ExpectRejected("bad", ErrorCode::kInvalidArgument,
