@@ -66,6 +66,7 @@ size_t CountRecords(const std::string& bytes) {
   while (avro_file_reader_read_value(reader, &value) == 0) ++n;
   avro_value_decref(&value);
   avro_value_iface_decref(iface);
+  avro_schema_decref(schema);  // avro_file_reader_get_writer_schema hands out a new reference
   avro_file_reader_close(reader);
   std::filesystem::remove(path);
   return n;
