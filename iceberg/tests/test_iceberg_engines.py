@@ -23,27 +23,10 @@ from pyiceberg.exceptions import NoSuchTableError
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from conftest import Server  # noqa: E402  (the project's fixture for the real binary)
+from conftest import BACKENDS, Server, s3_args, s3_env  # noqa: E402  (the project's fixture for the real binary)
 
 EXT_DIR = ROOT / "iceberg" / ".deps" / "duckdb_ext"
 PARQUET = {"Content-Type": "application/vnd.apache.parquet"}
-
-
-def s3_env():
-    path = os.environ.get("LAKEHOUSE_S3_ENV_FILE")
-    if not path:
-        return None
-    return dict(line.split("=", 1) for line in pathlib.Path(path).read_text().splitlines() if "=" in line)
-
-
-def s3_args(env):
-    bucket = "iceberg-" + os.urandom(6).hex()
-    return ["--storage", "s3", "--s3-endpoint", env["S3_ENDPOINT"], "--s3-bucket", bucket,
-            "--s3-access-key", env["S3_ACCESS_KEY"], "--s3-secret-key", env["S3_SECRET_KEY"],
-            "--s3-region", env.get("S3_REGION", "us-east-1")]
-
-
-BACKENDS = ["local"] + (["s3"] if os.environ.get("LAKEHOUSE_S3_ENV_FILE") else [])
 
 
 @pytest.fixture(params=BACKENDS)
@@ -53,7 +36,7 @@ def backend(request):
 
 def start(tmp_path, backend, extra=(), args=None):
     if args is None:
-        args = list(extra) + (s3_args(s3_env()) if backend == "s3" else [])
+        args = list(extra) + (s3_args("iceberg") if backend == "s3" else [])
     s = Server(tmp_path, *args)
     s.lh_args = args
     return s

@@ -12,6 +12,28 @@ import pytest
 LAKEHOUSE_BIN = os.environ.get("LAKEHOUSE_BIN", "build/app/lakehouse")
 
 
+def s3_env():
+    """The running radosgw's settings (ctest fixture `rgw` writes LAKEHOUSE_S3_ENV_FILE), or None."""
+    path = os.environ.get("LAKEHOUSE_S3_ENV_FILE")
+    if not path:
+        return None
+    with open(path) as f:
+        return dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+
+
+def s3_args(bucket_prefix):
+    """`lakehouse serve` flags for a fresh bucket on the running radosgw."""
+    env = s3_env()
+    bucket = bucket_prefix + "-" + os.urandom(6).hex()
+    return ["--storage", "s3", "--s3-endpoint", env["S3_ENDPOINT"], "--s3-bucket", bucket,
+            "--s3-access-key", env["S3_ACCESS_KEY"], "--s3-secret-key", env["S3_SECRET_KEY"],
+            "--s3-region", env.get("S3_REGION", "us-east-1")]
+
+
+#: The stores a backend-parametrised suite runs on: local disk, and radosgw when one is running.
+BACKENDS = ["local"] + (["s3"] if os.environ.get("LAKEHOUSE_S3_ENV_FILE") else [])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -17,25 +17,11 @@ import urllib.request
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests" / "integration"))
-from conftest import Server  # noqa: E402  (the project's fixture for the real binary)
+from conftest import BACKENDS, Server, s3_args  # noqa: E402  (the project's fixture for the real binary)
 
 SALES = pathlib.Path(__file__).resolve().parents[1] / "data" / "sales.parquet"  # 1000 rows, DuckDB 1.4.4
 PARQUET = {"Content-Type": "application/vnd.apache.parquet"}
 CSV = {"Content-Type": "text/csv"}
-
-
-def s3_args():
-    path = os.environ.get("LAKEHOUSE_S3_ENV_FILE")
-    if not path:
-        return None
-    env = dict(line.split("=", 1) for line in pathlib.Path(path).read_text().splitlines() if "=" in line)
-    bucket = "http-" + os.urandom(6).hex()
-    return ["--storage", "s3", "--s3-endpoint", env["S3_ENDPOINT"], "--s3-bucket", bucket,
-            "--s3-access-key", env["S3_ACCESS_KEY"], "--s3-secret-key", env["S3_SECRET_KEY"],
-            "--s3-region", env.get("S3_REGION", "us-east-1")]
-
-
-BACKENDS = ["local"] + (["s3"] if os.environ.get("LAKEHOUSE_S3_ENV_FILE") else [])
 
 
 @pytest.fixture(params=BACKENDS)
@@ -46,7 +32,7 @@ def backend(request):
 def start(tmp_path, backend, extra=None):
     args = list(extra or [])
     if backend == "s3":
-        args += s3_args()
+        args += s3_args("http")
     s = Server(tmp_path, *args)
     s.lh_args = args  # to restart over the same storage
     return s
