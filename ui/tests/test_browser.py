@@ -10,31 +10,26 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from conftest import Server  # noqa: E402
 
 
-def test_browser(tmp_path):
+def run_browser_script(tmp_path, script, ai=False):
+    """Starts the real server on the built UI and runs one Playwright script against it."""
     dist = ROOT / "ui" / "dist"
     assert (dist / "index.html").exists(), "ui/dist is not built: run scripts/setup.d/50-ui.sh"
     artifacts = os.environ.get("LAKEHOUSE_ARTIFACTS", str(ROOT / "ui" / "test-artifacts"))
-    server = Server(tmp_path, "--ui-dir", str(dist))
+    server = Server(tmp_path, "--ui-dir", str(dist), ai=ai)
     try:
-        r = subprocess.run(["node", str(ROOT / "ui" / "tests" / "browser.mjs"), server.base, artifacts],
+        r = subprocess.run(["node", str(ROOT / "ui" / "tests" / script), server.base, artifacts],
                            cwd=ROOT / "ui", capture_output=True, text=True, timeout=240)
         print(r.stdout)
         print(r.stderr, file=sys.stderr)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     finally:
         server.stop()
+
+
+def test_browser(tmp_path):
+    run_browser_script(tmp_path, "browser.mjs")
 
 
 def test_browser_semantic_search(tmp_path):
     """The search page with AI on (bundled embedding model): embed a column, search, see the row."""
-    dist = ROOT / "ui" / "dist"
-    artifacts = os.environ.get("LAKEHOUSE_ARTIFACTS", str(ROOT / "ui" / "test-artifacts"))
-    server = Server(tmp_path, "--ui-dir", str(dist), ai=True)
-    try:
-        r = subprocess.run(["node", str(ROOT / "ui" / "tests" / "browser_ai.mjs"), server.base, artifacts],
-                           cwd=ROOT / "ui", capture_output=True, text=True, timeout=240)
-        print(r.stdout)
-        print(r.stderr, file=sys.stderr)
-        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    finally:
-        server.stop()
+    run_browser_script(tmp_path, "browser_ai.mjs", ai=True)
