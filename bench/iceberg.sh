@@ -4,7 +4,7 @@
 #     on vs off (target >= 0.5x), on local disk and on Ceph radosgw (started here with
 #     scripts/rgw.sh and stopped afterwards; skip with ICEBERG_BENCH_S3=0)
 #   - PyIceberg scan to Arrow vs our /api/v1/query Arrow endpoint, same ROWS-row table (median of 3)
-# Not measured yet: Spark through our catalog vs Spark over the same Parquet files (10M rows).
+# Spark through our catalog vs Spark over the same Parquet files (10M rows): bench/iceberg_spark.sh.
 # Usage: bench/iceberg.sh [SECONDS]      env: BUILD_DIR (default build/), ROWS (2,000,000)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

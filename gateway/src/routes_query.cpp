@@ -1,6 +1,6 @@
 // Query routes: SQL over datasets, and a dataset preview. Documented in docs/api/query.md.
 //   POST /api/v1/query                       {"sql", "format", "limit", "timeout_ms"}
-//   GET  /api/v1/datasets/{name}/preview     ?limit=n&format=json|ndjson|csv|arrow
+//   GET  /api/v1/datasets/{name}/preview     ?limit=n&format=json|ndjson|csv|arrow|parquet
 // Results stream (chunked) as the engine produces them; errors found before the first row are
 // ordinary JSON errors with their status (400 SQL, 404 unknown table, 408 timeout).
 #include <charconv>
@@ -76,7 +76,7 @@ void PostQuery(const Services& services, Request& req, Response& res) {
   request.sql = sql->get<std::string>();
   std::optional<std::string> format;
   if (auto f = body.find("format"); f != body.end() && !f->is_null()) {
-    LH_USER_CHECK(f->is_string(), "\"format\" must be one of \"json\", \"ndjson\", \"csv\", \"arrow\"");
+    LH_USER_CHECK(f->is_string(), "\"format\" must be one of \"json\", \"ndjson\", \"csv\", \"arrow\", \"parquet\"");
     format = f->get<std::string>();
   }
   request.format = ChooseFormat(req, format);

@@ -186,9 +186,15 @@ class BufferedBody final : public ByteSource {
 //! The body read from the socket as the handler consumes it (worker threads, sync I/O).
 class StreamingBody final : public ByteSource {
  public:
+  static constexpr size_t kBodyReadBytes = 64 << 10;  //!< Beast's largest read_some
   StreamingBody(tcp::socket& socket, beast::flat_buffer& buffer, http::request_parser<http::buffer_body>& parser,
                 bool send_continue, StallWatchdog& watchdog)
-      : socket_(socket), buffer_(buffer), parser_(parser), send_continue_(send_continue), watchdog_(watchdog) {}
+      : socket_(socket), buffer_(buffer), parser_(parser), send_continue_(send_continue), watchdog_(watchdog) {
+    // Beast reads max(512, free capacity) bytes per read_some, up to 64 KiB: the connection's
+    // buffer holds about a header, so without this a body came in 512-byte reads (400k recv and
+    // 400k spool writes for 200 MB; bench/ui.sh's upload figure).
+    buffer_.reserve(kBodyReadBytes);
+  }
 
   size_t Read(char* buf, size_t n) override {
     if (n == 0) return 0;

@@ -4,6 +4,7 @@
 // writing it again after a crash gives the same objects (same keys, same lengths). Objects are
 // written manifests first, then the manifest list, then the metadata JSON, each with
 // put-if-absent: a metadata JSON that exists implies everything it points at exists.
+#include <algorithm>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
@@ -134,6 +135,49 @@ std::string TableUuid(const std::string& dataset, uint64_t first_version) {
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 
+//! The version an Iceberg metadata key of `dataset` was written for, with the order a cleanup
+//! removes it in (0 metadata JSON, 1 manifest list, 2 manifest: pointers before what they point
+//! at, so a half-done cleanup never leaves a metadata file that names a missing object). The key
+//! must be exactly one catalogd's layout builds; anything else is nullopt (and never removed).
+std::optional<std::pair<uint64_t, int>> IcebergKeyVersion(const std::string& dataset, const std::string& key) {
+  const std::string dir = catalogd::IcebergTablePrefix(dataset) + "metadata/";
+  if (!key.starts_with(dir)) return std::nullopt;
+  std::string_view name = std::string_view(key).substr(dir.size());
+  int order = 0;
+  if (name.starts_with("snap-")) {
+    name.remove_prefix(5);
+    order = 1;
+  }
+  constexpr size_t kDigits = 20;
+  if (name.size() < kDigits || name.substr(0, kDigits).find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  const uint64_t version = std::stoull(std::string(name.substr(0, kDigits)));
+  if (order == 1) {
+    if (key != catalogd::IcebergManifestListKey(dataset, version)) return std::nullopt;
+  } else if (key == catalogd::IcebergMetadataKey(dataset, version)) {
+    order = 0;
+  } else {
+    const std::string_view rest = name.substr(kDigits);  // "-m<n>.avro"
+    int index = -1;
+    if (rest.starts_with("-m") && rest.ends_with(".avro")) {
+      const std::string digits(rest.substr(2, rest.size() - 7));
+      if (!digits.empty() && digits.size() < 9 && digits.find_first_not_of("0123456789") == std::string::npos) {
+        index = std::stoi(digits);
+      }
+    }
+    if (index < 0 || key != catalogd::IcebergManifestKey(dataset, version, index)) return std::nullopt;
+    order = 2;
+  }
+  return std::pair{version, order};
+}
+
+//! "_iceberg/": the root of every table location (catalogd's IcebergTablePrefix without a dataset).
+std::string IcebergRoot() {
+  const std::string probe = catalogd::IcebergTablePrefix("x");
+  return probe.substr(0, probe.size() - 2);
+}
+
 class Tables final : public IcebergTables {
  public:
   Tables(storaged::ObjectStore& store, catalogd::Catalog& catalog, IcebergOptions options)
@@ -173,6 +217,7 @@ class Tables final : public IcebergTables {
 
   size_t SyncAll() override {
     if (!options_.enabled) return 0;
+    FinishCleanups();
     size_t updated = 0;
     for (const auto& d : catalog_.List()) {
       try {
@@ -252,6 +297,53 @@ class Tables final : public IcebergTables {
     return e;
   }
 
+  //! A deleted table's metadata goes with it: every Iceberg object of `dataset` written for a
+  //! version up to `tombstone` (the delete) belongs to a table life that has ended; versions after
+  //! it (the dataset created again) are a live table and are never touched. Called with the
+  //! dataset's entry locked, so no writer folds it meanwhile. A crash halfway leaves a subset,
+  //! metadata JSON first gone; FinishCleanups on the next start removes the rest.
+  size_t RemoveDeletedMetadata(const std::string& dataset, uint64_t tombstone) {
+    std::vector<std::pair<int, std::string>> doomed;
+    for (const auto& info : store_.ListAll(catalogd::IcebergTablePrefix(dataset))) {
+      auto parsed = IcebergKeyVersion(dataset, info.key);
+      if (parsed && parsed->first <= tombstone) doomed.emplace_back(parsed->second, info.key);
+    }
+    std::sort(doomed.begin(), doomed.end());
+    for (const auto& [order, key] : doomed) store_.Delete(key);
+    if (!doomed.empty()) {
+      log::Info("iceberg: metadata of a deleted table removed",
+                {{"dataset", dataset}, {"deleted_at_version", tombstone}, {"objects", doomed.size()}});
+    }
+    return doomed.size();
+  }
+
+  //! On start: every dataset with Iceberg metadata whose catalog history has a delete gets the
+  //! metadata up to its last delete removed (a cleanup a crash interrupted). A dataset the catalog
+  //! does not know is left alone (the catalog decides what is dead, not a listing).
+  void FinishCleanups() {
+    std::set<std::string> datasets;
+    const std::string root = IcebergRoot();
+    for (const auto& info : store_.ListAll(root)) {
+      const size_t slash = info.key.find('/', root.size());
+      if (slash != std::string::npos) datasets.insert(info.key.substr(root.size(), slash - root.size()));
+    }
+    for (const auto& dataset : datasets) {
+      try {
+        uint64_t tombstone = 0;
+        for (const auto& v : catalog_.Versions(dataset)) {
+          if (v.tombstone) tombstone = std::max(tombstone, v.version);
+        }
+        if (tombstone == 0) continue;
+        auto entry = Entry(dataset);
+        std::lock_guard lock(entry->mu);
+        RemoveDeletedMetadata(dataset, tombstone);
+      } catch (const std::exception& e) {
+        log::Warn("iceberg: cleanup of a deleted table's metadata failed; retried on the next start",
+                  {{"dataset", dataset}, {"error", e.what()}});
+      }
+    }
+  }
+
   //! Folds every version up to the catalog's head (or `committed`, when newer) into the state,
   //! writing the metadata of each. Returns true when anything was folded in.
   bool CatchUp(const std::string& dataset, DatasetEntry& entry, const DatasetManifest* committed) {
@@ -300,6 +392,7 @@ class Tables final : public IcebergTables {
     if (m.tombstone) {
       state = TableState{};
       state.version = m.version;
+      RemoveDeletedMetadata(dataset, m.version);
       return;
     }
     if (!state.live) {

@@ -145,3 +145,103 @@ TEST(IcebergTables, CommitsBecomeSnapshotsAndMissingMetadataIsRegenerated) {
 
 }  // namespace
 }  // namespace lakehouse::iceberg
+
+namespace lakehouse::iceberg {
+namespace {
+
+//! Every Iceberg object of `dataset` in the store.
+std::vector<std::string> IcebergKeys(storaged::ObjectStore& store, const std::string& dataset) {
+  std::vector<std::string> keys;
+  for (const auto& info : store.ListAll(catalogd::IcebergTablePrefix(dataset))) keys.push_back(info.key);
+  return keys;
+}
+
+}  // namespace
+
+TEST(IcebergTables, DeletingADatasetRemovesItsMetadataAndARestartFinishesAHalfDoneCleanup) {
+  auto dir = std::filesystem::temp_directory_path() / ("iceberg-delete-" + RandomHexId());
+  storaged::LocalStoreOptions options;
+  options.root = dir.string();
+  auto store = storaged::MakeLocalStore(options);
+  auto catalog = catalogd::MakeCatalog(*store);
+  catalog->Rebuild();
+  std::unique_ptr<IcebergTables> tables = MakeIcebergTables(*store, *catalog, {});
+  catalog->AddListener([&](const DatasetManifest& m) {
+    if (tables) tables->OnCommit(m);
+  });
+  auto commit = [&](const std::string& dataset, catalogd::CommitOp op) {
+    catalogd::CommitRequest r;
+    r.dataset = dataset;
+    r.op = op;
+    if (op != catalogd::CommitOp::kDelete) {
+      std::string key = catalogd::NewDataKey(dataset);
+      store->PutBytes(key, "PAR1 not really parquet PAR1");
+      r.schema = {{"a", "BIGINT", true}};
+      r.objects = {DataObject{ObjectRef{"local", key, 28, ""}, 5, {}, {ColumnStats{"a", 5, 1, 0, "1", "9"}}}};
+    }
+    return catalog->Commit(r);
+  };
+
+  // Two tables; deleting one removes all its metadata (JSON, manifest lists, manifests) and
+  // nothing of the other.
+  commit("gone", catalogd::CommitOp::kCreate);
+  commit("gone", catalogd::CommitOp::kAppend);
+  commit("kept", catalogd::CommitOp::kCreate);
+  tables->Flush();
+  const auto kept_before = IcebergKeys(*store, "kept");
+  ASSERT_EQ(IcebergKeys(*store, "gone").size(), 2U * 3U);  // per version: JSON, list, one manifest
+  ASSERT_EQ(kept_before.size(), 3U);
+  EXPECT_EQ(commit("gone", catalogd::CommitOp::kDelete).version, 3U);
+  tables->Flush();
+  EXPECT_EQ(IcebergKeys(*store, "gone"), std::vector<std::string>{});
+  EXPECT_EQ(IcebergKeys(*store, "kept"), kept_before);
+  EXPECT_THROW(tables->Load("gone"), Error);
+  // Data objects are the garbage collector's business, not this cleanup's.
+  EXPECT_EQ(store->ListAll("data/gone/").size(), 2U);
+
+  // Created again: a new table whose metadata starts after the delete and loads.
+  commit("gone", catalogd::CommitOp::kCreate);
+  tables->Flush();
+  EXPECT_EQ(IcebergKeys(*store, "gone").size(), 3U);
+  EXPECT_EQ(tables->Load("gone").metadata["current-snapshot-id"], 4);
+  commit("dead", catalogd::CommitOp::kCreate);
+  tables->Flush();
+  ASSERT_EQ(IcebergKeys(*store, "dead").size(), 3U);
+
+  // A crash halfway through a cleanup: the delete (v5) is committed while no writer runs, and
+  // of the old table's metadata only the JSON of v4 is gone (the cleanup's first step); then the
+  // dataset is created again (v6) before the restart. The restart removes the rest of v4's
+  // objects and keeps the live table's (v6).
+  // "dead" is deleted while no writer runs and stays deleted: only the start's sweep sees it.
+  tables.reset();
+  commit("dead", catalogd::CommitOp::kDelete);
+  commit("gone", catalogd::CommitOp::kDelete);
+  store->Delete(catalogd::IcebergMetadataKey("gone", 4));
+  commit("gone", catalogd::CommitOp::kCreate);
+  tables = MakeIcebergTables(*store, *catalog, {});
+  // Metadata of the live table written by a writer that ran before (its v6 files) survives too.
+  tables->SyncAll();
+  const auto after = IcebergKeys(*store, "gone");
+  ASSERT_EQ(after.size(), 3U);
+  for (const auto& key : after) EXPECT_NE(key.find("00000000000000000006"), std::string::npos) << key;
+  LoadedTable live = tables->Load("gone");
+  EXPECT_EQ(live.metadata["current-snapshot-id"], 6);
+  EXPECT_EQ(live.metadata["snapshots"].size(), 1U);
+  EXPECT_EQ(IcebergKeys(*store, "dead"), std::vector<std::string>{});
+  EXPECT_EQ(IcebergKeys(*store, "kept"), kept_before);
+
+  // Idempotent: another start with nothing to clean removes nothing.
+  MakeIcebergTables(*store, *catalog, {})->SyncAll();
+  EXPECT_EQ(IcebergKeys(*store, "gone"), after);
+
+  // Keys that are not the layout's (a stray object) are never removed.
+  store->PutBytes(catalogd::IcebergTablePrefix("gone") + "metadata/notes.txt", "x");
+  commit("gone", catalogd::CommitOp::kDelete);
+  tables->Flush();
+  EXPECT_EQ(IcebergKeys(*store, "gone"),
+            std::vector<std::string>{catalogd::IcebergTablePrefix("gone") + "metadata/notes.txt"});
+  tables.reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace lakehouse::iceberg

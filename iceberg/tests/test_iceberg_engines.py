@@ -285,3 +285,55 @@ def test_kill_9_between_commit_and_metadata_then_restart_shows_exactly_our_head(
             assert rows(got) == rows(query_arrow(s, "SELECT * FROM crash"))
     finally:
         s.stop()
+
+
+def iceberg_objects(server, backend, dataset):
+    """Every object under _iceberg/<dataset>/ in the server's store (local disk or the radosgw bucket)."""
+    if backend == "local":
+        return sorted(p.name for p in server.data_dir.rglob("*") if p.is_file() and f"/_iceberg/{dataset}/" in p.as_posix())
+    import pyarrow.fs
+    env = s3_env()
+    args = server.lh_args
+    bucket = args[args.index("--s3-bucket") + 1]
+    endpoint = env["S3_ENDPOINT"]
+    fs = pyarrow.fs.S3FileSystem(access_key=env["S3_ACCESS_KEY"], secret_key=env["S3_SECRET_KEY"],
+                                 endpoint_override=endpoint.split("://", 1)[-1], scheme=endpoint.split("://", 1)[0],
+                                 region=env.get("S3_REGION", "us-east-1"))
+    sel = pyarrow.fs.FileSelector(f"{bucket}/_iceberg/{dataset}", recursive=True, allow_not_found=True)
+    return sorted(i.base_name for i in fs.get_file_info(sel) if i.type == pyarrow.fs.FileType.File)
+
+
+def test_deleting_a_dataset_removes_its_iceberg_metadata(tmp_path, backend):
+    """DELETE removes _iceberg/<name>/ (metadata JSON, manifest lists, manifests) and nothing of other
+    tables; a dataset created again under the name is a new table; a restart keeps the live one."""
+    s = start(tmp_path, backend)
+    try:
+        upload(s, "POST", "/api/v1/datasets/doomed", parquet(tmp_path, "SELECT i AS x FROM range(10) t(i)", "d1"), 201)
+        upload(s, "POST", "/api/v1/datasets/doomed/append", parquet(tmp_path, "SELECT 99::BIGINT AS x", "d2"), 200)
+        upload(s, "POST", "/api/v1/datasets/other", parquet(tmp_path, "SELECT 1 AS y", "o1"), 201)
+        cat = catalog(s)
+        assert len(cat.load_table("default.doomed").snapshots()) == 2  # metadata written (Load catches up)
+        cat.load_table("default.other")
+        before = iceberg_objects(s, backend, "doomed")
+        assert len(before) == 6, before
+        other = iceberg_objects(s, backend, "other")
+        status, _ = s.json("DELETE", "/api/v1/datasets/doomed")
+        assert status == 200
+        deadline = time.time() + 20
+        while iceberg_objects(s, backend, "doomed") and time.time() < deadline:
+            time.sleep(0.1)
+        assert iceberg_objects(s, backend, "doomed") == []
+        assert iceberg_objects(s, backend, "other") == other
+        assert not cat.table_exists("default.doomed")
+
+        upload(s, "POST", "/api/v1/datasets/doomed", parquet(tmp_path, "SELECT 7::BIGINT AS x", "d3"), 201)
+        table = cat.load_table("default.doomed")
+        assert [snap.snapshot_id for snap in table.snapshots()] == [4]
+        assert table.scan().to_arrow().column("x").to_pylist() == [7]
+        s.stop()
+        s = start(tmp_path, backend, args=s.lh_args)
+        table = catalog(s).load_table("default.doomed")
+        assert table.scan().to_arrow().column("x").to_pylist() == [7]
+        assert len(iceberg_objects(s, backend, "doomed")) == 3
+    finally:
+        s.stop()

@@ -664,6 +664,8 @@ std::unique_ptr<Encoder> MakeEncoder(ResultFormat format, Output& out) {
       return std::make_unique<CsvEncoder>(out);
     case ResultFormat::kArrow:
       return std::make_unique<ArrowEncoder>(out);
+    case ResultFormat::kParquet:
+      break;  // DuckDB writes Parquet itself (parquet_export.h)
   }
   Fail(ErrorCode::kInternal, "unknown result format");
 }

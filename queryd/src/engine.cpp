@@ -15,6 +15,7 @@
 #include "lakehouse/shared/memory_budget.h"
 #include "lakehouse/shared/watchdog.h"
 #include "object_fs.h"
+#include "parquet_export.h"
 #include "query_limits.h"
 #include "resolver.h"
 #include "sandbox.h"
@@ -46,6 +47,7 @@ class EngineImpl final : public QueryEngine {
 
     db_->GetFileSystem().RegisterSubSystem(
         MakeObjectFileSystem(store, registry_, remote_stats_, config.footer_cache_bytes, config.force_range_reads));
+    db_->GetFileSystem().RegisterSubSystem(MakeExportFileSystem(ExportDirectory(config), config.max_spill_total_bytes));
     resolver_.Attach(*db_);
     duckdb::Connection admin(*db_);
     InstallFunctionGuards(admin, config);

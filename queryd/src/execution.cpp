@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <limits>
 #include <optional>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "encoders.h"
 #include "lakehouse/shared/error.h"
 #include "output.h"
+#include "parquet_export.h"
 #include "query_limits.h"
 #include "resolver.h"
 #include "sandbox.h"
@@ -77,12 +79,21 @@ class QueryRun {
   QueryStats Run() {
     timeout_ms_ = CheckRequest();
     auto statement = ParseStatement();
+    std::optional<ExportFile> parquet;
+    if (request_.format == ResultFormat::kParquet) {
+      parquet.emplace(ctx_.config);
+      statement = WrapInParquetCopy(std::move(statement), parquet->url(), request_.limit);
+    }
     ResolutionErrorScope resolution(resolution_error_);
     DeadlineWatchdog::Scope deadline(ctx_.watchdog, started_ + std::chrono::milliseconds(timeout_ms_), [this] {
       timed_out_.store(true);
       con_.context->Interrupt();
     });
     Guarded([&] { StartResult(std::move(statement)); });
+    if (parquet) {
+      Guarded([&] { SendParquet(*parquet); });
+      return Finish();
+    }
     DescribeResult();
     Guarded([&] { StreamResult(); });
     return Finish();
@@ -192,11 +203,32 @@ class QueryRun {
     if (auto tracker = ScanTracker::Find(*con_.context)) {
       std::tie(stats_.objects_scanned, stats_.objects_pruned) = tracker->Counts();
     }
-    encoder_->Finish(stats_);
+    if (encoder_) encoder_->Finish(stats_);
     out_.Flush();
     stats_.bytes = out_.bytes();
     if (!out_.ok()) FailClientGone();
     return stats_;
+  }
+
+  //! format=parquet: the COPY has written the whole file; its one row is the row count.
+  void SendParquet(const ExportFile& file) {
+    auto count = result_->Fetch();
+    if (result_->HasError()) FailWith(result_->GetErrorObject());
+    if (count && count->size() > 0) stats_.rows = count->GetValue(0, 0).GetValue<uint64_t>();
+    std::ifstream in(file.path(), std::ios::binary);
+    if (!in) Fail(ErrorCode::kInternal, "the Parquet result {} was not written", file.path().string());
+    sink_.Begin(ContentType(ResultFormat::kParquet));
+    std::string buffer(size_t{256} << 10, '\0');
+    while (in) {
+      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      const auto n = static_cast<size_t>(in.gcount());
+      if (n == 0) break;
+      out_.Append(std::string_view(buffer.data(), n));
+      if (!out_.ok()) {
+        client_gone_ = true;
+        FailClientGone();
+      }
+    }
   }
 
   void StartOutput() {

@@ -18,7 +18,8 @@ ResultFormat ParseResultFormat(std::string_view name) {
   if (lower == "ndjson" || lower == "jsonl") return ResultFormat::kNdjson;
   if (lower == "csv") return ResultFormat::kCsv;
   if (lower == "arrow") return ResultFormat::kArrow;
-  Fail(ErrorCode::kInvalidArgument, "unknown result format '{}': use json, ndjson, csv or arrow", name);
+  if (lower == "parquet") return ResultFormat::kParquet;
+  Fail(ErrorCode::kInvalidArgument, "unknown result format '{}': use json, ndjson, csv, arrow or parquet", name);
 }
 
 std::optional<ResultFormat> FormatFromAccept(std::string_view accept) {
@@ -32,6 +33,7 @@ std::optional<ResultFormat> FormatFromAccept(std::string_view accept) {
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
     if (item == "application/vnd.apache.arrow.stream") return ResultFormat::kArrow;
+    if (item == "application/vnd.apache.parquet") return ResultFormat::kParquet;
     if (item == "text/csv") return ResultFormat::kCsv;
     if (item == "application/x-ndjson" || item == "application/jsonl") return ResultFormat::kNdjson;
     if (item == "application/json") return ResultFormat::kJson;
@@ -52,6 +54,7 @@ constexpr FormatInfo kFormats[] = {
     {"ndjson", "application/x-ndjson"},
     {"csv", "text/csv; charset=utf-8"},
     {"arrow", "application/vnd.apache.arrow.stream"},
+    {"parquet", "application/vnd.apache.parquet"},
 };
 
 const FormatInfo& Info(ResultFormat format) {

@@ -21,9 +21,9 @@ void ConfigureSandbox(duckdb::DBConfig& config) {
 void LockSandbox(duckdb::Connection& admin) {
   // Order matters: allowed_directories can only be set while external access is still on, and
   // nothing can be set once the configuration is locked.
-  for (const char* sql :
-       {"SET TimeZone = 'UTC'", "SET parquet_metadata_cache = true", "SET allowed_directories = ['lakehouse://']",
-        "SET enable_external_access = false", "SET lock_configuration = true"}) {
+  for (const char* sql : {"SET TimeZone = 'UTC'", "SET parquet_metadata_cache = true",
+                          "SET allowed_directories = ['lakehouse://', 'lakehouse-export://']",
+                          "SET enable_external_access = false", "SET lock_configuration = true"}) {
     auto result = admin.Query(sql);
     if (result->HasError()) Fail(ErrorCode::kInternal, "configuring DuckDB ({}): {}", sql, result->GetError());
   }

@@ -1,17 +1,39 @@
 // HTTP API client of the UI (docs/api.md): JSON calls, uploads with progress, Arrow streaming.
 import { RecordBatchReader, type RecordBatch, type Schema } from "apache-arrow";
+import { authHeaders, authProblem, getApiKey } from "./auth";
 import { parseError, type ServerError } from "./logic";
 
 export class ApiError extends Error {
+  /** Whether the request carried an API key (a 401 then means "rejected", not "missing"). */
+  public readonly keySent: boolean;
   constructor(public readonly err: ServerError) {
     super(err.message);
+    this.keySent = getApiKey(sessionStorage) !== null;
+    // 401/403 anywhere: the app shows the key prompt or the "not allowed" notice (main.ts).
+    if (authProblem(err, this.keySent)) window.dispatchEvent(new CustomEvent("lakehouse:auth", { detail: this }));
   }
 }
 
 function headers(extra: Record<string, string> = {}): Record<string, string> {
-  const key = sessionStorage.getItem("lakehouse.apiKey");
-  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
+  return authHeaders(sessionStorage, extra);
 }
+
+/** A download through fetch, so the API key goes with it (an <a href> cannot send headers). */
+export async function fetchBlob(path: string, init: RequestInit = {}): Promise<Blob> {
+  let res: Response;
+  try {
+    res = await fetch(path, { ...init, headers: headers((init.headers as Record<string, string>) ?? {}) });
+  } catch (e) {
+    if ((e as Error).name === "AbortError") throw e;
+    throw new ApiError(parseError(0, ""));
+  }
+  if (!res.ok) throw new ApiError(parseError(res.status, await res.text()));
+  return res.blob();
+}
+
+/** Runs SQL on the server in `format` (csv, parquet...) and returns the whole file. */
+export const queryFile = (sql: string, format: string) =>
+  fetchBlob("/api/v1/query", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ sql, format }) });
 
 export async function getJson<T = any>(path: string, init: RequestInit = {}): Promise<T> {
   let res: Response;

@@ -2,7 +2,8 @@
 // Pages: /datasets (list), /datasets/NAME (schema, versions, preview), /upload, /sql, /status.
 import "./style.css";
 import * as api from "./api";
-import { errorBox, h } from "./dom";
+import { errorBox, h, save } from "./dom";
+import { installKeyPrompt } from "./keyprompt";
 import { formatBytes, formatCount, formatMs, schemaDiff, datasetNameFromFile, formatFromFileName, isValidDatasetName } from "./logic";
 import { ResultView } from "./results";
 import { searchPage } from "./search";
@@ -188,9 +189,21 @@ async function datasetPage(name: string) {
     }
   };
   const objects: any[] = d.head?.objects ?? [];
-  const downloads = objects.map((o, i) =>
-    h("a", { class: "button", href: `/api/v1/datasets/${name}/data?version=${d.version}&object=${i}`, download: `${name}-v${d.version}-${i}.parquet` }, objects.length > 1 ? `Download part ${i + 1}` : "Download Parquet"),
-  );
+  // fetch + blob, not <a href>: a link cannot send the API key.
+  const downloads = objects.map((o, i) => {
+    const b = h("button", { class: "button", "data-object": String(i) }, objects.length > 1 ? `Download part ${i + 1}` : "Download Parquet");
+    b.onclick = async () => {
+      b.disabled = true;
+      try {
+        save(await api.fetchBlob(`/api/v1/datasets/${encodeURIComponent(name)}/data?version=${d.version}&object=${i}`), `${name}-v${d.version}-${i}.parquet`);
+      } catch (e) {
+        linkOut.replaceChildren(errorBox(e));
+      } finally {
+        b.disabled = false;
+      }
+    };
+    return b;
+  });
 
   const del = h("button", { class: "danger" }, "Delete…");
   del.onclick = () => confirmDelete(name);
@@ -312,6 +325,7 @@ function uploadPage(initialName: string) {
       () => {
         bar.removeAttribute("value");
         label.textContent = "Sent; the server is converting and committing…";
+        cancel.hidden = true; // every byte is sent: the server finishes the commit either way
       },
     );
     start.disabled = true;
@@ -376,4 +390,5 @@ themeBtn.onclick = () => {
   applyTheme(next);
 };
 
+installKeyPrompt(() => route());
 route();

@@ -1,8 +1,8 @@
 // A query result: streams the Arrow response into a ResultModel, shows the first rows at once in
 // a virtualised grid, then stats, filter, column summary, chart and exports.
 import { tableToIPC, Table } from "apache-arrow";
-import { ApiError, streamQuery } from "./api";
-import { errorBox, h } from "./dom";
+import { ApiError, queryFile, streamQuery } from "./api";
+import { errorBox, h, save } from "./dom";
 import { Grid, ResultModel } from "./grid";
 import { displayValue, formatBytes, formatCount, formatMs, toCsv } from "./logic";
 
@@ -144,9 +144,12 @@ export class ResultView {
     };
     const arrow = h("button", { title: "Download the result as an Arrow IPC stream" }, "Arrow");
     arrow.onclick = () => save(new Blob([tableToIPC(new Table(model.batches), "stream") as BlobPart], { type: "application/vnd.apache.arrow.stream" }), "result.arrows");
+    const report = (e: unknown) => this.tools.append(errorBox(e));
     const serverCsv = h("button", { title: "Run the query again on the server and download its CSV (all rows, server formatting)" }, "CSV (server)");
-    serverCsv.onclick = () => void downloadFromServer(this.sql, "csv", "result.csv");
-    this.tools.replaceChildren(filter, view, h("span", { class: "muted" }, "Export:"), csv, serverCsv, arrow);
+    serverCsv.onclick = () => void downloadFromServer(this.sql, "csv", "result.csv", serverCsv, report);
+    const parquet = h("button", { title: "Run the query again on the server and download the result as Parquet (all rows, DuckDB's types)" }, "Parquet");
+    parquet.onclick = () => void downloadFromServer(this.sql, "parquet", "result.parquet", parquet, report);
+    this.tools.replaceChildren(filter, view, h("span", { class: "muted" }, "Export:"), csv, serverCsv, parquet, arrow);
   }
 
   private showSummary(col: number) {
@@ -187,16 +190,14 @@ export class ResultView {
   }
 }
 
-function save(blob: Blob, name: string) {
-  const url = URL.createObjectURL(blob);
-  const a = h("a", { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
-}
-
-async function downloadFromServer(sql: string, format: string, name: string) {
-  const res = await fetch("/api/v1/query", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ sql, format }) });
-  save(await res.blob(), name);
+/** Runs the query again on the server in `format` and saves the file; errors show next to the tools. */
+async function downloadFromServer(sql: string, format: string, name: string, button: HTMLButtonElement, report: (e: unknown) => void) {
+  button.disabled = true;
+  try {
+    save(await queryFile(sql, format), name);
+  } catch (e) {
+    report(e);
+  } finally {
+    button.disabled = false;
+  }
 }

@@ -33,3 +33,8 @@ def test_browser(tmp_path):
 def test_browser_semantic_search(tmp_path):
     """The search page with AI on (bundled embedding model): embed a column, search, see the row."""
     run_browser_script(tmp_path, "browser_ai.mjs", ai=True)
+
+
+def test_browser_upload_cancel_and_parquet_export(tmp_path):
+    """Cancel a large upload mid-send (nothing visible, server fine), then export a result as Parquet."""
+    run_browser_script(tmp_path, "browser_upload.mjs")

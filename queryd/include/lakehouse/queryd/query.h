@@ -43,9 +43,10 @@ struct QueryConfig {
   int max_json_depth = 256;                //!< recursive JSON functions refuse deeper input
 };
 
-enum class ResultFormat { kJson, kNdjson, kCsv, kArrow };
+//! kParquet is written by DuckDB's COPY into a temp file and sent when complete (no first rows early).
+enum class ResultFormat { kJson, kNdjson, kCsv, kArrow, kParquet };
 
-//! "json", "ndjson", "csv", "arrow" (case-insensitive); throws Error(kInvalidArgument) listing them.
+//! "json", "ndjson", "csv", "arrow", "parquet" (case-insensitive); throws Error(kInvalidArgument) listing them.
 ResultFormat ParseResultFormat(std::string_view name);
 //! The format an Accept header asks for, if it names one of ours (e.g. "text/csv").
 std::optional<ResultFormat> FormatFromAccept(std::string_view accept);
