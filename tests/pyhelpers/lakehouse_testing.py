@@ -1,4 +1,7 @@
-"""Shared fixtures for tests that run the real `lakehouse` binary (stdlib only)."""
+"""The project's one Python test helper module (stdlib only): the real `lakehouse` binary as a child
+process (Server), free ports, and the radosgw backend settings. Importable as `lakehouse_testing`
+from every pytest suite (the root pytest.ini puts tests/pyhelpers on the path) and from scripts run
+with PYTHONPATH=tests/pyhelpers."""
 import json
 import os
 import socket
@@ -6,8 +9,6 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-
-import pytest
 
 LAKEHOUSE_BIN = os.environ.get("LAKEHOUSE_BIN", "build/app/lakehouse")
 
@@ -97,10 +98,3 @@ class Server:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
-
-
-@pytest.fixture
-def server(tmp_path):
-    s = Server(tmp_path)
-    yield s
-    s.stop()
