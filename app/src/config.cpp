@@ -85,7 +85,7 @@ const std::vector<Setting>& Settings() {
        "HMAC key for local presigned URLs (default: generated once, kept in <data_dir>/presign.key)",
        STR(presign_secret), true},
       {"query.memory_limit", "LAKEHOUSE_QUERY_MEMORY_LIMIT", "query-memory-limit",
-       "DuckDB memory budget of the process (queries 3/4, ingest 1/4), e.g. 1GB", STR(query_memory_limit)},
+       "DuckDB memory budget of the process (queries 11/16, ingest 1/4, search 1/16), e.g. 1GB", STR(query_memory_limit)},
       {"query.threads", "LAKEHOUSE_QUERY_THREADS", "query-threads", "DuckDB worker threads",
        INT(query_threads, "query.threads")},
       {"query.temp_dir", "LAKEHOUSE_QUERY_TEMP_DIR", "query-temp-dir",
