@@ -7,7 +7,8 @@ import math
 
 import httpx
 
-from conftest import EMBED, GEN, free_port, start_modelserver, start_sidecar
+from conftest import EMBED, GEN, start_modelserver, start_sidecar
+from lakehouse_testing import free_port
 
 
 def cos(a: list[float], b: list[float]) -> float:
