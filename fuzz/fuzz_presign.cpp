@@ -52,7 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             path.push_back(raw[i]);
           }
         }
-        if (gateway::VerifyPresignedRequest(*store, "GET", path, url.substr(q + 1)) != path.substr(16)) __builtin_trap();
+        if (gateway::VerifyPresignedRequest(*store, "GET", path, url.substr(q + 1)) != path.substr(16))
+          __builtin_trap();
       }
     } catch (const Error&) {
     }

@@ -25,7 +25,9 @@ std::string PresignUrl(storaged::ObjectStore& store, std::string_view base_url, 
 
 std::string VerifyPresignedRequest(const storaged::ObjectStore& store, std::string_view method, std::string_view path,
                                    std::string_view query) {
-  auto deny = [](const std::string& why) { throw Error(ErrorCode::kPermissionDenied, "presigned URL rejected: " + why); };
+  auto deny = [](const std::string& why) {
+    throw Error(ErrorCode::kPermissionDenied, "presigned URL rejected: " + why);
+  };
   if (!path.starts_with(kObjectRoute)) deny(fmt::format("'{}' is not an object URL", path));
   const std::string key(path.substr(kObjectRoute.size()));
   storaged::ValidateKey(key);

@@ -135,15 +135,16 @@ TEST_F(GatewayObjectsTest, UrlsAreBuiltAndParsedHere) {
   EXPECT_EQ(CodeOf([&] { gateway::VerifyPresignedRequest(*store_, "GET", "/api/v1/objects/ds/a b", query); }, &why),
             ErrorCode::kPermissionDenied);
   EXPECT_NE(why.find("signed for PUT, not GET"), std::string::npos) << why;
-  EXPECT_EQ(CodeOf([&] { gateway::VerifyPresignedRequest(*store_, "PUT", "/api/v1/objects/ds/a b", "method=PUT"); },
-                   &why),
-            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(
+      CodeOf([&] { gateway::VerifyPresignedRequest(*store_, "PUT", "/api/v1/objects/ds/a b", "method=PUT"); }, &why),
+      ErrorCode::kPermissionDenied);
   EXPECT_NE(why.find("method, expires and signature"), std::string::npos) << why;
-  EXPECT_EQ(CodeOf([&] {
-              gateway::VerifyPresignedRequest(*store_, "PUT", "/api/v1/objects/ds/a b",
-                                              "method=PUT&expires=12x&signature=" + signature);
-            },
-                   &why),
+  EXPECT_EQ(CodeOf(
+                [&] {
+                  gateway::VerifyPresignedRequest(*store_, "PUT", "/api/v1/objects/ds/a b",
+                                                  "method=PUT&expires=12x&signature=" + signature);
+                },
+                &why),
             ErrorCode::kPermissionDenied);
   EXPECT_NE(why.find("not a unix time"), std::string::npos) << why;
   EXPECT_EQ(CodeOf([&] { gateway::VerifyPresignedRequest(*store_, "PUT", "/api/v1/objects/a/../b", query); }),

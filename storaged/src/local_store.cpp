@@ -263,7 +263,9 @@ class LocalStore final : public ObjectStore {
   void VerifyPresigned(PresignMethod method, std::string_view key, int64_t expires,
                        std::string_view signature) const override {
     CheckKey(key);
-    auto deny = [](const std::string& why) { throw Error(ErrorCode::kPermissionDenied, "presigned URL rejected: " + why); };
+    auto deny = [](const std::string& why) {
+      throw Error(ErrorCode::kPermissionDenied, "presigned URL rejected: " + why);
+    };
     const std::string expected = Signature(secret_, PresignMethodName(method), key, expires);
     if (signature.size() != expected.size() || CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0) {
       deny("the signature does not match (the URL was altered or signed by another server)");

@@ -476,8 +476,6 @@ class S3Store final : public ObjectStore {
 
 }  // namespace
 
-std::unique_ptr<ObjectStore> MakeS3Store(const S3StoreOptions& options) {
-  return std::make_unique<S3Store>(options);
-}
+std::unique_ptr<ObjectStore> MakeS3Store(const S3StoreOptions& options) { return std::make_unique<S3Store>(options); }
 
 }  // namespace lakehouse::storaged

@@ -417,9 +417,8 @@ TEST_P(StoreTest, WrongSecretIsRefused) {
     auto other = MakeStore(Secret("another-secret"));
     PresignedObject grant = other->Presign(PresignMethod::kGet, Key("x"), 60);
     EXPECT_NO_THROW(other->VerifyPresigned(PresignMethod::kGet, Key("x"), grant.expires, grant.signature));
-    EXPECT_EQ(
-        CodeOf([&] { store_->VerifyPresigned(PresignMethod::kGet, Key("x"), grant.expires, grant.signature); }),
-        ErrorCode::kPermissionDenied);
+    EXPECT_EQ(CodeOf([&] { store_->VerifyPresigned(PresignMethod::kGet, Key("x"), grant.expires, grant.signature); }),
+              ErrorCode::kPermissionDenied);
     return;
   }
   auto bad = MakeStore(Secret("not-the-secret", false));

@@ -54,7 +54,6 @@ std::optional<S3StoreOptions> S3OptionsFromEnv() {
   return options;
 }
 
-
 std::string RandomHex(size_t chars) {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   std::string out;

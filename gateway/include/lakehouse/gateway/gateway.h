@@ -52,7 +52,7 @@ struct Services {
   //! Base URL clients reach this server at (e.g. "http://127.0.0.1:8080"): the front of the
   //! presigned URLs it serves for the local backend. Empty: those URLs are relative.
   std::string public_base_url{};
-  std::string ui_dir{};                       //!< built web UI (ui/dist); empty: found next to the binary
+  std::string ui_dir{};  //!< built web UI (ui/dist); empty: found next to the binary
   //! Admission control of queries (POST /api/v1/query, previews): at most this many run at once
   //! in the heavy lane (queries that read a table) ...
   int max_concurrent_queries = 4;

@@ -21,10 +21,10 @@ struct HttpResponse {
   bool timed_out = false;
   bool connect_failed = false;
   std::string error;  //!< curl's description when transport_error != 0
-  long status = 0;  //!< set as soon as the status line arrives (before any body reaches on_data)
+  long status = 0;    //!< set as soon as the status line arrives (before any body reaches on_data)
   std::map<std::string, std::string> headers;  //!< lower-case names
-  std::string body;       //!< with on_data: only a non-2xx body, at most 64 KiB of it
-  bool aborted = false;   //!< on_data returned false and so ended the transfer
+  std::string body;                            //!< with on_data: only a non-2xx body, at most 64 KiB of it
+  bool aborted = false;                        //!< on_data returned false and so ended the transfer
   //! The value of header `name` (lower-case), or "" when absent.
   std::string Header(const std::string& name) const {
     auto it = headers.find(name);

@@ -96,7 +96,7 @@ class ObjectStore {
 void ValidateKey(std::string_view key);
 
 struct LocalStoreOptions {
-  std::string root;             //!< directory holding the objects
+  std::string root;            //!< directory holding the objects
   std::string presign_secret;  //!< HMAC key of presign grants (random per process when empty)
 };
 
