@@ -118,13 +118,17 @@ void HttpClient::Send(const HttpRequest& request, HttpResponse& response) {
   const std::string_view body = request.body_view.empty() ? std::string_view(request.body) : request.body_view;
   // A PUT always sends a body (an empty one has "Content-Length: 0", which S3 requires).
   const bool has_body = !body.empty() || request.method == "POST" || request.method == "PUT" || upload;
-  if (has_body) {
+  // curl (7.88) signs header-removal lines ("Name:") as if they were sent, so S3 refuses the
+  // signature: a signed request gets none (its body needs a content_type; curl's own
+  // "Expect: 100-continue" handling applies).
+  const bool signed_request = !request.aws_sigv4.empty();
+  if (has_body && (!signed_request || !request.content_type.empty())) {
     // "Content-Type:" alone removes the form type curl would add to a body.
     headers = curl_slist_append(
         headers, ("Content-Type:" + (request.content_type.empty() ? "" : " " + request.content_type)).c_str());
   }
   for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
-  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip on loopback
+  if (!signed_request) headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip on loopback
   curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

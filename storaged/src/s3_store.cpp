@@ -415,7 +415,10 @@ class S3Store final : public ObjectStore {
     http.method = req.method;
     http.url = Url(req);
     http.body_view = req.body;
-    http.content_type = req.content_type;
+    // A body always has a type (curl would otherwise add a form type to it).
+    http.content_type = req.content_type.empty() && (req.method == "PUT" || req.method == "POST")
+                            ? "application/octet-stream"
+                            : req.content_type;
     http.headers = req.headers;
     http.headers.emplace_back("x-amz-content-sha256: UNSIGNED-PAYLOAD");
     http.aws_sigv4 = sigv4_param_;
