@@ -29,7 +29,7 @@ std::string VerifyPresignedRequest(const storaged::ObjectStore& store, std::stri
     throw Error(ErrorCode::kPermissionDenied, "presigned URL rejected: " + why);
   };
   if (!path.starts_with(kObjectRoute)) deny(fmt::format("'{}' is not an object URL", path));
-  const std::string key(path.substr(kObjectRoute.size()));
+  std::string key(path.substr(kObjectRoute.size()));
   storaged::ValidateKey(key);
   const auto params = ParseQueryString(query);
   auto param = [&](std::string_view name) -> std::optional<std::string> {
