@@ -37,12 +37,8 @@ if [ "${CATALOG_BENCH_S3:-1}" != 0 ]; then
   run rebuild --s3-env "$rgw_dir/env" --datasets "$DATASETS"
 fi
 
-get() { sed -n "s/^RESULT $1=//p" "$results"; }
-check() { # label value op target
-  local verdict
-  verdict=$(awk -v v="$2" -v t="$4" -v op="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v < t; print ok ? "ok" : "MISSED" }')
-  printf '%-46s %10s   target %s %s   %s\n' "$1" "$2" "$3" "$4" "$verdict"
-}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"  # get, check
 echo
 echo "== summary (2 cores shared; targets from issue 3)"
 check "commits/s local, 1 writer" "$(get commits_per_s_local_t1)" ">=" 1000

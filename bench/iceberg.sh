@@ -21,7 +21,7 @@ trap cleanup EXIT
 cp "$BUILD/app/lakehouse" "$tmp/lakehouse"
 export LAKEHOUSE_BIN="$tmp/lakehouse"
 results="$tmp/results"
-run() { timeout 900 "$PY" "$ROOT/bench/iceberg/iceberg_bench.py" --seconds "$SECONDS_EACH" --rows "$ROWS" "$@" | tee -a "$results"; }
+run() { PYTHONPATH="$ROOT/tests/pyhelpers${PYTHONPATH:+:$PYTHONPATH}" timeout 900 "$PY" "$ROOT/bench/iceberg/iceberg_bench.py" --seconds "$SECONDS_EACH" --rows "$ROWS" "$@" | tee -a "$results"; }
 
 echo "== local disk"
 run --label local
@@ -31,12 +31,8 @@ if [ "${ICEBERG_BENCH_S3:-1}" != 0 ]; then
   run --label s3 --s3-env "$rgw_dir/env"
 fi
 
-get() { sed -n "s/^RESULT $1=//p" "$results"; }
-check() { # label value op target
-  local verdict
-  verdict=$(awk -v v="$2" -v t="$4" -v op="$3" 'BEGIN { ok = (op == ">=") ? v >= t : v <= t; print ok ? "ok" : "MISSED" }')
-  printf '%-52s %10s   target %s %s   %s\n' "$1" "$2" "$3" "$4" "$verdict"
-}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"  # get, check
 echo
 echo "== summary (2 cores shared)"
 for label in local $([ "${ICEBERG_BENCH_S3:-1}" != 0 ] && echo s3); do

@@ -17,7 +17,7 @@ trap 'rm -rf "$tmp"' EXIT
 cp "$BUILD/app/lakehouse" "$tmp/lakehouse"
 export LAKEHOUSE_BIN="$tmp/lakehouse" SPARK_LOCAL_IP=127.0.0.1
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
-timeout 1500 "$PY" "$ROOT/bench/iceberg/spark_bench.py" --rows "${ROWS:-10000000}" --runs "${RUNS:-3}" | tee "$tmp/results"
+PYTHONPATH="$ROOT/tests/pyhelpers${PYTHONPATH:+:$PYTHONPATH}" timeout 1500 "$PY" "$ROOT/bench/iceberg/spark_bench.py" --rows "${ROWS:-10000000}" --runs "${RUNS:-3}" | tee "$tmp/results"
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 get() { sed -n "s/^RESULT $1=//p" "$tmp/results"; }
 echo

@@ -28,7 +28,7 @@ struct World {
     log::Init(log::Level::kError);
     dir = (std::filesystem::temp_directory_path() / ("lh-fuzz-ingest-" + std::to_string(::getpid()))).string();
     std::filesystem::create_directories(dir + "/tmp");
-    store = storaged::MakeLocalStore({dir + "/objects", "", ""});
+    store = storaged::MakeLocalStore({dir + "/objects", ""});
     catalog = catalogd::MakeCatalog(*store);
     catalog->Rebuild();
     ingestor = ingest::MakeIngestor(*store, *catalog, ingest::IngestOptions{dir + "/tmp", "256MB", 1});

@@ -32,7 +32,7 @@ struct World {
     log::Init(log::Level::kError);
     const auto dir = std::filesystem::temp_directory_path() / ("lh-fuzz-sql-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir / "spill");
-    store = storaged::MakeLocalStore({(dir / "objects").string(), "", ""});
+    store = storaged::MakeLocalStore({(dir / "objects").string(), ""});
     catalog = catalogd::MakeCatalog(*store);
     catalog->Rebuild();
     queryd::QueryConfig config;

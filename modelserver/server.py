@@ -53,6 +53,14 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+class ApiError(Exception):
+    """A request-ending error: answered as {"error": message} with its status (build_app's handler)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 class GenerationError(Exception):
     """llama.cpp refused or failed a request; status is its HTTP code (400 for e.g. a too long prompt)."""
 
@@ -61,9 +69,13 @@ class GenerationError(Exception):
         self.status, self.message = status, message
 
 
-def _not_found(name: str) -> JSONResponse:
+def _not_found_message(name: str) -> str:
     # Ollama's exact wording for a model it does not have.
-    return _error(404, f'model "{name}" not found, try pulling it first')
+    return f'model "{name}" not found, try pulling it first'
+
+
+def _not_found(name: str) -> JSONResponse:
+    return _error(404, _not_found_message(name))
 
 
 class EmbedModel:
@@ -205,6 +217,10 @@ def _sampling(options: dict[str, Any] | None) -> dict[str, Any]:
 def build_app(models: Models) -> FastAPI:
     app = FastAPI(title="lakehouse bundled model server", docs_url=None, redoc_url=None)
 
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> Response:
+        return _error(exc.status, exc.message)
+
     @app.get("/")
     def root() -> Response:
         return PlainTextResponse("Ollama is running")
@@ -220,8 +236,6 @@ def build_app(models: Models) -> FastAPI:
     @app.post("/api/show")
     async def show(request: Request) -> Response:
         body = await _json(request)
-        if isinstance(body, Response):
-            return body
         name = str(body.get("model") or body.get("name") or "")
         for tag in models.tags():
             if tag["name"] in (name, Models.canonical(name)):
@@ -230,12 +244,12 @@ def build_app(models: Models) -> FastAPI:
                                      "modified_at": tag["modified_at"]})
         return _not_found(name)
 
-    def _embed_texts(name: str, texts: list[str]) -> tuple[np.ndarray, int, float] | Response:
+    def _embed_texts(name: str, texts: list[str]) -> tuple[np.ndarray, int, float]:
         model = models.find_embed(name)
         if model is None:
             if models.find_gen(name) is not None:
-                return _error(400, f'"{name}" does not support embeddings')
-            return _not_found(name)
+                raise ApiError(400, f'"{name}" does not support embeddings')
+            raise ApiError(404, _not_found_message(name))
         start = time.monotonic()
         vectors, tokens = model.embed(texts)
         return vectors, tokens, time.monotonic() - start
@@ -243,17 +257,12 @@ def build_app(models: Models) -> FastAPI:
     @app.post("/api/embed")
     async def embed(request: Request) -> Response:
         body = await _json(request)
-        if isinstance(body, Response):
-            return body
         name = str(body.get("model") or "")
         raw = body.get("input", [])
         texts = [raw] if isinstance(raw, str) else raw
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             return _error(400, "input must be a string or a list of strings")
-        result = await asyncio.to_thread(_embed_texts, name, texts)
-        if isinstance(result, Response):
-            return result
-        vectors, tokens, seconds = result
+        vectors, tokens, seconds = await asyncio.to_thread(_embed_texts, name, texts)
         payload = {"model": name, "embeddings": vectors.tolist(), "total_duration": int(seconds * 1e9),
                    "load_duration": 0, "prompt_eval_count": tokens}
         return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
@@ -261,22 +270,16 @@ def build_app(models: Models) -> FastAPI:
     @app.post("/api/embeddings")
     async def embeddings(request: Request) -> Response:
         body = await _json(request)
-        if isinstance(body, Response):
-            return body
         name = str(body.get("model") or "")
         prompt = body.get("prompt", "")
         if not isinstance(prompt, str):
             return _error(400, "prompt must be a string")
-        result = await asyncio.to_thread(_embed_texts, name, [prompt])
-        if isinstance(result, Response):
-            return result
-        return JSONResponse({"embedding": result[0][0].tolist()})
+        vectors, _tokens, _seconds = await asyncio.to_thread(_embed_texts, name, [prompt])
+        return JSONResponse({"embedding": vectors[0].tolist()})
 
     @app.post("/api/generate")
     async def generate(request: Request) -> Response:
         body = await _json(request)
-        if isinstance(body, Response):
-            return body
         name = str(body.get("model") or "")
         prompt = body.get("prompt", "")
         system = body.get("system")
@@ -287,8 +290,6 @@ def build_app(models: Models) -> FastAPI:
     @app.post("/api/chat")
     async def chat(request: Request) -> Response:
         body = await _json(request)
-        if isinstance(body, Response):
-            return body
         messages = body.get("messages") or []
         return await _run_generation(str(body.get("model") or ""), body, messages, "", chat=True)
 
@@ -420,13 +421,14 @@ def build_app(models: Models) -> FastAPI:
     return app
 
 
-async def _json(request: Request) -> dict[str, Any] | Response:
+async def _json(request: Request) -> dict[str, Any]:
+    """The request's JSON object body; raises ApiError(400) saying what is wrong with it."""
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError as exc:
-        return _error(400, f"invalid JSON body: {exc}")
+        raise ApiError(400, f"invalid JSON body: {exc}") from exc
     if not isinstance(body, dict):
-        return _error(400, "the body must be a JSON object")
+        raise ApiError(400, "the body must be a JSON object")
     return body
 
 

@@ -68,7 +68,6 @@ std::unique_ptr<storaged::ObjectStore> MakeStore(const Config& config) {
   storaged::LocalStoreOptions local;
   local.root = config.objects_dir();
   local.presign_secret = PresignSecret(config);
-  local.public_base_url = config.public_url.empty() ? "http://" + config.listen : config.public_url;
   return storaged::MakeLocalStore(local);
 }
 
@@ -125,6 +124,7 @@ class Services final : public RunningServices {
     s.search = search_.get();
     s.iceberg = iceberg_.get();
     s.max_upload_bytes = config_.max_upload_bytes;
+    s.public_base_url = config_.public_url.empty() ? "http://" + config_.listen : config_.public_url;
     s.ui_dir = config_.ui_dir;
     s.max_concurrent_queries = config_.max_concurrent_queries;
     s.max_queued_queries = config_.max_queued_queries;
@@ -211,6 +211,7 @@ class Services final : public RunningServices {
     ai_ = aibridge::MakeAiBridge(ai);
     search::SearchOptions search_options;
     search_options.temp_dir = config_.temp_dir() + "/search";
+    search_options.memory_limit = config_.query_memory_limit;
     search_ = search::MakeSearchService(*catalog_, *ingest_, *query_, *ai_, search_options);
     ai_start_thread_ = std::thread([this] {
       try {

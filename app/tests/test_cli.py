@@ -6,15 +6,11 @@ import re
 import pty
 import select
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from conftest import LAKEHOUSE_BIN, Server, free_port  # noqa: E402
+from lakehouse_testing import LAKEHOUSE_BIN, Server, free_port
 
 CSV = "id,name,amount\n1,alice,10.5\n2,bob,20.25\n3,\"carol, jr\",7\n"
 

@@ -58,7 +58,6 @@ int main(int argc, char** argv) {
   try {
     storaged::LocalStoreOptions local;
     local.root = (root / "objects").string();
-    local.public_base_url = "http://127.0.0.1:1";
     auto store = storaged::MakeLocalStore(local);
     auto catalog = catalogd::MakeCatalog(*store);
     ingest::IngestOptions io;

@@ -21,6 +21,7 @@
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/storaged/object_store.h"
+#include "lakehouse/testing/s3.h"
 
 namespace {
 
@@ -31,18 +32,8 @@ using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 std::unique_ptr<storaged::ObjectStore> OpenStore(const std::string& dir, const std::string& s3_env) {
-  if (s3_env.empty()) return storaged::MakeLocalStore({dir, "bench", "http://127.0.0.1:1"});
-  std::map<std::string, std::string> env;
-  std::ifstream in(s3_env);
-  for (std::string line; std::getline(in, line);) {
-    auto eq = line.find('=');
-    if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  storaged::S3StoreOptions o;
-  o.endpoint = env["S3_ENDPOINT"];
-  o.region = env.count("S3_REGION") ? env["S3_REGION"] : "us-east-1";
-  o.access_key = env["S3_ACCESS_KEY"];
-  o.secret_key = env["S3_SECRET_KEY"];
+  if (s3_env.empty()) return storaged::MakeLocalStore({dir, "bench"});
+  storaged::S3StoreOptions o = lakehouse::testing::S3OptionsFromEnvFile(s3_env);
   o.bucket = "bench-" + RandomHexId().substr(0, 12);
   return storaged::MakeS3Store(o);
 }

@@ -12,7 +12,6 @@ import json
 import os
 import pathlib
 import statistics
-import sys
 import tempfile
 import time
 
@@ -21,9 +20,7 @@ import pyarrow as pa
 import pyarrow.ipc
 from pyiceberg.catalog.rest import RestCatalog
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from conftest import Server  # noqa: E402
+from lakehouse_testing import Server
 
 
 def storage_args(s3_env_file):

@@ -13,7 +13,6 @@ import json
 import os
 import pathlib
 import statistics
-import sys
 import tempfile
 import time
 
@@ -23,8 +22,7 @@ import pyarrow.ipc
 from pyiceberg.catalog.rest import RestCatalog
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from conftest import Server  # noqa: E402
+from lakehouse_testing import Server  # noqa: E402  (tests/pyhelpers, on PYTHONPATH from bench/iceberg_spark.sh)
 
 JARS = ROOT / "iceberg" / ".deps" / "jars"
 SQL = "SELECT region, count(*) AS n, sum(amount) AS total, max(id) AS top FROM {} WHERE flag GROUP BY region ORDER BY region"

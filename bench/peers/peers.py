@@ -67,18 +67,9 @@ QUERIES = {
 }
 TABLES = ("events", "lineitem")
 
-EVENTS_SQL = """
-COPY (
-  SELECT i AS id,
-         'c' || (hash(i) % 1000) AS category,
-         (hash(i * 7) % 100000) / 100.0 AS amount,
-         ((hash(i * 13) % 10000) / 100.0)::DECIMAL(10,2) AS price,
-         (hash(i * 17) % 100)::INTEGER AS qty,
-         TIMESTAMP '2024-01-01' + to_seconds((hash(i * 19) % 31536000)::BIGINT) AS ts,
-         hash(i * 23) % 2 = 0 AS flag,
-         'user_' || (hash(i * 29) % 100000) AS user_name
-  FROM range(10000000) t(i)
-) TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"""
+#: The events table's definition, shared with bench/query/query_bench.cpp.
+EVENTS_SELECT = Path(__file__).resolve().parents[1] / "data" / "events.sql"
+EVENTS_SQL = "COPY ({select}) TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
 
 
 def log(*args):
@@ -107,7 +98,7 @@ def generate(data_dir: Path):
     events = data_dir / "events.parquet"
     if not events.exists():
         log("generating events.parquet (10M rows)")
-        con.execute(EVENTS_SQL.format(path=str(events) + ".tmp"))
+        con.execute(EVENTS_SQL.format(select=EVENTS_SELECT.read_text(), path=str(events) + ".tmp"))
         os.replace(str(events) + ".tmp", events)
     lineitem = data_dir / "lineitem.parquet"
     if not lineitem.exists():

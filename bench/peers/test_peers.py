@@ -5,11 +5,8 @@ Runs with the project's Python (no peers needed): `ctest -R bench_peers_check`.
 
 import datetime as dt
 import decimal
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-import peers  # noqa: E402
+import peers  # pytest puts this folder on the path (rootdir-relative import mode)
 
 
 def test_json_strings_equal_arrow_values():

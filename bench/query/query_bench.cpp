@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -56,18 +57,18 @@ uint64_t Consume(duckdb_connection con, const std::string& sql) {
   return rows;
 }
 
-const char* kEvents = R"(
-COPY (
-  SELECT i AS id,
-         'c' || (hash(i) % 1000) AS category,
-         (hash(i * 7) % 100000) / 100.0 AS amount,
-         ((hash(i * 13) % 10000) / 100.0)::DECIMAL(10,2) AS price,
-         (hash(i * 17) % 100)::INTEGER AS qty,
-         TIMESTAMP '2024-01-01' + to_seconds((hash(i * 19) % 31536000)::BIGINT) AS ts,
-         hash(i * 23) % 2 = 0 AS flag,
-         'user_' || (hash(i * 29) % 100000) AS user_name
-  FROM range(10000000) t(i)
-) TO '%DIR%/events.parquet' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000))";
+//! The events table's definition (shared with bench/peers/peers.py).
+const char* kEventsSelectFile = LAKEHOUSE_SOURCE_DIR "/bench/data/events.sql";
+
+std::string EventsSql() {
+  std::ifstream in(kEventsSelectFile);
+  if (!in) {
+    std::cerr << "query_bench: cannot read " << kEventsSelectFile << "\n";
+    std::exit(1);
+  }
+  const std::string select((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return "COPY (" + select + ") TO '%DIR%/events.parquet' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)";
+}
 
 const char* kOrders = R"(
 COPY (
@@ -146,7 +147,7 @@ int main(int argc, char** argv) {
   Run(con, "SET parquet_metadata_cache = true");
 
   if (mode == "generate") {
-    for (const char* sql : {kEvents, kOrders, kLineitem}) {
+    for (const std::string& sql : {EventsSql(), std::string(kOrders), std::string(kLineitem)}) {
       const auto start = std::chrono::steady_clock::now();
       Run(con, WithDir(sql, dir));
       std::cerr << "generated in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()

@@ -19,6 +19,7 @@
 
 #include "lakehouse/shared/error.h"
 #include "lakehouse/storaged/object_store.h"
+#include "lakehouse/testing/s3.h"
 
 using lakehouse::storaged::ObjectStore;
 
@@ -101,23 +102,12 @@ int main(int argc, char** argv) {
       std::string dir =
           argc > 2 ? argv[2] : (std::filesystem::temp_directory_path() / ("lh-bench-" + prefix.substr(6, 8))).string();
       {
-        auto store = lakehouse::storaged::MakeLocalStore({dir, "", ""});
+        auto store = lakehouse::storaged::MakeLocalStore({dir, ""});
         Run(*store, prefix);
       }
       if (argc <= 2) std::filesystem::remove_all(dir);
     } else if (mode == "s3" && argc > 2) {
-      std::ifstream in(argv[2]);
-      std::map<std::string, std::string> env;
-      std::string line;
-      while (std::getline(in, line)) {
-        size_t eq = line.find('=');
-        if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
-      }
-      lakehouse::storaged::S3StoreOptions options;
-      options.endpoint = env["S3_ENDPOINT"];
-      options.region = env["S3_REGION"];
-      options.access_key = env["S3_ACCESS_KEY"];
-      options.secret_key = env["S3_SECRET_KEY"];
+      lakehouse::storaged::S3StoreOptions options = lakehouse::testing::S3OptionsFromEnvFile(argv[2]);
       options.bucket = "storaged-bench";
       auto store = lakehouse::storaged::MakeS3Store(options);
       Run(*store, prefix);

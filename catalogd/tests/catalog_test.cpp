@@ -11,6 +11,7 @@
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/testing/errors.h"
+#include "lakehouse/testing/s3.h"
 #include "test_stores.h"
 
 namespace lakehouse::catalogd {
@@ -563,12 +564,7 @@ namespace {
 
 TEST(Unreachable, StorageDownIsUnavailableWithAnUnknownOutcome) {
   // A real S3 client against a port nobody listens on: every request fails to connect.
-  storaged::S3StoreOptions o;
-  o.endpoint = "http://127.0.0.1:9";
-  o.bucket = "nowhere";
-  o.access_key = "k";
-  o.secret_key = "s";
-  o.create_bucket = false;
+  storaged::S3StoreOptions o = testing::OfflineS3Options();
   o.timeout_ms = 2000;
   auto store = storaged::MakeS3Store(o);
   auto catalog = MakeCatalog(*store);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "lakehouse/shared/types.h"
+#include "lakehouse/testing/s3.h"
 
 namespace lakehouse::testing {
 
@@ -27,7 +28,7 @@ TestStore::~TestStore() {
 }
 
 std::unique_ptr<storaged::ObjectStore> TestStore::Reopen() const {
-  if (!root.empty()) return storaged::MakeLocalStore({root, "test-secret", "http://127.0.0.1:1"});
+  if (!root.empty()) return storaged::MakeLocalStore({root, "test-secret"});
   return storaged::MakeS3Store(s3);
 }
 
@@ -43,19 +44,9 @@ std::unique_ptr<TestStore> MakeTestStore(const std::string& kind) {
     t->store = t->Reopen();
     return t;
   }
-  const char* path = std::getenv("LAKEHOUSE_S3_ENV_FILE");
-  if (path == nullptr) throw std::runtime_error("LAKEHOUSE_S3_ENV_FILE is not set");
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(std::string("cannot read ") + path + " (is the rgw fixture up?)");
-  std::map<std::string, std::string> env;
-  for (std::string line; std::getline(in, line);) {
-    auto eq = line.find('=');
-    if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  t->s3.endpoint = env["S3_ENDPOINT"];
-  t->s3.region = env.count("S3_REGION") ? env["S3_REGION"] : "us-east-1";
-  t->s3.access_key = env["S3_ACCESS_KEY"];
-  t->s3.secret_key = env["S3_SECRET_KEY"];
+  std::optional<storaged::S3StoreOptions> s3 = S3OptionsFromEnv();
+  if (!s3) throw std::runtime_error("LAKEHOUSE_S3_ENV_FILE is not set");
+  t->s3 = *s3;
   t->s3.bucket = "test-" + RandomHexId().substr(0, 16);
   t->s3.create_bucket = true;
   t->store = storaged::MakeS3Store(t->s3);

@@ -10,6 +10,7 @@
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/storaged/object_store.h"
 #include "params.h"
+#include "presign.h"
 #include "routes.h"
 
 namespace lakehouse::gateway {
@@ -98,7 +99,8 @@ void GetDatasetData(const Services& services, Request& req, Response& res) {
       Fail(ErrorCode::kInvalidArgument, "expires must be between 1 and {} seconds", kMaxPresignSeconds);
     }
     json objects = ObjectListing(m, [&](size_t i) {
-      return json{{"url", store.Presign(storaged::PresignMethod::kGet, m.objects[i].ref.key, expires)}};
+      return json{{"url", PresignUrl(store, services.public_base_url, storaged::PresignMethod::kGet,
+                                     m.objects[i].ref.key, expires)}};
     });
     res.Json(200, {{"dataset", name}, {"version", m.version}, {"expires_in", expires}, {"objects", objects}});
     return;

@@ -3,7 +3,7 @@
 //   GET /api/v1/objects/{key...}?method=GET&expires=..&signature=..   stream the object out
 //   PUT /api/v1/objects/{key...}?method=PUT&expires=..&signature=..   stream the body in
 //
-// The signature (storaged::VerifyLocalPresigned) is the only authorisation these routes need, so
+// The signature (VerifyPresignedRequest, presign.h) is the only authorisation these routes need, so
 // a browser or `curl` can use the URL as is. With the S3 backend, presigned URLs point at the S3
 // server itself and these routes answer 404.
 #include <fmt/format.h>
@@ -13,6 +13,7 @@
 
 #include "lakehouse/storaged/object_store.h"
 #include "params.h"
+#include "presign.h"
 #include "routes.h"
 
 namespace lakehouse::gateway {
@@ -78,7 +79,7 @@ void SetObjectHeaders(Response& res, const ObjectInfo& info) {
 
 void GetObject(const Services& services, Request& req, Response& res) {
   ObjectStore& store = LocalStore(services);
-  std::string key = storaged::VerifyLocalPresigned(store, "GET", req.path(), req.raw_query());
+  std::string key = VerifyPresignedRequest(store, "GET", req.path(), req.raw_query());
   std::optional<ObjectInfo> info = store.Head(key);
   if (!info) Fail(ErrorCode::kNotFound, "object '{}' does not exist", key);
   SetObjectHeaders(res, *info);
@@ -134,7 +135,7 @@ class CheckedBody final : public ByteSource {
 
 void PutObject(const Services& services, Request& req, Response& res) {
   ObjectStore& store = LocalStore(services);
-  std::string key = storaged::VerifyLocalPresigned(store, "PUT", req.path(), req.raw_query());
+  std::string key = VerifyPresignedRequest(store, "PUT", req.path(), req.raw_query());
   CheckedBody body(req.Body(), req.content_length());
   ObjectInfo info = store.Put(key, body);
   res.SetHeader("ETag", "\"" + info.etag + "\"");

@@ -10,7 +10,6 @@ import json
 import os
 import pathlib
 import signal
-import sys
 import time
 
 import duckdb
@@ -22,8 +21,7 @@ from pyiceberg.exceptions import NoSuchTableError
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from conftest import BACKENDS, Server, s3_args, s3_env  # noqa: E402  (the project's fixture for the real binary)
+from lakehouse_testing import BACKENDS, Server, s3_args, s3_env  # the real binary as a child process
 
 EXT_DIR = ROOT / "iceberg" / ".deps" / "duckdb_ext"
 PARQUET = {"Content-Type": "application/vnd.apache.parquet"}

@@ -5,14 +5,12 @@ Needs LAKEHOUSE_S3_ENV_FILE (ctest fixture `rgw`); Spark, the Iceberg jars: scri
 import json
 import os
 import pathlib
-import sys
 
 import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from conftest import Server  # noqa: E402
+from lakehouse_testing import Server
 
 JARS = ROOT / "iceberg" / ".deps" / "jars"
 

@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "arrow_ipc_generated.h"
+#include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/ingest/ingest.h"
+#include "lakehouse/search/search.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/memory_budget.h"
 #include "lakehouse/testing/errors.h"
@@ -494,9 +496,9 @@ double DuckDbSizeToBytes(const std::string& text) {
   return value * scale;
 }
 
-// ADR 0011: the process has one DuckDB memory budget. queryd's engine and ingest each open a
-// DuckDB instance; the limits they enforce add up to the configured budget, not twice it.
-TEST(MemoryBudget, QueryAndIngestTogetherStayWithinTheConfiguredLimit) {
+// ADR 0011: the process has one DuckDB memory budget. queryd's engine, ingest and search each open
+// a DuckDB instance; the limits they enforce add up to the configured budget, not three times it.
+TEST(MemoryBudget, QueryIngestAndSearchTogetherStayWithinTheConfiguredLimit) {
   for (const std::string budget : {"1GB", "600MiB"}) {
     QueryConfig config;
     config.memory_limit = budget;
@@ -505,15 +507,25 @@ TEST(MemoryBudget, QueryAndIngestTogetherStayWithinTheConfiguredLimit) {
     options.memory_limit = budget;
     options.temp_dir = stack->store->root + "/ingest-tmp";
     auto ingestor = ingest::MakeIngestor(*stack->store->store, *stack->catalog, options);
+    aibridge::AiConfig ai_config;
+    ai_config.sidecar_url = "http://127.0.0.1:9";  // never called: the search service only opens its DuckDB
+    auto ai = aibridge::MakeAiBridge(ai_config);
+    search::SearchOptions search_options;
+    search_options.memory_limit = budget;
+    search_options.temp_dir = stack->store->root + "/search-tmp";
+    auto search = search::MakeSearchService(*stack->catalog, *ingestor, *stack->engine, *ai, search_options);
 
     const auto result = nlohmann::json::parse(stack->Run("SELECT current_setting('memory_limit') AS m"));
     const double query_bytes = DuckDbSizeToBytes(result["rows"][0][0].get<std::string>());
     const double ingest_bytes = DuckDbSizeToBytes(ingestor->MemoryLimit());
+    const double search_bytes = DuckDbSizeToBytes(search->MemoryLimit());
     const double limit = static_cast<double>(ParseByteSize(budget));
     EXPECT_GT(query_bytes, 0.5 * limit) << budget;
     EXPECT_GT(ingest_bytes, 0.1 * limit) << budget;
+    EXPECT_GT(search_bytes, 0.05 * limit) << budget;
     // DuckDB renders limits to 0.1 units: allow that rounding and nothing more.
-    EXPECT_LE(query_bytes + ingest_bytes, limit * 1.001) << budget << ": " << query_bytes << " + " << ingest_bytes;
+    EXPECT_LE(query_bytes + ingest_bytes + search_bytes, limit * 1.001)
+        << budget << ": " << query_bytes << " + " << ingest_bytes << " + " << search_bytes;
   }
 }
 

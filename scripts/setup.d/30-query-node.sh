@@ -6,9 +6,4 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DIR="$ROOT/queryd/tests/node"
 command -v npm >/dev/null || { echo "[setup] 30-query-node: npm not found, skipping" >&2; exit 0; }
-sum=$(sha256sum "$DIR/package-lock.json" | cut -c1-16)
-stamp="$DIR/node_modules/.stamp-$sum"
-[ -f "$stamp" ] && exit 0
-(cd "$DIR" && npm ci --no-audit --no-fund --silent)
-rm -f "$DIR"/node_modules/.stamp-*
-touch "$stamp"
+"$ROOT/scripts/npm-ci.sh" "$DIR"

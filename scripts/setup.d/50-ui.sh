@@ -7,13 +7,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DIR="$ROOT/ui"
 command -v npm >/dev/null || { echo "[setup] 50-ui: npm not found, skipping" >&2; exit 0; }
-sum=$(sha256sum "$DIR/package-lock.json" | cut -c1-16)
-stamp="$DIR/node_modules/.stamp-$sum"
-if [ ! -f "$stamp" ]; then
-  (cd "$DIR" && npm ci --no-audit --no-fund --silent)
-  rm -f "$DIR"/node_modules/.stamp-*
-  touch "$stamp"
-fi
+"$ROOT/scripts/npm-ci.sh" "$DIR"
 built="$DIR/dist/index.html"
 if [ ! -f "$built" ] || [ -n "$(find "$DIR/src" "$DIR/public" "$DIR/index.html" "$DIR/vite.config.ts" \
       "$DIR/package-lock.json" -newer "$built" -print -quit)" ]; then

@@ -16,6 +16,7 @@
 #include "lakehouse/search/search.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/io.h"
+#include "lakehouse/shared/memory_budget.h"
 #include "lakehouse/shared/sql.h"
 #include "lakehouse/shared/types.h"
 #include "vector_writer.h"
@@ -109,7 +110,7 @@ class SearchServiceImpl final : public SearchService {
         query_(query),
         ai_(ai),
         options_(options),
-        db_(options.temp_dir, options.memory_limit, 1),
+        db_(options.temp_dir, DuckDbBytes(SplitDuckDbBudget(options.memory_limit).search_bytes), 1),
         jobs_(JobRegistryOptions{options.job_threads, options.max_queued_jobs,
                                  std::chrono::milliseconds(options.finished_job_ttl_ms), options.max_finished_jobs,
                                  "emb-"}) {}
@@ -122,6 +123,7 @@ class SearchServiceImpl final : public SearchService {
   }
 
   JobStatus Job(const std::string& id) const override { return jobs_.Get(id); }
+  std::string MemoryLimit() const override { return db_.MemoryLimit(); }
   std::vector<JobStatus> Jobs() const override { return jobs_.List(); }
   JobStatus Cancel(const std::string& id) override {
     JobStatus s = jobs_.Get(id);  // kNotFound for an unknown id

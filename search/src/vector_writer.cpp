@@ -54,6 +54,24 @@ SearchDb::SearchDb(const std::string& temp_dir, const std::string& memory_limit,
   db_ = db;
 }
 
+std::string SearchDb::MemoryLimit() const {
+  duckdb_connection con = nullptr;
+  if (duckdb_connect(static_cast<duckdb_database>(db_), &con) != DuckDBSuccess) {
+    Fail(ErrorCode::kInternal, "cannot connect to search's DuckDB");
+  }
+  duckdb_result result;
+  std::string limit;
+  if (duckdb_query(con, "SELECT current_setting('memory_limit')", &result) == DuckDBSuccess) {
+    char* text = duckdb_value_varchar(&result, 0, 0);
+    limit = text != nullptr ? text : "";
+    duckdb_free(text);
+  }
+  duckdb_destroy_result(&result);
+  duckdb_disconnect(&con);
+  if (limit.empty()) Fail(ErrorCode::kInternal, "search's DuckDB did not report its memory limit");
+  return limit;
+}
+
 SearchDb::~SearchDb() {
   auto db = static_cast<duckdb_database>(db_);
   duckdb_close(&db);

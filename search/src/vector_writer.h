@@ -20,6 +20,8 @@ class SearchDb {
   SearchDb(const SearchDb&) = delete;
   SearchDb& operator=(const SearchDb&) = delete;
   void* handle() const { return db_; }  //!< the duckdb_database
+  //! The memory limit this DuckDB enforces, as DuckDB reports it (e.g. "59.6 MiB").
+  std::string MemoryLimit() const;
   const std::string& temp_dir() const { return temp_dir_; }
 
  private:

@@ -41,7 +41,6 @@ class Semantic : public ::testing::Test {
     fs::create_directories(root_ / "tmp");
     storaged::LocalStoreOptions local;
     local.root = (root_ / "objects").string();
-    local.public_base_url = "http://127.0.0.1:1";
     store_ = storaged::MakeLocalStore(local).release();
     catalog_ = catalogd::MakeCatalog(*store_).release();
     ingest::IngestOptions io;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <exception>
 
 namespace lakehouse {
 namespace {
@@ -13,7 +15,11 @@ struct Transfer {
   HttpResponse* response = nullptr;
   CURL* handle = nullptr;
   bool aborted_by_callback = false;
+  std::exception_ptr error;  //!< thrown by on_data; rethrown once curl has returned
 };
+
+//! With on_data set, a non-2xx body is kept up to this size (an error document, not the object).
+constexpr size_t kMaxErrorBody = 64 << 10;
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -21,13 +27,18 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   long status = 0;
   curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
   if (t->request->on_data && status >= 200 && status < 300) {
-    if (!t->request->on_data(std::string_view(data, n))) {
-      t->aborted_by_callback = true;
-      return 0;  // aborts the transfer
+    try {
+      if (!t->request->on_data(std::string_view(data, n))) {
+        t->aborted_by_callback = true;
+        return 0;  // aborts the transfer
+      }
+    } catch (...) {
+      t->error = std::current_exception();  // never through curl's C frames
+      return 0;
     }
     return n;
   }
-  t->response->body.append(data, n);
+  if (!t->request->on_data || t->response->body.size() < kMaxErrorBody) t->response->body.append(data, n);
   return n;
 }
 
@@ -37,6 +48,8 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   std::string_view line(data, n);
   if (line.starts_with("HTTP/")) {
     response->headers.clear();  // a new response (after a 100 Continue or a redirect)
+    const size_t space = line.find(' ');
+    if (space != std::string_view::npos) response->status = std::strtol(line.data() + space + 1, nullptr, 10);
     return n;
   }
   auto colon = line.find(':');
@@ -92,24 +105,47 @@ void HttpClient::Release(void* handle) {
 
 HttpResponse HttpClient::Send(const HttpRequest& request) {
   HttpResponse response;
+  Send(request, response);
+  return response;
+}
+
+void HttpClient::Send(const HttpRequest& request, HttpResponse& response) {
   CURL* h = static_cast<CURL*>(Acquire());
   curl_easy_reset(h);
-  Transfer transfer{&request, &response, h, false};
+  Transfer transfer{&request, &response, h, false, nullptr};
   curl_slist* headers = nullptr;
   const bool upload = request.upload_file != nullptr;
-  const bool has_body = !request.body.empty() || request.method == "POST" || upload;
-  if (has_body) {
+  const std::string_view body = request.body_view.empty() ? std::string_view(request.body) : request.body_view;
+  // A PUT always sends a body (an empty one has "Content-Length: 0", which S3 requires).
+  const bool has_body = !body.empty() || request.method == "POST" || request.method == "PUT" || upload;
+  // curl (7.88) signs header-removal lines ("Name:") as if they were sent, so S3 refuses the
+  // signature: a signed request gets none (its body needs a content_type; curl's own
+  // "Expect: 100-continue" handling applies).
+  const bool signed_request = !request.aws_sigv4.empty();
+  if (has_body && (!signed_request || !request.content_type.empty())) {
     // "Content-Type:" alone removes the form type curl would add to a body.
     headers = curl_slist_append(
         headers, ("Content-Type:" + (request.content_type.empty() ? "" : " " + request.content_type)).c_str());
   }
   for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
-  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip on loopback
+  if (!signed_request) headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip on loopback
   curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  char error_text[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_text);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout_ms));
+  if (request.stall_timeout_ms > 0) {
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, std::max(1L, static_cast<long>(request.stall_timeout_ms / 1000)));
+  }
+  if (!request.aws_sigv4.empty()) {
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, request.aws_sigv4.c_str());
+    curl_easy_setopt(h, CURLOPT_USERNAME, request.aws_access_key.c_str());
+    curl_easy_setopt(h, CURLOPT_PASSWORD, request.aws_secret_key.c_str());
+  }
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout_ms));
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
@@ -128,8 +164,8 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
     }
   } else if (has_body) {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
   }
   if (request.method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -138,6 +174,12 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
   }
   CURLcode rc = curl_easy_perform(h);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+  response.aborted = transfer.aborted_by_callback;
+  if (transfer.error) {
+    curl_slist_free_all(headers);
+    Release(h);
+    std::rethrow_exception(transfer.error);
+  }
   if (rc != CURLE_OK && !(transfer.aborted_by_callback && rc == CURLE_WRITE_ERROR)) {
     response.transport_error = rc;
     response.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
@@ -149,11 +191,10 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
         (rc == CURLE_OPERATION_TIMEDOUT && connected_us == 0) ||
         ((rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) && response.status == 0);
     if (response.connect_failed) response.timed_out = false;
-    response.error = curl_easy_strerror(rc);
+    response.error = error_text[0] != 0 ? error_text : curl_easy_strerror(rc);
   }
   curl_slist_free_all(headers);
   Release(h);
-  return response;
 }
 
 HttpResponse HttpClient::Send(std::string method, std::string url, std::string body, std::vector<std::string> headers) {

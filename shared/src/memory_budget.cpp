@@ -53,7 +53,8 @@ DuckDbBudget SplitDuckDbBudget(std::string_view memory_limit) {
   const uint64_t total = ParseByteSize(memory_limit);
   DuckDbBudget budget;
   budget.ingest_bytes = total / 4;
-  budget.query_bytes = total - budget.ingest_bytes;
+  budget.search_bytes = total / 16;
+  budget.query_bytes = total - budget.ingest_bytes - budget.search_bytes;
   return budget;
 }
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,16 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from lakehouse_testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EMBED = "all-minilm:l6-v2-int8"
 GEN = "smollm2:135m-instruct-q4_1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Proc:

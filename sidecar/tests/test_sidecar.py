@@ -7,7 +7,8 @@ import math
 
 import httpx
 
-from conftest import EMBED, GEN, free_port, start_modelserver, start_sidecar
+from conftest import EMBED, GEN, start_modelserver, start_sidecar
+from lakehouse_testing import free_port
 
 
 def cos(a: list[float], b: list[float]) -> float:
@@ -142,6 +143,15 @@ def test_modelserver_speaks_ollama(modelserver: str) -> None:
     assert r.status_code == 404 and r.json()["error"] == 'model "llama3" not found, try pulling it first'
     r = httpx.post(modelserver + "/api/generate", json={"model": EMBED, "prompt": "hi"})
     assert r.status_code == 400
+    # Request errors in Ollama's shape: {"error": "..."} with the status.
+    r = httpx.post(modelserver + "/api/embed", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"].startswith("invalid JSON body"), r.text
+    r = httpx.post(modelserver + "/api/chat", json=["a list"])
+    assert r.status_code == 400 and r.json()["error"] == "the body must be a JSON object", r.text
+    r = httpx.post(modelserver + "/api/embed", json={"model": "llama3", "input": "hi"})
+    assert r.status_code == 404 and r.json()["error"] == 'model "llama3" not found, try pulling it first'
+    r = httpx.post(modelserver + "/api/embeddings", json={"model": GEN, "prompt": "hi"})
+    assert r.status_code == 400 and "does not support embeddings" in r.json()["error"], r.text
 
 
 def test_modelserver_without_generation(tmp_logs) -> None:

@@ -41,7 +41,6 @@ namespace {
 
 constexpr std::string_view kTempPrefix = ".lh-tmp-";
 constexpr size_t kChunkBytes = 256 << 10;
-constexpr std::string_view kObjectRoute = "/api/v1/objects/";
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -111,29 +110,11 @@ std::string Signature(const std::string& secret, std::string_view method, std::s
   return HexEncode(HmacSha256(secret, fmt::format("{}\n{}\n{}", method, key, expires)));
 }
 
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else if (s[i] == '+') {
-      out.push_back(' ');
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
 class LocalStore final : public ObjectStore {
  public:
-  explicit LocalStore(const LocalStoreOptions& options) : root_(options.root), base_url_(options.public_base_url) {
+  explicit LocalStore(const LocalStoreOptions& options) : root_(options.root) {
     LH_USER_CHECK(!root_.empty(), "the local object store needs a root directory");
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
-    while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
     MakeDirs(root_);
     secret_ = options.presign_secret;
     if (secret_.empty()) {
@@ -267,62 +248,35 @@ class LocalStore final : public ObjectStore {
     while (dir.size() > root_.size() && ::rmdir(dir.c_str()) == 0) dir = ParentOf(dir);
   }
 
-  std::string Presign(PresignMethod method, std::string_view key, int64_t expires_seconds) override {
+  PresignedObject Presign(PresignMethod method, std::string_view key, int64_t expires_seconds) override {
     CheckKey(key);
     LH_USER_CHECK(expires_seconds >= 1 && expires_seconds <= 604800,
                   "presigned URL lifetime must be between 1 and 604800 seconds (7 days), got {}", expires_seconds);
-    const char* verb = method == PresignMethod::kGet ? "GET" : "PUT";
-    int64_t expires = NowSeconds() + expires_seconds;
-    return fmt::format("{}{}{}?method={}&expires={}&signature={}", base_url_, kObjectRoute, UriEncode(key, false), verb,
-                       expires, Signature(secret_, verb, key, expires));
+    PresignedObject grant;
+    grant.method = method;
+    grant.key = std::string(key);
+    grant.expires = NowSeconds() + expires_seconds;
+    grant.signature = Signature(secret_, PresignMethodName(method), key, grant.expires);
+    return grant;
+  }
+
+  void VerifyPresigned(PresignMethod method, std::string_view key, int64_t expires,
+                       std::string_view signature) const override {
+    CheckKey(key);
+    auto deny = [](const std::string& why) {
+      throw Error(ErrorCode::kPermissionDenied, "presigned URL rejected: " + why);
+    };
+    const std::string expected = Signature(secret_, PresignMethodName(method), key, expires);
+    if (signature.size() != expected.size() || CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0) {
+      deny("the signature does not match (the URL was altered or signed by another server)");
+    }
+    const int64_t now = NowSeconds();
+    if (now > expires) deny(fmt::format("it expired {} s ago (ask for a new presigned URL)", now - expires));
   }
 
   std::optional<std::string> LocalPath(std::string_view key) const override {
     CheckKey(key);
     return PathOf(key);
-  }
-
-  std::string VerifyPresigned(std::string_view method, std::string_view path, std::string_view query) const {
-    auto deny = [](std::string why) -> std::string {
-      throw Error(ErrorCode::kPermissionDenied, "presigned URL rejected: " + why);
-    };
-    if (path.substr(0, kObjectRoute.size()) != kObjectRoute) deny(fmt::format("'{}' is not an object URL", path));
-    std::string key(path.substr(kObjectRoute.size()));
-    CheckKey(key);
-    std::optional<std::string> signed_method, expires_text, signature;
-    size_t start = 0;
-    while (start < query.size()) {
-      size_t end = query.find('&', start);
-      if (end == std::string_view::npos) end = query.size();
-      std::string_view pair = query.substr(start, end - start);
-      size_t eq = pair.find('=');
-      std::string name = PercentDecode(pair.substr(0, eq));
-      std::string value = eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1));
-      if (name == "method") signed_method = value;
-      if (name == "expires") expires_text = value;
-      if (name == "signature") signature = value;
-      start = end + 1;
-    }
-    if (!signed_method || !expires_text || !signature) {
-      deny("it needs the query parameters method, expires and signature (ask for a new presigned URL)");
-    }
-    if (*signed_method != method) deny(fmt::format("it was signed for {}, not {}", *signed_method, method));
-    int64_t expires = 0;
-    try {
-      size_t used = 0;
-      expires = std::stoll(*expires_text, &used);
-      if (used != expires_text->size()) throw std::invalid_argument("trailing characters");
-    } catch (const std::exception&) {
-      deny(fmt::format("expires '{}' is not a unix time", *expires_text));
-    }
-    std::string expected = Signature(secret_, *signed_method, key, expires);
-    if (signature->size() != expected.size() ||
-        CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0) {
-      deny("the signature does not match (the URL was altered or signed by another server)");
-    }
-    const int64_t now = NowSeconds();
-    if (now > expires) deny(fmt::format("it expired {} s ago (ask for a new presigned URL)", now - expires));
-    return key;
   }
 
  private:
@@ -522,7 +476,6 @@ class LocalStore final : public ObjectStore {
   }
 
   std::string root_;
-  std::string base_url_;
   std::string secret_;
   std::jthread sweeper_;  //!< last: stopped and joined before the members it reads are destroyed
 };
@@ -531,16 +484,6 @@ class LocalStore final : public ObjectStore {
 
 std::unique_ptr<ObjectStore> MakeLocalStore(const LocalStoreOptions& options) {
   return std::make_unique<LocalStore>(options);
-}
-
-std::string VerifyLocalPresigned(const ObjectStore& local_store, std::string_view method, std::string_view path,
-                                 std::string_view query) {
-  const auto* local = dynamic_cast<const LocalStore*>(&local_store);
-  if (local == nullptr) {
-    Fail(ErrorCode::kNotFound, "this server stores objects in {} ({}); its presigned URLs point at that server",
-         local_store.Kind(), local_store.Bucket());
-  }
-  return local->VerifyPresigned(method, path, query);
 }
 
 }  // namespace lakehouse::storaged

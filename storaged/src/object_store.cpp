@@ -5,6 +5,8 @@
 
 namespace lakehouse::storaged {
 
+std::string_view PresignMethodName(PresignMethod method) { return method == PresignMethod::kGet ? "GET" : "PUT"; }
+
 void ValidateKey(std::string_view key) {
   LH_USER_CHECK(!key.empty(), "object key is empty");
   LH_USER_CHECK(key.size() <= 1024, "object key is {} bytes long; the limit is 1024", key.size());

@@ -1,13 +1,13 @@
-// S3 backend over libcurl: requests are signed by curl (CURLOPT_AWS_SIGV4), presigned URLs by
-// sigv4.cpp. Path-style addressing (endpoint/bucket/key) so any S3-compatible server works.
+// S3 backend over the project's HTTP client (shared/http_client.h): requests are signed by curl
+// (HttpRequest::aws_sigv4), presigned URLs by sigv4.cpp. Path-style addressing
+// (endpoint/bucket/key) so any S3-compatible server works.
 //
-// Thread safety: a pool of curl easy handles; each request leases one, so many threads can use
-// the store at once, and a returned handle keeps its keep-alive connection for the next request.
+// Thread safety: the client keeps a pool of curl handles; each request takes one, so many threads
+// can use the store at once, and a returned handle keeps its keep-alive connection.
 //
 // Memory: Get/GetRange stream through the sink. Put buffers at most multipart_threshold + 1 bytes
 // to learn whether the object is small (one PUT with a Content-Length; S3 refuses chunked
 // uploads) or large (multipart upload, one part_size buffer at a time).
-#include <curl/curl.h>
 #include <pugixml.hpp>
 
 #include <algorithm>
@@ -18,26 +18,19 @@
 #include <ctime>
 #include <exception>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "lakehouse/shared/clock.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/http_client.h"
 #include "lakehouse/storaged/object_store.h"
 #include "lakehouse/storaged/sigv4.h"
 
 namespace lakehouse::storaged {
 namespace {
 
-constexpr size_t kMaxErrorBody = 64 << 10;
-
 std::string Unquote(std::string s) {
   if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
-  return s;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -54,135 +47,16 @@ int64_t ParseIso8601Ms(const std::string& text) {
   return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
 }
 
-//! Leases curl easy handles; returned handles keep their connection cache (keep-alive).
-class HandlePool {
- public:
-  HandlePool() = default;
-  HandlePool(const HandlePool&) = delete;
-  HandlePool& operator=(const HandlePool&) = delete;
-  ~HandlePool() {
-    for (CURL* h : free_) curl_easy_cleanup(h);
-  }
-  CURL* Acquire() {
-    {
-      std::lock_guard lock(mu_);
-      if (!free_.empty()) {
-        CURL* h = free_.back();
-        free_.pop_back();
-        return h;
-      }
-    }
-    CURL* h = curl_easy_init();
-    if (h == nullptr) Fail(ErrorCode::kInternal, "curl_easy_init failed");
-    return h;
-  }
-  void Release(CURL* h) {
-    curl_easy_reset(h);
-    std::lock_guard lock(mu_);
-    free_.push_back(h);
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<CURL*> free_;
-};
-
-class Lease {
- public:
-  explicit Lease(HandlePool& pool) : pool_(pool), h_(pool.Acquire()) {}
-  ~Lease() { pool_.Release(h_); }
-  Lease(const Lease&) = delete;
-  Lease& operator=(const Lease&) = delete;
-  CURL* get() const { return h_; }
-
- private:
-  HandlePool& pool_;
-  CURL* h_;
-};
-
-struct HttpRequest {
+//! One request to the bucket (path-style: endpoint/bucket/key?query).
+struct S3Request {
   std::string method = "GET";        //!< GET, HEAD, PUT, POST, DELETE
   std::string key;                   //!< empty for bucket-level requests
   std::string query;                 //!< sorted, RFC 3986-encoded (curl signs it as written)
   std::vector<std::string> headers;  //!< extra "Name: value" headers
+  std::string content_type;          //!< of the body; empty: none
   std::string_view body;             //!< PUT/POST body (in memory; at most one part)
   const ByteSink* sink = nullptr;    //!< a 2xx response body streams here instead of into `body`
 };
-
-struct HttpResponse {
-  long status = 0;
-  std::map<std::string, std::string> headers;  //!< lowercase names; last value wins
-  std::string body;                            //!< the body when no sink took it (bounded for errors)
-  std::string Header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? std::string() : it->second;
-  }
-};
-
-//! What the curl callbacks share with the request.
-struct TransferState {
-  HttpResponse* response;
-  const ByteSink* sink;
-  std::string_view upload;
-  size_t upload_pos = 0;
-  bool sink_stopped = false;
-  std::exception_ptr error;
-};
-
-size_t OnHeader(char* data, size_t size, size_t n, void* user) {
-  auto* st = static_cast<TransferState*>(user);
-  std::string_view line(data, size * n);
-  if (line.substr(0, 5) == "HTTP/") {  // a new response (e.g. after "100 Continue"): start over
-    st->response->headers.clear();
-    size_t sp = line.find(' ');
-    if (sp != std::string_view::npos) st->response->status = std::strtol(line.data() + sp + 1, nullptr, 10);
-    return line.size();
-  }
-  size_t colon = line.find(':');
-  if (colon != std::string_view::npos) {
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
-      value.remove_suffix(1);
-    st->response->headers[Lower(std::string(line.substr(0, colon)))] = std::string(value);
-  }
-  return line.size();
-}
-
-size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  auto* st = static_cast<TransferState*>(user);
-  size_t len = size * n;
-  bool success = st->response->status >= 200 && st->response->status < 300;
-  if (success && st->sink != nullptr) {
-    try {
-      if (!(*st->sink)(std::string_view(data, len))) {
-        st->sink_stopped = true;
-        return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
-      }
-    } catch (...) {
-      st->error = std::current_exception();
-      return 0;
-    }
-    return len;
-  }
-  if (success || st->response->body.size() < kMaxErrorBody) st->response->body.append(data, len);
-  return len;
-}
-
-size_t OnUpload(char* buf, size_t size, size_t n, void* user) {
-  auto* st = static_cast<TransferState*>(user);
-  size_t k = std::min(size * n, st->upload.size() - st->upload_pos);
-  std::memcpy(buf, st->upload.data() + st->upload_pos, k);
-  st->upload_pos += k;
-  return k;
-}
-
-int OnSeek(void* user, curl_off_t offset, int origin) {  // lets curl rewind a body to resend it
-  auto* st = static_cast<TransferState*>(user);
-  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > st->upload.size()) return CURL_SEEKFUNC_FAIL;
-  st->upload_pos = static_cast<size_t>(offset);
-  return CURL_SEEKFUNC_OK;
-}
 
 struct S3ErrorBody {
   std::string code;
@@ -234,7 +108,7 @@ class S3Store final : public ObjectStore {
   std::optional<ObjectInfo> PutIfAbsent(std::string_view key, std::string_view data) override {
     ValidateKey(key);
     for (int attempt = 0;; ++attempt) {
-      HttpRequest req;
+      S3Request req;
       req.method = "PUT";
       req.key = std::string(key);
       req.body = data;
@@ -263,7 +137,7 @@ class S3Store final : public ObjectStore {
 
   ObjectInfo Get(std::string_view key, const ByteSink& sink) override {
     ValidateKey(key);
-    HttpRequest req;
+    S3Request req;
     req.key = std::string(key);
     req.sink = &sink;
     HttpResponse resp = Perform(req);
@@ -291,7 +165,7 @@ class S3Store final : public ObjectStore {
       sent += chunk.size();
       return sink(chunk);
     };
-    HttpRequest req;
+    S3Request req;
     req.key = std::string(key);
     req.sink = &limited;
     uint64_t last = length > UINT64_MAX - offset ? UINT64_MAX : offset + length - 1;
@@ -306,7 +180,7 @@ class S3Store final : public ObjectStore {
 
   std::optional<ObjectInfo> Head(std::string_view key) override {
     ValidateKey(key);
-    HttpRequest req;
+    S3Request req;
     req.method = "HEAD";
     req.key = std::string(key);
     HttpResponse resp = Perform(req);
@@ -323,7 +197,7 @@ class S3Store final : public ObjectStore {
     if (!page_token.empty()) query += "continuation-token=" + UriEncode(page_token, true) + "&";
     query += fmt::format("list-type=2&max-keys={}", max_keys);
     if (!prefix.empty()) query += "&prefix=" + UriEncode(prefix, true);
-    HttpRequest req;
+    S3Request req;
     req.query = query;
     HttpResponse resp = Perform(req);
     Check(resp, "list", prefix);
@@ -352,7 +226,7 @@ class S3Store final : public ObjectStore {
 
   void Delete(std::string_view key) override {
     ValidateKey(key);
-    HttpRequest req;
+    S3Request req;
     req.method = "DELETE";
     req.key = std::string(key);
     HttpResponse resp = Perform(req);
@@ -360,17 +234,28 @@ class S3Store final : public ObjectStore {
     Check(resp, "delete", key);
   }
 
-  std::string Presign(PresignMethod method, std::string_view key, int64_t expires_seconds) override {
+  PresignedObject Presign(PresignMethod method, std::string_view key, int64_t expires_seconds) override {
     ValidateKey(key);
     PresignV4Request req;
-    req.method = method == PresignMethod::kGet ? "GET" : "PUT";
+    req.method = PresignMethodName(method);
     req.scheme = scheme_;
     req.host = host_;
     req.canonical_uri = base_path_ + "/" + UriEncode(options_.bucket, true) + "/" + UriEncode(key, false);
     req.timestamp = NowSeconds();
     req.expires_seconds = expires_seconds;
     SigV4Credentials creds{options_.access_key, options_.secret_key, options_.region, "s3"};
-    return PresignV4(req, creds).url;
+    PresignedObject grant;
+    grant.method = method;
+    grant.key = std::string(key);
+    grant.expires = req.timestamp + expires_seconds;
+    grant.url = PresignV4(req, creds).url;
+    return grant;
+  }
+
+  void VerifyPresigned(PresignMethod /*method*/, std::string_view /*key*/, int64_t /*expires*/,
+                       std::string_view /*signature*/) const override {
+    Fail(ErrorCode::kNotFound, "this server stores objects in s3 ({}); its presigned URLs point at that server",
+         options_.bucket);
   }
 
   std::optional<std::string> LocalPath(std::string_view key) const override {
@@ -379,10 +264,12 @@ class S3Store final : public ObjectStore {
   }
 
  private:
+  //! "Wed, 21 Oct 2015 07:28:00 GMT" (RFC 9110 IMF-fixdate) -> unix ms (0 when unparsable).
   static int64_t HttpDateMs(const std::string& date) {
-    if (date.empty()) return 0;
-    time_t t = curl_getdate(date.c_str(), nullptr);
-    return t < 0 ? 0 : static_cast<int64_t>(t) * 1000;
+    std::tm tm{};
+    const char* end = strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (end == nullptr) return 0;
+    return static_cast<int64_t>(timegm(&tm)) * 1000;
   }
 
   //! Appends from `source` until `buffer` holds `limit` bytes; true when the source ended first.
@@ -412,7 +299,7 @@ class S3Store final : public ObjectStore {
   }
 
   ObjectInfo PutSingle(std::string_view key, std::string_view data) {
-    HttpRequest req;
+    S3Request req;
     req.method = "PUT";
     req.key = std::string(key);
     req.body = data;
@@ -422,11 +309,11 @@ class S3Store final : public ObjectStore {
   }
 
   ObjectInfo PutMultipart(std::string_view key, ByteSource& source, std::string pending, bool eof) {
-    HttpRequest create;
+    S3Request create;
     create.method = "POST";
     create.key = std::string(key);
     create.query = "uploads=";  // "uploads" alone would be signed differently from what S3 checks
-    create.headers.push_back("Content-Type: application/octet-stream");
+    create.content_type = "application/octet-stream";
     HttpResponse created = Perform(create);
     Check(created, "create multipart upload", key);
     pugi::xml_document doc;
@@ -450,7 +337,7 @@ class S3Store final : public ObjectStore {
         }
         size_t n = std::min(part_size, pending.size() - pos);
         if (n == 0) break;
-        HttpRequest part;
+        S3Request part;
         part.method = "PUT";
         part.key = std::string(key);
         part.query = fmt::format("partNumber={}&{}", etags.size() + 1, id_param);
@@ -466,12 +353,12 @@ class S3Store final : public ObjectStore {
         xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etags[i]);
       }
       xml += "</CompleteMultipartUpload>";
-      HttpRequest complete;
+      S3Request complete;
       complete.method = "POST";
       complete.key = std::string(key);
       complete.query = id_param;
       complete.body = xml;
-      complete.headers.push_back("Content-Type: application/xml");
+      complete.content_type = "application/xml";
       HttpResponse done = Perform(complete);
       Check(done, "complete multipart upload", key);
       // S3 may report a failure inside a 200 response.
@@ -486,7 +373,7 @@ class S3Store final : public ObjectStore {
            key);
     } catch (...) {
       try {
-        HttpRequest abort;
+        S3Request abort;
         abort.method = "DELETE";
         abort.key = std::string(key);
         abort.query = id_param;
@@ -499,7 +386,7 @@ class S3Store final : public ObjectStore {
   }
 
   void CreateBucket() {
-    HttpRequest req;
+    S3Request req;
     req.method = "PUT";
     HttpResponse resp = Perform(req);
     if (resp.status == 409 && ParseError(resp.body).code == "BucketAlreadyOwnedByYou") return;
@@ -510,71 +397,44 @@ class S3Store final : public ObjectStore {
     Check(resp, "create bucket", "");
   }
 
-  std::string Url(const HttpRequest& req) const {
+  std::string Url(const S3Request& req) const {
     std::string url = options_.endpoint + "/" + UriEncode(options_.bucket, true);
     if (!req.key.empty()) url += "/" + UriEncode(req.key, false);
     if (!req.query.empty()) url += "?" + req.query;
     return url;
   }
 
-  HttpResponse Perform(const HttpRequest& req) {
+  HttpResponse Perform(const S3Request& req) {
     HttpResponse resp;
     PerformInto(req, &resp);
     return resp;
   }
 
-  void PerformInto(const HttpRequest& req, HttpResponse* resp) {
-    Lease lease(pool_);
-    CURL* h = lease.get();
-    TransferState st{resp, req.sink, req.body, 0, false, nullptr};
-    const std::string url = Url(req);
-    curl_slist* headers = curl_slist_append(nullptr, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-    for (const std::string& header : req.headers) headers = curl_slist_append(headers, header.c_str());
-    char errbuf[CURL_ERROR_SIZE] = {0};
-
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4_param_.c_str());
-    curl_easy_setopt(h, CURLOPT_USERNAME, options_.access_key.c_str());
-    curl_easy_setopt(h, CURLOPT_PASSWORD, options_.secret_key.c_str());
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.timeout_ms));
+  void PerformInto(const S3Request& req, HttpResponse* resp) {
+    HttpRequest http;
+    http.method = req.method;
+    http.url = Url(req);
+    http.body_view = req.body;
+    // A body always has a type (curl would otherwise add a form type to it).
+    http.content_type = req.content_type.empty() && (req.method == "PUT" || req.method == "POST")
+                            ? "application/octet-stream"
+                            : req.content_type;
+    http.headers = req.headers;
+    http.headers.emplace_back("x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    http.aws_sigv4 = sigv4_param_;
+    http.aws_access_key = options_.access_key;
+    http.aws_secret_key = options_.secret_key;
+    http.connect_timeout_ms = options_.timeout_ms;
     // No total timeout (objects may be large); a transfer stalled for timeout_ms fails instead.
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, std::max(1L, static_cast<long>(options_.timeout_ms / 1000)));
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &st);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &st);
-    if (req.method == "HEAD") {
-      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (req.method == "PUT") {
-      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
-      curl_easy_setopt(h, CURLOPT_READFUNCTION, OnUpload);
-      curl_easy_setopt(h, CURLOPT_READDATA, &st);
-      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, OnSeek);
-      curl_easy_setopt(h, CURLOPT_SEEKDATA, &st);
-    } else if (req.method == "POST") {
-      curl_easy_setopt(h, CURLOPT_POST, 1L);
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
-    } else if (req.method != "GET") {
-      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    }
-    CURLcode rc = curl_easy_perform(h);
-    curl_slist_free_all(headers);
-    if (st.error) std::rethrow_exception(st.error);
-    if (rc == CURLE_OK) return;
-    if (st.sink_stopped) {
-      Fail(ErrorCode::kCancelled, "reading object '{}' stopped: the receiver went away", req.key);
-    }
-    std::string detail = errbuf[0] != 0 ? errbuf : curl_easy_strerror(rc);
+    http.timeout_ms = 0;
+    http.stall_timeout_ms = options_.timeout_ms;
+    http.use_env_proxy = true;  // the S3 server may be remote
+    if (req.sink != nullptr) http.on_data = *req.sink;
+    client_.Send(http, *resp);
+    if (resp->aborted) Fail(ErrorCode::kCancelled, "reading object '{}' stopped: the receiver went away", req.key);
+    if (resp->transport_error == 0) return;
     Fail(ErrorCode::kUnavailable, "S3 endpoint {} is unavailable ({} {}): {}", options_.endpoint, req.method,
-         req.key.empty() ? options_.bucket : req.key, detail);
+         req.key.empty() ? options_.bucket : req.key, resp->error);
   }
 
   //! Throws the lakehouse::Error matching a non-2xx response.
@@ -614,15 +474,11 @@ class S3Store final : public ObjectStore {
   S3StoreOptions options_;
   std::string scheme_, host_, base_path_;
   std::string sigv4_param_;
-  HandlePool pool_;
+  HttpClient client_;
 };
 
 }  // namespace
 
-std::unique_ptr<ObjectStore> MakeS3Store(const S3StoreOptions& options) {
-  static std::once_flag curl_init;
-  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return std::make_unique<S3Store>(options);
-}
+std::unique_ptr<ObjectStore> MakeS3Store(const S3StoreOptions& options) { return std::make_unique<S3Store>(options); }
 
 }  // namespace lakehouse::storaged

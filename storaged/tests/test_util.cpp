@@ -15,6 +15,7 @@
 
 #include "lakehouse/shared/http_client.h"
 #include "lakehouse/storaged/sigv4.h"
+#include "lakehouse/testing/s3.h"
 
 namespace lakehouse::storaged::testing {
 
@@ -46,33 +47,10 @@ HttpResult PlainHttp(const std::string& method, const std::string& url, std::str
 }
 
 std::optional<S3StoreOptions> S3OptionsFromEnv() {
-  const char* file = std::getenv("LAKEHOUSE_S3_ENV_FILE");
-  if (file == nullptr || *file == '\0') return std::nullopt;
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error(std::string("cannot read LAKEHOUSE_S3_ENV_FILE ") + file);
-  std::map<std::string, std::string> env;
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t eq = line.find('=');
-    if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  S3StoreOptions options;
-  options.endpoint = env["S3_ENDPOINT"];
-  options.region = env["S3_REGION"];
-  options.access_key = env["S3_ACCESS_KEY"];
-  options.secret_key = env["S3_SECRET_KEY"];
-  options.bucket = "storaged-conformance";
-  options.timeout_ms = 10000;
-  return options;
-}
-
-S3StoreOptions OfflineS3Options() {
-  S3StoreOptions options;
-  options.endpoint = "http://127.0.0.1:9";
-  options.bucket = "bucket";
-  options.access_key = "a";
-  options.secret_key = "s";
-  options.create_bucket = false;
+  std::optional<S3StoreOptions> options = lakehouse::testing::S3OptionsFromEnv();
+  if (!options) return std::nullopt;
+  options->bucket = "storaged-conformance";
+  options->timeout_ms = 10000;
   return options;
 }
 

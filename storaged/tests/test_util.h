@@ -11,6 +11,7 @@
 #include "lakehouse/shared/io.h"
 #include "lakehouse/storaged/object_store.h"
 #include "lakehouse/testing/gateway.h"
+#include "lakehouse/testing/s3.h"
 
 namespace lakehouse::storaged::testing {
 
@@ -46,7 +47,7 @@ std::optional<S3StoreOptions> S3OptionsFromEnv();
 using lakehouse::testing::TempDir;
 
 //! S3 options for a server that is not there (127.0.0.1:9): offline error handling.
-S3StoreOptions OfflineS3Options();
+using lakehouse::testing::OfflineS3Options;
 
 //! Random lowercase hex.
 std::string RandomHex(size_t chars);

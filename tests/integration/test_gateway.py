@@ -4,7 +4,7 @@ import os
 import subprocess
 import time
 
-from conftest import LAKEHOUSE_BIN, Server
+from lakehouse_testing import LAKEHOUSE_BIN, Server
 
 
 def test_health_is_ok_and_lists_services(server):

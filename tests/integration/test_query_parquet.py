@@ -106,7 +106,7 @@ def test_timeout_cancels_the_copy_and_removes_the_file(server):
 
 
 def test_spill_cap_bounds_the_file(tmp_path):
-    from conftest import Server
+    from lakehouse_testing import Server
     s = Server(tmp_path, "--max-spill-total", "1MB")
     try:
         status, _, data = query(s, {"sql": "SELECT x, md5(x::VARCHAR) AS h FROM range(2000000) t(x)",

@@ -2,7 +2,7 @@
 import json
 import urllib.request
 
-from conftest import Server
+from lakehouse_testing import Server
 
 CSV = b"id,name\n1,a\n2,b\n"
 

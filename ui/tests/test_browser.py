@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from conftest import Server  # noqa: E402
+from lakehouse_testing import Server
 
 
 def run_browser_script(tmp_path, script, ai=False):

@@ -3,14 +3,12 @@ cache headers, the SPA fallback, path traversal, and that API/health paths keep 
 import http.client
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from conftest import Server  # noqa: E402
+from lakehouse_testing import Server
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import json
 import os
 import pathlib
 import signal
-import sys
 import threading
 import time
 import urllib.parse
@@ -16,8 +15,7 @@ import urllib.request
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests" / "integration"))
-from conftest import BACKENDS, Server, s3_args  # noqa: E402  (the project's fixture for the real binary)
+from lakehouse_testing import BACKENDS, Server, s3_args  # the real binary as a child process
 
 SALES = pathlib.Path(__file__).resolve().parents[1] / "data" / "sales.parquet"  # 1000 rows, DuckDB 1.4.4
 PARQUET = {"Content-Type": "application/vnd.apache.parquet"}

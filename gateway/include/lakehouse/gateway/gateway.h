@@ -49,7 +49,10 @@ struct Services {
   search::SearchService* search = nullptr;    //!< embedding jobs and semantic search
   iceberg::IcebergTables* iceberg = nullptr;  //!< the Iceberg REST catalog (/iceberg)
   uint64_t max_upload_bytes = 64ull << 30;    //!< body limit of upload routes
-  std::string ui_dir{};                       //!< built web UI (ui/dist); empty: found next to the binary
+  //! Base URL clients reach this server at (e.g. "http://127.0.0.1:8080"): the front of the
+  //! presigned URLs it serves for the local backend. Empty: those URLs are relative.
+  std::string public_base_url{};
+  std::string ui_dir{};  //!< built web UI (ui/dist); empty: found next to the binary
   //! Admission control of queries (POST /api/v1/query, previews): at most this many run at once
   //! in the heavy lane (queries that read a table) ...
   int max_concurrent_queries = 4;

@@ -65,7 +65,9 @@ struct SearchOptions {
   int64_t finished_job_ttl_ms = 3600000;  //!< how long a finished job's status stays readable
   size_t max_finished_jobs = 1000;        //!< the oldest finished jobs are forgotten beyond this
   std::string temp_dir = "/tmp";          //!< where the vectors' Parquet file is written before ingest
-  std::string memory_limit = "256MB";     //!< of search's own DuckDB (it holds only vectors being written)
+  //! The process's DuckDB budget (query.memory_limit); search's own DuckDB (it holds only vectors
+  //! being written) takes 1/16 of it (shared/memory_budget.h, docs/adr/0011-duckdb-memory.md).
+  std::string memory_limit = "1GB";
 };
 
 enum class JobState { kQueued, kRunning, kSucceeded, kFailed, kCancelled };
@@ -114,6 +116,8 @@ class SearchService {
   //! {"dataset","model","query","stages":["vector"[,"rerank"]],"reranked","source_dataset",
   //!  "embedded_version","source_version","stale","results":[{"row","text","score"[,"key"][,"rerank_score"]}]}
   virtual nlohmann::json Search(const SearchRequest& request) = 0;
+  //! The memory limit search's DuckDB enforces, as DuckDB reports it (e.g. "59.6 MiB").
+  virtual std::string MemoryLimit() const = 0;
 };
 
 //! All four services must outlive the search service.

@@ -31,6 +31,20 @@ struct ListPage {
 
 enum class PresignMethod { kGet, kPut };
 
+//! "GET" or "PUT".
+std::string_view PresignMethodName(PresignMethod method);
+
+//! The right to GET or PUT one object until a time: what a presigned URL carries. The S3 backend
+//! signs a URL of the S3 server itself (`url`); the local backend signs (method, key, expires)
+//! with its secret (`signature`) and knows nothing of URLs: the gateway builds and serves them.
+struct PresignedObject {
+  PresignMethod method = PresignMethod::kGet;
+  std::string key;
+  int64_t expires = 0;    //!< unix seconds
+  std::string signature;  //!< local backend: hex HMAC-SHA256 of (method, key, expires); S3: empty
+  std::string url;        //!< S3: the presigned URL of the S3 server; local backend: empty
+};
+
 //! Errors: every method throws lakehouse::Error — kInvalidArgument for a bad key, kNotFound for a
 //! missing object (except Head, which returns nullopt), kUnavailable when the backend cannot be
 //! reached, kInternal otherwise. Keys are relative, '/'-separated, no "..", no leading '/', no NUL
@@ -59,8 +73,14 @@ class ObjectStore {
   virtual ListPage List(std::string_view prefix, std::string_view page_token, size_t max_keys) = 0;
   //! Deletes the object; deleting a missing object is not an error.
   virtual void Delete(std::string_view key) = 0;
-  //! A URL that lets a plain HTTP client GET or PUT the object until `expires_seconds` from now.
-  virtual std::string Presign(PresignMethod method, std::string_view key, int64_t expires_seconds) = 0;
+  //! Grants GET or PUT of the object until `expires_seconds` (1..604800) from now.
+  virtual PresignedObject Presign(PresignMethod method, std::string_view key, int64_t expires_seconds) = 0;
+  //! Checks a grant Presign of this store signed (the local backend): throws
+  //! Error(kPermissionDenied) saying why when the signature does not match or the grant has
+  //! expired, Error(kInvalidArgument) for a bad key, Error(kNotFound) on a backend whose presigned
+  //! URLs point at its own server (S3).
+  virtual void VerifyPresigned(PresignMethod method, std::string_view key, int64_t expires,
+                               std::string_view signature) const = 0;
   //! The object's path on the local filesystem when the backend has one (lets DuckDB read it
   //! directly); nullopt for remote backends.
   virtual std::optional<std::string> LocalPath(std::string_view key) const = 0;
@@ -76,9 +96,8 @@ class ObjectStore {
 void ValidateKey(std::string_view key);
 
 struct LocalStoreOptions {
-  std::string root;             //!< directory holding the objects
-  std::string presign_secret;   //!< HMAC key for presigned URLs (random per process when empty)
-  std::string public_base_url;  //!< e.g. "http://127.0.0.1:8080"; presigned URLs point at the gateway
+  std::string root;            //!< directory holding the objects
+  std::string presign_secret;  //!< HMAC key of presign grants (random per process when empty)
 };
 
 struct S3StoreOptions {
@@ -95,11 +114,5 @@ struct S3StoreOptions {
 
 std::unique_ptr<ObjectStore> MakeLocalStore(const LocalStoreOptions& options);
 std::unique_ptr<ObjectStore> MakeS3Store(const S3StoreOptions& options);
-
-//! Verifies a presigned URL for the local backend (the gateway serves those URLs).
-//! `method` is "GET" or "PUT"; returns the key when the signature is valid and not expired,
-//! otherwise throws Error(kPermissionDenied) saying why.
-std::string VerifyLocalPresigned(const ObjectStore& local_store, std::string_view method, std::string_view path,
-                                 std::string_view query);
 
 }  // namespace lakehouse::storaged

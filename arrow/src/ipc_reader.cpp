@@ -1,8 +1,8 @@
-// Reads queryd's Arrow IPC stream (https://arrow.apache.org/docs/format/Columnar.html#ipc-streaming-format):
+// Reads an Arrow IPC stream (https://arrow.apache.org/docs/format/Columnar.html#ipc-streaming-format):
 // <0xFFFFFFFF><int32 metadata length><Message flatbuffer><body>, a Schema message first, then one
 // RecordBatch message per batch, then <0xFFFFFFFF><0>. The flatbuffer accessors are generated from
-// queryd's Arrow metadata schema (queryd/src/arrow/arrow_ipc.fbs), as queryd's writer uses them.
-#include "arrow_rows.h"
+// this library's Arrow metadata schema (src/arrow_ipc.fbs), as its writer (ipc_writer.cpp) uses them.
+#include "lakehouse/arrow/ipc_reader.h"
 
 #include <arrow_ipc_generated.h>
 
@@ -10,7 +10,7 @@
 
 #include "lakehouse/shared/error.h"
 
-namespace lakehouse::search {
+namespace lakehouse::arrow {
 namespace {
 
 namespace fb = org::apache::arrow::flatbuf;
@@ -58,13 +58,7 @@ std::string_view ColumnView::Str(int64_t row) const {
   return {reinterpret_cast<const char*>(data_) + begin, static_cast<size_t>(end - begin)};
 }
 
-void ArrowRowSink::Begin(std::string_view content_type) {
-  if (content_type != queryd::ContentType(queryd::ResultFormat::kArrow)) {
-    Fail(ErrorCode::kInternal, "search asked queryd for Arrow and got {}", content_type);
-  }
-}
-
-bool ArrowRowSink::Write(std::string_view bytes) {
+void IpcStreamReader::Write(std::string_view bytes) {
   pending_.append(bytes);
   // A whole message is needed before its batch can be handed on; each is parsed at the front of
   // pending_ (8-byte aligned, as flatbuffers verification wants).
@@ -73,10 +67,9 @@ bool ArrowRowSink::Write(std::string_view bytes) {
     if (used == 0) break;
     pending_.erase(0, used);
   }
-  return !ClientGone();
 }
 
-size_t ArrowRowSink::ConsumeMessage() {
+size_t IpcStreamReader::ConsumeMessage() {
   const auto* p = reinterpret_cast<const uint8_t*>(pending_.data());
   uint32_t first = 0;
   std::memcpy(&first, p, 4);
@@ -90,11 +83,11 @@ size_t ArrowRowSink::ConsumeMessage() {
     ended_ = true;
     return prefix;
   }
-  if (meta_len < 0) Fail(ErrorCode::kInternal, "queryd's Arrow stream has a negative metadata length");
+  if (meta_len < 0) Fail(ErrorCode::kInternal, "the Arrow stream has a negative metadata length");
   if (pending_.size() < prefix + static_cast<size_t>(meta_len)) return 0;
   const uint8_t* meta = p + prefix;
   flatbuffers::Verifier verifier(meta, static_cast<size_t>(meta_len));
-  if (!fb::VerifyMessageBuffer(verifier)) Fail(ErrorCode::kInternal, "queryd's Arrow stream has a corrupt message");
+  if (!fb::VerifyMessageBuffer(verifier)) Fail(ErrorCode::kInternal, "the Arrow stream has a corrupt message");
   const fb::Message* message = fb::GetMessage(meta);
   const int64_t body_len = message->bodyLength();
   const size_t total = prefix + static_cast<size_t>(meta_len) + static_cast<size_t>(body_len);
@@ -111,7 +104,7 @@ size_t ArrowRowSink::ConsumeMessage() {
           case fb::Type_Int: {
             const fb::Int* t = field->type_as_Int();
             if (!t->is_signed() && t->bitWidth() == 64) {
-              Fail(ErrorCode::kInternal, "column {}: unsigned 64-bit integers are not read by search", c.name_);
+              Fail(ErrorCode::kInternal, "column {}: unsigned 64-bit integers are not read here", c.name_);
             }
             c.kind_ = ColumnView::Kind::kInt;
             c.bit_width_ = t->bitWidth();
@@ -121,7 +114,7 @@ size_t ArrowRowSink::ConsumeMessage() {
             c.kind_ = ColumnView::Kind::kFloat;
             c.bit_width_ = field->type_as_FloatingPoint()->precision() == fb::Precision_SINGLE ? 32 : 64;
             if (field->type_as_FloatingPoint()->precision() == fb::Precision_HALF) {
-              Fail(ErrorCode::kInternal, "column {}: half floats are not read by search", c.name_);
+              Fail(ErrorCode::kInternal, "column {}: half floats are not read here", c.name_);
             }
             break;
           case fb::Type_Utf8:
@@ -131,7 +124,7 @@ size_t ArrowRowSink::ConsumeMessage() {
             c.kind_ = ColumnView::Kind::kLargeUtf8;
             break;
           default:
-            Fail(ErrorCode::kInternal, "column {}: Arrow type {} is not read by search", c.name_,
+            Fail(ErrorCode::kInternal, "column {}: Arrow type {} is not read here", c.name_,
                  fb::EnumNameType(field->type_type()));
         }
         schema_.push_back(std::move(c));
@@ -141,22 +134,22 @@ size_t ArrowRowSink::ConsumeMessage() {
     return total;
   }
   const fb::RecordBatch* batch = message->header_as_RecordBatch();
-  if (batch == nullptr) return total;  // nothing else is written by queryd; skip it
-  if (!have_schema_) Fail(ErrorCode::kInternal, "queryd's Arrow stream has a record batch before its schema");
+  if (batch == nullptr) return total;  // a dictionary batch: not written by this library's writer; skipped
+  if (!have_schema_) Fail(ErrorCode::kInternal, "the Arrow stream has a record batch before its schema");
   const auto* nodes = batch->nodes();
   const auto* buffers = batch->buffers();
   if (nodes == nullptr || buffers == nullptr || nodes->size() != schema_.size()) {
-    Fail(ErrorCode::kInternal, "queryd's Arrow record batch does not match its schema");
+    Fail(ErrorCode::kInternal, "the Arrow record batch does not match its schema");
   }
   RowBatch out;
   out.rows = batch->length();
   out.columns = schema_;
   size_t b = 0;
   auto buffer = [&](size_t i) -> const uint8_t* {
-    if (i >= buffers->size()) Fail(ErrorCode::kInternal, "queryd's Arrow record batch lacks buffer {}", i);
+    if (i >= buffers->size()) Fail(ErrorCode::kInternal, "the Arrow record batch lacks buffer {}", i);
     const fb::Buffer* buf = buffers->Get(static_cast<flatbuffers::uoffset_t>(i));
     if (buf->offset() < 0 || buf->length() < 0 || buf->offset() + buf->length() > body_len) {
-      Fail(ErrorCode::kInternal, "queryd's Arrow buffer {} lies outside its message body", i);
+      Fail(ErrorCode::kInternal, "the Arrow buffer {} lies outside its message body", i);
     }
     return buf->length() == 0 ? nullptr : body + buf->offset();
   };
@@ -168,7 +161,7 @@ size_t ArrowRowSink::ConsumeMessage() {
     const bool is_string = c.kind_ == ColumnView::Kind::kUtf8 || c.kind_ == ColumnView::Kind::kLargeUtf8;
     c.data_ = is_string ? buffer(b + 2) : nullptr;
     if (c.values_ == nullptr && out.rows > 0) {
-      Fail(ErrorCode::kInternal, "queryd's Arrow column {} has no values buffer", c.name_);
+      Fail(ErrorCode::kInternal, "the Arrow column {} has no values buffer", c.name_);
     }
     b += is_string ? 3 : 2;
   }
@@ -176,8 +169,8 @@ size_t ArrowRowSink::ConsumeMessage() {
   return total;
 }
 
-void ArrowRowSink::Finish() const {
-  if (!ended_) Fail(ErrorCode::kInternal, "queryd's Arrow stream ended without its end-of-stream marker");
+void IpcStreamReader::Finish() const {
+  if (!ended_) Fail(ErrorCode::kInternal, "the Arrow stream ended without its end-of-stream marker");
 }
 
-}  // namespace lakehouse::search
+}  // namespace lakehouse::arrow

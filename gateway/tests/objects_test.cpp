@@ -1,5 +1,6 @@
 // The gateway's object routes (gateway/src/routes_objects.cpp) over a real socket: local presigned
-// URLs used by plain HTTP requests, as a browser or `curl` would.
+// URLs (built and parsed by gateway/src/presign.cpp) used by plain HTTP requests, as a browser or
+// `curl` would.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -10,6 +11,8 @@
 #include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/storaged/object_store.h"
+#include "lakehouse/testing/errors.h"
+#include "presign.h"
 #include "test_util.h"
 
 namespace lakehouse::storaged {
@@ -42,13 +45,12 @@ class GatewayObjectsTest : public ::testing::Test {
     gateway_ = std::make_unique<lakehouse::testing::InProcessGateway>(services);
     base_ = gateway_->url();
   }
-  //! The store makes relative URLs (no public_base_url); the client puts the server in front.
   std::string Url(PresignMethod method, const std::string& key, int64_t seconds = 60) {
-    return base_ + store_->Presign(method, key, seconds);
+    return gateway::PresignUrl(*store_, base_, method, key, seconds);
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<ObjectStore> store_ = MakeLocalStore({dir_.path(), "gateway-test-secret", ""});
+  std::unique_ptr<ObjectStore> store_ = MakeLocalStore({dir_.path(), "gateway-test-secret"});
   std::unique_ptr<lakehouse::testing::InProcessGateway> gateway_;
   std::string base_;
 };
@@ -109,6 +111,49 @@ TEST_F(GatewayObjectsTest, BadUrlsAreRefused) {
   Reply missing = Http("GET", Url(PresignMethod::kGet, "not/there"));
   EXPECT_EQ(missing.status, 404) << missing.body;
   EXPECT_EQ(Http("GET", base_ + "/api/v1/objects/..%2Fescape?method=GET&expires=9999999999&signature=00").status, 400);
+}
+
+TEST_F(GatewayObjectsTest, UrlsAreBuiltAndParsedHere) {
+  // The URL format of docs/api/objects.md: base + /api/v1/objects/{key}?method=&expires=&signature=.
+  const std::string url = gateway::PresignUrl(*store_, "http://gw:8080/", PresignMethod::kPut, "ds/a b", 10);
+  const std::string prefix = "http://gw:8080/api/v1/objects/ds/a%20b?method=PUT&expires=";
+  ASSERT_EQ(url.rfind(prefix, 0), 0u) << url;
+  const int64_t expires = std::stoll(url.substr(prefix.size()));
+  const std::string signature = url.substr(url.find("&signature=") + 11);
+  EXPECT_NO_THROW(store_->VerifyPresigned(PresignMethod::kPut, "ds/a b", expires, signature));
+  const std::string query = url.substr(url.find('?') + 1);
+  EXPECT_EQ(gateway::VerifyPresignedRequest(*store_, "PUT", "/api/v1/objects/ds/a b", query), "ds/a b");
+  EXPECT_EQ(gateway::PresignUrl(*store_, "", PresignMethod::kGet, "k", 10).rfind("/api/v1/objects/k?method=GET&", 0),
+            0u)
+      << "no base: a URL relative to this server";
+
+  using lakehouse::testing::CodeOf;
+  std::string why;
+  EXPECT_EQ(CodeOf([&] { gateway::VerifyPresignedRequest(*store_, "PUT", "/api/v1/datasets/ds/a b", query); }, &why),
+            ErrorCode::kPermissionDenied);
+  EXPECT_NE(why.find("not an object URL"), std::string::npos) << why;
+  EXPECT_EQ(CodeOf([&] { gateway::VerifyPresignedRequest(*store_, "GET", "/api/v1/objects/ds/a b", query); }, &why),
+            ErrorCode::kPermissionDenied);
+  EXPECT_NE(why.find("signed for PUT, not GET"), std::string::npos) << why;
+  EXPECT_EQ(
+      CodeOf([&] { gateway::VerifyPresignedRequest(*store_, "PUT", "/api/v1/objects/ds/a b", "method=PUT"); }, &why),
+      ErrorCode::kPermissionDenied);
+  EXPECT_NE(why.find("method, expires and signature"), std::string::npos) << why;
+  EXPECT_EQ(CodeOf(
+                [&] {
+                  gateway::VerifyPresignedRequest(*store_, "PUT", "/api/v1/objects/ds/a b",
+                                                  "method=PUT&expires=12x&signature=" + signature);
+                },
+                &why),
+            ErrorCode::kPermissionDenied);
+  EXPECT_NE(why.find("not a unix time"), std::string::npos) << why;
+  EXPECT_EQ(CodeOf([&] { gateway::VerifyPresignedRequest(*store_, "PUT", "/api/v1/objects/a/../b", query); }),
+            ErrorCode::kInvalidArgument);
+
+  // The S3 backend's URLs are the S3 server's own.
+  auto s3 = MakeS3Store(testing::OfflineS3Options());
+  EXPECT_EQ(gateway::PresignUrl(*s3, "http://gw:8080", PresignMethod::kGet, "a b", 60).find("/api/v1/"),
+            std::string::npos);
 }
 
 TEST_F(GatewayObjectsTest, S3BackendAnswers404) {
