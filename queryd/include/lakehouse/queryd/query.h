@@ -27,7 +27,7 @@ struct QueryConfig {
   int threads = 2;                            //!< DuckDB worker threads (shared by all queries)
   std::string temp_dir;                       //!< spill directory; empty = DuckDB's default (.tmp)
   int64_t default_timeout_ms = 60000;         //!< when the request names none
-  int64_t max_timeout_ms = 600000;            //!< upper bound a request may ask for
+  int64_t max_timeout_ms = 120000;            //!< upper bound a request may ask for (query.max_timeout_ms)
   uint64_t footer_cache_bytes = 64ull << 20;  //!< remote Parquet footer cache (S3 objects)
   //! How far DuckDB's threads may run ahead of a streamed result, per query (DuckDB's
   //! streaming_buffer_size; its default of ~1 MB stops them after half a batch and leaves decode,
@@ -38,7 +38,7 @@ struct QueryConfig {
   bool force_range_reads = false;
   // Operator limits (README "Operator limits"; 0 = none)
   uint64_t max_memory_bytes = 0;           //!< process RSS above which running queries are cancelled (503)
-  uint64_t max_spill_per_query_bytes = 0;  //!< spill of one query (enforced while it runs alone or is the oldest)
+  uint64_t max_spill_per_query_bytes = 0;  //!< one query's share of the spill (ADR 0010): 503 beyond
   uint64_t max_spill_total_bytes = 0;      //!< DuckDB max_temp_directory_size
   int max_json_depth = 256;                //!< recursive JSON functions refuse deeper input
 };
