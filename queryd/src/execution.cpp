@@ -129,7 +129,8 @@ class QueryRun {
     if (pending->HasError()) FailWith(pending->GetErrorObject());
     auto last_poll = Clock::now();
     while (true) {
-      const auto st = pending->ExecuteTask();
+      // A background query leaves its tasks to the engine's workers and only watches them.
+      const auto st = request_.background ? pending->CheckPulse() : pending->ExecuteTask();
       if (duckdb::PendingQueryResult::IsResultReady(st) || st == duckdb::PendingExecutionResult::EXECUTION_ERROR) break;
       const auto now = Clock::now();
       if (now - last_poll > kPollInterval) {
@@ -140,7 +141,10 @@ class QueryRun {
         }
         CheckSpill();
       }
-      if (st == duckdb::PendingExecutionResult::BLOCKED || st == duckdb::PendingExecutionResult::NO_TASKS_AVAILABLE) {
+      if (request_.background) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      } else if (st == duckdb::PendingExecutionResult::BLOCKED ||
+                 st == duckdb::PendingExecutionResult::NO_TASKS_AVAILABLE) {
         std::this_thread::sleep_for(std::chrono::microseconds(200));
       }
     }

@@ -25,6 +25,7 @@ struct QueryConfig {
   //! (shared/memory_budget.h, docs/adr/0011-duckdb-memory.md).
   std::string memory_limit = "1GB";
   int threads = 2;                            //!< DuckDB worker threads (shared by all queries)
+  int worker_nice = 5;                        //!< the worker threads' nice value (above the server's)
   std::string temp_dir;                       //!< spill directory; empty = DuckDB's default (.tmp)
   int64_t default_timeout_ms = 60000;         //!< when the request names none
   int64_t max_timeout_ms = 120000;            //!< upper bound a request may ask for (query.max_timeout_ms)
@@ -57,6 +58,10 @@ struct QueryRequest {
   ResultFormat format = ResultFormat::kJson;
   std::optional<uint64_t> limit;      //!< at most this many rows are returned
   std::optional<int64_t> timeout_ms;  //!< clamped to QueryConfig::max_timeout_ms
+  //! A heavy query (the gateway's heavy lane): only the engine's worker threads, at a lower CPU
+  //! priority, execute it; the calling thread waits. Otherwise the calling thread executes the
+  //! query's tasks itself, at its own priority, without waiting for a busy worker.
+  bool background = false;
 };
 
 struct QueryStats {
