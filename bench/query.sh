@@ -58,7 +58,7 @@ serve() {
   local name=$1 logname=$2; shift 2
   local port; port=$(free_port)
   "$LH" serve --listen "127.0.0.1:$port" --data-dir "$WORK/$name" --ai false --query-threads 2 \
-    --query-memory-limit 1GB "$@" >"$WORK/$logname.log" 2>&1 &
+    --query-memory-limit 1GB --query-max-timeout-ms 600000 "$@" >"$WORK/$logname.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   URL="http://127.0.0.1:$port"

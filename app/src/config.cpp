@@ -185,6 +185,11 @@ void Validate(const Config& c) {
          "limits.max_connections, max_concurrent_queries, max_json_depth and max_body_read_ms must be at least 1; "
          "max_queued_queries and max_queue_wait_ms at least 0");
   }
+  if (c.query_timeout_ms < 1 || c.query_max_timeout_ms < c.query_timeout_ms) {
+    Fail(ErrorCode::kInvalidArgument,
+         "query.timeout_ms ({}) must be positive and at most query.max_timeout_ms ({}); raise query.max_timeout_ms",
+         c.query_timeout_ms, c.query_max_timeout_ms);
+  }
   ParseBytes("limits.max_memory", c.max_memory);
   ParseBytes("limits.max_spill_per_query", c.max_spill_per_query);
   ParseBytes("limits.max_spill_total", c.max_spill_total);

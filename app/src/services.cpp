@@ -212,6 +212,7 @@ class Services final : public RunningServices {
     search::SearchOptions search_options;
     search_options.temp_dir = config_.temp_dir() + "/search";
     search_options.memory_limit = config_.query_memory_limit;
+    search_options.query_timeout_ms = config_.query_max_timeout_ms;  // reading a column to embed: the longest allowed
     search_ = search::MakeSearchService(*catalog_, *ingest_, *query_, *ai_, search_options);
     ai_start_thread_ = std::thread([this] {
       try {

@@ -340,7 +340,7 @@ def start_lakehouse(binary: Path, data: Path, work: Path, label: str) -> tuple[S
     srv = Server(
         f"lakehouse-{label}",
         [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir), "--ai", "false",
-         "--query-threads", str(THREADS), "--query-memory-limit", MEMORY_LIMIT],
+         "--query-threads", str(THREADS), "--query-memory-limit", MEMORY_LIMIT, "--query-max-timeout-ms", "600000"],
         os.environ.copy(),
         work / f"lakehouse-{label}.log",
     )

@@ -50,9 +50,11 @@ queryd::ResultFormat ChooseFormat(const Request& req, const std::optional<std::s
   return queryd::ResultFormat::kJson;
 }
 
-void Run(const Services& services, queryd::QueryEngine& engine, const queryd::QueryRequest& request, Response& res) {
+void Run(const Services& services, queryd::QueryEngine& engine, queryd::QueryRequest request, Response& res) {
   QueryAdmission& lanes = *services.admission;  // BuildRouter made it
-  Admission& lane = IsLightQuery(request.sql) ? lanes.light : lanes.heavy;
+  const bool light = IsLightQuery(request.sql);
+  Admission& lane = light ? lanes.light : lanes.heavy;
+  request.background = !light;  // heavy: run by queryd's lower-priority workers, not this thread
   std::optional<Admission::Slot> slot;
   try {
     slot.emplace(lane.Enter());

@@ -5,10 +5,18 @@
 //   - sandbox.cpp:   one read-only statement, no external access, locked configuration, error mapping;
 //   - execution.cpp: one query, streaming and cancellable, into the encoders.
 // These are the only translation units that include duckdb.hpp.
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
+#include "duckdb/parallel/task_scheduler.hpp"
 #include "execution.h"
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/queryd/query.h"
@@ -35,7 +43,10 @@ class EngineImpl final : public QueryEngine {
     ConfigureSandbox(db_config);
     db_config.SetOptionByName("memory_limit",
                               duckdb::Value(DuckDbBytes(SplitDuckDbBudget(config.memory_limit).query_bytes)));
+    // DuckDB launches no threads of its own: the engine runs config.threads workers (below), so it
+    // can lower their priority. A heavy query runs only on them; a light one on its caller too.
     db_config.SetOptionByName("threads", duckdb::Value::BIGINT(config.threads));
+    db_config.SetOptionByName("external_threads", duckdb::Value::BIGINT(config.threads));
     if (!config.temp_dir.empty()) db_config.SetOptionByName("temp_directory", duckdb::Value(config.temp_dir));
     if (config.max_spill_total_bytes != 0) {
       db_config.SetOptionByName("max_temp_directory_size",
@@ -49,6 +60,7 @@ class EngineImpl final : public QueryEngine {
         MakeObjectFileSystem(store, registry_, remote_stats_, config.footer_cache_bytes, config.force_range_reads));
     db_->GetFileSystem().RegisterSubSystem(MakeExportFileSystem(ExportDirectory(config), config.max_spill_total_bytes));
     resolver_.Attach(*db_);
+    StartWorkers(config.threads, config.worker_nice);
     duckdb::Connection admin(*db_);
     InstallFunctionGuards(admin, config);
     LockSandbox(admin);
@@ -66,12 +78,32 @@ class EngineImpl final : public QueryEngine {
   }
 
   ~EngineImpl() override {
-    std::lock_guard lock(listener_link_->mu);
-    listener_link_->engine = nullptr;
+    {
+      std::lock_guard lock(listener_link_->mu);
+      listener_link_->engine = nullptr;
+    }
+    workers_running_.store(false);
+    duckdb::TaskScheduler::GetScheduler(*db_->instance).Signal(workers_.size());
+    for (auto& worker : workers_) worker.join();
   }
 
   QueryStats Execute(const QueryRequest& request, ResultSink& sink) override {
     return ExecuteQuery(ExecutionContext{*db_, watchdog_, catalog_, config_}, request, sink);
+  }
+
+  //! DuckDB's worker threads, ours so that their nice value can be raised: a heavy query then
+  //! yields the CPU to the I/O threads (/health) and to light queries, which run on their callers
+  //! (issue 14: `SELECT 1` under 16 heavy queries). An unprivileged thread cannot lower its nice
+  //! value again, hence threads dedicated to query work rather than renicing a caller.
+  void StartWorkers(int count, int nice) {
+    auto& scheduler = duckdb::TaskScheduler::GetScheduler(*db_->instance);
+    for (int i = 0; i < count; ++i) {
+      workers_.emplace_back([this, &scheduler, nice] {
+        // Linux: PRIO_PROCESS with a thread id sets that thread's nice value alone.
+        if (nice > 0) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), nice);
+        scheduler.ExecuteForever(&workers_running_);
+      });
+    }
   }
 
   nlohmann::json Health() override {
@@ -105,6 +137,8 @@ class EngineImpl final : public QueryEngine {
   Resolver resolver_;
   std::unique_ptr<duckdb::DuckDB> db_;
   DeadlineWatchdog watchdog_;  //!< interrupts queries at their deadline
+  std::atomic<bool> workers_running_{true};
+  std::vector<std::thread> workers_;  //!< run DuckDB's tasks (StartWorkers); joined before db_ goes
 };
 
 }  // namespace

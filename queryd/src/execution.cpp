@@ -3,6 +3,7 @@
 // result through the encoder.
 #include "execution.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "duckdb/common/arrow/arrow_converter.hpp"
 #include "duckdb/common/vector_operations/vector_operations.hpp"
 #include "duckdb/main/stream_query_result.hpp"
+#include "duckdb/storage/buffer_manager.hpp"
 #include "encoders.h"
 #include "lakehouse/shared/error.h"
 #include "output.h"
@@ -27,6 +29,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr duckdb::idx_t kArrowBatchRows = duckdb::idx_t{64} * 1024;
+constexpr auto kPollInterval = std::chrono::milliseconds(20);  //!< client gone? spilled too much?
 
 //! Types the Arrow export does not carry faithfully (or at all) are sent as their text.
 bool NeedsTextCast(const duckdb::LogicalType& type) {
@@ -89,6 +92,7 @@ class QueryRun {
       timed_out_.store(true);
       con_.context->Interrupt();
     });
+    spill_seen_ = duckdb::BufferManager::GetBufferManager(*ctx_.db.instance).GetUsedSwap();
     Guarded([&] { StartResult(std::move(statement)); });
     if (parquet) {
       Guarded([&] { SendParquet(*parquet); });
@@ -107,8 +111,9 @@ class QueryRun {
     }
     const int64_t timeout_ms = request_.timeout_ms.value_or(ctx_.config.default_timeout_ms);
     LH_USER_CHECK(timeout_ms > 0, "timeout_ms must be positive, got {}", timeout_ms);
-    LH_USER_CHECK(timeout_ms <= ctx_.config.max_timeout_ms, "timeout_ms {} exceeds the maximum of {} ms", timeout_ms,
-                  ctx_.config.max_timeout_ms);
+    LH_USER_CHECK(timeout_ms <= ctx_.config.max_timeout_ms,
+                  "timeout_ms {} exceeds the maximum of {} ms (query.max_timeout_ms, which the operator may raise)",
+                  timeout_ms, ctx_.config.max_timeout_ms);
     return timeout_ms;
   }
 
@@ -135,17 +140,22 @@ class QueryRun {
     if (pending->HasError()) FailWith(pending->GetErrorObject());
     auto last_poll = Clock::now();
     while (true) {
-      const auto st = pending->ExecuteTask();
+      // A background query leaves its tasks to the engine's workers and only watches them.
+      const auto st = request_.background ? pending->CheckPulse() : pending->ExecuteTask();
       if (duckdb::PendingQueryResult::IsResultReady(st) || st == duckdb::PendingExecutionResult::EXECUTION_ERROR) break;
       const auto now = Clock::now();
-      if (now - last_poll > std::chrono::milliseconds(20)) {
+      if (now - last_poll > kPollInterval) {
         last_poll = now;
         if (sink_.ClientGone()) {
           client_gone_ = true;
           con_.Interrupt();
         }
+        CheckSpill();
       }
-      if (st == duckdb::PendingExecutionResult::BLOCKED || st == duckdb::PendingExecutionResult::NO_TASKS_AVAILABLE) {
+      if (request_.background) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      } else if (st == duckdb::PendingExecutionResult::BLOCKED ||
+                 st == duckdb::PendingExecutionResult::NO_TASKS_AVAILABLE) {
         std::this_thread::sleep_for(std::chrono::microseconds(200));
       }
     }
@@ -172,7 +182,12 @@ class QueryRun {
   //! Step 4: fetches chunks up to the request's limit and encodes them in batches.
   void StreamResult() {
     const uint64_t limit = request_.limit.value_or(std::numeric_limits<uint64_t>::max());
+    auto last_poll = Clock::now();
     while (true) {
+      if (const auto now = Clock::now(); now - last_poll > kPollInterval) {
+        last_poll = now;
+        CheckSpill();
+      }
       auto chunk = result_->Fetch();
       if (result_->HasError()) FailWith(result_->GetErrorObject());
       if (!encoder_) StartOutput();
@@ -289,8 +304,33 @@ class QueryRun {
     }
   }
 
+  //! limits.max_spill_per_query and limits.max_spill_total (ADR 0010). DuckDB accounts temporary
+  //! files per database, not per query: the growth of the database's spill between two polls is
+  //! charged in equal parts to the queries running then (exact for a query that spills alone).
+  //! Past the per-query cap, or past the total once it has been charged some of it, the query is
+  //! interrupted; DuckDB frees its temporary blocks (and deletes emptied files) as it unwinds.
+  void CheckSpill() {
+    const uint64_t per_query = ctx_.config.max_spill_per_query_bytes;
+    const uint64_t total = ctx_.config.max_spill_total_bytes;
+    if ((per_query == 0 && total == 0) || spill_limit_ != nullptr) return;
+    const uint64_t used = duckdb::BufferManager::GetBufferManager(*ctx_.db.instance).GetUsedSwap();
+    if (used > spill_seen_) spill_charged_ += (used - spill_seen_) / std::max<size_t>(1, ctx_.watchdog.active());
+    spill_seen_ = used;
+    if (per_query != 0 && spill_charged_ > per_query) {
+      spill_limit_ = "limits.max_spill_per_query";
+      spill_limit_bytes_ = per_query;
+    } else if (total != 0 && used > total && spill_charged_ > 0) {
+      spill_limit_ = "limits.max_spill_total";
+      spill_limit_bytes_ = total;
+    } else {
+      return;
+    }
+    con_.Interrupt();
+  }
+
   [[noreturn]] void FailWith(const duckdb::ErrorData& error) {
-    QueryOutcome outcome{resolution_error_, timed_out_.load(), client_gone_, timeout_ms_};
+    QueryOutcome outcome{resolution_error_, timed_out_.load(), client_gone_,
+                         timeout_ms_,       spill_limit_,      spill_limit_bytes_};
     ThrowQueryError(error, outcome, ctx_.catalog);
   }
 
@@ -304,6 +344,10 @@ class QueryRun {
   std::optional<Error> resolution_error_;
   std::atomic<bool> timed_out_{false};  //!< set by the watchdog thread
   bool client_gone_ = false;
+  uint64_t spill_seen_ = 0;            //!< the database's spill at the last poll
+  uint64_t spill_charged_ = 0;         //!< this query's share of the spill's growth since it started
+  const char* spill_limit_ = nullptr;  //!< the spill limit the query went past, if any
+  uint64_t spill_limit_bytes_ = 0;
 
   duckdb::unique_ptr<duckdb::QueryResult> result_;
   std::vector<ColumnInfo> columns_;

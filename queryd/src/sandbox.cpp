@@ -115,6 +115,12 @@ void ThrowQueryError(const duckdb::ErrorData& error, const QueryOutcome& outcome
          "the query ran past its timeout of {} ms and was cancelled; narrow it or raise timeout_ms", timeout_ms);
   }
   if (client_gone) Fail(ErrorCode::kCancelled, "the client disconnected; the query was cancelled");
+  if (outcome.spill_limit != nullptr) {
+    Fail(ErrorCode::kUnavailable,
+         "the query spilled to disk past {} ({} bytes) and was cancelled; its spill files were deleted and other "
+         "queries were not affected",
+         outcome.spill_limit, outcome.spill_limit_bytes);
+  }
   using duckdb::ExceptionType;
   const std::string& message = error.Message();
   switch (error.Type()) {

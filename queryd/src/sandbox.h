@@ -28,6 +28,9 @@ struct QueryOutcome {
   bool timed_out = false;
   bool client_gone = false;
   int64_t timeout_ms = 0;
+  //! Set when the query was cancelled for spilling past a limit: its name and value in bytes.
+  const char* spill_limit = nullptr;
+  uint64_t spill_limit_bytes = 0;
 };
 
 //! Maps a DuckDB error to the lakehouse error the user gets (unknown tables get "did you mean").

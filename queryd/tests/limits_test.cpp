@@ -2,9 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "lakehouse/shared/error.h"
+#include "lakehouse/testing/gateway.h"
 #include "query_test_util.h"
 
 namespace lakehouse::queryd::testing {
@@ -24,6 +26,7 @@ Outcome RunTimed(Stack& stack, const std::string& sql, int64_t timeout_ms) {
   QueryRequest request;
   request.sql = sql;
   request.timeout_ms = timeout_ms;
+  request.background = true;  // as the gateway's heavy lane runs them: on the engine's workers only
   Outcome out;
   const auto started = Clock::now();
   try {
@@ -120,7 +123,7 @@ TEST_F(LimitsTest, LakehousePathMistakesAre4xxAndDeletedDataIsGone) {
 
 TEST(QueryLimitsTest, SpillBeyondTheTotalIsRefused) {
   QueryConfig config;
-  config.memory_limit = "64MB";
+  config.memory_limit = "256MB";  // the group-by spills ~170 MB (at 64MB it fails before it spills)
   config.threads = 1;
   config.max_spill_total_bytes = 16ull << 20;
   auto stack = Stack::Make("local", config);
@@ -129,6 +132,47 @@ TEST(QueryLimitsTest, SpillBeyondTheTotalIsRefused) {
   EXPECT_FALSE(out.ok);
   EXPECT_EQ(out.code, ErrorCode::kUnavailable) << out.message;
   EXPECT_NE(out.message.find("limits.max_spill_total"), std::string::npos) << out.message;
+}
+
+TEST(QueryLimitsTest, TimeoutsPastTheMaximumAreRefused) {
+  // Issue 14: a client could ask for a 600 s timeout and hold a query slot that long.
+  QueryConfig config;
+  config.max_timeout_ms = 120000;  // the server's default (app: query.max_timeout_ms)
+  auto stack = Stack::Make("local", config);
+  auto out = RunTimed(*stack, "SELECT 1", 600000);
+  EXPECT_FALSE(out.ok);
+  EXPECT_EQ(out.code, ErrorCode::kInvalidArgument) << out.message;
+  EXPECT_NE(out.message.find("query.max_timeout_ms"), std::string::npos) << out.message;
+  EXPECT_TRUE(RunTimed(*stack, "SELECT 1", 120000).ok);
+}
+
+//! Bytes in the files under `dir` (DuckDB's spill files), 0 when it does not exist.
+uint64_t FileBytes(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    if (entry.is_regular_file()) total += entry.file_size();
+  }
+  return total;
+}
+
+TEST(QueryLimitsTest, SpillBeyondThePerQueryCapIsRefused) {
+  lakehouse::testing::TempDir temp("lh-spill");
+  QueryConfig config;
+  config.memory_limit = "256MB";  // the group-by spills ~170 MB
+  config.threads = 1;
+  config.temp_dir = temp.path() + "/spill";
+  config.max_spill_per_query_bytes = 16ull << 20;
+  config.max_spill_total_bytes = 8ull << 30;  // far above: only the per-query cap can stop it
+  auto stack = Stack::Make("local", config);
+  // Issue 14: the total was capped, one query could still take all of it.
+  auto out = RunTimed(*stack, "SELECT count(*) FROM (SELECT i, count(*) FROM range(20000000) t(i) GROUP BY i)", 60000);
+  EXPECT_FALSE(out.ok) << "the group-by spilled past limits.max_spill_per_query and finished";
+  EXPECT_EQ(out.code, ErrorCode::kUnavailable) << out.message;
+  EXPECT_NE(out.message.find("limits.max_spill_per_query"), std::string::npos) << out.message;
+  // The query's spill files are gone, and the engine answers the next query.
+  EXPECT_EQ(FileBytes(config.temp_dir), 0u);
+  EXPECT_NE(stack->Run("SELECT 42 AS answer").find("42"), std::string::npos);
 }
 
 }  // namespace

@@ -24,10 +24,11 @@ struct QueryConfig {
   //! The process's DuckDB budget (query.memory_limit); the engine takes 3/4 of it, ingest the rest
   //! (shared/memory_budget.h, docs/adr/0011-duckdb-memory.md).
   std::string memory_limit = "1GB";
-  int threads = 2;                            //!< DuckDB worker threads (shared by all queries)
-  std::string temp_dir;                       //!< spill directory; empty = DuckDB's default (.tmp)
-  int64_t default_timeout_ms = 60000;         //!< when the request names none
-  int64_t max_timeout_ms = 600000;            //!< upper bound a request may ask for
+  int threads = 2;                     //!< DuckDB worker threads (shared by all queries)
+  int worker_nice = 5;                 //!< the worker threads' nice value (above the server's)
+  std::string temp_dir;                //!< spill directory; empty = DuckDB's default (.tmp)
+  int64_t default_timeout_ms = 60000;  //!< when the request names none
+  int64_t max_timeout_ms = 600000;  //!< upper bound a request may ask for (the server sets query.max_timeout_ms, 120 s)
   uint64_t footer_cache_bytes = 64ull << 20;  //!< remote Parquet footer cache (S3 objects)
   //! How far DuckDB's threads may run ahead of a streamed result, per query (DuckDB's
   //! streaming_buffer_size; its default of ~1 MB stops them after half a batch and leaves decode,
@@ -38,7 +39,7 @@ struct QueryConfig {
   bool force_range_reads = false;
   // Operator limits (README "Operator limits"; 0 = none)
   uint64_t max_memory_bytes = 0;           //!< process RSS above which running queries are cancelled (503)
-  uint64_t max_spill_per_query_bytes = 0;  //!< spill of one query (enforced while it runs alone or is the oldest)
+  uint64_t max_spill_per_query_bytes = 0;  //!< one query's share of the spill (ADR 0010): 503 beyond
   uint64_t max_spill_total_bytes = 0;      //!< DuckDB max_temp_directory_size
   int max_json_depth = 256;                //!< recursive JSON functions refuse deeper input
 };
@@ -57,7 +58,11 @@ struct QueryRequest {
   std::string sql;
   ResultFormat format = ResultFormat::kJson;
   std::optional<uint64_t> limit;      //!< at most this many rows are returned
-  std::optional<int64_t> timeout_ms;  //!< clamped to QueryConfig::max_timeout_ms
+  std::optional<int64_t> timeout_ms;  //!< refused (400) beyond QueryConfig::max_timeout_ms
+  //! A heavy query (the gateway's heavy lane): only the engine's worker threads, at a lower CPU
+  //! priority, execute it; the calling thread waits. Otherwise the calling thread executes the
+  //! query's tasks itself, at its own priority, without waiting for a busy worker.
+  bool background = false;
 };
 
 struct QueryStats {
