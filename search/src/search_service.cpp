@@ -3,8 +3,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <optional>
 
 #include "arrow_rows.h"
@@ -51,6 +53,28 @@ json ValueJson(const ColumnView& c, int64_t row) {
       return std::string(c.Str(row));
   }
 }
+
+//! A row's position in a dataset version: the stable row key of the vectors (column `row`). The
+//! embedding job and the join back to the source rows both number rows with it, in the order
+//! queryd scans that (immutable) version.
+constexpr const char* kRowPosition = "row_number() OVER () - 1";
+
+//! One fixed version of a dataset, as queryd reads it.
+std::string SourceVersionSql(const std::string& dataset, uint64_t version) {
+  return fmt::format("dataset_version({}, {})", SqlLiteral(dataset), version);
+}
+
+//! A small result collected whole (the source rows of the final k results).
+class StringResultSink final : public queryd::ResultSink {
+ public:
+  void Begin(std::string_view) override {}
+  bool Write(std::string_view bytes) override {
+    body.append(bytes);
+    return true;
+  }
+  bool ClientGone() override { return false; }
+  std::string body;
+};
 
 double Lap(Clock::time_point& since) {
   const auto now = Clock::now();
@@ -141,6 +165,8 @@ class SearchServiceImpl final : public SearchService {
 
   json Search(const SearchRequest& r) override;
   DatasetManifest ResolveVectors(const std::string& dataset, const std::string& column);
+  void JoinSourceRows(const std::string& source, uint64_t version, const std::vector<std::string>& columns,
+                      json& results);
 
  private:
   //! Checks what can be checked before the job starts; fills in the target name.
@@ -202,26 +228,29 @@ class SearchServiceImpl final : public SearchService {
   void Run(JobHandle& job) {
     const EmbedColumnRequest r = job.Snapshot().request;
     auto phase = Clock::now();
-    // 1. The column (and key) in the dataset's order, as Arrow record batches from queryd.
+    // 1. The column (and key) of one fixed version of the source, in its order, as Arrow record
+    //    batches from queryd. Each row's position in that version is its stable row key: search
+    //    joins results back to the source rows through it (dataset_version(source, version)).
+    const DatasetManifest source = catalog_.Head(r.dataset);
     KeyType key_type = KeyType::kNone;
     if (!r.key.empty()) {
-      for (const auto& c : catalog_.Head(r.dataset).schema) {
+      for (const auto& c : source.schema) {
         if (c.name == r.key) key_type = KeyTypeOf(c.type);
       }
     }
     std::vector<std::string> texts;
     std::vector<int64_t> rows;
     std::vector<KeyValue> keys;
-    int64_t ordinal = 0;
     ArrowRowSink sink(
         [&](const RowBatch& batch) {
-          const ColumnView& t = batch.columns.at(0);
-          for (int64_t i = 0; i < batch.rows; ++i, ++ordinal) {
+          const ColumnView& position = batch.columns.at(0);
+          const ColumnView& t = batch.columns.at(1);
+          for (int64_t i = 0; i < batch.rows; ++i) {
             if (t.IsNull(i)) continue;
             texts.emplace_back(t.Str(i));
-            rows.push_back(ordinal);
+            rows.push_back(position.Int(i));
             if (key_type == KeyType::kNone) continue;
-            const ColumnView& k = batch.columns.at(1);
+            const ColumnView& k = batch.columns.at(2);
             KeyValue key;
             key.is_null = k.IsNull(i);
             if (!key.is_null && key_type == KeyType::kInt) key.i = k.Int(i);
@@ -236,8 +265,8 @@ class SearchServiceImpl final : public SearchService {
       key_sql =
           fmt::format(", CAST({} AS {}) AS k", SqlIdentifier(r.key), key_type == KeyType::kInt ? "BIGINT" : "VARCHAR");
     }
-    q.sql = fmt::format("SELECT CAST({} AS VARCHAR) AS t{} FROM {}", SqlIdentifier(r.column), key_sql,
-                        SqlIdentifier(r.dataset));
+    q.sql = fmt::format("SELECT {} AS r, CAST({} AS VARCHAR) AS t{} FROM {}", kRowPosition, SqlIdentifier(r.column),
+                        key_sql, SourceVersionSql(r.dataset, source.version));
     q.format = queryd::ResultFormat::kArrow;
     q.timeout_ms = options_.query_timeout_ms;
     query_.Execute(q, sink);
@@ -294,10 +323,10 @@ class SearchServiceImpl final : public SearchService {
                      {kDim, std::to_string(dim)},
                      {"embedding.source_dataset", r.dataset},
                      {"embedding.source_column", r.column},
-                     {"embedding.source_version", std::to_string(catalog_.Head(r.dataset).version)}};
+                     {"embedding.source_version", std::to_string(source.version)}};
     if (!r.key.empty()) in.properties[kKeyColumn] = r.key;
-    FileSource source(parquet);
-    ingest::IngestResult result = ingest_.Ingest(in, source);
+    FileSource file(parquet);
+    ingest::IngestResult result = ingest_.Ingest(in, file);
     const double commit_seconds = Lap(phase);
     job.Update([&](JobStatus& s) {
       s.embed_seconds = embed_seconds;
@@ -360,46 +389,81 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
                 r.query.size(), options_.max_query_bytes);
   LH_USER_CHECK(r.k >= 1 && r.k <= options_.max_k, "k must be within 1..{}, got {}", options_.max_k, r.k);
   DatasetManifest m = ResolveVectors(asked, r.column);
+  json out = json::object();
+  // A source changed since its vectors were made is flagged; it is searched as of the embedded
+  // version, or re-embedded first when the request asks for a refresh.
+  std::optional<uint64_t> source_head;
+  auto stale = [&]() -> bool {
+    auto source = m.properties.find("embedding.source_dataset");
+    auto embedded = m.properties.find("embedding.source_version");
+    if (source == m.properties.end() || embedded == m.properties.end()) return false;
+    try {
+      source_head = catalog_.Head(source->second).version;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;
+      source_head.reset();
+      return true;  // the source was deleted
+    }
+    return std::to_string(*source_head) != embedded->second;
+  };
+  if (stale() && r.refresh && source_head) {
+    EmbedColumnRequest again;
+    again.dataset = m.properties["embedding.source_dataset"];
+    again.column = m.properties["embedding.source_column"];
+    again.model = m.properties[kModel];
+    again.target = m.dataset;
+    if (m.properties.contains(kKeyColumn)) again.key = m.properties[kKeyColumn];
+    RunEmbedding(again);
+    m = catalog_.Head(m.dataset);
+    out["refreshed"] = true;
+  }
   const std::string dataset = m.dataset;
-  auto model = m.properties.find(kModel);
+  const std::string model = m.properties[kModel];
   const bool has_key = m.properties.contains(kKeyColumn);
-  aibridge::Embeddings q = ai_.Embed({r.query}, model->second);  // always the model the vectors were made with
+  int dim = 0;
+  try {
+    dim = std::stoi(m.properties[kDim]);
+  } catch (const std::exception&) {
+    Fail(ErrorCode::kConflict, "vectors dataset {} records no valid {} (\"{}\")", dataset, kDim, m.properties[kDim]);
+  }
+  aibridge::Embeddings q = ai_.Embed({r.query}, model);  // always the model the vectors were made with
+  if (q.model != model || q.dim != dim) {
+    Fail(ErrorCode::kConflict,
+         "the query was embedded by {} ({} values) but dataset {} holds vectors of {} ({} values): vectors of "
+         "different models are never compared",
+         q.model, q.dim, dataset, model, dim);
+  }
   std::string vec = "[";
   for (int i = 0; i < q.dim; ++i) fmt::format_to(std::back_inserter(vec), "{}{}", i ? "," : "", q.values[i]);
   vec += "]";
   const int candidates = r.rerank ? std::min(std::max(r.k * 4, 20), 200) : r.k;
   queryd::QueryRequest sql;
   sql.sql = fmt::format(
-      "SELECT row, {}text, list_cosine_similarity(embedding, {}::FLOAT[]) AS score FROM {} "
+      "SELECT row, {}text, array_cosine_similarity(CAST(embedding AS FLOAT[{}]), {}::FLOAT[{}]) AS score FROM {} "
       "ORDER BY score DESC, row LIMIT {}",
-      has_key ? "key, " : "", vec, SqlIdentifier(dataset), candidates);
+      has_key ? "key, " : "", dim, vec, dim, SqlIdentifier(dataset), candidates);
   sql.format = queryd::ResultFormat::kArrow;
   json results = json::array();
   ArrowRowSink sink([&](const RowBatch& batch) {
     for (int64_t i = 0; i < batch.rows; ++i) {
       json row = json::object();
       for (const ColumnView& c : batch.columns) row[c.name()] = ValueJson(c, i);
+      row["scores"] = {{"vector", row["score"]}};
       results.push_back(std::move(row));
     }
   });
   query_.Execute(sql, sink);
   sink.Finish();
-  json out{{"dataset", dataset}, {"model", model->second}, {"query", r.query}, {"reranked", false}};
+  out.update(json{{"dataset", dataset}, {"model", model}, {"dim", dim}, {"query", r.query}, {"reranked", false}});
   json stages = json::array({"vector"});
-  // A source changed since its vectors were made is flagged (the vectors are of the embedded version).
   auto source = m.properties.find("embedding.source_dataset");
   auto embedded = m.properties.find("embedding.source_version");
-  if (source != m.properties.end() && embedded != m.properties.end()) {
+  const bool from_source = source != m.properties.end() && embedded != m.properties.end();
+  if (from_source) {
     out["source_dataset"] = source->second;
     out["embedded_version"] = std::stoull(embedded->second);
-    try {
-      const uint64_t head = catalog_.Head(source->second).version;
-      out["source_version"] = head;
-      out["stale"] = std::to_string(head) != embedded->second;
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::kNotFound) throw;
-      out["stale"] = true;  // the source was deleted
-    }
+    out["stale"] = stale();
+    if (source_head) out["source_version"] = *source_head;
   }
   if (r.rerank && !results.empty()) {
     json docs = json::array();
@@ -409,6 +473,7 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
     for (const auto& x : rr["results"]) {
       json row = results.at(x["index"].get<size_t>());
       row["rerank_score"] = x["score"];
+      row["scores"]["rerank"] = x["score"];
       reranked.push_back(std::move(row));
     }
     results = std::move(reranked);
@@ -416,9 +481,71 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
     out["rerank_method"] = rr.value("method", "");
     stages.push_back("rerank");
   }
+  if (from_source && !results.empty()) {
+    JoinSourceRows(source->second, std::stoull(embedded->second), r.columns, results);
+  } else {
+    LH_USER_CHECK(r.columns.empty(), "dataset {} records no source dataset: there are no source \"columns\" to return",
+                  dataset);
+  }
   out["stages"] = std::move(stages);
   out["results"] = std::move(results);
   return out;
+}
+
+//! Adds each result's source row ("values": all columns, or `columns`) from the embedded version
+//! of the source, matched by the row's position in it (the vectors' `row`).
+void SearchServiceImpl::JoinSourceRows(const std::string& source, uint64_t version,
+                                       const std::vector<std::string>& columns, json& results) {
+  DatasetManifest m;
+  try {
+    m = catalog_.Get(source, version);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound) throw;
+    LH_USER_CHECK(columns.empty(), "version {} of the source dataset {} is gone: its columns cannot be returned",
+                  version, source);
+    return;  // the source version is gone: the results keep the embedded text only
+  }
+  if (m.tombstone) return;
+  std::vector<std::string> names;
+  for (const auto& c : m.schema) names.push_back(c.name);
+  std::string select;
+  for (const auto& c : columns) {
+    LH_USER_CHECK(std::find(names.begin(), names.end(), c) != names.end(),
+                  "dataset {} (version {}) has no column \"{}\" (columns: {})", source, version, c,
+                  fmt::join(names, ", "));
+    select += ", " + SqlIdentifier(c);
+  }
+  if (columns.empty()) select = ", *";
+  std::string wanted;
+  for (const auto& x : results) {
+    if (x["row"].is_number_integer())
+      fmt::format_to(std::back_inserter(wanted), "{}{}", wanted.empty() ? "" : ",", x["row"].get<int64_t>());
+  }
+  if (wanted.empty()) return;
+  queryd::QueryRequest q;
+  q.sql = fmt::format("SELECT * FROM (SELECT {} AS __lh_row{} FROM {}) WHERE __lh_row IN ({})", kRowPosition, select,
+                      SourceVersionSql(source, version), wanted);
+  q.format = queryd::ResultFormat::kNdjson;
+  q.timeout_ms = options_.query_timeout_ms;
+  StringResultSink sink;
+  query_.Execute(q, sink);
+  std::map<int64_t, json> rows;
+  size_t pos = 0;
+  while (pos < sink.body.size()) {
+    size_t nl = sink.body.find('\n', pos);
+    if (nl == std::string::npos) nl = sink.body.size();
+    if (nl > pos) {
+      json row = json::parse(std::string_view(sink.body).substr(pos, nl - pos));
+      const int64_t at = row["__lh_row"].get<int64_t>();
+      row.erase("__lh_row");
+      rows[at] = std::move(row);
+    }
+    pos = nl + 1;
+  }
+  for (auto& x : results) {
+    auto it = x["row"].is_number_integer() ? rows.find(x["row"].get<int64_t>()) : rows.end();
+    if (it != rows.end()) x["values"] = it->second;
+  }
 }
 
 }  // namespace

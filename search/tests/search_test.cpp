@@ -170,7 +170,7 @@ TEST_F(Semantic, EmbedColumnThenSearchFindsTheRelevantRowFirst) {
   EXPECT_EQ(types["row"], "BIGINT");
   EXPECT_EQ(types["key"], "BIGINT");
   EXPECT_EQ(types["text"], "VARCHAR");
-  EXPECT_EQ(types["embedding"], "FLOAT[]");
+  EXPECT_EQ(types["embedding"], "FLOAT[]");  // Parquet has no fixed-size list: search reads FLOAT[384]
 
   r = Call("POST", "/api/v1/search",
            {{"dataset", "notes_body_emb"}, {"query", "file formats for analytics"}, {"k", 3}});
@@ -180,6 +180,11 @@ TEST_F(Semantic, EmbedColumnThenSearchFindsTheRelevantRowFirst) {
   EXPECT_EQ(s["results"][0]["key"], 102) << s.dump();
   EXPECT_EQ(s["results"][0]["row"], 2);
   EXPECT_GT(s["results"][0]["score"].get<double>(), s["results"][1]["score"].get<double>());
+  EXPECT_EQ(s["dim"], 384);
+  EXPECT_EQ(s["results"][0]["scores"]["vector"], s["results"][0]["score"]);
+  // Each result carries its source row, joined back through its position in the embedded version.
+  EXPECT_EQ(s["results"][0]["values"], json({{"id", 102}, {"body", s["results"][0]["text"]}})) << s.dump();
+  for (const auto& x : s["results"]) EXPECT_EQ(x["values"]["id"], x["key"]) << s.dump();
 
   r = Call("POST", "/api/v1/search",
            {{"dataset", "notes_body_emb"}, {"query", "a pet resting at home"}, {"k", 2}, {"rerank", true}});
@@ -188,6 +193,9 @@ TEST_F(Semantic, EmbedColumnThenSearchFindsTheRelevantRowFirst) {
   EXPECT_TRUE(s["reranked"].get<bool>());
   EXPECT_EQ(s["results"][0]["key"], 101) << s.dump();
   EXPECT_TRUE(s["results"][0].contains("rerank_score"));
+  EXPECT_EQ(s["results"][0]["scores"]["rerank"], s["results"][0]["rerank_score"]);
+  EXPECT_TRUE(s["results"][0]["scores"].contains("vector"));
+  EXPECT_EQ(s["results"][0]["values"]["id"], 101) << s.dump();
 
   // Same model again: a new version of the same dataset (wait=true runs it in the request).
   r = Call("POST", "/api/v1/datasets/notes/embeddings", {{"column", "body"}, {"key", "id"}, {"wait", true}});
@@ -265,6 +273,36 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
   EXPECT_EQ(s["stale"], true) << s.dump();
   EXPECT_EQ(s["embedded_version"], 1);
   EXPECT_EQ(s["source_version"], 2);
+  // Searched as of the embedded version: the new row is not there, the rows are those of version 1.
+  for (const auto& x : s["results"]) EXPECT_NE(x["values"]["id"], 3) << s.dump();
+
+  // Only the columns asked for; an unknown one is a 400 naming the columns there are.
+  r = Call("POST", "/api/v1/search",
+           {{"dataset", "articles"}, {"column", "body"}, {"query", "parser"}, {"k", 1}, {"columns", {"title"}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  s = json::parse(r.body);
+  EXPECT_EQ(s["results"][0]["values"], json({{"title", "Compilers"}})) << s.dump();
+  r = Call("POST", "/api/v1/search",
+           {{"dataset", "articles"}, {"column", "body"}, {"query", "parser"}, {"columns", {"nope"}}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(
+      json::parse(r.body)["error"]["message"].get<std::string>().find(R"(no column "nope" (columns: id, title, body))"),
+      std::string::npos)
+      << r.body;
+
+  // refresh: the source is re-embedded first (its version now has two objects); the new row is
+  // found and every row joins back to the source row its vector was made from.
+  r = Call(
+      "POST", "/api/v1/search",
+      {{"dataset", "articles"}, {"column", "body"}, {"query", "roses in the garden"}, {"k", 3}, {"refresh", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  s = json::parse(r.body);
+  EXPECT_EQ(s["stale"], false) << s.dump();
+  EXPECT_EQ(s["refreshed"], true) << s.dump();
+  EXPECT_EQ(s["embedded_version"], 2);
+  ASSERT_EQ(s["results"].size(), 3u) << s.dump();
+  EXPECT_EQ(s["results"][0]["values"]["id"], 3) << s.dump();
+  for (const auto& x : s["results"]) EXPECT_EQ(x["values"]["body"], x["text"]) << s.dump();
 }
 
 TEST_F(Semantic, JobsAreListedAndCancelled) {

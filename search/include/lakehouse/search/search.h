@@ -5,8 +5,10 @@
 // The only AI code that depends on catalogd, ingest and queryd; aibridge is only its model client.
 //
 // The vectors dataset ("<dataset>_<column>_emb" unless a target is named) has the columns
-//   row BIGINT (the row's position in the source version), [key (the source's key column)],
-//   text VARCHAR, embedding FLOAT[] (every vector has embedding.dim values)
+//   row BIGINT (the row's position in the embedded source version: the stable row key results are
+//   joined back to the source through), [key (the source's key column)], text VARCHAR,
+//   embedding FLOAT[] (Parquet has no fixed-size list; every vector has embedding.dim values and
+//   search reads them as FLOAT[embedding.dim])
 // and its manifest properties record embedding.model, embedding.dim, embedding.source_dataset,
 // embedding.source_column and embedding.source_version. A target made with one model is never
 // extended or replaced with vectors of another (409). Nothing is committed until every row is
@@ -52,6 +54,11 @@ struct SearchRequest {
   std::string query;
   int k = 10;
   bool rerank = false;  //!< rerank the top candidates with AiBridge::Rerank
+  //! Source columns each result carries in "values" (empty: all of them).
+  std::vector<std::string> columns;
+  //! When the source changed since it was embedded: re-embed it first (an embedding job run in
+  //! the request) instead of searching as of the embedded version.
+  bool refresh = false;
 };
 
 struct SearchOptions {
@@ -111,8 +118,11 @@ class SearchService {
   //! Runs an embedding job in the calling thread; returns the final status (throws on failure).
   virtual JobStatus RunEmbedding(const EmbedColumnRequest& request) = 0;
 
-  //! {"dataset","model","query","stages":["vector"[,"rerank"]],"reranked","source_dataset",
-  //!  "embedded_version","source_version","stale","results":[{"row","text","score"[,"key"][,"rerank_score"]}]}
+  //! {"dataset","model","dim","query","stages":["vector"[,"rerank"]],"reranked","source_dataset",
+  //!  "embedded_version","source_version","stale"[,"refreshed"],
+  //!  "results":[{"row","text","score","scores":{"vector"[,"rerank"]}[,"key"][,"rerank_score"],"values":{...}}]}
+  //! "values" is the source row (as of the embedded version) the vector was made from, joined
+  //! back through its position in that version.
   virtual nlohmann::json Search(const SearchRequest& request) = 0;
 };
 
