@@ -151,6 +151,7 @@ void RunSearch(const Services& services, Request& req, Response& res) {
   r.dataset = StringField(body, "dataset", true);
   r.query = StringField(body, "query", true);
   r.column = StringField(body, "column", false);
+  r.mode = StringField(body, "mode", false);
   if (body.contains("k")) {
     LH_USER_CHECK(body["k"].is_number_integer(), "\"k\" must be an integer");
     r.k = body["k"].get<int>();

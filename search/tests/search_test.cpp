@@ -61,6 +61,8 @@ class Semantic : public ::testing::Test {
     ai_ = aibridge::MakeAiBridge(ac).release();
     SearchOptions so;
     so.temp_dir = (root_ / "tmp" / "search").string();
+    so.extension_dir = LAKEHOUSE_SOURCE_DIR "/search/.deps/duckdb_ext";  // scripts/setup.d/65-search.sh
+    so.hnsw_min_rows = 200;  // the 300-row corpus below gets an HNSW index, the small ones do not
     search_ = MakeSearchService(*catalog_, *ingest_, *query_, *ai_, so).release();
 
     gateway::Services services;
@@ -173,7 +175,7 @@ TEST_F(Semantic, EmbedColumnThenSearchFindsTheRelevantRowFirst) {
   EXPECT_EQ(types["embedding"], "FLOAT[]");  // Parquet has no fixed-size list: search reads FLOAT[384]
 
   r = Call("POST", "/api/v1/search",
-           {{"dataset", "notes_body_emb"}, {"query", "file formats for analytics"}, {"k", 3}});
+           {{"dataset", "notes_body_emb"}, {"query", "file formats for analytics"}, {"k", 3}, {"mode", "vector"}});
   ASSERT_EQ(r.status, 200) << r.body;
   json s = json::parse(r.body);
   ASSERT_EQ(s["results"].size(), 3u);
@@ -246,7 +248,8 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
   EXPECT_EQ(s["dataset"], "articles_body_emb");
   EXPECT_EQ(s["source_dataset"], "articles");
   EXPECT_EQ(s["stale"], false);
-  EXPECT_EQ(s["stages"], json::array({"vector"}));
+  EXPECT_EQ(s["mode"], "hybrid");  // the default
+  EXPECT_EQ(s["stages"], json::array({"vector", "text", "fusion"}));
   EXPECT_EQ(s["results"][0]["row"], 1) << s.dump();
 
   // Two embedded columns: the request must say which; then each is found.
@@ -259,7 +262,7 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
   ASSERT_EQ(r.status, 200) << r.body;
   s = json::parse(r.body);
   EXPECT_EQ(s["dataset"], "articles_title_emb");
-  EXPECT_EQ(s["stages"], json::array({"vector", "rerank"}));
+  EXPECT_EQ(s["stages"], json::array({"vector", "text", "fusion", "rerank"}));
   EXPECT_EQ(s["results"][0]["row"], 0) << s.dump();
 
   // The source changes: the vectors are flagged stale.
@@ -303,6 +306,80 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
   ASSERT_EQ(s["results"].size(), 3u) << s.dump();
   EXPECT_EQ(s["results"][0]["values"]["id"], 3) << s.dump();
   for (const auto& x : s["results"]) EXPECT_EQ(x["values"]["body"], x["text"]) << s.dump();
+}
+
+TEST_F(Semantic, TextVectorAndHybridModes) {
+  ASSERT_EQ(Call("POST", "/api/v1/datasets/notes/embeddings",
+                 {{"column", "body"}, {"key", "id"}, {"target", "notes_modes"}, {"wait", true}})
+                .status,
+            200);
+  // text: BM25 over the embedded text (stemmed: "containers" matches "container"); only rows
+  // holding a query term are ranked.
+  auto r = Call("POST", "/api/v1/search", {{"dataset", "notes_modes"}, {"query", "container"}, {"mode", "text"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json s = json::parse(r.body);
+  EXPECT_EQ(s["stages"], json::array({"text"}));
+  EXPECT_EQ(s["index"]["kind"], "brute_force");  // 6 rows: below hnsw_min_rows
+  ASSERT_EQ(s["results"].size(), 1u) << s.dump();
+  EXPECT_EQ(s["results"][0]["key"], 105);
+  EXPECT_GT(s["results"][0]["scores"]["text"].get<double>(), 0);
+  EXPECT_EQ(s["results"][0]["values"]["id"], 105);
+
+  // hybrid: both rankings fused by reciprocal rank; each result keeps the scores it got.
+  r = Call("POST", "/api/v1/search", {{"dataset", "notes_modes"}, {"query", "bread recipe"}, {"k", 3}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  s = json::parse(r.body);
+  EXPECT_EQ(s["mode"], "hybrid");
+  EXPECT_EQ(s["stages"], json::array({"vector", "text", "fusion"}));
+  ASSERT_EQ(s["results"].size(), 3u);
+  const json& top = s["results"][0];
+  EXPECT_EQ(top["key"], 103) << s.dump();
+  EXPECT_TRUE(top["scores"].contains("vector") && top["scores"].contains("text")) << s.dump();
+  EXPECT_DOUBLE_EQ(top["score"].get<double>(), 2.0 / 61);  // first in both rankings
+  EXPECT_EQ(top["scores"]["rrf"], top["score"]);
+  EXPECT_LT(s["results"][1]["score"].get<double>(), top["score"].get<double>());
+
+  r = Call("POST", "/api/v1/search", {{"dataset", "notes_modes"}, {"query", "x"}, {"mode", "fuzzy"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("hybrid"), std::string::npos) << r.body;
+}
+
+TEST_F(Semantic, HnswIndexAnswersAsBruteForceDoes) {
+  // 300 distinct sentences: above hnsw_min_rows, so vector search goes through the HNSW index.
+  static const char* kTopics[] = {"weather",   "cooking",   "football", "databases", "music",
+                                  "gardening", "astronomy", "finance",  "travel",    "medicine"};
+  std::string ndjson;
+  for (int i = 0; i < 300; ++i) {
+    ndjson += json{{"id", i}, {"t", fmt::format("note {} about {} and {}", i, kTopics[i % 10], kTopics[(i / 10) % 10])}}
+                  .dump() +
+              "\n";
+  }
+  IngestNdjson("corpus", ndjson);
+  ASSERT_EQ(Call("POST", "/api/v1/datasets/corpus/embeddings", {{"column", "t"}, {"wait", true}}).status, 200);
+  const std::string query = "stars and planets in the night sky";
+  auto r = Call("POST", "/api/v1/search", {{"dataset", "corpus"}, {"query", query}, {"k", 5}, {"mode", "vector"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json s = json::parse(r.body);
+  EXPECT_EQ(s["index"]["kind"], "hnsw") << s.dump();
+  EXPECT_EQ(s["index"]["rows"], 300);
+  ASSERT_EQ(s["results"].size(), 5u);
+  // The exact answer, brute force through queryd.
+  aibridge::Embeddings q = ai_->Embed({query});
+  std::string vec;
+  for (int i = 0; i < q.dim; ++i) vec += fmt::format("{}{}", i ? "," : "", q.values[i]);
+  r = Call("POST", "/api/v1/query",
+           {{"sql", fmt::format("SELECT row FROM corpus_t_emb ORDER BY array_cosine_similarity(CAST(embedding AS "
+                                "FLOAT[384]), [{}]::FLOAT[384]) DESC LIMIT 5",
+                                vec)},
+            {"format", "ndjson"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::vector<int64_t> exact, got;
+  for (size_t p = 0, nl; (nl = r.body.find('\n', p)) != std::string::npos; p = nl + 1) {
+    exact.push_back(json::parse(r.body.substr(p, nl - p))["row"].get<int64_t>());
+  }
+  for (const auto& x : s["results"]) got.push_back(x["row"].get<int64_t>());
+  EXPECT_EQ(got, exact) << s.dump();
+  EXPECT_NE(s["results"][0]["values"]["t"].get<std::string>().find("astronomy"), std::string::npos) << s.dump();
 }
 
 TEST_F(Semantic, JobsAreListedAndCancelled) {

@@ -53,6 +53,9 @@ struct SearchRequest {
   std::string column;  //!< with a source dataset: which embedded column (needed when several are)
   std::string query;
   int k = 10;
+  //! "vector" (cosine over the embeddings), "text" (BM25 over the embedded text), or "hybrid"
+  //! (both, fused by reciprocal rank); empty: hybrid, or vector alone without the text index.
+  std::string mode;
   bool rerank = false;  //!< rerank the top candidates with AiBridge::Rerank
   //! Source columns each result carries in "values" (empty: all of them).
   std::vector<std::string> columns;
@@ -72,7 +75,12 @@ struct SearchOptions {
   int64_t finished_job_ttl_ms = 3600000;  //!< how long a finished job's status stays readable
   size_t max_finished_jobs = 1000;        //!< the oldest finished jobs are forgotten beyond this
   std::string temp_dir = "/tmp";          //!< where the vectors' Parquet file is written before ingest
-  std::string memory_limit = "256MB";     //!< of search's own DuckDB (it holds only vectors being written)
+  std::string memory_limit = "256MB";     //!< of search's own DuckDB (vectors being written, the indexes)
+  //! Holds fts.duckdb_extension and vss.duckdb_extension (scripts/setup.d/65-search.sh); empty or
+  //! missing: no indexes (vector search is brute force through queryd; text and hybrid are 503).
+  std::string extension_dir;
+  uint64_t hnsw_min_rows = 10000;  //!< vectors datasets below this are searched brute force
+  size_t max_indexes = 16;         //!< indexed vectors datasets kept at once (least recently used go)
 };
 
 enum class JobState { kQueued, kRunning, kSucceeded, kFailed, kCancelled };
