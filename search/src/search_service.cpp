@@ -114,6 +114,10 @@ json ToJson(const JobStatus& j) {
   if (!j.model.empty()) out["model"] = j.model;
   if (j.dim) out["dim"] = j.dim;
   if (j.version) out["version"] = j.version;
+  if (j.incremental) {
+    out["incremental"] = true;
+    out["rows_already_embedded"] = j.rows_already_embedded;
+  }
   if (j.seconds > 0 && j.rows_done > 0) out["rows_per_second"] = static_cast<double>(j.rows_done) / j.seconds;
   if (j.state == JobState::kSucceeded) {
     out["phases"] = {
@@ -238,6 +242,10 @@ class SearchServiceImpl final : public SearchService {
     //    batches from queryd. Each row's position in that version is its stable row key: search
     //    joins results back to the source rows through it (dataset_version(source, version)).
     const DatasetManifest source = catalog_.Head(r.dataset);
+    // An append to the version the target was made from: only the new rows are embedded, and
+    // appended to the target (the rows already embedded keep their positions).
+    const std::optional<DatasetManifest> before = CheckTargetModel(r.target, r.model);
+    const uint64_t skip = before ? RowsAlreadyEmbedded(*before, source, r) : 0;
     KeyType key_type = KeyType::kNone;
     if (!r.key.empty()) {
       for (const auto& c : source.schema) {
@@ -273,6 +281,7 @@ class SearchServiceImpl final : public SearchService {
     }
     q.sql = fmt::format("SELECT {} AS r, CAST({} AS VARCHAR) AS t{} FROM {}", kRowPosition, SqlIdentifier(r.column),
                         key_sql, SourceVersionSql(r.dataset, source.version));
+    if (skip > 0) q.sql = fmt::format("SELECT * FROM ({}) WHERE r >= {}", q.sql, skip);
     q.format = queryd::ResultFormat::kArrow;
     q.timeout_ms = options_.query_timeout_ms;
     query_.Execute(q, sink);
@@ -280,8 +289,15 @@ class SearchServiceImpl final : public SearchService {
     const double read_seconds = Lap(phase);
     job.Update([&](JobStatus& s) {
       s.rows_total = texts.size();
+      s.rows_already_embedded = skip;
+      s.incremental = skip > 0;
       s.read_seconds = read_seconds;
     });
+    if (skip > 0 && texts.empty()) {
+      // The appended rows hold no text: the vectors stay as they are (still of the older version).
+      job.Update([&](JobStatus& s) { s.version = before->version; });
+      return;
+    }
     LH_USER_CHECK(!texts.empty(), "column {} of dataset {} has no non-null values to embed", r.column, r.dataset);
 
     // 2. Embed in batches; each vector goes into the Parquet writer as floats.
@@ -317,12 +333,14 @@ class SearchServiceImpl final : public SearchService {
     const std::string parquet = writer->Finish();
     const double embed_seconds = Lap(phase);
 
-    // 3. One atomic commit: a new dataset, or a replaced version of the same model's vectors.
+    // 3. One atomic commit: a new dataset, a replaced version of the same model's vectors, or the
+    //    new rows' vectors appended (incremental). A target changed meanwhile is a 409 (expected_version).
     auto existing = CheckTargetModel(r.target, model);
     ingest::IngestRequest in;
     in.dataset = r.target;
     in.op = existing ? catalogd::CommitOp::kReplace : catalogd::CommitOp::kCreate;
-    if (existing) in.expected_version = existing->version;
+    if (skip > 0) in.op = catalogd::CommitOp::kAppend;
+    if (existing) in.expected_version = skip > 0 ? before->version : existing->version;
     in.format = ingest::Format::kParquet;
     in.allow_schema_change = true;
     in.properties = {{kModel, model},
@@ -339,6 +357,43 @@ class SearchServiceImpl final : public SearchService {
       s.commit_seconds = commit_seconds;
       s.version = result.manifest.version;
     });
+  }
+
+  //! How many leading rows of `source` the vectors dataset `target` already holds: the row count
+  //! of the version it was made from, when `source` is that version plus appended objects (same
+  //! schema, same column, key and model); else 0 (everything is embedded again).
+  uint64_t RowsAlreadyEmbedded(const DatasetManifest& target, const DatasetManifest& source,
+                               const EmbedColumnRequest& r) {
+    auto prop = [&](const char* name) {
+      auto it = target.properties.find(name);
+      return it == target.properties.end() ? std::string() : it->second;
+    };
+    if (prop("embedding.source_dataset") != r.dataset || prop("embedding.source_column") != r.column ||
+        prop(kKeyColumn) != r.key || (!r.model.empty() && prop(kModel) != r.model)) {
+      return 0;
+    }
+    uint64_t embedded = 0;
+    try {
+      embedded = std::stoull(prop("embedding.source_version"));
+    } catch (const std::exception&) {
+      return 0;
+    }
+    if (embedded == 0 || embedded >= source.version) return 0;
+    DatasetManifest then;
+    try {
+      then = catalog_.Get(r.dataset, embedded);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;
+      return 0;
+    }
+    if (then.tombstone || then.schema_version != source.schema_version || !SameColumns(then.schema, source.schema) ||
+        !then.partition_by.empty() || !source.partition_by.empty() || then.objects.size() > source.objects.size()) {
+      return 0;
+    }
+    for (size_t i = 0; i < then.objects.size(); ++i) {
+      if (then.objects[i].ref.key != source.objects[i].ref.key) return 0;
+    }
+    return then.row_count();
   }
 
   catalogd::Catalog& catalog_;

@@ -306,6 +306,41 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
   ASSERT_EQ(s["results"].size(), 3u) << s.dump();
   EXPECT_EQ(s["results"][0]["values"]["id"], 3) << s.dump();
   for (const auto& x : s["results"]) EXPECT_EQ(x["values"]["body"], x["text"]) << s.dump();
+  // Incremental: the refresh embedded only the appended row, appended to the vectors.
+  DatasetManifest v = catalog_->Head("articles_body_emb");
+  EXPECT_EQ(v.operation, "append");
+  EXPECT_EQ(v.row_count(), 3u);
+  EXPECT_EQ(v.properties["embedding.source_version"], "2");
+
+  // Another append: the job embeds the one new row; a replaced source is embedded in full.
+  IngestNdjson("articles",
+               R"({"id":4,"title":"Sailing","body":"Trim the sails in a strong wind."})"
+               "\n",
+               catalogd::CommitOp::kAppend);
+  r = Call("POST", "/api/v1/datasets/articles/embeddings", {{"column", "body"}, {"wait", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json job = json::parse(r.body);
+  EXPECT_EQ(job["incremental"], true) << job.dump();
+  EXPECT_EQ(job["rows_already_embedded"], 3);
+  EXPECT_EQ(job["rows_done"], 1);
+  r = Call("POST", "/api/v1/search",
+           {{"dataset", "articles"}, {"column", "body"}, {"query", "boats and wind"}, {"k", 4}, {"mode", "vector"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  s = json::parse(r.body);
+  EXPECT_EQ(s["stale"], false);
+  ASSERT_EQ(s["results"].size(), 4u) << s.dump();
+  EXPECT_EQ(s["results"][0]["values"]["id"], 4) << s.dump();
+  for (const auto& x : s["results"]) EXPECT_EQ(x["values"]["body"], x["text"]) << s.dump();
+  IngestNdjson("articles",
+               R"({"id":5,"title":"Chess","body":"The knight moves in an L shape."})"
+               "\n",
+               catalogd::CommitOp::kReplace);
+  r = Call("POST", "/api/v1/datasets/articles/embeddings", {{"column", "body"}, {"wait", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  job = json::parse(r.body);
+  EXPECT_FALSE(job.contains("incremental")) << job.dump();
+  EXPECT_EQ(job["rows_done"], 1);
+  EXPECT_EQ(catalog_->Head("articles_body_emb").row_count(), 1u);
 }
 
 TEST_F(Semantic, TextVectorAndHybridModes) {

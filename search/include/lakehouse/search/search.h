@@ -97,6 +97,10 @@ struct JobStatus {
   EmbedColumnRequest request;  //!< with the target filled in
   uint64_t rows_total = 0;     //!< source rows, then the non-null texts once read
   uint64_t rows_done = 0;      //!< texts embedded so far
+  //! Incremental: the source is the embedded version plus appended rows; only those are embedded
+  //! (and appended to the target); this many leading rows were embedded before.
+  bool incremental = false;
+  uint64_t rows_already_embedded = 0;
   std::string model;
   int dim = 0;
   uint64_t version = 0;                                            //!< the committed version of the target (succeeded)
