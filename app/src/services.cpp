@@ -214,7 +214,7 @@ class Services final : public RunningServices {
     // The fts and vss extensions setup fetches (scripts/setup.d/65-search.sh), beside the AI home.
     const std::string home = config_.ai_home.empty() ? FindAiHome() : config_.ai_home;
     if (!home.empty()) search_options.extension_dir = home + "/search/.deps/duckdb_ext";
-    search_ = search::MakeSearchService(*catalog_, *ingest_, *query_, *ai_, search_options);
+    search_ = search::MakeSearchService(*catalog_, *ingest_, *query_, *ai_, *store_, search_options);
     ai_start_thread_ = std::thread([this] {
       try {
         supervisor_->Start();

@@ -19,8 +19,10 @@
 #include "lakehouse/search/search.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/io.h"
+#include "lakehouse/shared/logging.h"
 #include "lakehouse/shared/sql.h"
 #include "lakehouse/shared/types.h"
+#include "lakehouse/storaged/object_store.h"
 #include "vector_writer.h"
 
 namespace lakehouse::search {
@@ -134,11 +136,12 @@ json Fuse(const json& vector_hits, const json& text_hits, int n);
 class SearchServiceImpl final : public SearchService {
  public:
   SearchServiceImpl(catalogd::Catalog& catalog, ingest::Ingestor& ingest, queryd::QueryEngine& query,
-                    aibridge::AiBridge& ai, const SearchOptions& options)
+                    aibridge::AiBridge& ai, storaged::ObjectStore& store, const SearchOptions& options)
       : catalog_(catalog),
         ingest_(ingest),
         query_(query),
         ai_(ai),
+        store_(store),
         options_(options),
         db_(options.temp_dir, options.memory_limit, 1),
         indexes_(db_, IndexOptions{options.extension_dir, options.hnsw_min_rows, options.max_indexes}),
@@ -146,11 +149,35 @@ class SearchServiceImpl final : public SearchService {
                                  std::chrono::milliseconds(options.finished_job_ttl_ms), options.max_finished_jobs,
                                  "emb-"}) {}
 
+  ~SearchServiceImpl() override { stopping_ = true; }  // jobs_ then cancels the jobs; their records stay
+
   JobStatus StartEmbedding(const EmbedColumnRequest& request) override {
     JobStatus initial;
     initial.request = request;
     initial.rows_total = Validate(initial.request).row_count();
-    return jobs_.Submit(std::move(initial), [this](JobHandle& job) { Run(job); });
+    return SubmitDurable(std::move(initial));
+  }
+
+  //! Queues again every job a previous server on this store recorded and never finished.
+  void ResumeJobs() {
+    for (const auto& info : store_.ListAll(catalogd::kSearchJobPrefix)) {
+      JobStatus initial;
+      try {
+        const json record = json::parse(store_.GetBytes(info.key));
+        initial.id = record.at("id").get<std::string>();
+        const json& q = record.at("request");
+        initial.request = {q.at("dataset"), q.at("column"), q.value("model", ""), q.value("key", ""),
+                           q.value("target", "")};
+        initial.rows_total = Validate(initial.request).row_count();
+        const std::string id = initial.id;
+        SubmitDurable(std::move(initial));
+        log::Info("embedding job resumed", {{"id", id}, {"key", info.key}});
+      } catch (const std::exception& e) {
+        // Its dataset is gone, or the record is damaged: it cannot run again.
+        log::Warn("embedding job not resumed", {{"key", info.key}, {"error", e.what()}});
+        store_.Delete(info.key);
+      }
+    }
   }
 
   JobStatus Job(const std::string& id) const override { return jobs_.Get(id); }
@@ -396,10 +423,44 @@ class SearchServiceImpl final : public SearchService {
     return then.row_count();
   }
 
+  //! Records the job in the store, then queues it; the record goes when the job ends, unless the
+  //! server is stopping (then the next start resumes it).
+  JobStatus SubmitDurable(JobStatus initial) {
+    std::string id = initial.id.empty() ? "emb-" + RandomHexId().substr(0, 12) : initial.id;
+    initial.id = id;
+    const std::string key = catalogd::SearchJobKey(id);
+    const EmbedColumnRequest& q = initial.request;
+    store_.PutBytes(
+        key,
+        json{{"id", id},
+             {"request",
+              {{"dataset", q.dataset}, {"column", q.column}, {"model", q.model}, {"key", q.key}, {"target", q.target}}}}
+            .dump());
+    try {
+      return jobs_.Submit(std::move(initial), [this, key](JobHandle& job) {
+        try {
+          Run(job);
+        } catch (const Error& e) {
+          if (!(stopping_ && e.code() == ErrorCode::kCancelled)) store_.Delete(key);
+          throw;
+        } catch (...) {
+          store_.Delete(key);
+          throw;
+        }
+        store_.Delete(key);
+      });
+    } catch (...) {
+      store_.Delete(key);
+      throw;
+    }
+  }
+
   catalogd::Catalog& catalog_;
   ingest::Ingestor& ingest_;
   queryd::QueryEngine& query_;
   aibridge::AiBridge& ai_;
+  storaged::ObjectStore& store_;
+  std::atomic<bool> stopping_{false};
   SearchOptions options_;
   SearchDb db_;
   IndexSet indexes_;
@@ -741,8 +802,10 @@ void SearchServiceImpl::JoinSourceRows(const std::string& source, uint64_t versi
 
 std::unique_ptr<SearchService> MakeSearchService(catalogd::Catalog& catalog, ingest::Ingestor& ingest,
                                                  queryd::QueryEngine& query, aibridge::AiBridge& ai,
-                                                 const SearchOptions& options) {
-  return std::make_unique<SearchServiceImpl>(catalog, ingest, query, ai, options);
+                                                 storaged::ObjectStore& store, const SearchOptions& options) {
+  auto service = std::make_unique<SearchServiceImpl>(catalog, ingest, query, ai, store, options);
+  service->ResumeJobs();
+  return service;
 }
 
 }  // namespace lakehouse::search

@@ -63,7 +63,7 @@ class Semantic : public ::testing::Test {
     so.temp_dir = (root_ / "tmp" / "search").string();
     so.extension_dir = LAKEHOUSE_SOURCE_DIR "/search/.deps/duckdb_ext";  // scripts/setup.d/65-search.sh
     so.hnsw_min_rows = 200;  // the 300-row corpus below gets an HNSW index, the small ones do not
-    search_ = MakeSearchService(*catalog_, *ingest_, *query_, *ai_, so).release();
+    search_ = MakeSearchService(*catalog_, *ingest_, *query_, *ai_, *store_, so).release();
 
     gateway::Services services;
     services.store = store_;
@@ -437,9 +437,39 @@ TEST_F(Semantic, JobsAreListedAndCancelled) {
   json job = WaitJob(id);
   EXPECT_EQ(job["state"], "cancelled") << job.dump();
   EXPECT_LT(job["rows_done"].get<int>(), 3000);
-  EXPECT_THROW(catalog_->Head("many_t_emb"), Error);               // nothing committed
-  EXPECT_EQ(Call("DELETE", "/api/v1/ai/jobs/" + id).status, 409);  // already finished
+  EXPECT_THROW(catalog_->Head("many_t_emb"), Error);                 // nothing committed
+  EXPECT_TRUE(store_->ListAll(catalogd::kSearchJobPrefix).empty());  // a cancelled job is not resumed
+  EXPECT_EQ(Call("DELETE", "/api/v1/ai/jobs/" + id).status, 409);    // already finished
   EXPECT_EQ(Call("DELETE", "/api/v1/ai/jobs/emb-999").status, 404);
+}
+
+TEST_F(Semantic, AnUnfinishedJobIsResumedByTheNextServer) {
+  std::string ndjson;
+  for (int i = 0; i < 1500; ++i) ndjson += json{{"t", fmt::format("entry {} of the ship's log", i)}}.dump() + "\n";
+  IngestNdjson("logbook", ndjson);
+  SearchOptions so;
+  so.temp_dir = (root_ / "tmp" / "search-durable").string();
+  auto first = MakeSearchService(*catalog_, *ingest_, *query_, *ai_, *store_, so);
+  const std::string id = first->StartEmbedding({"logbook", "t", "", "", ""}).id;
+  for (int i = 0; i < 600 && first->Job(id).rows_done == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_GT(first->Job(id).rows_done, 0u);
+  EXPECT_EQ(store_->ListAll(catalogd::kSearchJobPrefix).size(), 1u);
+  first.reset();  // the server stops while the job runs: nothing is committed, its record stays
+  EXPECT_THROW(catalog_->Head("logbook_t_emb"), Error);
+  ASSERT_EQ(store_->ListAll(catalogd::kSearchJobPrefix).size(), 1u);
+  EXPECT_EQ(store_->ListAll(catalogd::kSearchJobPrefix)[0].key, catalogd::SearchJobKey(id));
+
+  auto second = MakeSearchService(*catalog_, *ingest_, *query_, *ai_, *store_, so);  // resumes it, same id
+  JobStatus job = second->Job(id);
+  for (int i = 0; i < 1200 && !IsFinished(job.state); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    job = second->Job(id);
+  }
+  EXPECT_EQ(job.state, JobState::kSucceeded) << ToJson(job).dump();
+  EXPECT_EQ(job.rows_done, 1500u);
+  EXPECT_EQ(catalog_->Head("logbook_t_emb").row_count(), 1500u);
+  EXPECT_TRUE(store_->ListAll(catalogd::kSearchJobPrefix).empty());  // the record goes with the job
 }
 
 TEST_F(Semantic, FailedJobLeavesNothingRegistered) {

@@ -15,7 +15,10 @@
 // embedded, so a failed job leaves nothing half-registered.
 //
 // Jobs run on a fixed pool of threads from a bounded queue; finished jobs are kept for a bounded
-// time (and count) so their status can be read, then forgotten. Jobs live in this process only.
+// time (and count) so their status can be read, then forgotten. A queued or running job is recorded
+// in object storage (catalogd::SearchJobKey) until it ends: a job the server stopped (shutdown,
+// crash) is queued again, under the same id, when the next search service starts on that store;
+// with the incremental rule it embeds what is still missing.
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
@@ -35,6 +38,9 @@ class QueryEngine;
 }
 namespace lakehouse::aibridge {
 class AiBridge;
+}
+namespace lakehouse::storaged {
+class ObjectStore;
 }
 
 namespace lakehouse::search {
@@ -138,9 +144,10 @@ class SearchService {
   virtual nlohmann::json Search(const SearchRequest& request) = 0;
 };
 
-//! All four services must outlive the search service.
+//! All five services must outlive the search service. Resumes the unfinished jobs recorded in
+//! `store` (under catalogd::kSearchJobPrefix).
 std::unique_ptr<SearchService> MakeSearchService(catalogd::Catalog& catalog, ingest::Ingestor& ingest,
                                                  queryd::QueryEngine& query, aibridge::AiBridge& ai,
-                                                 const SearchOptions& options = {});
+                                                 storaged::ObjectStore& store, const SearchOptions& options = {});
 
 }  // namespace lakehouse::search
