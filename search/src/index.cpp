@@ -90,10 +90,11 @@ json Index::Vector(std::span<const float> query, int k) const {
     Fail(ErrorCode::kInternal, "a query vector of {} values does not fit FLOAT[{}]", query.size(), dim_);
   }
   const std::string q = VectorLiteral(query, dim_);
-  // ORDER BY array_cosine_distance ... LIMIT k is what the HNSW index answers (when there is one).
+  // ORDER BY array_cosine_distance(...) LIMIT k with no other sort key is the shape the HNSW index
+  // answers (when there is one); a tie-breaker column would make it a full scan.
   return Query(
       fmt::format("SELECT row, {}text, array_cosine_similarity(embedding, {}) AS score FROM {} "
-                  "ORDER BY array_cosine_distance(embedding, {}), row LIMIT {}",
+                  "ORDER BY array_cosine_distance(embedding, {}) LIMIT {}",
                   key_type_ == KeyType::kNone ? "" : "key, ", q, table_, q, k));
 }
 
@@ -147,7 +148,8 @@ std::shared_ptr<const Index> IndexSet::Get(const std::string& dataset, uint64_t 
                               SqlLiteral(table)));
   if (hnsw) {
     Exec(con.get(),
-         fmt::format("CREATE INDEX {}_hnsw ON {} USING HNSW (embedding) WITH (metric = 'cosine')", table, table));
+         fmt::format("CREATE INDEX {}_hnsw ON {} USING HNSW (embedding) WITH (metric = 'cosine', ef_search = {})",
+                     table, table, options_.hnsw_ef_search));
   }
   index->build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // Versions of the same dataset are replaced; the least recently used goes when the set is full.
