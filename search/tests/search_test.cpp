@@ -470,6 +470,25 @@ TEST_F(Semantic, AnUnfinishedJobIsResumedByTheNextServer) {
   EXPECT_EQ(job.rows_done, 1500u);
   EXPECT_EQ(catalog_->Head("logbook_t_emb").row_count(), 1500u);
   EXPECT_TRUE(store_->ListAll(catalogd::kSearchJobPrefix).empty());  // the record goes with the job
+
+  // This service has no extension folder: vector search is brute force through queryd, the
+  // default mode runs the vector stage alone and says why, text asked for is a 503 naming it.
+  SearchRequest q;
+  q.dataset = "logbook";
+  q.query = "entry 7";
+  json s = second->Search(q);
+  EXPECT_EQ(s["mode"], "vector") << s.dump();
+  EXPECT_EQ(s["stages"], json::array({"vector"}));
+  EXPECT_EQ(s["index"]["kind"], "none");
+  EXPECT_NE(s["index"]["reason"].get<std::string>().find("extension_dir"), std::string::npos) << s.dump();
+  q.mode = "text";
+  try {
+    second->Search(q);
+    ADD_FAILURE() << "text search without the fts extension answered";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    EXPECT_NE(std::string(e.what()).find("full-text index"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(Semantic, FailedJobLeavesNothingRegistered) {
