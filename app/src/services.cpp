@@ -213,7 +213,10 @@ class Services final : public RunningServices {
     search_options.temp_dir = config_.temp_dir() + "/search";
     search_options.memory_limit = config_.query_memory_limit;
     search_options.query_timeout_ms = config_.query_max_timeout_ms;  // reading a column to embed: the longest allowed
-    search_ = search::MakeSearchService(*catalog_, *ingest_, *query_, *ai_, search_options);
+    // The fts and vss extensions setup fetches (scripts/setup.d/65-search.sh), beside the AI home.
+    const std::string home = config_.ai_home.empty() ? FindAiHome() : config_.ai_home;
+    if (!home.empty()) search_options.extension_dir = home + "/search/.deps/duckdb_ext";
+    search_ = search::MakeSearchService(*catalog_, *ingest_, *query_, *ai_, *store_, search_options);
     ai_start_thread_ = std::thread([this] {
       try {
         supervisor_->Start();

@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
 
     search::SearchOptions so;
     so.temp_dir = (root / "tmp").string();
-    auto search = search::MakeSearchService(*catalog, *ingestor, *query, *ai, so);
+    auto search = search::MakeSearchService(*catalog, *ingestor, *query, *ai, *store, so);
     gateway::Services services{store.get(), catalog.get(), ingestor.get(), query.get(), ai.get(), search.get()};
     gateway::ServerOptions options;
     options.port = 0;

@@ -20,6 +20,8 @@ std::string ManifestKey(const std::string& dataset, uint64_t version) {
   return fmt::format("{}{}/{:020}{}", kCatalogPrefix, dataset, version, kManifestSuffix);
 }
 
+std::string SearchJobKey(const std::string& job_id) { return fmt::format("{}{}.json", kSearchJobPrefix, job_id); }
+
 std::string ManifestPrefix(const std::string& dataset) { return fmt::format("{}{}/", kCatalogPrefix, dataset); }
 
 std::string NewDataKey(const std::string& dataset) {

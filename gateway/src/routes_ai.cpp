@@ -151,6 +151,7 @@ void RunSearch(const Services& services, Request& req, Response& res) {
   r.dataset = StringField(body, "dataset", true);
   r.query = StringField(body, "query", true);
   r.column = StringField(body, "column", false);
+  r.mode = StringField(body, "mode", false);
   if (body.contains("k")) {
     LH_USER_CHECK(body["k"].is_number_integer(), "\"k\" must be an integer");
     r.k = body["k"].get<int>();
@@ -158,6 +159,17 @@ void RunSearch(const Services& services, Request& req, Response& res) {
   if (body.contains("rerank")) {
     LH_USER_CHECK(body["rerank"].is_boolean(), "\"rerank\" must be true or false");
     r.rerank = body["rerank"].get<bool>();
+  }
+  if (body.contains("refresh")) {
+    LH_USER_CHECK(body["refresh"].is_boolean(), "\"refresh\" must be true or false");
+    r.refresh = body["refresh"].get<bool>();
+  }
+  if (body.contains("columns") && !body["columns"].is_null()) {
+    LH_USER_CHECK(body["columns"].is_array(), "\"columns\" must be an array of column names");
+    for (const auto& c : body["columns"]) {
+      LH_USER_CHECK(c.is_string(), "\"columns\" must contain only column names (strings)");
+      r.columns.push_back(c.get<std::string>());
+    }
   }
   res.Json(200, search.Search(r));
 }

@@ -25,28 +25,9 @@ if [ ! -f "$DEPS/venv/.stamp-$sum" ]; then
 fi
 
 # ---- DuckDB extensions (iceberg needs avro loaded first) ------------------------------------
-EXT_VERSION=1.4.4.20260205
-declare -A EXT_SHA256=(
-  [iceberg]=edd0d3676c4c4b46beef9217b27c09ad531224ac5b11d706ed63bb1be1f7fb97
-  [avro]=3956c822a89db87524c4fd06b207495eb7cbd1592abf7ab29a5fce88baaa828e
-)
-mkdir -p "$DEPS/duckdb_ext"
-for ext in avro iceberg; do
-  stamp="$DEPS/duckdb_ext/.$ext-${EXT_SHA256[$ext]}"
-  [ -f "$stamp" ] && [ -f "$DEPS/duckdb_ext/$ext.duckdb_extension" ] && continue
-  log "fetching duckdb-ext-$ext==$EXT_VERSION"
-  tmp=$(mktemp -d)
-  "$DEPS/venv/bin/python" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
-    "duckdb-ext-$ext==$EXT_VERSION" -d "$tmp"
-  wheel=$(ls "$tmp"/*.whl)
-  echo "${EXT_SHA256[$ext]}  $wheel" | sha256sum -c --quiet -
-  "$DEPS/venv/bin/python" -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
-n = [m for m in z.namelist() if m.endswith('/$ext.duckdb_extension')][0]; \
-open(sys.argv[2], 'wb').write(z.read(n))" "$wheel" "$DEPS/duckdb_ext/$ext.duckdb_extension"
-  rm -rf "$tmp"
-  rm -f "$DEPS/duckdb_ext/.$ext-"*
-  touch "$stamp"
-done
+"$ROOT/scripts/duckdb-ext.sh" "$DEPS/venv/bin/python" "$DEPS/duckdb_ext" 1.4.4.20260205 \
+  avro=3956c822a89db87524c4fd06b207495eb7cbd1592abf7ab29a5fce88baaa828e \
+  iceberg=edd0d3676c4c4b46beef9217b27c09ad531224ac5b11d706ed63bb1be1f7fb97
 
 # ---- Spark 4.0 + the Iceberg runtime and AWS bundle (Maven Central, sha256-pinned) ----------
 spark_sum=$(sha256sum "$ROOT/iceberg/tests/requirements-spark.txt" | cut -c1-16)

@@ -31,7 +31,11 @@ JobStatus JobRegistry::Submit(JobStatus initial, Work work) {
   }
   auto entry = std::make_shared<Entry>();
   entry->status = std::move(initial);
-  entry->status.id = options_.id_prefix + std::to_string(++next_id_);
+  if (entry->status.id.empty()) {
+    entry->status.id = options_.id_prefix + std::to_string(++next_id_);
+  } else if (jobs_.contains(entry->status.id)) {
+    Fail(ErrorCode::kConflict, "job {} exists already", entry->status.id);
+  }
   entry->status.state = JobState::kQueued;
   jobs_[entry->status.id] = entry;
   order_.push_back(entry->status.id);

@@ -62,7 +62,8 @@ class JobRegistry {
   JobRegistry(const JobRegistry&) = delete;
   JobRegistry& operator=(const JobRegistry&) = delete;
 
-  //! Queues `work` with `initial` as its first status (the id and state are set here). Throws
+  //! Queues `work` with `initial` as its first status (the state is set here, and the id unless
+  //! `initial` names one: a resumed job keeps its id; kConflict when it is taken). Throws
   //! Error(kTooManyRequests) when max_queued jobs already wait for a thread.
   JobStatus Submit(JobStatus initial, Work work);
   //! Throws Error(kNotFound) for an unknown or forgotten id.

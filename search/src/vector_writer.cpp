@@ -11,7 +11,6 @@
 #include "lakehouse/shared/types.h"
 
 namespace lakehouse::search {
-namespace {
 
 void Exec(duckdb_connection con, const std::string& sql) {
   duckdb_result result;
@@ -22,8 +21,6 @@ void Exec(duckdb_connection con, const std::string& sql) {
   }
   duckdb_destroy_result(&result);
 }
-
-}  // namespace
 
 SearchDb::SearchDb(const std::string& temp_dir, const std::string& memory_limit, int threads) : temp_dir_(temp_dir) {
   std::filesystem::create_directories(temp_dir_);
@@ -114,7 +111,7 @@ class VectorWriter::Impl {
     if (chunk_ != nullptr) duckdb_destroy_data_chunk(&chunk_);
     if (appender_ != nullptr) duckdb_appender_destroy(&appender_);
     try {
-      Exec(con_, "DROP TABLE IF EXISTS " + table_);
+      if (!kept_) Exec(con_, "DROP TABLE IF EXISTS " + table_);
     } catch (const Error&) {
       // the connection is closed below either way; the in-memory table goes with the process
     }
@@ -149,18 +146,28 @@ class VectorWriter::Impl {
   }
 
   std::string Finish() {
-    Flush();
-    if (duckdb_appender_close(appender_) != DuckDBSuccess) {
-      Fail(ErrorCode::kInternal, "search's DuckDB appender failed: {}", AppenderError());
-    }
+    Close();
     Exec(con_, fmt::format("COPY {} TO {} (FORMAT parquet, COMPRESSION zstd)", table_, SqlLiteral(path_)));
     return path_;
+  }
+
+  std::string Keep() {
+    Close();
+    kept_ = true;
+    return table_;
   }
 
  private:
   std::string AppenderError() const {
     const char* e = appender_ != nullptr ? duckdb_appender_error(appender_) : nullptr;
     return e != nullptr ? e : "unknown error";
+  }
+
+  void Close() {
+    Flush();
+    if (duckdb_appender_close(appender_) != DuckDBSuccess) {
+      Fail(ErrorCode::kInternal, "search's DuckDB appender failed: {}", AppenderError());
+    }
   }
 
   void Flush() {
@@ -181,6 +188,7 @@ class VectorWriter::Impl {
   duckdb_data_chunk chunk_ = nullptr;
   idx_t capacity_ = 0;
   idx_t size_ = 0;
+  bool kept_ = false;
 };
 
 VectorWriter::VectorWriter(SearchDb& db, KeyType key_type, int dim)
@@ -193,5 +201,20 @@ void VectorWriter::Add(int64_t row, const KeyValue* key, std::string_view text, 
 }
 
 std::string VectorWriter::Finish() { return impl_->Finish(); }
+std::string VectorWriter::Keep() { return impl_->Keep(); }
+
+void SearchDb::Load(const std::string& extension_path) {
+  duckdb_connection con = nullptr;
+  if (duckdb_connect(static_cast<duckdb_database>(db_), &con) != DuckDBSuccess) {
+    Fail(ErrorCode::kInternal, "cannot connect to search's DuckDB");
+  }
+  try {
+    Exec(con, "LOAD " + SqlLiteral(extension_path));
+  } catch (...) {
+    duckdb_disconnect(&con);
+    throw;
+  }
+  duckdb_disconnect(&con);
+}
 
 }  // namespace lakehouse::search

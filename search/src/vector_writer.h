@@ -2,6 +2,8 @@
 // Writes the rows of a vectors dataset as typed values into a Parquet file for ingest: rows go
 // through DuckDB's appender as data chunks (integers, strings, FLOAT[dim] arrays copied as floats),
 // then one COPY writes zstd Parquet. No row is ever printed as text and parsed back.
+#include <duckdb.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,12 +24,17 @@ class SearchDb {
   void* handle() const { return db_; }  //!< the duckdb_database
   //! The memory limit this DuckDB enforces, as DuckDB reports it (e.g. "59.6 MiB").
   std::string MemoryLimit() const;
+  //! Loads a DuckDB extension from its file (before any query uses it; never from user SQL).
+  void Load(const std::string& extension_path);
   const std::string& temp_dir() const { return temp_dir_; }
 
  private:
   void* db_ = nullptr;
   std::string temp_dir_;
 };
+
+//! Runs one statement on a connection of search's DuckDB; Error(kInternal) with DuckDB's message.
+void Exec(duckdb_connection con, const std::string& sql);
 
 enum class KeyType { kNone, kInt, kString };
 
@@ -49,6 +56,9 @@ class VectorWriter {
   void Add(int64_t row, const KeyValue* key, std::string_view text, std::span<const float> embedding);
   //! Writes the Parquet file and returns its path (valid until the writer is destroyed).
   std::string Finish();
+  //! Ends appending and hands the table over to the caller (who drops it); returns its name.
+  //! The writer then neither writes Parquet nor drops the table.
+  std::string Keep();
   uint64_t rows() const { return rows_; }
 
  private:

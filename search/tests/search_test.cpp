@@ -60,7 +60,9 @@ class Semantic : public ::testing::Test {
     ai_ = aibridge::MakeAiBridge(ac).release();
     SearchOptions so;
     so.temp_dir = (root_ / "tmp" / "search").string();
-    search_ = MakeSearchService(*catalog_, *ingest_, *query_, *ai_, so).release();
+    so.extension_dir = LAKEHOUSE_SOURCE_DIR "/search/.deps/duckdb_ext";  // scripts/setup.d/65-search.sh
+    so.hnsw_min_rows = 200;  // the 300-row corpus below gets an HNSW index, the small ones do not
+    search_ = MakeSearchService(*catalog_, *ingest_, *query_, *ai_, *store_, so).release();
 
     gateway::Services services;
     services.store = store_;
@@ -169,16 +171,21 @@ TEST_F(Semantic, EmbedColumnThenSearchFindsTheRelevantRowFirst) {
   EXPECT_EQ(types["row"], "BIGINT");
   EXPECT_EQ(types["key"], "BIGINT");
   EXPECT_EQ(types["text"], "VARCHAR");
-  EXPECT_EQ(types["embedding"], "FLOAT[]");
+  EXPECT_EQ(types["embedding"], "FLOAT[]");  // Parquet has no fixed-size list: search reads FLOAT[384]
 
   r = Call("POST", "/api/v1/search",
-           {{"dataset", "notes_body_emb"}, {"query", "file formats for analytics"}, {"k", 3}});
+           {{"dataset", "notes_body_emb"}, {"query", "file formats for analytics"}, {"k", 3}, {"mode", "vector"}});
   ASSERT_EQ(r.status, 200) << r.body;
   json s = json::parse(r.body);
   ASSERT_EQ(s["results"].size(), 3u);
   EXPECT_EQ(s["results"][0]["key"], 102) << s.dump();
   EXPECT_EQ(s["results"][0]["row"], 2);
   EXPECT_GT(s["results"][0]["score"].get<double>(), s["results"][1]["score"].get<double>());
+  EXPECT_EQ(s["dim"], 384);
+  EXPECT_EQ(s["results"][0]["scores"]["vector"], s["results"][0]["score"]);
+  // Each result carries its source row, joined back through its position in the embedded version.
+  EXPECT_EQ(s["results"][0]["values"], json({{"id", 102}, {"body", s["results"][0]["text"]}})) << s.dump();
+  for (const auto& x : s["results"]) EXPECT_EQ(x["values"]["id"], x["key"]) << s.dump();
 
   r = Call("POST", "/api/v1/search",
            {{"dataset", "notes_body_emb"}, {"query", "a pet resting at home"}, {"k", 2}, {"rerank", true}});
@@ -187,6 +194,9 @@ TEST_F(Semantic, EmbedColumnThenSearchFindsTheRelevantRowFirst) {
   EXPECT_TRUE(s["reranked"].get<bool>());
   EXPECT_EQ(s["results"][0]["key"], 101) << s.dump();
   EXPECT_TRUE(s["results"][0].contains("rerank_score"));
+  EXPECT_EQ(s["results"][0]["scores"]["rerank"], s["results"][0]["rerank_score"]);
+  EXPECT_TRUE(s["results"][0]["scores"].contains("vector"));
+  EXPECT_EQ(s["results"][0]["values"]["id"], 101) << s.dump();
 
   // Same model again: a new version of the same dataset (wait=true runs it in the request).
   r = Call("POST", "/api/v1/datasets/notes/embeddings", {{"column", "body"}, {"key", "id"}, {"wait", true}});
@@ -237,7 +247,8 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
   EXPECT_EQ(s["dataset"], "articles_body_emb");
   EXPECT_EQ(s["source_dataset"], "articles");
   EXPECT_EQ(s["stale"], false);
-  EXPECT_EQ(s["stages"], json::array({"vector"}));
+  EXPECT_EQ(s["mode"], "hybrid");  // the default
+  EXPECT_EQ(s["stages"], json::array({"vector", "text", "fusion"}));
   EXPECT_EQ(s["results"][0]["row"], 1) << s.dump();
 
   // Two embedded columns: the request must say which; then each is found.
@@ -250,7 +261,7 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
   ASSERT_EQ(r.status, 200) << r.body;
   s = json::parse(r.body);
   EXPECT_EQ(s["dataset"], "articles_title_emb");
-  EXPECT_EQ(s["stages"], json::array({"vector", "rerank"}));
+  EXPECT_EQ(s["stages"], json::array({"vector", "text", "fusion", "rerank"}));
   EXPECT_EQ(s["results"][0]["row"], 0) << s.dump();
 
   // The source changes: the vectors are flagged stale.
@@ -264,6 +275,145 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
   EXPECT_EQ(s["stale"], true) << s.dump();
   EXPECT_EQ(s["embedded_version"], 1);
   EXPECT_EQ(s["source_version"], 2);
+  // Searched as of the embedded version: the new row is not there, the rows are those of version 1.
+  for (const auto& x : s["results"]) EXPECT_NE(x["values"]["id"], 3) << s.dump();
+
+  // Only the columns asked for; an unknown one is a 400 naming the columns there are.
+  r = Call("POST", "/api/v1/search",
+           {{"dataset", "articles"}, {"column", "body"}, {"query", "parser"}, {"k", 1}, {"columns", {"title"}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  s = json::parse(r.body);
+  EXPECT_EQ(s["results"][0]["values"], json({{"title", "Compilers"}})) << s.dump();
+  r = Call("POST", "/api/v1/search",
+           {{"dataset", "articles"}, {"column", "body"}, {"query", "parser"}, {"columns", {"nope"}}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(
+      json::parse(r.body)["error"]["message"].get<std::string>().find(R"(no column "nope" (columns: id, title, body))"),
+      std::string::npos)
+      << r.body;
+
+  // refresh: the source is re-embedded first (its version now has two objects); the new row is
+  // found and every row joins back to the source row its vector was made from.
+  r = Call(
+      "POST", "/api/v1/search",
+      {{"dataset", "articles"}, {"column", "body"}, {"query", "roses in the garden"}, {"k", 3}, {"refresh", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  s = json::parse(r.body);
+  EXPECT_EQ(s["stale"], false) << s.dump();
+  EXPECT_EQ(s["refreshed"], true) << s.dump();
+  EXPECT_EQ(s["embedded_version"], 2);
+  ASSERT_EQ(s["results"].size(), 3u) << s.dump();
+  EXPECT_EQ(s["results"][0]["values"]["id"], 3) << s.dump();
+  for (const auto& x : s["results"]) EXPECT_EQ(x["values"]["body"], x["text"]) << s.dump();
+  // Incremental: the refresh embedded only the appended row, appended to the vectors.
+  DatasetManifest v = catalog_->Head("articles_body_emb");
+  EXPECT_EQ(v.operation, "append");
+  EXPECT_EQ(v.row_count(), 3u);
+  EXPECT_EQ(v.properties["embedding.source_version"], "2");
+
+  // Another append: the job embeds the one new row; a replaced source is embedded in full.
+  IngestNdjson("articles",
+               R"({"id":4,"title":"Sailing","body":"Trim the sails in a strong wind."})"
+               "\n",
+               catalogd::CommitOp::kAppend);
+  r = Call("POST", "/api/v1/datasets/articles/embeddings", {{"column", "body"}, {"wait", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json job = json::parse(r.body);
+  EXPECT_EQ(job["incremental"], true) << job.dump();
+  EXPECT_EQ(job["rows_already_embedded"], 3);
+  EXPECT_EQ(job["rows_done"], 1);
+  r = Call("POST", "/api/v1/search",
+           {{"dataset", "articles"}, {"column", "body"}, {"query", "boats and wind"}, {"k", 4}, {"mode", "vector"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  s = json::parse(r.body);
+  EXPECT_EQ(s["stale"], false);
+  ASSERT_EQ(s["results"].size(), 4u) << s.dump();
+  EXPECT_EQ(s["results"][0]["values"]["id"], 4) << s.dump();
+  for (const auto& x : s["results"]) EXPECT_EQ(x["values"]["body"], x["text"]) << s.dump();
+  IngestNdjson("articles",
+               R"({"id":5,"title":"Chess","body":"The knight moves in an L shape."})"
+               "\n",
+               catalogd::CommitOp::kReplace);
+  r = Call("POST", "/api/v1/datasets/articles/embeddings", {{"column", "body"}, {"wait", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  job = json::parse(r.body);
+  EXPECT_FALSE(job.contains("incremental")) << job.dump();
+  EXPECT_EQ(job["rows_done"], 1);
+  EXPECT_EQ(catalog_->Head("articles_body_emb").row_count(), 1u);
+}
+
+TEST_F(Semantic, TextVectorAndHybridModes) {
+  ASSERT_EQ(Call("POST", "/api/v1/datasets/notes/embeddings",
+                 {{"column", "body"}, {"key", "id"}, {"target", "notes_modes"}, {"wait", true}})
+                .status,
+            200);
+  // text: BM25 over the embedded text (stemmed: "containers" matches "container"); only rows
+  // holding a query term are ranked.
+  auto r = Call("POST", "/api/v1/search", {{"dataset", "notes_modes"}, {"query", "container"}, {"mode", "text"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json s = json::parse(r.body);
+  EXPECT_EQ(s["stages"], json::array({"text"}));
+  EXPECT_EQ(s["index"]["kind"], "brute_force");  // 6 rows: below hnsw_min_rows
+  ASSERT_EQ(s["results"].size(), 1u) << s.dump();
+  EXPECT_EQ(s["results"][0]["key"], 105);
+  EXPECT_GT(s["results"][0]["scores"]["text"].get<double>(), 0);
+  EXPECT_EQ(s["results"][0]["values"]["id"], 105);
+
+  // hybrid: both rankings fused by reciprocal rank; each result keeps the scores it got.
+  r = Call("POST", "/api/v1/search", {{"dataset", "notes_modes"}, {"query", "bread recipe"}, {"k", 3}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  s = json::parse(r.body);
+  EXPECT_EQ(s["mode"], "hybrid");
+  EXPECT_EQ(s["stages"], json::array({"vector", "text", "fusion"}));
+  ASSERT_EQ(s["results"].size(), 3u);
+  const json& top = s["results"][0];
+  EXPECT_EQ(top["key"], 103) << s.dump();
+  EXPECT_TRUE(top["scores"].contains("vector") && top["scores"].contains("text")) << s.dump();
+  EXPECT_DOUBLE_EQ(top["score"].get<double>(), 2.0 / 61);  // first in both rankings
+  EXPECT_EQ(top["scores"]["rrf"], top["score"]);
+  EXPECT_LT(s["results"][1]["score"].get<double>(), top["score"].get<double>());
+
+  r = Call("POST", "/api/v1/search", {{"dataset", "notes_modes"}, {"query", "x"}, {"mode", "fuzzy"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("hybrid"), std::string::npos) << r.body;
+}
+
+TEST_F(Semantic, HnswIndexAnswersAsBruteForceDoes) {
+  // 300 distinct sentences: above hnsw_min_rows, so vector search goes through the HNSW index.
+  static const char* kTopics[] = {"weather",   "cooking",   "football", "databases", "music",
+                                  "gardening", "astronomy", "finance",  "travel",    "medicine"};
+  std::string ndjson;
+  for (int i = 0; i < 300; ++i) {
+    ndjson += json{{"id", i}, {"t", fmt::format("note {} about {} and {}", i, kTopics[i % 10], kTopics[(i / 10) % 10])}}
+                  .dump() +
+              "\n";
+  }
+  IngestNdjson("corpus", ndjson);
+  ASSERT_EQ(Call("POST", "/api/v1/datasets/corpus/embeddings", {{"column", "t"}, {"wait", true}}).status, 200);
+  const std::string query = "stars and planets in the night sky";
+  auto r = Call("POST", "/api/v1/search", {{"dataset", "corpus"}, {"query", query}, {"k", 5}, {"mode", "vector"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json s = json::parse(r.body);
+  EXPECT_EQ(s["index"]["kind"], "hnsw") << s.dump();
+  EXPECT_EQ(s["index"]["rows"], 300);
+  ASSERT_EQ(s["results"].size(), 5u);
+  // The exact answer, brute force through queryd.
+  aibridge::Embeddings q = ai_->Embed({query});
+  std::string vec;
+  for (int i = 0; i < q.dim; ++i) vec += fmt::format("{}{}", i ? "," : "", q.values[i]);
+  r = Call("POST", "/api/v1/query",
+           {{"sql", fmt::format("SELECT row FROM corpus_t_emb ORDER BY array_cosine_similarity(CAST(embedding AS "
+                                "FLOAT[384]), [{}]::FLOAT[384]) DESC LIMIT 5",
+                                vec)},
+            {"format", "ndjson"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::vector<int64_t> exact, got;
+  for (size_t p = 0, nl; (nl = r.body.find('\n', p)) != std::string::npos; p = nl + 1) {
+    exact.push_back(json::parse(r.body.substr(p, nl - p))["row"].get<int64_t>());
+  }
+  for (const auto& x : s["results"]) got.push_back(x["row"].get<int64_t>());
+  EXPECT_EQ(got, exact) << s.dump();
+  EXPECT_NE(s["results"][0]["values"]["t"].get<std::string>().find("astronomy"), std::string::npos) << s.dump();
 }
 
 TEST_F(Semantic, JobsAreListedAndCancelled) {
@@ -286,9 +436,58 @@ TEST_F(Semantic, JobsAreListedAndCancelled) {
   json job = WaitJob(id);
   EXPECT_EQ(job["state"], "cancelled") << job.dump();
   EXPECT_LT(job["rows_done"].get<int>(), 3000);
-  EXPECT_THROW(catalog_->Head("many_t_emb"), Error);               // nothing committed
-  EXPECT_EQ(Call("DELETE", "/api/v1/ai/jobs/" + id).status, 409);  // already finished
+  EXPECT_THROW(catalog_->Head("many_t_emb"), Error);                 // nothing committed
+  EXPECT_TRUE(store_->ListAll(catalogd::kSearchJobPrefix).empty());  // a cancelled job is not resumed
+  EXPECT_EQ(Call("DELETE", "/api/v1/ai/jobs/" + id).status, 409);    // already finished
   EXPECT_EQ(Call("DELETE", "/api/v1/ai/jobs/emb-999").status, 404);
+}
+
+TEST_F(Semantic, AnUnfinishedJobIsResumedByTheNextServer) {
+  std::string ndjson;
+  for (int i = 0; i < 1500; ++i) ndjson += json{{"t", fmt::format("entry {} of the ship's log", i)}}.dump() + "\n";
+  IngestNdjson("logbook", ndjson);
+  SearchOptions so;
+  so.temp_dir = (root_ / "tmp" / "search-durable").string();
+  auto first = MakeSearchService(*catalog_, *ingest_, *query_, *ai_, *store_, so);
+  const std::string id = first->StartEmbedding({"logbook", "t", "", "", ""}).id;
+  for (int i = 0; i < 600 && first->Job(id).rows_done == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_GT(first->Job(id).rows_done, 0u);
+  EXPECT_EQ(store_->ListAll(catalogd::kSearchJobPrefix).size(), 1u);
+  first.reset();  // the server stops while the job runs: nothing is committed, its record stays
+  EXPECT_THROW(catalog_->Head("logbook_t_emb"), Error);
+  ASSERT_EQ(store_->ListAll(catalogd::kSearchJobPrefix).size(), 1u);
+  EXPECT_EQ(store_->ListAll(catalogd::kSearchJobPrefix)[0].key, catalogd::SearchJobKey(id));
+
+  auto second = MakeSearchService(*catalog_, *ingest_, *query_, *ai_, *store_, so);  // resumes it, same id
+  JobStatus job = second->Job(id);
+  for (int i = 0; i < 1200 && !IsFinished(job.state); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    job = second->Job(id);
+  }
+  EXPECT_EQ(job.state, JobState::kSucceeded) << ToJson(job).dump();
+  EXPECT_EQ(job.rows_done, 1500u);
+  EXPECT_EQ(catalog_->Head("logbook_t_emb").row_count(), 1500u);
+  EXPECT_TRUE(store_->ListAll(catalogd::kSearchJobPrefix).empty());  // the record goes with the job
+
+  // This service has no extension folder: vector search is brute force through queryd, the
+  // default mode runs the vector stage alone and says why, text asked for is a 503 naming it.
+  SearchRequest q;
+  q.dataset = "logbook";
+  q.query = "entry 7";
+  json s = second->Search(q);
+  EXPECT_EQ(s["mode"], "vector") << s.dump();
+  EXPECT_EQ(s["stages"], json::array({"vector"}));
+  EXPECT_EQ(s["index"]["kind"], "none");
+  EXPECT_NE(s["index"]["reason"].get<std::string>().find("extension_dir"), std::string::npos) << s.dump();
+  q.mode = "text";
+  try {
+    second->Search(q);
+    ADD_FAILURE() << "text search without the fts extension answered";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    EXPECT_NE(std::string(e.what()).find("full-text index"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(Semantic, FailedJobLeavesNothingRegistered) {

@@ -21,6 +21,8 @@
 //   _iceberg/<dataset>/metadata/<version>.metadata.json   table metadata at that version (20 digits)
 //   _iceberg/<dataset>/metadata/snap-<version>.avro       manifest list of that snapshot
 //   _iceberg/<dataset>/metadata/<version>-m<n>.avro       manifests written by that version
+//   _jobs/search/<job id>.json                      an embedding job's request and state (search/;
+//                                                   unfinished ones are resumed on start)
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,7 +42,10 @@ inline constexpr std::string_view kDataPrefix = "data/";
 inline constexpr std::string_view kStagingPrefix = "_staging/";
 inline constexpr std::string_view kSnapshotKey = "_catalog/_snapshot.json";
 
+inline constexpr std::string_view kSearchJobPrefix = "_jobs/search/";
+
 std::string ManifestKey(const std::string& dataset, uint64_t version);
+std::string SearchJobKey(const std::string& job_id);  //!< _jobs/search/<job id>.json
 std::string ManifestPrefix(const std::string& dataset);
 std::string NewDataKey(const std::string& dataset);          //!< data/<dataset>/<random>.parquet
 std::string IcebergTablePrefix(const std::string& dataset);  //!< _iceberg/<dataset>/

@@ -5,15 +5,20 @@
 // The only AI code that depends on catalogd, ingest and queryd; aibridge is only its model client.
 //
 // The vectors dataset ("<dataset>_<column>_emb" unless a target is named) has the columns
-//   row BIGINT (the row's position in the source version), [key (the source's key column)],
-//   text VARCHAR, embedding FLOAT[] (every vector has embedding.dim values)
+//   row BIGINT (the row's position in the embedded source version: the stable row key results are
+//   joined back to the source through), [key (the source's key column)], text VARCHAR,
+//   embedding FLOAT[] (Parquet has no fixed-size list; every vector has embedding.dim values and
+//   search reads them as FLOAT[embedding.dim])
 // and its manifest properties record embedding.model, embedding.dim, embedding.source_dataset,
 // embedding.source_column and embedding.source_version. A target made with one model is never
 // extended or replaced with vectors of another (409). Nothing is committed until every row is
 // embedded, so a failed job leaves nothing half-registered.
 //
 // Jobs run on a fixed pool of threads from a bounded queue; finished jobs are kept for a bounded
-// time (and count) so their status can be read, then forgotten. Jobs live in this process only.
+// time (and count) so their status can be read, then forgotten. A queued or running job is recorded
+// in object storage (catalogd::SearchJobKey) until it ends: a job the server stopped (shutdown,
+// crash) is queued again, under the same id, when the next search service starts on that store;
+// with the incremental rule it embeds what is still missing.
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
@@ -34,6 +39,9 @@ class QueryEngine;
 namespace lakehouse::aibridge {
 class AiBridge;
 }
+namespace lakehouse::storaged {
+class ObjectStore;
+}
 
 namespace lakehouse::search {
 
@@ -51,7 +59,15 @@ struct SearchRequest {
   std::string column;  //!< with a source dataset: which embedded column (needed when several are)
   std::string query;
   int k = 10;
+  //! "vector" (cosine over the embeddings), "text" (BM25 over the embedded text), or "hybrid"
+  //! (both, fused by reciprocal rank); empty: hybrid, or vector alone without the text index.
+  std::string mode;
   bool rerank = false;  //!< rerank the top candidates with AiBridge::Rerank
+  //! Source columns each result carries in "values" (empty: all of them).
+  std::vector<std::string> columns;
+  //! When the source changed since it was embedded: re-embed it first (an embedding job run in
+  //! the request) instead of searching as of the embedded version.
+  bool refresh = false;
 };
 
 struct SearchOptions {
@@ -68,6 +84,11 @@ struct SearchOptions {
   //! The process's DuckDB budget (query.memory_limit); search's own DuckDB (it holds only vectors
   //! being written) takes 1/16 of it (shared/memory_budget.h, docs/adr/0011-duckdb-memory.md).
   std::string memory_limit = "1GB";
+  //! Holds fts.duckdb_extension and vss.duckdb_extension (scripts/setup.d/65-search.sh); empty or
+  //! missing: no indexes (vector search is brute force through queryd; text and hybrid are 503).
+  std::string extension_dir;
+  uint64_t hnsw_min_rows = 10000;  //!< vectors datasets below this are searched brute force
+  size_t max_indexes = 16;         //!< indexed vectors datasets kept at once (least recently used go)
 };
 
 enum class JobState { kQueued, kRunning, kSucceeded, kFailed, kCancelled };
@@ -84,6 +105,10 @@ struct JobStatus {
   EmbedColumnRequest request;  //!< with the target filled in
   uint64_t rows_total = 0;     //!< source rows, then the non-null texts once read
   uint64_t rows_done = 0;      //!< texts embedded so far
+  //! Incremental: the source is the embedded version plus appended rows; only those are embedded
+  //! (and appended to the target); this many leading rows were embedded before.
+  bool incremental = false;
+  uint64_t rows_already_embedded = 0;
   std::string model;
   int dim = 0;
   uint64_t version = 0;                                            //!< the committed version of the target (succeeded)
@@ -113,16 +138,20 @@ class SearchService {
   //! Runs an embedding job in the calling thread; returns the final status (throws on failure).
   virtual JobStatus RunEmbedding(const EmbedColumnRequest& request) = 0;
 
-  //! {"dataset","model","query","stages":["vector"[,"rerank"]],"reranked","source_dataset",
-  //!  "embedded_version","source_version","stale","results":[{"row","text","score"[,"key"][,"rerank_score"]}]}
+  //! {"dataset","model","dim","query","stages":["vector"[,"rerank"]],"reranked","source_dataset",
+  //!  "embedded_version","source_version","stale"[,"refreshed"],
+  //!  "results":[{"row","text","score","scores":{"vector"[,"rerank"]}[,"key"][,"rerank_score"],"values":{...}}]}
+  //! "values" is the source row (as of the embedded version) the vector was made from, joined
+  //! back through its position in that version.
   virtual nlohmann::json Search(const SearchRequest& request) = 0;
   //! The memory limit search's DuckDB enforces, as DuckDB reports it (e.g. "59.6 MiB").
   virtual std::string MemoryLimit() const = 0;
 };
 
-//! All four services must outlive the search service.
+//! All five services must outlive the search service. Resumes the unfinished jobs recorded in
+//! `store` (under catalogd::kSearchJobPrefix).
 std::unique_ptr<SearchService> MakeSearchService(catalogd::Catalog& catalog, ingest::Ingestor& ingest,
                                                  queryd::QueryEngine& query, aibridge::AiBridge& ai,
-                                                 const SearchOptions& options = {});
+                                                 storaged::ObjectStore& store, const SearchOptions& options = {});
 
 }  // namespace lakehouse::search

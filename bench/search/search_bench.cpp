@@ -1,0 +1,105 @@
+// Vector search latency: the HNSW index (DuckDB vss) against brute force over the same N random
+// 384-d vectors, in search's own DuckDB through the search service's Index class (the SQL the
+// service runs). Prints index build times, p50/p99 per-query latency of both, the ratio, and the
+// recall@10 of HNSW against the exact (brute force) answer. Bounded: N and the query count are
+// arguments; everything is in memory under a temporary folder.
+//   search_bench [N=200000] [QUERIES=100] [DIM=384] [MEMORY_LIMIT=6GB] [EF_SEARCH=200]
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "index.h"
+#include "vector_writer.h"
+
+namespace {
+
+using lakehouse::search::Index;
+using lakehouse::search::IndexOptions;
+using lakehouse::search::IndexSet;
+using lakehouse::search::KeyType;
+using lakehouse::search::SearchDb;
+using lakehouse::search::VectorWriter;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const uint64_t n = argc > 1 ? std::stoull(argv[1]) : 200000;
+  const int queries = argc > 2 ? std::stoi(argv[2]) : 100;
+  const int dim = argc > 3 ? std::stoi(argv[3]) : 384;
+  const std::string memory = argc > 4 ? argv[4] : "6GB";
+  const int ef = argc > 5 ? std::stoi(argv[5]) : IndexOptions{}.hnsw_ef_search;
+  constexpr int kK = 10;
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("lakehouse-search-bench-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) < 0) load[0] = -1;
+  fmt::print(
+      "search bench: {} random {}-d vectors, {} queries, k={}, ef_search={}, load average {:.2f} {:.2f} {:.2f}\n", n,
+      dim, queries, kK, ef, load[0], load[1], load[2]);
+  {
+    SearchDb db(dir.string(), memory, 2);
+    std::mt19937 rng(42);
+    std::normal_distribution<float> normal;
+    std::vector<std::vector<float>> vectors(n, std::vector<float>(static_cast<size_t>(dim)));
+    for (auto& v : vectors) {
+      for (auto& x : v) x = normal(rng);
+    }
+    auto fill = [&](VectorWriter& w) {
+      for (uint64_t i = 0; i < n; ++i) w.Add(static_cast<int64_t>(i), nullptr, "", vectors[i]);
+    };
+    const std::string ext = LAKEHOUSE_SOURCE_DIR "/search/.deps/duckdb_ext";
+    IndexSet brute_set(db, IndexOptions{ext, n + 1, 4, ef});
+    IndexSet hnsw_set(db, IndexOptions{ext, 0, 4, ef});
+    if (!brute_set.available()) {
+      fmt::print(stderr, "{}\n", brute_set.unavailable_reason());
+      return 1;
+    }
+    auto brute = brute_set.Get("brute", 1, KeyType::kNone, dim, fill);
+    auto hnsw = hnsw_set.Get("hnsw", 1, KeyType::kNone, dim, fill);
+    vectors.clear();
+    vectors.shrink_to_fit();
+    fmt::print("build: table + BM25 {:.1f} s (brute force); table + BM25 + HNSW {:.1f} s (HNSW index {:.1f} s)\n",
+               brute->build_seconds, hnsw->build_seconds, hnsw->build_seconds - brute->build_seconds);
+    std::vector<double> t_brute, t_hnsw;
+    double recall = 0;
+    for (int q = 0; q < queries; ++q) {
+      std::vector<float> query(static_cast<size_t>(dim));
+      for (auto& x : query) x = normal(rng);
+      auto start = Clock::now();
+      auto exact = brute->Vector(query, kK);
+      t_brute.push_back(Seconds(start) * 1000);
+      start = Clock::now();
+      auto approx = hnsw->Vector(query, kK);
+      t_hnsw.push_back(Seconds(start) * 1000);
+      std::set<int64_t> truth;
+      for (const auto& x : exact) truth.insert(x["row"].get<int64_t>());
+      int hit = 0;
+      for (const auto& x : approx) hit += truth.count(x["row"].get<int64_t>()) ? 1 : 0;
+      recall += static_cast<double>(hit) / kK;
+    }
+    recall /= queries;
+    const double b50 = Percentile(t_brute, 0.5), b99 = Percentile(t_brute, 0.99);
+    const double h50 = Percentile(t_hnsw, 0.5), h99 = Percentile(t_hnsw, 0.99);
+    fmt::print("brute force: p50 {:.1f} ms, p99 {:.1f} ms\n", b50, b99);
+    fmt::print("HNSW:        p50 {:.1f} ms, p99 {:.1f} ms (p50 {:.1f}x faster than brute force)\n", h50, h99,
+               b50 / h50);
+    fmt::print("recall@10 of HNSW against brute force: {:.3f} (target >= 0.95); p50 target <= 20 ms\n", recall);
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}

@@ -1,0 +1,75 @@
+#pragma once
+// The search indexes: per version of a vectors dataset, a table in search's own DuckDB holding
+// (row, [key], text, embedding FLOAT[dim]) with a BM25 full-text index over `text` (DuckDB fts)
+// and, from `hnsw_min_rows` rows on, an HNSW index over `embedding` (DuckDB vss, cosine); below
+// that, vector search is brute force over the table. Built on first use after a start (or after
+// a new version), kept while the version is current, dropped when the set is full (oldest first).
+// The fts and vss extensions are loaded from their files (`extension_dir`), never downloaded.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+
+#include "vector_writer.h"
+
+namespace lakehouse::search {
+
+struct IndexOptions {
+  std::string extension_dir;       //!< holds fts.duckdb_extension and vss.duckdb_extension; empty: none
+  uint64_t hnsw_min_rows = 10000;  //!< smaller tables are searched brute force
+  size_t max_indexes = 16;         //!< versions kept at once (the least recently used goes first)
+  int hnsw_ef_search = 200;        //!< HNSW candidates per query (vss's default of 64 loses recall)
+};
+
+//! One version of one vectors dataset, indexed.
+class Index {
+ public:
+  Index(SearchDb& db, std::string table, KeyType key_type, int dim, uint64_t rows, bool hnsw);
+  ~Index();  //!< drops the table and its indexes
+  Index(const Index&) = delete;
+  Index& operator=(const Index&) = delete;
+
+  //! The `k` rows most similar (cosine) to `query`: [{"row"[,"key"],"text","score"}], best first.
+  nlohmann::json Vector(std::span<const float> query, int k) const;
+  //! The `k` rows of best BM25 score for `query` (rows without a query term are left out).
+  nlohmann::json Text(const std::string& query, int k) const;
+  bool hnsw() const { return hnsw_; }
+  uint64_t rows() const { return rows_; }
+  double build_seconds = 0;
+
+ private:
+  nlohmann::json Query(const std::string& sql) const;
+  SearchDb& db_;
+  std::string table_;
+  KeyType key_type_;
+  int dim_;
+  uint64_t rows_;
+  bool hnsw_;
+};
+
+class IndexSet {
+ public:
+  IndexSet(SearchDb& db, IndexOptions options);
+  //! Whether the fts and vss extensions loaded (text search needs fts); the reason when not.
+  bool available() const { return available_; }
+  const std::string& unavailable_reason() const { return reason_; }
+
+  //! The index of version `version` of `dataset`; built on first use from the rows `fill` adds.
+  std::shared_ptr<const Index> Get(const std::string& dataset, uint64_t version, KeyType key_type, int dim,
+                                   const std::function<void(VectorWriter&)>& fill);
+
+ private:
+  SearchDb& db_;
+  IndexOptions options_;
+  bool available_ = false;
+  std::string reason_;
+  std::mutex mu_;                                                            //!< one build at a time; guards the list
+  std::list<std::pair<std::string, std::shared_ptr<const Index>>> indexes_;  //!< most recently used first
+};
+
+}  // namespace lakehouse::search
