@@ -3,7 +3,6 @@ key, a wrong key, a revoked key, an expired key, a reader writing, a key for `a`
 through SQL tricks, header injection, very long keys, a cross-site text/plain POST, DNS
 rebinding. Each gets the right 401/403/400 and nothing changes. Plus the first-start admin key,
 the CLI, a restart and a second process over the same storage, and --auth off's refusal."""
-import http.client
 import json
 import os
 import stat
@@ -85,16 +84,13 @@ def test_no_wrong_malformed_and_long_keys_get_401_and_change_nothing(lake):
         err = json.loads(body)["error"]
         assert err["code"] == "unauthenticated" and err["request_id"] == hdrs["X-Request-Id"]
         assert secret.encode() not in body
-    # Header injection: a CR/LF in the key never reaches a handler (the HTTP parser refuses it).
-    conn = http.client.HTTPConnection("127.0.0.1", lake.port, timeout=10)
-    conn.putrequest("DELETE", "/api/v1/datasets/a")
-    conn.putheader("X-API-Key", "lh_x\r\nAuthorization: Bearer " + lake.admin)
-    with pytest.raises(ValueError):  # the client library itself refuses to send it ...
-        conn.endheaders()
-    conn.close()
-    with socket_request(lake.port, b"DELETE /api/v1/datasets/a HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                        b"X-API-Key: lh_x\rAuthorization: Bearer " + lake.admin.encode() + b"\r\n\r\n") as reply:
-        assert reply.split(b" ")[1] in (b"400", b"401")  # ... and the server too, when sent raw
+    # Header injection: a bare CR, or a NUL, inside the key never reaches a handler as a second header.
+    for raw in (b"X-API-Key: lh_x\rAuthorization: Bearer " + lake.admin.encode(),
+                b"Authorization: Bearer " + lake.admin.encode() + b"\x00x",
+                b"Authorization: Bearer lh_x\r Authorization: Bearer " + lake.admin.encode()):
+        with socket_request(lake.port, b"DELETE /api/v1/datasets/a HTTP/1.1\r\nHost: 127.0.0.1\r\n" + raw +
+                            b"\r\nConnection: close\r\n\r\n") as reply:
+            assert reply.split(b" ")[1] in (b"400", b"401"), reply[:200]
     assert datasets(lake, lake.admin) == before
     assert lake.request("GET", "/health")[0] == 200
 
