@@ -30,10 +30,10 @@ wait_up "$ON"; wait_up "$OFF"
 KEY=$(cat "$tmp/on/admin.key")
 
 # The events dataset (same columns as bench/query's), made by the server's own SQL and uploaded as CSV.
-curl -sf -o "$tmp/events.csv" -H 'Content-Type: application/json' -d "$(jq -nc --arg n "$ROWS" '{format: "csv", sql:
-  ("SELECT i AS id, (i * 7919) % 100000 / 100.0 AS amount, 'c' || (i % 20) AS category, (i % 100) AS qty, "
-   + "(i % 997) / 10.0 AS price, TIMESTAMP '\''2024-01-01'\'' + INTERVAL (i) SECOND AS ts FROM range(" + $n + ") t(i)")}')" \
-  "http://127.0.0.1:$OFF/api/v1/query"
+GEN_SQL="SELECT i AS id, (i * 7919) % 100000 / 100.0 AS amount, 'c' || (i % 20) AS category, (i % 100) AS qty,
+  (i % 997) / 10.0 AS price, TIMESTAMP '2024-01-01' + INTERVAL (i) SECOND AS ts FROM range($ROWS) t(i)"
+curl -sf -o "$tmp/events.csv" -H 'Content-Type: application/json' \
+  -d "$(jq -nc --arg sql "$GEN_SQL" '{format: "csv", sql: $sql}')" "http://127.0.0.1:$OFF/api/v1/query"
 for p in "$ON" "$OFF"; do
   code=$(curl -s -o "$tmp/up.json" -w '%{http_code}' -H "Authorization: Bearer $KEY" -H 'Content-Type: text/csv' \
     --data-binary "@$tmp/events.csv" "http://127.0.0.1:$p/api/v1/datasets/events")
