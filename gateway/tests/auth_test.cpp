@@ -163,7 +163,8 @@ TEST_F(AuthTest, RolesGrantsExpiryAndScrapeToken) {
   Start();
   auto admin = keys_.Create(Role::kAdmin, {}, std::nullopt);
   auto reader = keys_.Create(Role::kReader, {"sales"}, std::nullopt);
-  auto expiring = keys_.Create(Role::kAdmin, {}, NowMs() + 300);
+  const int64_t expires_ms = NowMs() + 3000;  // generous: the first check below must come before it
+  auto expiring = keys_.Create(Role::kAdmin, {}, expires_ms);
 
   // Admin API: an admin creates a key; a reader may not.
   auto r = Send("POST", "/api/v1/keys", Bearer(admin.token), R"({"role":"writer","datasets":"web_*"})");
@@ -195,7 +196,7 @@ TEST_F(AuthTest, RolesGrantsExpiryAndScrapeToken) {
 
   // Expiry and revocation: 401 saying so, with the invalid_token challenge.
   EXPECT_EQ(Send("GET", "/api/v1/whoami", Bearer(expiring.token)).status, 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  while (NowMs() <= expires_ms + 10) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   r = Send("GET", "/api/v1/whoami", Bearer(expiring.token));
   EXPECT_EQ(r.status, 401);
   EXPECT_NE(r.body.find("expired"), std::string::npos);

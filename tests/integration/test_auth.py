@@ -184,7 +184,7 @@ def test_reader_of_a_cannot_reach_b_through_sql(lake):
 
 
 def test_revoked_and_expired_keys(lake, tmp_path):
-    short = create_key(lake, lake.admin, role="reader", datasets="a", expires_in="2s")
+    short = create_key(lake, lake.admin, role="reader", datasets="a", expires_in="3s")
     revoked = create_key(lake, lake.admin, role="reader", datasets="a")
     assert query(lake, short["key"], "SELECT 1")[0] == 200
     # Revoked through the CLI (LAKEHOUSE_URL / LAKEHOUSE_API_KEY).
@@ -193,7 +193,7 @@ def test_revoked_and_expired_keys(lake, tmp_path):
     assert r.returncode == 0, r.stderr
     status, body = query(lake, revoked["key"], "SELECT 1")
     assert status == 401 and "revoked" in body["error"]["message"]
-    time.sleep(2.2)
+    time.sleep(3.2)
     status, body = query(lake, short["key"], "SELECT 1")
     assert status == 401 and "expired" in body["error"]["message"]
     listed = {k["id"]: k["status"] for k in lake.json("GET", "/api/v1/keys", headers=bearer(lake.admin))[1]["keys"]}
