@@ -17,7 +17,7 @@ trap cleanup EXIT
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL="http://127.0.0.1:$PORT"
 start() {
-  "$WORK/lakehouse" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --ai false --log-level warn \
+  "$WORK/lakehouse" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --ai false --auth off --log-level warn \
     >>"$WORK/server.log" 2>&1 &
   PID=$!
   for _ in $(seq 1 300); do curl -sf -m 2 -o /dev/null "$URL/health" && return 0; sleep 0.05; done

@@ -57,7 +57,7 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
 serve() {
   local name=$1 logname=$2; shift 2
   local port; port=$(free_port)
-  "$LH" serve --listen "127.0.0.1:$port" --data-dir "$WORK/$name" --ai false --query-threads 2 \
+  "$LH" serve --listen "127.0.0.1:$port" --data-dir "$WORK/$name" --ai false --auth off --query-threads 2 \
     --query-memory-limit 1GB --query-max-timeout-ms 600000 "$@" >"$WORK/$logname.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")

@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$WORK/lakehouse" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --ai false --query-threads 2 \
+"$WORK/lakehouse" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --ai false --auth off --query-threads 2 \
   --query-memory-limit 1GB --max-memory "$MAX_MEMORY" --log-level warn >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 300); do curl -sf -m 5 -o /dev/null "http://127.0.0.1:$PORT/health" && break; sleep 0.1; done

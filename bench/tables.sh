@@ -20,7 +20,7 @@ port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); pri
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-timeout 900 "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" --ai false --query-threads 2 \
+timeout 900 "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" --ai false --auth off --query-threads 2 \
   >"$tmp/server.log" 2>&1 &
 pid=$!
 timeout 900 "$PY" - "$port" "$ROWS" "$REPEAT" "$tmp" <<'PYEOF'

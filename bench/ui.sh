@@ -39,7 +39,7 @@ trap cleanup EXIT
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$port
-"$WORK/lakehouse" serve --listen "127.0.0.1:$port" --data-dir "$WORK/data" --ai false --query-threads 2 \
+"$WORK/lakehouse" serve --listen "127.0.0.1:$port" --data-dir "$WORK/data" --ai false --auth off --query-threads 2 \
   --ui-dir "$ROOT/ui/dist" >"$WORK/server.log" 2>&1 &
 PID=$!
 for _ in $(seq 100); do curl -fs "$URL/health" >/dev/null && break; sleep 0.1; done

@@ -142,6 +142,21 @@ const std::vector<Setting>& Settings() {
       {"iceberg.enabled", "LAKEHOUSE_ICEBERG", "iceberg",
        "write Iceberg metadata for every commit and serve the Iceberg REST catalog at /iceberg (true/false)",
        BOOL(iceberg_enabled, "iceberg.enabled")},
+      {"auth.enabled", "LAKEHOUSE_AUTH", "auth",
+       "require API keys (true/false); off is refused unless the server listens on a loopback address",
+       BOOL(auth_enabled, "auth.enabled")},
+      {"auth.scrape_token", "LAKEHOUSE_SCRAPE_TOKEN", "scrape-token",
+       "a token /ready and /metrics accept besides API keys (for monitoring)", STR(scrape_token), true},
+      {"auth.allowed_hosts", "LAKEHOUSE_ALLOWED_HOSTS", "allowed-hosts",
+       "comma-separated Host names served besides localhost, 127.0.0.1, ::1, the listen host and public_url's host "
+       "(* for any)",
+       STR(allowed_hosts)},
+      {"auth.allowed_origins", "LAKEHOUSE_ALLOWED_ORIGINS", "allowed-origins",
+       "comma-separated origins (https://app.example.com) allowed to call the API from a browser (CORS)",
+       STR(allowed_origins)},
+      {"auth.refresh_ms", "LAKEHOUSE_AUTH_REFRESH_MS", "auth-refresh-ms",
+       "how often API keys are re-read from storage: a key revoked by another process stops working within this",
+       INT(auth_refresh_ms, "auth.refresh_ms")},
       {"log.level", "LAKEHOUSE_LOG_LEVEL", "log-level", "debug | info | warn | error", STR(log_level)},
   };
   return settings;
@@ -193,6 +208,13 @@ void Validate(const Config& c) {
   ParseBytes("limits.max_memory", c.max_memory);
   ParseBytes("limits.max_spill_per_query", c.max_spill_per_query);
   ParseBytes("limits.max_spill_total", c.max_spill_total);
+  if (!c.auth_enabled && !c.listens_on_loopback()) {
+    Fail(ErrorCode::kInvalidArgument,
+         "auth.enabled = false is refused when listening on {} (not a loopback address): anyone who can reach the "
+         "port could read and delete every dataset. Keep auth on, or listen on 127.0.0.1",
+         c.listen);
+  }
+  if (c.auth_refresh_ms < 100) Fail(ErrorCode::kInvalidArgument, "auth.refresh_ms must be at least 100");
   if (c.query_streaming_buffer_bytes < 1) {
     Fail(ErrorCode::kInvalidArgument, "query.streaming_buffer_bytes must be positive, got {}",
          c.query_streaming_buffer_bytes);
@@ -233,6 +255,12 @@ uint64_t ParseBytes(const std::string& key, const std::string& value) {
     if (pos > 0 && number >= 0 && unit == name) return static_cast<uint64_t>(number * factor);
   }
   Fail(ErrorCode::kInvalidArgument, "setting {}: '{}' is not a size (e.g. 512MB, 2GB, 1GiB)", key, value);
+}
+
+bool Config::listens_on_loopback() const {
+  std::string host = listen_host();
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
 }
 
 std::string Config::objects_dir() const { return data_dir + "/objects"; }

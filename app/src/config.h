@@ -64,6 +64,12 @@ struct Config {
   int64_t ai_timeout_ms = 60000;
   // [iceberg]
   bool iceberg_enabled = true;  //!< Iceberg metadata per commit + the REST catalog at /iceberg
+  // [auth] (docs/api/auth.md)
+  bool auth_enabled = true;        //!< API keys on every route but /health and the UI's files
+  std::string scrape_token;        //!< also accepted by /ready and /metrics
+  std::string allowed_hosts;       //!< Host names served besides loopback, the listen host, public_url's host
+  std::string allowed_origins;     //!< cross-origin (CORS) origins allowed besides the server's own
+  int64_t auth_refresh_ms = 5000;  //!< keys are re-read from storage this often (revocation bound)
   // [log]
   std::string log_level = "info";
 
@@ -73,6 +79,7 @@ struct Config {
   uint16_t listen_port() const;
   std::string objects_dir() const;  //!< <data_dir>/objects: the local object store's root
   std::string temp_dir() const;     //!< <data_dir>/tmp
+  bool listens_on_loopback() const;
 };
 
 //! "2GB", "512MiB", "1000000" -> bytes (KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024,

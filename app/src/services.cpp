@@ -31,6 +31,18 @@ namespace {
 constexpr int64_t kGarbageMinAgeMs = int64_t{15} * 60 * 1000;
 constexpr auto kGarbageInterval = std::chrono::minutes(10);
 
+//! Writes `text` to `path` readable by the owner only (0600), atomically (temp file + rename).
+void WritePrivateFile(const std::filesystem::path& path, const std::string& text) {
+  const auto tmp = path.string() + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);  // never readable by others
+  if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) || ::fsync(fd) != 0) {
+    if (fd >= 0) ::close(fd);
+    Fail(ErrorCode::kInternal, "cannot write {}: {}", tmp, std::strerror(errno));
+  }
+  ::close(fd);
+  std::filesystem::rename(tmp, path);
+}
+
 //! The configured presign secret, or one generated on first start and kept in the data directory
 //! (mode 0600) so presigned URLs stay valid across restarts.
 std::string PresignSecret(const Config& config) {
@@ -42,16 +54,32 @@ std::string PresignSecret(const Config& config) {
     if (key.size() >= 32) return key;
   }
   std::string key = RandomHexId() + RandomHexId();
-  const auto tmp = path.string() + ".tmp";
-  const std::string line = key + "\n";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);  // never readable by others
-  if (fd < 0 || ::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()) || ::fsync(fd) != 0) {
-    if (fd >= 0) ::close(fd);
-    Fail(ErrorCode::kInternal, "cannot write {}: {}", tmp, std::strerror(errno));
-  }
-  ::close(fd);
-  std::filesystem::rename(tmp, path);
+  WritePrivateFile(path, key + "\n");
   return key;
+}
+
+//! Comma-separated list -> items, blanks trimmed.
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= text.size()) {
+    size_t j = text.find(',', i);
+    if (j == std::string::npos) j = text.size();
+    std::string item = text.substr(i, j - i);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(item);
+    i = j + 1;
+  }
+  return out;
+}
+
+//! The host of "http://host:port/path" (or of "host:port").
+std::string UrlHost(std::string url) {
+  if (auto scheme = url.find("://"); scheme != std::string::npos) url = url.substr(scheme + 3);
+  url = url.substr(0, url.find('/'));
+  if (url.starts_with('[')) return url.substr(0, url.find(']') + 1);
+  return url.substr(0, url.rfind(':'));
 }
 
 std::unique_ptr<storaged::ObjectStore> MakeStore(const Config& config) {
@@ -107,6 +135,7 @@ class Services final : public RunningServices {
     std::filesystem::create_directories(query_config.temp_dir);
     query_ = queryd::MakeQueryEngine(*catalog_, *store_, query_config);
 
+    StartAuth();
     StartIceberg();
     if (config.ai_enabled) StartAi();
     gc_thread_ = std::thread([this] { CollectGarbageLoop(); });
@@ -129,6 +158,14 @@ class Services final : public RunningServices {
     s.max_concurrent_queries = config_.max_concurrent_queries;
     s.max_queued_queries = config_.max_queued_queries;
     s.max_queue_wait_ms = config_.max_queue_wait_ms;
+    s.auth.enabled = config_.auth_enabled;
+    s.auth.keys = keys_.get();
+    s.auth.scrape_token = config_.scrape_token;
+    s.auth.allowed_hosts = SplitList(config_.allowed_hosts);
+    const std::string listen_host = config_.listen_host();
+    if (listen_host != "0.0.0.0" && listen_host != "[::]") s.auth.allowed_hosts.push_back(listen_host);
+    if (!config_.public_url.empty()) s.auth.allowed_hosts.push_back(UrlHost(config_.public_url));
+    s.auth.allowed_origins = SplitList(config_.allowed_origins);
     return s;
   }
 
@@ -171,6 +208,23 @@ class Services final : public RunningServices {
   }
 
  private:
+  //! API keys live in object storage (the KeyStore re-reads them every auth.refresh_ms). On the
+  //! first start with auth on and no key at all, an admin key is made, logged once and written to
+  //! <data_dir>/admin.key (0600), so `export LAKEHOUSE_API_KEY=$(cat data/admin.key)` works.
+  void StartAuth() {
+    if (!config_.auth_enabled) {
+      log::Warn("auth is off (auth.enabled = false): every route is open to anyone who can reach the port");
+      return;
+    }
+    keys_ = std::make_unique<gateway::KeyStore>(*store_, std::chrono::milliseconds(config_.auth_refresh_ms));
+    if (!keys_->List().empty()) return;
+    auto created = keys_->Create(gateway::Role::kAdmin, {}, std::nullopt, "first admin key (created at first start)");
+    const auto path = std::filesystem::path(config_.data_dir) / "admin.key";
+    WritePrivateFile(path, created.token + "\n");
+    log::Warn("created the first admin API key; it is shown once here and kept in the admin.key file (mode 0600)",
+              {{"key_id", created.info.id}, {"key", created.token}, {"file", path.string()}});
+  }
+
   //! Iceberg metadata follows every commit (written after our manifest wins); on start, metadata
   //! that is missing or behind (a crash between the two writes) is regenerated in the background.
   void StartIceberg() {
@@ -252,6 +306,7 @@ class Services final : public RunningServices {
   std::unique_ptr<search::SearchService> search_;  //!< uses ai_, catalog_, ingest_, query_
   std::unique_ptr<AiSupervisor> supervisor_;
   std::unique_ptr<iceberg::IcebergTables> iceberg_;
+  std::unique_ptr<gateway::KeyStore> keys_;  //!< null when auth is off
   std::thread iceberg_sync_thread_;
   std::thread ai_start_thread_;
   std::thread gc_thread_;

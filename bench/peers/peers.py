@@ -339,7 +339,7 @@ def start_lakehouse(binary: Path, data: Path, work: Path, label: str) -> tuple[S
     data_dir.mkdir(parents=True)
     srv = Server(
         f"lakehouse-{label}",
-        [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir), "--ai", "false",
+        [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir), "--ai", "false", "--auth", "off",
          "--query-threads", str(THREADS), "--query-memory-limit", MEMORY_LIMIT, "--query-max-timeout-ms", "600000"],
         os.environ.copy(),
         work / f"lakehouse-{label}.log",

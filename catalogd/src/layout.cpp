@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 
@@ -29,6 +30,14 @@ std::string NewDataKey(const std::string& dataset) {
 }
 
 std::string IcebergTablePrefix(const std::string& dataset) { return fmt::format("_iceberg/{}/", dataset); }
+
+std::string ApiKeyObjectKey(std::string_view id) {
+  const bool valid = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z');
+  });
+  if (!valid) Fail(ErrorCode::kInvalidArgument, "an API key id is 1-64 characters of [0-9a-z]");
+  return fmt::format("{}{}.json", kApiKeysPrefix, id);
+}
 
 std::string IcebergMetadataKey(const std::string& dataset, uint64_t version) {
   return fmt::format("_iceberg/{}/metadata/{:020}.metadata.json", dataset, version);

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "admission.h"
+#include "auth_guard.h"
 #include "lakehouse/shared/error.h"
 #include "routes.h"
 
@@ -13,67 +14,77 @@ namespace lakehouse::gateway {
 
 const std::vector<RouteEntry>& RouteTable() {
   using enum RouteKind;
+  using enum Permission;
   static const std::vector<RouteEntry> kRoutes = {
-      // method, path, area, handler, bound handler, kind
-      {"GET", "/health", "health", "Server (server.cpp)", nullptr, kInline},
-      {"GET", "/ready", "health", "Server (server.cpp)", nullptr, kInline},
+      // method, path, permission (auth_guard.cpp), area, handler, bound handler, kind
+      {"GET", "/health", kPublic, "health", "Server (server.cpp)", nullptr, kInline},
+      {"GET", "/ready", kScrape, "health", "Server (server.cpp)", nullptr, kInline},
 
-      {"POST", "/api/v1/datasets/{name}", "datasets", "CreateDataset", CreateDataset, kUpload},
-      {"POST", "/api/v1/datasets/{name}/append", "datasets", "AppendDataset", AppendDataset, kUpload},
-      {"PUT", "/api/v1/datasets/{name}", "datasets", "ReplaceDataset", ReplaceDataset, kUpload},
-      {"DELETE", "/api/v1/datasets/{name}", "datasets", "DeleteDataset", DeleteDataset},
-      {"GET", "/api/v1/datasets", "datasets", "ListDatasets", ListDatasets},
-      {"GET", "/api/v1/datasets/{name}", "datasets", "GetDataset", GetDataset},
-      {"GET", "/api/v1/datasets/{name}/versions", "datasets", "ListVersions", ListVersions},
-      {"GET", "/api/v1/datasets/{name}/versions/{n}", "datasets", "GetVersion", GetVersion},
-      {"GET", "/api/v1/datasets/{name}/data", "datasets", "GetDatasetData", GetDatasetData},
+      {"POST", "/api/v1/datasets/{name}", kWriteDataset, "datasets", "CreateDataset", CreateDataset, kUpload},
+      {"POST", "/api/v1/datasets/{name}/append", kWriteDataset, "datasets", "AppendDataset", AppendDataset, kUpload},
+      {"PUT", "/api/v1/datasets/{name}", kWriteDataset, "datasets", "ReplaceDataset", ReplaceDataset, kUpload},
+      {"DELETE", "/api/v1/datasets/{name}", kWriteDataset, "datasets", "DeleteDataset", DeleteDataset},
+      {"GET", "/api/v1/datasets", kRead, "datasets", "ListDatasets", ListDatasets},
+      {"GET", "/api/v1/datasets/{name}", kReadDataset, "datasets", "GetDataset", GetDataset},
+      {"GET", "/api/v1/datasets/{name}/versions", kReadDataset, "datasets", "ListVersions", ListVersions},
+      {"GET", "/api/v1/datasets/{name}/versions/{n}", kReadDataset, "datasets", "GetVersion", GetVersion},
+      {"GET", "/api/v1/datasets/{name}/data", kReadDataset, "datasets", "GetDatasetData", GetDatasetData},
 
-      {"GET", "/api/v1/objects/{key...}", "objects", "GetObject", GetObject},
-      {"PUT", "/api/v1/objects/{key...}", "objects", "PutObject", PutObject, kUpload},
+      {"GET", "/api/v1/objects/{key...}", kPublic, "objects", "GetObject", GetObject},
+      {"PUT", "/api/v1/objects/{key...}", kPublic, "objects", "PutObject", PutObject, kUpload},
 
-      {"POST", "/api/v1/query", "query", "PostQuery", PostQuery},
-      {"GET", "/api/v1/datasets/{name}/preview", "query", "GetPreview", GetPreview},
+      {"POST", "/api/v1/query", kRead, "query", "PostQuery", PostQuery},
+      {"GET", "/api/v1/datasets/{name}/preview", kReadDataset, "query", "GetPreview", GetPreview},
 
-      {"POST", "/api/v1/ai/embed", "ai", "Embed", Embed, kAi},
-      {"POST", "/api/v1/ai/generate", "ai", "Generate", Generate, kAi},
-      {"POST", "/api/v1/ai/rerank", "ai", "Rerank", Rerank, kAi},
-      {"GET", "/api/v1/ai/health", "ai", "AiHealth", AiHealth, kInline},
-      {"POST", "/api/v1/datasets/{name}/embeddings", "ai", "StartEmbeddings", StartEmbeddings},
-      {"GET", "/api/v1/ai/jobs", "ai", "ListJobs", ListJobs},
-      {"GET", "/api/v1/ai/jobs/{id}", "ai", "GetJob", GetJob},
-      {"DELETE", "/api/v1/ai/jobs/{id}", "ai", "CancelJob", CancelJob},
-      {"POST", "/api/v1/search", "ai", "RunSearch", RunSearch},
+      {"POST", "/api/v1/ai/embed", kRead, "ai", "Embed", Embed, kAi},
+      {"POST", "/api/v1/ai/generate", kRead, "ai", "Generate", Generate, kAi},
+      {"POST", "/api/v1/ai/rerank", kRead, "ai", "Rerank", Rerank, kAi},
+      {"GET", "/api/v1/ai/health", kRead, "ai", "AiHealth", AiHealth, kInline},
+      {"POST", "/api/v1/datasets/{name}/embeddings", kWriteDataset, "ai", "StartEmbeddings", StartEmbeddings},
+      {"GET", "/api/v1/ai/jobs", kRead, "ai", "ListJobs", ListJobs},
+      {"GET", "/api/v1/ai/jobs/{id}", kRead, "ai", "GetJob", GetJob},
+      {"DELETE", "/api/v1/ai/jobs/{id}", kWrite, "ai", "CancelJob", CancelJob},
+      {"POST", "/api/v1/search", kRead, "ai", "RunSearch", RunSearch},
 
-      {"GET", "/iceberg/v1/config", "iceberg", "IcebergConfig (routes_iceberg.cpp)"},
-      {"GET", "/iceberg/v1/namespaces", "iceberg", "ListNamespaces (routes_iceberg.cpp)"},
-      {"POST", "/iceberg/v1/namespaces", "iceberg", "Unsupported (routes_iceberg.cpp)"},
-      {"HEAD", "/iceberg/v1/namespaces/{namespace}", "iceberg", "GetNamespace (routes_iceberg.cpp)"},
-      {"GET", "/iceberg/v1/namespaces/{namespace}", "iceberg", "GetNamespace (routes_iceberg.cpp)"},
-      {"DELETE", "/iceberg/v1/namespaces/{namespace}", "iceberg", "Unsupported (routes_iceberg.cpp)"},
-      {"POST", "/iceberg/v1/namespaces/{namespace}/properties", "iceberg", "Unsupported (routes_iceberg.cpp)"},
-      {"GET", "/iceberg/v1/namespaces/{namespace}/tables", "iceberg", "ListTables (routes_iceberg.cpp)"},
-      {"POST", "/iceberg/v1/namespaces/{namespace}/tables", "iceberg", "Unsupported (routes_iceberg.cpp)"},
-      {"POST", "/iceberg/v1/namespaces/{namespace}/register", "iceberg", "Unsupported (routes_iceberg.cpp)"},
-      {"HEAD", "/iceberg/v1/namespaces/{namespace}/tables/{table}", "iceberg", "LoadTable (routes_iceberg.cpp)"},
-      {"GET", "/iceberg/v1/namespaces/{namespace}/tables/{table}", "iceberg", "LoadTable (routes_iceberg.cpp)"},
-      {"POST", "/iceberg/v1/namespaces/{namespace}/tables/{table}", "iceberg", "Unsupported (routes_iceberg.cpp)"},
-      {"DELETE", "/iceberg/v1/namespaces/{namespace}/tables/{table}", "iceberg", "Unsupported (routes_iceberg.cpp)"},
-      {"POST", "/iceberg/v1/tables/rename", "iceberg", "Unsupported (routes_iceberg.cpp)"},
-      {"POST", "/iceberg/v1/transactions/commit", "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"POST", "/api/v1/keys", kAdmin, "auth", "CreateKey", CreateKey},
+      {"GET", "/api/v1/keys", kAdmin, "auth", "ListKeys", ListKeys},
+      {"DELETE", "/api/v1/keys/{id}", kAdmin, "auth", "RevokeKey", RevokeKey},
+      {"GET", "/api/v1/whoami", kRead, "auth", "WhoAmI", WhoAmI},
 
-      {"GET", "/", "ui", "UiIndex (routes_ui.cpp)"},
-      {"GET", "/assets/{file...}", "ui", "UiAsset (routes_ui.cpp)"},
-      {"GET", "/favicon.svg", "ui", "UiFavicon (routes_ui.cpp)"},
-      {"GET", "/datasets", "ui", "UiIndex (routes_ui.cpp)"},
-      {"GET", "/datasets/{rest...}", "ui", "UiIndex (routes_ui.cpp)"},
-      {"GET", "/sql", "ui", "UiIndex (routes_ui.cpp)"},
-      {"GET", "/sql/{rest...}", "ui", "UiIndex (routes_ui.cpp)"},
-      {"GET", "/search", "ui", "UiIndex (routes_ui.cpp)"},
-      {"GET", "/search/{rest...}", "ui", "UiIndex (routes_ui.cpp)"},
-      {"GET", "/status", "ui", "UiIndex (routes_ui.cpp)"},
-      {"GET", "/status/{rest...}", "ui", "UiIndex (routes_ui.cpp)"},
-      {"GET", "/upload", "ui", "UiIndex (routes_ui.cpp)"},
-      {"GET", "/upload/{rest...}", "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/iceberg/v1/config", kRead, "iceberg", "IcebergConfig (routes_iceberg.cpp)"},
+      {"GET", "/iceberg/v1/namespaces", kRead, "iceberg", "ListNamespaces (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/namespaces", kWrite, "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"HEAD", "/iceberg/v1/namespaces/{namespace}", kRead, "iceberg", "GetNamespace (routes_iceberg.cpp)"},
+      {"GET", "/iceberg/v1/namespaces/{namespace}", kRead, "iceberg", "GetNamespace (routes_iceberg.cpp)"},
+      {"DELETE", "/iceberg/v1/namespaces/{namespace}", kWrite, "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/namespaces/{namespace}/properties", kWrite, "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"GET", "/iceberg/v1/namespaces/{namespace}/tables", kRead, "iceberg", "ListTables (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/namespaces/{namespace}/tables", kWrite, "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/namespaces/{namespace}/register", kWrite, "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"HEAD", "/iceberg/v1/namespaces/{namespace}/tables/{table}", kReadDataset, "iceberg",
+       "LoadTable (routes_iceberg.cpp)"},
+      {"GET", "/iceberg/v1/namespaces/{namespace}/tables/{table}", kReadDataset, "iceberg",
+       "LoadTable (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/namespaces/{namespace}/tables/{table}", kWriteDataset, "iceberg",
+       "Unsupported (routes_iceberg.cpp)"},
+      {"DELETE", "/iceberg/v1/namespaces/{namespace}/tables/{table}", kWriteDataset, "iceberg",
+       "Unsupported (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/tables/rename", kWrite, "iceberg", "Unsupported (routes_iceberg.cpp)"},
+      {"POST", "/iceberg/v1/transactions/commit", kWrite, "iceberg", "Unsupported (routes_iceberg.cpp)"},
+
+      {"GET", "/", kPublic, "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/assets/{file...}", kPublic, "ui", "UiAsset (routes_ui.cpp)"},
+      {"GET", "/favicon.svg", kPublic, "ui", "UiFavicon (routes_ui.cpp)"},
+      {"GET", "/datasets", kPublic, "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/datasets/{rest...}", kPublic, "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/sql", kPublic, "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/sql/{rest...}", kPublic, "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/search", kPublic, "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/search/{rest...}", kPublic, "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/status", kPublic, "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/status/{rest...}", kPublic, "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/upload", kPublic, "ui", "UiIndex (routes_ui.cpp)"},
+      {"GET", "/upload/{rest...}", kPublic, "ui", "UiIndex (routes_ui.cpp)"},
   };
   return kRoutes;
 }
@@ -97,6 +108,7 @@ Router BuildRouter(const Services& given) {
   }
   RegisterIcebergRoutes(router, services);
   RegisterUiRoutes(router, services);
+  router.SetGuard(MakeAuthGuard(services.auth));
 
   // Routes registered by their owners must be the table's, and no other.
   std::set<std::pair<std::string, std::string>> expected;

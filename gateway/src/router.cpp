@@ -77,6 +77,7 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
       result.allowed_methods.push_back(route.method);
       continue;
     }
+    result.route = RouteRef{route.method, route.pattern};
     result.handler = &route.handler;
     result.options = &route.options;
     result.params = std::move(params);

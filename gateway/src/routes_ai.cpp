@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "auth_guard.h"
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/aibridge/arrow.h"
 #include "lakehouse/search/search.h"
@@ -149,6 +150,7 @@ void RunSearch(const Services& services, Request& req, Response& res) {
   json body = req.ReadJson();
   search::SearchRequest r;
   r.dataset = StringField(body, "dataset", true);
+  RequireRead(req, r.dataset);
   r.query = StringField(body, "query", true);
   r.column = StringField(body, "column", false);
   r.mode = StringField(body, "mode", false);

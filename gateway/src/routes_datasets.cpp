@@ -6,6 +6,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "auth_guard.h"
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/storaged/object_store.h"
@@ -147,10 +148,11 @@ void DeleteDataset(const Services& services, Request& req, Response& res) {
   res.Json(200, json(catalog.Commit(request)));
 }
 
-void ListDatasets(const Services& services, Request&, Response& res) {
+void ListDatasets(const Services& services, Request& req, Response& res) {
   auto& catalog = Require(services.catalog, "catalog");
   json datasets = json::array();
   for (const auto& d : catalog.List()) {
+    if (!MayRead(req, d.name)) continue;  // a key sees the datasets it is granted
     datasets.push_back({{"name", d.name},
                         {"version", d.version},
                         {"schema_version", d.schema_version},

@@ -4,6 +4,7 @@
 // Documented in docs/api/iceberg.md.
 #include <nlohmann/json.hpp>
 
+#include "auth_guard.h"
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/iceberg/iceberg.h"
 #include "lakehouse/shared/logging.h"
@@ -120,6 +121,7 @@ void RegisterIcebergRoutes(Router& router, const Services& services) {
                CheckNamespace(req);
                json identifiers = json::array();
                for (const auto& d : Require(services.catalog, "catalog").List()) {
+                 if (!MayRead(req, d.name)) continue;  // a key lists the tables it is granted
                  identifiers.push_back({{"namespace", json::array({kNamespace})}, {"name", d.name}});
                }
                res.Json(200, {{"identifiers", identifiers}});

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "admission.h"
+#include "auth_guard.h"
 #include "lakehouse/queryd/query.h"
 #include "params.h"
 #include "routes.h"
@@ -67,6 +68,15 @@ void Run(const Services& services, queryd::QueryEngine& engine, queryd::QueryReq
   res.End();
 }
 
+//! The request with the caller's grants: queryd refuses (403) a dataset they do not cover, where
+//! it resolves names (views, CTEs, subqueries, dataset_version, lakehouse:// paths alike).
+void AddGrants(const Request& req, queryd::QueryRequest& request) {
+  if (const Principal* p = req.principal()) {
+    request.may_read = [principal = *p](std::string_view dataset) { return principal.MayRead(dataset); };
+    request.principal = "API key " + p->key_id;
+  }
+}
+
 }  // namespace
 
 void PostQuery(const Services& services, Request& req, Response& res) {
@@ -91,6 +101,7 @@ void PostQuery(const Services& services, Request& req, Response& res) {
                   "\"timeout_ms\" must be a positive integer (milliseconds)");
     request.timeout_ms = timeout->get<int64_t>();
   }
+  AddGrants(req, request);
   Run(services, engine, request, res);
 }
 
@@ -102,6 +113,7 @@ void GetPreview(const Services& services, Request& req, Response& res) {
   queryd::QueryRequest request;
   request.sql = queryd::PreviewSql(req.Param("name"), limit);
   request.format = ChooseFormat(req, std::nullopt);
+  AddGrants(req, request);
   Run(services, engine, request, res);
 }
 

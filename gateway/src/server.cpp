@@ -33,6 +33,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "lakehouse/gateway/auth.h"
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
@@ -156,6 +157,11 @@ class RequestImpl final : public Request {
   }
 
   void set_params(std::map<std::string, std::string, std::less<>> params) { params_ = std::move(params); }
+  //! Headers every response to this request carries (the guard's: CORS, WWW-Authenticate).
+  void set_response_headers(std::vector<std::pair<std::string, std::string>> headers) {
+    response_headers_ = std::move(headers);
+  }
+  const std::vector<std::pair<std::string, std::string>>& response_headers() const { return response_headers_; }
   void set_body(ByteSource* body) { body_ = body; }
   //! The header moves when the parser is converted to read the body: follow it.
   void set_header(const http::request_header<>& header) { header_ = &header; }
@@ -169,6 +175,7 @@ class RequestImpl final : public Request {
   mutable bool query_parsed_ = false;
   mutable std::map<std::string, std::string, std::less<>> query_;
   std::map<std::string, std::string, std::less<>> params_;
+  std::vector<std::pair<std::string, std::string>> response_headers_;
   ByteSource* body_ = nullptr;
 };
 
@@ -280,6 +287,9 @@ class ResponseBase : public Response {
     extra_headers_.emplace_back(std::move(name), std::move(value));
   }
   bool started() const override { return started_; }
+  void AddHeaders(const std::vector<std::pair<std::string, std::string>>& headers) {
+    extra_headers_.insert(extra_headers_.end(), headers.begin(), headers.end());
+  }
   const ResponseState& state() const { return state_; }
   void ForceClose() { state_.keep_alive = false; }
   //! A HEAD request: the response's header is sent (with the length the body would have), never
@@ -808,10 +818,36 @@ class Server::Impl {
     auto match = router_.Find(request.method(), request.path());
     ResponseState state;
     std::string error_message;
+    request.set_params(std::move(match.params));
+    GuardResult guard;
+    if (router_.guard()) {
+      try {
+        guard = router_.guard()(request, match.route);
+      } catch (const std::exception& e) {
+        log::Error("request guard failed", {{"request_id", request_id}, {"error", e.what()}});
+        guard.error = ErrorCode::kInternal;
+        guard.message = fmt::format("internal error; see the server log for request id {}", request_id);
+      }
+      request.set_response_headers(std::move(guard.headers));
+    }
 
-    if (match.handler == nullptr) {
+    if (guard.error || guard.answered) {
+      // Refused (or a CORS preflight) before the body is read: close the connection if a body follows.
+      BufferedResponse response(request_id, keep_alive && !has_body);
+      response.AddHeaders(request.response_headers());
+      if (head) response.set_head_only();
+      if (guard.answered) {
+        response.Send(204, "", "");
+      } else {
+        error_message = guard.message;
+        response.Send(HttpStatus(*guard.error), ErrorBody(*guard.error, error_message, request_id), "application/json");
+      }
+      co_await WriteBuffered(stream, response);
+      state = response.state();
+    } else if (match.handler == nullptr) {
       // 404 / 405 without reading the body: close the connection if a body follows.
       BufferedResponse response(request_id, keep_alive && !has_body);
+      response.AddHeaders(request.response_headers());
       if (head) response.set_head_only();
       if (!match.allowed_methods.empty()) {
         std::string allow;
@@ -827,10 +863,10 @@ class Server::Impl {
       co_await WriteBuffered(stream, response);
       state = response.state();
     } else {
-      request.set_params(std::move(match.params));
       const uint64_t limit = match.options->max_body_bytes ? match.options->max_body_bytes : options_.max_body_bytes;
       if (request.content_length().value_or(0) > limit) {
         BufferedResponse response(request_id, false);
+        response.AddHeaders(request.response_headers());
         if (head) response.set_head_only();
         error_message = fmt::format("request body of {} bytes exceeds the limit of {} bytes for {} {}",
                                     *request.content_length(), limit, request.method(), request.path());
@@ -846,6 +882,15 @@ class Server::Impl {
       }
     }
 
+    if (guard.audit) {
+      // Every write and admin action, allowed or not (docs/api/auth.md).
+      log::Info("audit", {{"request_id", request_id},
+                          {"key_id", request.principal() != nullptr ? request.principal()->key_id : ""},
+                          {"action", fmt::format("{} {}", match.route.method, match.route.pattern)},
+                          {"dataset", guard.audit_dataset},
+                          {"status", state.status},
+                          {"result", state.status < 400 ? "ok" : "refused"}});
+    }
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     if (log::Enabled(log::Level::kInfo)) {
       nlohmann::json fields = {{"request_id", request_id}, {"method", request.method()},
@@ -870,6 +915,7 @@ class Server::Impl {
     BufferedBody body(std::move(body_parser.get().body()));
     request.set_body(&body);
     BufferedResponse response(request.request_id(), keep_alive);
+    response.AddHeaders(request.response_headers());
     if (head) response.set_head_only();
     RunHandler(handler, request, response);
     auto ec = co_await WriteBuffered(stream, response);
@@ -903,6 +949,7 @@ class Server::Impl {
       co_return state;
     }
     BufferedResponse response(request.request_id(), false);
+    response.AddHeaders(request.response_headers());
     ErrorCode code = ec == http::error::body_limit ? ErrorCode::kPayloadTooLarge : ErrorCode::kInvalidArgument;
     response.Send(
         HttpStatus(code),
@@ -929,6 +976,7 @@ class Server::Impl {
       BufferedBody body(std::move(body_parser.get().body()));
       request.set_body(&body);
       SocketResponse response(request.request_id(), keep_alive, stream.socket(), nullptr, watchdog_);
+      response.AddHeaders(request.response_headers());
       if (head) response.set_head_only();
       RunHandler(handler, request, response);
       if (response.aborted_stream()) response.ForceClose();
@@ -956,6 +1004,7 @@ class Server::Impl {
       body.set_rate_floor(std::chrono::milliseconds(options_.max_body_read_ms), options_.min_upload_bytes_per_s);
       request.set_body(&body);
       SocketResponse response(request.request_id(), keep_alive, stream.socket(), &body, watchdog_);
+      response.AddHeaders(request.response_headers());
       if (head) response.set_head_only();
       RunHandler(handler, request, response);
       if (response.aborted_stream()) response.ForceClose();

@@ -77,6 +77,7 @@ class QueryRun {
   QueryRun(const ExecutionContext& context, const QueryRequest& request, ResultSink& sink)
       : ctx_(context), request_(request), sink_(sink), started_(Clock::now()), con_(context.db), out_(sink) {
     con_.context->config.streaming_buffer_size = context.config.streaming_buffer_bytes;  // ADR 0012
+    DatasetAccess::Install(*con_.context, request.may_read, request.principal);
   }
 
   QueryStats Run() {

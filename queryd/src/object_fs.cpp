@@ -19,7 +19,7 @@ std::string ObjectPath(const std::string& key) { return std::string(kScheme) + k
 
 void ObjectRegistry::Add(const std::string& dataset, const ObjectRef& ref) {
   std::lock_guard lock(mu_);
-  if (objects_.insert_or_assign(ref.key, RegisteredObject{ref.size, ref.etag}).second) {
+  if (objects_.insert_or_assign(ref.key, RegisteredObject{ref.size, ref.etag, dataset}).second) {
     keys_by_dataset_[dataset].push_back(ref.key);
   }
 }
@@ -173,6 +173,7 @@ class LakehouseFileSystem final : public duckdb::FileSystem {
     if (flags.OpenForWriting()) throw duckdb::PermissionException("objects are read-only: cannot write \"%s\"", path);
     const std::string key = KeyOf(path);
     auto object = registry_->Find(key);
+    if (object) CheckAccess(opener, object->dataset);
     if (!object) {
       if (flags.ReturnNullIfNotExists()) return nullptr;
       // A user's mistake (a guessed or deleted object), not a storage failure: 400, not 503.
@@ -222,12 +223,14 @@ class LakehouseFileSystem final : public duckdb::FileSystem {
   bool FileExists(const std::string& filename, duckdb::optional_ptr<duckdb::FileOpener>) override {
     return registry_->Find(KeyOf(filename)).has_value();
   }
-  duckdb::vector<duckdb::OpenFileInfo> Glob(const std::string& path, duckdb::FileOpener*) override {
-    if (!registry_->Find(KeyOf(path))) {
+  duckdb::vector<duckdb::OpenFileInfo> Glob(const std::string& path, duckdb::FileOpener* opener) override {
+    auto object = registry_->Find(KeyOf(path));
+    if (!object) {
       // A user's mistake (a guessed or deleted object), not a storage failure: 400, not 503.
       throw duckdb::PermissionException(
           "\"%s\" is not an object of any dataset (or its dataset was deleted); query datasets by name", path);
     }
+    CheckAccess(opener, object->dataset);
     duckdb::vector<duckdb::OpenFileInfo> result;
     result.emplace_back(path);
     return result;
@@ -243,6 +246,11 @@ class LakehouseFileSystem final : public duckdb::FileSystem {
   std::optional<std::string> LocalPath(const std::string& key) const { return store_.LocalPath(key); }
 
  private:
+  //! A lakehouse:// path reaches a dataset as surely as its name: the caller's grants apply.
+  static void CheckAccess(duckdb::optional_ptr<duckdb::FileOpener> opener, const std::string& dataset) {
+    if (auto context = duckdb::FileOpener::TryGetClientContext(opener)) DatasetAccess::Check(*context, dataset);
+  }
+
   static std::string KeyOf(const std::string& path) {
     if (!path.starts_with(kScheme)) {
       throw duckdb::PermissionException("\"%s\" is not a lakehouse:// object path; query datasets by name", path);

@@ -5,10 +5,12 @@
 // small LRU cache of Parquet footers.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -29,6 +31,7 @@ std::string ObjectPath(const std::string& key);
 struct RegisteredObject {
   uint64_t size = 0;
   std::string etag;
+  std::string dataset;  //!< whose manifest lists it (grants are checked against it)
 };
 
 //! The objects of every manifest the engine resolved; lakehouse:// serves these and nothing else.
@@ -86,6 +89,24 @@ class ScanTracker final : public duckdb::ClientContextState {
   mutable std::mutex mu_;
   std::unordered_set<std::string> listed_;
   std::unordered_set<std::string> opened_;  //!< only keys in listed_
+};
+
+//! The datasets the query running on a connection may read (QueryRequest::may_read), kept in its
+//! ClientContext. Checked where names resolve (Resolver) and where lakehouse:// paths open.
+class DatasetAccess final : public duckdb::ClientContextState {
+ public:
+  DatasetAccess(std::function<bool(std::string_view)> may_read, std::string principal)
+      : may_read_(std::move(may_read)), principal_(std::move(principal)) {}
+  //! Sets (or clears, when `may_read` is empty) the grants of the queries on `context`.
+  static void Install(duckdb::ClientContext& context, const std::function<bool(std::string_view)>& may_read,
+                      const std::string& principal);
+  //! Throws (a lakehouse Error(kPermissionDenied) naming the dataset, recorded as the query's
+  //! resolution error, wrapped for DuckDB) unless the query on `context` may read `dataset`.
+  static void Check(duckdb::ClientContext& context, const std::string& dataset);
+
+ private:
+  std::function<bool(std::string_view)> may_read_;
+  std::string principal_;
 };
 
 //! The file system to register with DuckDB (FileSystem::RegisterSubSystem). `store` must outlive it.

@@ -65,6 +65,27 @@ duckdb::unique_ptr<duckdb::TableRef> DatasetVersionBind(duckdb::ClientContext& c
 
 }  // namespace
 
+namespace {
+constexpr const char* kDatasetAccessKey = "lakehouse_dataset_access";
+}  // namespace
+
+void DatasetAccess::Install(duckdb::ClientContext& context, const std::function<bool(std::string_view)>& may_read,
+                            const std::string& principal) {
+  context.registered_state->Remove(kDatasetAccessKey);
+  if (may_read)
+    context.registered_state->Insert(kDatasetAccessKey, duckdb::make_shared_ptr<DatasetAccess>(may_read, principal));
+}
+
+void DatasetAccess::Check(duckdb::ClientContext& context, const std::string& dataset) {
+  auto access = context.registered_state->Get<DatasetAccess>(kDatasetAccessKey);
+  if (!access || access->may_read_(dataset)) return;
+  Error denied(ErrorCode::kPermissionDenied,
+               fmt::format("{} may not read dataset '{}'", access->principal_.empty() ? "this key" : access->principal_,
+                           dataset));
+  RecordResolutionError(denied);
+  throw duckdb::PermissionException(denied.what());
+}
+
 ResolutionErrorScope::ResolutionErrorScope(std::optional<Error>& slot) { current_resolution_error = &slot; }
 ResolutionErrorScope::~ResolutionErrorScope() { current_resolution_error = nullptr; }
 
@@ -117,6 +138,7 @@ duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceTable(duckdb::ClientContex
   if (!catalog_name.empty() || !(schema_name.empty() || schema_name == "main")) return nullptr;
   std::string name = duckdb::StringUtil::Lower(table_name);
   if (!DatasetId::IsValid(name)) return nullptr;
+  DatasetAccess::Check(context, name);  // before resolving: an ungranted name is 403 whether it exists or not
   std::shared_ptr<const ResolvedDataset> resolved;
   try {
     resolved = ResolveHead(name);
@@ -133,7 +155,9 @@ duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceVersion(duckdb::ClientCont
                                                               int64_t version) {
   if (version < 1) throw duckdb::BinderException("dataset_version: version must be >= 1, got %lld", version);
   try {
-    auto resolved = ResolveVersion(DatasetId::Parse(name).str(), static_cast<uint64_t>(version));
+    const std::string dataset = DatasetId::Parse(name).str();
+    DatasetAccess::Check(context, dataset);
+    auto resolved = ResolveVersion(dataset, static_cast<uint64_t>(version));
     ScanTracker::Of(context, scan_totals_).Listed(resolved->keys);
     return MakeTableRef(*resolved, name);
   } catch (const Error& e) {

@@ -1,5 +1,6 @@
 #include "lakehouse/shared/hash.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -17,6 +18,10 @@ std::string HexEncode(std::string_view bytes) {
     out.push_back(kHex[u & 15]);
   }
   return out;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string Sha256Hex(std::string_view bytes) {

@@ -44,13 +44,13 @@ def free_port() -> int:
 class Server:
     """A `lakehouse serve` child process on a free port, its stdout captured to a file."""
 
-    def __init__(self, tmp_path, *extra_args, env=None, port=None, ai=False):
+    def __init__(self, tmp_path, *extra_args, env=None, port=None, ai=False, auth=False):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"server-{self.port}.log"
         self.data_dir = tmp_path / "data"
         args = [LAKEHOUSE_BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
-                "--ai", "true" if ai else "false", *extra_args]
+                "--ai", "true" if ai else "false", "--auth", "true" if auth else "false", *extra_args]
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         deadline = time.time() + 20

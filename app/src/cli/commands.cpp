@@ -60,6 +60,7 @@ class Http {
     request.on_data = sink;
     return Perform(request);
   }
+  HttpResult Delete(const std::string& path) { return Perform(Request("DELETE", path, "")); }
   //! Sends `file` (of `size` bytes) as the request body, streamed from disk.
   HttpResult Upload(const std::string& method, const std::string& path, std::FILE* file, uint64_t size,
                     const ProgressFn& progress) {
@@ -190,6 +191,14 @@ struct ClientCommands::State {
   CLI::App* describe = nullptr;
   CLI::App* upload = nullptr;
   CLI::App* download = nullptr;
+  CLI::App* keys = nullptr;
+  CLI::App* keys_create = nullptr;
+  CLI::App* keys_list = nullptr;
+  CLI::App* keys_revoke = nullptr;
+  std::string role;
+  std::string grants;
+  std::string expires;
+  std::string key_id;
   std::string url;
   std::string format = "table";
   std::string query;
@@ -438,6 +447,50 @@ struct ClientCommands::State {
     return 0;
   }
 
+  // ---- keys ------------------------------------------------------------------------------------
+
+  int Keys() {
+    if (keys_create->parsed()) {
+      nlohmann::json body{{"role", role}, {"datasets", grants}};
+      if (!expires.empty()) body["expires_in"] = expires;
+      if (!name.empty()) body["name"] = name;
+      auto created = nlohmann::json::parse(Check(http->Post("/api/v1/keys", body.dump(), "application/json")).body);
+      std::cerr << fmt::format("created {} key {} (datasets: {}; expires: {}); it is shown only now:\n",
+                               created["role"].get<std::string>(), created["id"].get<std::string>(),
+                               created["datasets"].empty() ? "all" : grants,
+                               created["expires"].is_null() ? "never" : created["expires"].get<std::string>());
+      std::cout << created["key"].get<std::string>() << "\n";
+      return 0;
+    }
+    if (keys_revoke->parsed()) {
+      auto revoked = nlohmann::json::parse(Check(http->Delete("/api/v1/keys/" + Escape(key_id))).body);
+      std::cout << fmt::format("revoked key {}\n", revoked["id"].get<std::string>());
+      return 0;
+    }
+    auto list = nlohmann::json::parse(Check(http->Get("/api/v1/keys")).body);
+    if (format == "json") {
+      std::cout << list.dump() << "\n";
+      return 0;
+    }
+    nlohmann::json table{{"columns",
+                          {{{"name", "id"}, {"type", "VARCHAR"}},
+                           {{"name", "role"}, {"type", "VARCHAR"}},
+                           {{"name", "datasets"}, {"type", "VARCHAR"}},
+                           {{"name", "status"}, {"type", "VARCHAR"}},
+                           {{"name", "created"}, {"type", "VARCHAR"}},
+                           {{"name", "expires"}, {"type", "VARCHAR"}},
+                           {{"name", "name"}, {"type", "VARCHAR"}}}},
+                         {"rows", nlohmann::json::array()}};
+    for (const auto& k : list["keys"]) {
+      std::string datasets;
+      for (const auto& d : k["datasets"]) datasets += (datasets.empty() ? "" : ",") + d.get<std::string>();
+      table["rows"].push_back({k["id"], k["role"], datasets.empty() ? "*" : datasets, k["status"], k["created"],
+                               k["expires"].is_null() ? "never" : k["expires"], k["name"]});
+    }
+    std::cout << RenderTable(table, TerminalWidth());
+    return 0;
+  }
+
   //! Streams `path` into `target` (a temporary file renamed into place when complete; "-" = stdout).
   void Fetch(const std::string& path, const std::string& target) {
     if (target == "-") {
@@ -533,6 +586,21 @@ ClientCommands::ClientCommands(CLI::App& app) : state_(std::make_unique<State>()
   s.download->add_option("file", s.file, "target file; NAME-<i>.parquet parts when the version has several")
       ->required();
   s.download->add_option("--version", s.version, "an older version (default: the head)");
+
+  s.keys = app.add_subcommand("keys", "manage API keys (needs an admin key in LAKEHOUSE_API_KEY)");
+  s.keys->require_subcommand(1);
+  s.keys_create = s.keys->add_subcommand("create", "create a key; prints it once on stdout");
+  add_url(s.keys_create);
+  s.keys_create->add_option("--role", s.role, "reader | writer | admin")->required();
+  s.keys_create->add_option("--datasets", s.grants, "datasets it may use: names and prefixes, e.g. 'sales,web_*'");
+  s.keys_create->add_option("--expires", s.expires, "lifetime, e.g. 30d, 12h (default: never)");
+  s.keys_create->add_option("--name", s.name, "a note saying whose key it is");
+  s.keys_list = s.keys->add_subcommand("list", "list the keys (no secrets)");
+  add_url(s.keys_list);
+  s.keys_list->add_option("--format,-f", s.format, "table | json")->capture_default_str();
+  s.keys_revoke = s.keys->add_subcommand("revoke", "revoke a key (every server refuses it within auth.refresh_ms)");
+  add_url(s.keys_revoke);
+  s.keys_revoke->add_option("id", s.key_id, "the key's id (from keys list)")->required();
 }
 
 ClientCommands::~ClientCommands() = default;
@@ -540,7 +608,7 @@ ClientCommands::~ClientCommands() = default;
 std::optional<int> ClientCommands::Run() {
   State& s = *state_;
   CLI::App* given = nullptr;
-  for (CLI::App* cmd : {s.sql, s.datasets, s.describe, s.upload, s.download}) {
+  for (CLI::App* cmd : {s.sql, s.datasets, s.describe, s.upload, s.download, s.keys}) {
     if (cmd->parsed()) given = cmd;
   }
   if (given == nullptr) return std::nullopt;
@@ -556,6 +624,7 @@ std::optional<int> ClientCommands::Run() {
       return 0;
     }
     if (given == s.upload) return s.Upload();
+    if (given == s.keys) return s.Keys();
     return s.Download();
   } catch (const Refused& e) {
     std::cerr << "lakehouse: " << e.what() << "\n";

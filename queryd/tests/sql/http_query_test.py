@@ -69,7 +69,7 @@ class QueryHttpTest(unittest.TestCase):
     def test_results_are_chunked(self):
         with socket.create_connection(("127.0.0.1", self.server.port), timeout=30) as s:
             payload = json.dumps({"sql": "SELECT range FROM range(100000)", "format": "csv"}).encode()
-            s.sendall(b"POST /api/v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            s.sendall(b"POST /api/v1/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                       b"Connection: close\r\nContent-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload)
             head = b""
             while b"\r\n\r\n" not in head:
@@ -114,7 +114,7 @@ class QueryHttpTest(unittest.TestCase):
     def disconnect_after(self, sql, read_bytes):
         s = socket.create_connection(("127.0.0.1", self.server.port), timeout=30)
         payload = json.dumps({"sql": sql, "format": "csv", "timeout_ms": 120000}).encode()
-        s.sendall(b"POST /api/v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        s.sendall(b"POST /api/v1/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload)
         got = 0
         while got < read_bytes:

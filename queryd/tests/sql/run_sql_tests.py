@@ -71,7 +71,7 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="lh-sqltest-")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.dir, "--ai", "false"]
+        args = [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.dir, "--ai", "false", "--auth", "false"]
         if storage == "s3":
             env = read_env(s3_env)
             args += ["--storage", "s3", "--s3-endpoint", env["S3_ENDPOINT"],

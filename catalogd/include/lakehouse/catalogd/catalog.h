@@ -23,6 +23,10 @@
 //   _iceberg/<dataset>/metadata/<version>-m<n>.avro       manifests written by that version
 //   _jobs/search/<job id>.json                      an embedding job's request and state (search/;
 //                                                   unfinished ones are resumed on start)
+//   _auth/keys/<key id>.json                        one API key: role, grants, expiry, revocation and
+//                                                   the SHA-256 of its secret (never the secret; the
+//                                                   gateway's KeyStore, docs/adr/0015-auth.md). Not
+//                                                   readable through SQL, presigned URLs or GC
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -41,6 +45,7 @@ inline constexpr std::string_view kCatalogPrefix = "_catalog/";
 inline constexpr std::string_view kDataPrefix = "data/";
 inline constexpr std::string_view kStagingPrefix = "_staging/";
 inline constexpr std::string_view kSnapshotKey = "_catalog/_snapshot.json";
+inline constexpr std::string_view kApiKeysPrefix = "_auth/keys/";
 
 inline constexpr std::string_view kSearchJobPrefix = "_jobs/search/";
 
@@ -49,6 +54,8 @@ std::string SearchJobKey(const std::string& job_id);  //!< _jobs/search/<job id>
 std::string ManifestPrefix(const std::string& dataset);
 std::string NewDataKey(const std::string& dataset);          //!< data/<dataset>/<random>.parquet
 std::string IcebergTablePrefix(const std::string& dataset);  //!< _iceberg/<dataset>/
+//! _auth/keys/<id>.json; throws Error(kInvalidArgument) unless `id` is 1-64 of [0-9a-z].
+std::string ApiKeyObjectKey(std::string_view id);
 std::string IcebergMetadataKey(const std::string& dataset, uint64_t version);
 std::string IcebergManifestListKey(const std::string& dataset, uint64_t version);
 std::string IcebergManifestKey(const std::string& dataset, uint64_t version, int index);

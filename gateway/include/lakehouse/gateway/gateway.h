@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "lakehouse/gateway/auth.h"
 #include "lakehouse/gateway/http.h"
 
 namespace lakehouse::storaged {
@@ -63,6 +64,8 @@ struct Services {
   int64_t max_queue_wait_ms = 10000;
   //! The admission lanes the query routes share; BuildRouter makes them from the settings above.
   std::shared_ptr<QueryAdmission> admission{};
+  //! API keys, Host and Origin checks (lakehouse/gateway/auth.h): BuildRouter installs the guard.
+  AuthOptions auth{};
 };
 
 //! A cheap, non-blocking probe: returns {"status": "ok" | "starting" | "down", ...details}.

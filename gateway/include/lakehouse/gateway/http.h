@@ -11,14 +11,18 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "lakehouse/shared/error.h"
 #include "lakehouse/shared/io.h"
 
 namespace lakehouse::gateway {
+
+struct Principal;  // lakehouse/gateway/auth.h
 
 class Request {
  public:
@@ -43,6 +47,14 @@ class Request {
   std::string ReadBody();
   //! The body parsed as a JSON object; throws Error(kInvalidArgument) saying what is wrong.
   nlohmann::json ReadJson();
+
+  //! The API key the request authenticated with (set by the router's guard before the handler
+  //! runs); null when auth is off or the route is public: then nothing is restricted.
+  const Principal* principal() const { return principal_.get(); }
+  void set_principal(std::shared_ptr<const Principal> principal) { principal_ = std::move(principal); }
+
+ private:
+  std::shared_ptr<const Principal> principal_;
 };
 
 class Response {
@@ -67,6 +79,29 @@ class Response {
 
 using Handler = std::function<void(Request&, Response&)>;
 
+//! The route a request matched: its method and pattern ("/api/v1/datasets/{name}"); both empty when
+//! no route matched (the request is then answered 404/405 after the guard passes it).
+struct RouteRef {
+  std::string_view method;
+  std::string_view pattern;
+};
+
+//! What the guard decided about one request.
+struct GuardResult {
+  std::optional<ErrorCode> error;  //!< refuse with this code and `message` (a JSON error)
+  std::string message;
+  bool answered = false;  //!< a CORS preflight: answer 204 with `headers`, no route runs
+  //! Headers of the response, whatever it is (WWW-Authenticate, CORS).
+  std::vector<std::pair<std::string, std::string>> headers;
+  //! Log an audit line (key id, action, dataset, status) when the request ends.
+  bool audit = false;
+  std::string audit_dataset;
+};
+
+//! Runs before a request reaches its route, before its body is read, on the I/O thread: it must not
+//! block. May set the request's principal.
+using Guard = std::function<GuardResult(Request& request, const RouteRef& route)>;
+
 struct RouteOptions {
   //! Run on the I/O thread: only for handlers that never block (health, static files).
   bool inline_handler = false;
@@ -82,6 +117,7 @@ class Router {
   void Add(std::string_view method, std::string_view pattern, Handler handler, RouteOptions options = {});
 
   struct Match {
+    RouteRef route;  //!< the matched route (empty when none)
     const Handler* handler = nullptr;
     const RouteOptions* options = nullptr;
     std::map<std::string, std::string, std::less<>> params;
@@ -90,6 +126,10 @@ class Router {
   Match Find(std::string_view method, std::string_view path) const;
   //! (method, pattern) of every route, in the order they were added.
   std::vector<std::pair<std::string, std::string>> List() const;
+
+  //! The guard every request passes first (auth, Host, Origin: gateway/src/auth_guard.cpp).
+  void SetGuard(Guard guard) { guard_ = std::move(guard); }
+  const Guard& guard() const { return guard_; }
 
  private:
   struct Route {
@@ -100,6 +140,7 @@ class Router {
     RouteOptions options;
   };
   std::vector<Route> routes_;
+  Guard guard_;
 };
 
 }  // namespace lakehouse::gateway

@@ -5,6 +5,7 @@
 //
 // Deliberately free of DuckDB headers: the engine lives in queryd/src/.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -63,6 +64,12 @@ struct QueryRequest {
   //! priority, execute it; the calling thread waits. Otherwise the calling thread executes the
   //! query's tasks itself, at its own priority, without waiting for a busy worker.
   bool background = false;
+  //! The datasets the caller may read (an API key's grants). Decided where names resolve: a
+  //! dataset the SQL reaches in any way (by name, dataset_version, a subquery or CTE, a table
+  //! function, a lakehouse:// path) for which this answers false ends the query with
+  //! Error(kPermissionDenied) naming it. Empty: every dataset.
+  std::function<bool(std::string_view dataset)> may_read{};
+  std::string principal{};  //!< who asks, for that error's message (e.g. "API key 0123abcd")
 };
 
 struct QueryStats {

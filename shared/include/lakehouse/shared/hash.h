@@ -10,6 +10,8 @@ namespace lakehouse {
 std::string HexEncode(std::string_view bytes);
 //! Lower-case hex SHA-256 of bytes.
 std::string Sha256Hex(std::string_view bytes);
+//! Whether a and b are equal, in time that depends on their length only (secrets, signatures).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
 //! Raw (binary) HMAC-SHA256 of `data` under `key`.
 std::string HmacSha256(std::string_view key, std::string_view data);
 
