@@ -70,7 +70,7 @@ class AuthTest : public ::testing::Test {
   static std::vector<std::string> Bearer(const std::string& token) { return {"Authorization: Bearer " + token}; }
 
   testing::TempDir dir_;
-  std::unique_ptr<storaged::ObjectStore> store_ = storaged::MakeLocalStore({dir_.path(), "secret", ""});
+  std::unique_ptr<storaged::ObjectStore> store_ = storaged::MakeLocalStore({dir_.path(), "secret"});
   KeyStore keys_{*store_, std::chrono::milliseconds(200)};
   std::unique_ptr<testing::InProcessGateway> gateway_;
   HttpClient client_;
