@@ -17,6 +17,7 @@ const std::vector<RouteEntry>& RouteTable() {
       // method, path, area, handler, bound handler, kind
       {"GET", "/health", "health", "Server (server.cpp)", nullptr, kInline},
       {"GET", "/ready", "health", "Server (server.cpp)", nullptr, kInline},
+      {"GET", "/metrics", "telemetry", "GetMetrics", GetMetrics, kInline},
 
       {"POST", "/api/v1/datasets/{name}", "datasets", "CreateDataset", CreateDataset, kUpload},
       {"POST", "/api/v1/datasets/{name}/append", "datasets", "AppendDataset", AppendDataset, kUpload},

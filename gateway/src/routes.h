@@ -14,7 +14,8 @@ RouteFunction CreateDataset, AppendDataset, ReplaceDataset, DeleteDataset, ListD
 RouteFunction GetObject, PutObject;   // routes_objects.cpp
 RouteFunction PostQuery, GetPreview;  // routes_query.cpp
 RouteFunction Embed, Generate, Rerank, AiHealth, StartEmbeddings, ListJobs, GetJob, CancelJob,
-    RunSearch;  // routes_ai.cpp
+    RunSearch;             // routes_ai.cpp
+RouteFunction GetMetrics;  // routes_telemetry.cpp
 // routes_ui.cpp and routes_iceberg.cpp register their routes themselves (the table lists them;
 // BuildRouter checks they match).
 void RegisterUiRoutes(Router& router, const Services& services);

@@ -535,7 +535,7 @@ std::unique_ptr<ObjectStore> MakeLocalStore(const LocalStoreOptions& options) {
 
 std::string VerifyLocalPresigned(const ObjectStore& local_store, std::string_view method, std::string_view path,
                                  std::string_view query) {
-  const auto* local = dynamic_cast<const LocalStore*>(&local_store);
+  const auto* local = dynamic_cast<const LocalStore*>(&Uninstrumented(local_store));
   if (local == nullptr) {
     Fail(ErrorCode::kNotFound, "this server stores objects in {} ({}); its presigned URLs point at that server",
          local_store.Kind(), local_store.Bucket());

@@ -95,6 +95,10 @@ struct S3StoreOptions {
 
 std::unique_ptr<ObjectStore> MakeLocalStore(const LocalStoreOptions& options);
 std::unique_ptr<ObjectStore> MakeS3Store(const S3StoreOptions& options);
+//! `store` with a span and metrics around every call (docs/adr/0016-telemetry.md).
+std::unique_ptr<ObjectStore> Instrumented(std::unique_ptr<ObjectStore> store);
+//! The store an Instrumented() wraps (`store` itself when it is not wrapped).
+const ObjectStore& Uninstrumented(const ObjectStore& store);
 
 //! Verifies a presigned URL for the local backend (the gateway serves those URLs).
 //! `method` is "GET" or "PUT"; returns the key when the signature is valid and not expired,
