@@ -793,7 +793,6 @@ class Server::Impl {
                                 http::request_parser<http::empty_body>& parser, const std::string& remote) {
     const auto started = Clock::now();
     const auto& header = parser.get();
-
     std::string request_id;
     if (auto it = header.find("X-Request-Id"); it != header.end() && IsAcceptableRequestId(it->value())) {
       request_id = std::string(it->value());
@@ -808,7 +807,7 @@ class Server::Impl {
     auto match = router_.Find(request.method(), request.path());
     // Metrics and span names use the route template, never the raw path (bounded label values).
     const std::string_view route = match.pattern ? std::string_view(*match.pattern) : "unmatched";
-    telemetry::ServerSpan span(fmt::format("{} {}", request.method(), route), header["traceparent"]);
+    telemetry::ServerSpan span(request.method(), route, header["traceparent"]);
     span.Set("http.request.method", request.method());
     span.Set("http.route", route);
     span.Set("url.path", request.path());

@@ -192,7 +192,7 @@ void Span::SetError(std::string_view message) {
   if (impl_) impl_->span->SetStatus(trace_api::StatusCode::kError, nostd::string_view(message.data(), message.size()));
 }
 
-ServerSpan::ServerSpan(std::string_view name, std::string_view traceparent) {
+ServerSpan::ServerSpan(std::string_view method, std::string_view route, std::string_view traceparent) {
   if (!g_enabled.load(std::memory_order_acquire)) return;
   trace_api::StartSpanOptions options;
   options.kind = trace_api::SpanKind::kServer;
@@ -203,7 +203,10 @@ ServerSpan::ServerSpan(std::string_view name, std::string_view traceparent) {
     const auto remote = trace_api::GetSpan(extracted)->GetContext();
     if (remote.IsValid()) options.parent = remote;
   }
-  auto span = g_tracer->StartSpan(nostd::string_view(name.data(), name.size()), options);
+  std::string name;
+  name.reserve(method.size() + 1 + route.size());
+  name.append(method).append(" ").append(route);
+  auto span = g_tracer->StartSpan(name, options);
   context_ = FromOtel(span->GetContext());
   if (!context_.valid()) return;  // sampled out: nothing recorded, nothing propagated
   impl_ = std::make_unique<Impl>();

@@ -167,7 +167,13 @@ def test_embed_trace_continues_into_the_sidecar_and_model_server(tmp_path):
                 time.sleep(1)
             assert status == 200, body
             services = {"lakehouse", "lakehouse-sidecar", "lakehouse-modelserver"}
-            spans = rx.wait_for(lambda sp: services <= {x["service"] for x in trace_of(sp, CLIENT_TRACE)}, timeout=20)
+
+            def complete(sp):  # every service there, and every parent (spans of one trace arrive in batches)
+                t = trace_of(sp, CLIENT_TRACE)
+                ids = {x["span_id"] for x in t} | {CLIENT_SPAN}
+                return services <= {x["service"] for x in t} and all(x["parent_span_id"] in ids for x in t)
+
+            spans = rx.wait_for(complete, timeout=20)
             embed = trace_of(spans, CLIENT_TRACE)
             assert services <= {x["service"] for x in embed}, [(x["service"], x["name"]) for x in embed]
             calls = {x["span_id"] for x in embed if x["name"] == "aibridge.call"}

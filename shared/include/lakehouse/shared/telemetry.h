@@ -82,7 +82,8 @@ class Span {
 //! a valid W3C header, else the root of a new trace. Not current anywhere until Activate().
 class ServerSpan : public Span {
  public:
-  ServerSpan(std::string_view name, std::string_view traceparent);
+  //! Named "<method> <route>" (the route template).
+  ServerSpan(std::string_view method, std::string_view route, std::string_view traceparent);
   ~ServerSpan();
   //! The span's context, for a ContextScope on the thread that runs the handler.
   TraceContext context() const { return context_; }
