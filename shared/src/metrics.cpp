@@ -20,8 +20,11 @@ using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
 // Seconds: 1 ms .. 60 s.
-const prometheus::Histogram::BucketBoundaries kLatency = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                          0.5,   1,      2.5,   5,    10,    30,   60};
+const prometheus::Histogram::BucketBoundaries& Latency() {
+  static const prometheus::Histogram::BucketBoundaries kLatency = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                                   0.5,   1,      2.5,   5,    10,    30,   60};
+  return kLatency;
+}
 
 struct Families {
   prometheus::Registry registry;
@@ -91,13 +94,13 @@ void HttpRequest(std::string_view route, std::string_view method, int status, do
   auto& f = F();
   const std::string r(route), m(method);
   f.http_requests.Add({{"route", r}, {"method", m}, {"status", std::to_string(status)}}).Increment();
-  f.http_duration.Add({{"route", r}, {"method", m}}, kLatency).Observe(seconds);
+  f.http_duration.Add({{"route", r}, {"method", m}}, Latency()).Observe(seconds);
 }
 
 void Query(bool ok, double seconds, uint64_t rows, uint64_t bytes_scanned) {
   auto& f = F();
   f.queries.Add({{"outcome", ok ? "ok" : "error"}}).Increment();
-  f.query_duration.Add({}, kLatency).Observe(seconds);
+  f.query_duration.Add({}, Latency()).Observe(seconds);
   f.query_rows.Add({}).Increment(static_cast<double>(rows));
   f.query_bytes.Add({}).Increment(static_cast<double>(bytes_scanned));
 }
@@ -118,7 +121,7 @@ void ObjectStoreOp(std::string_view backend, std::string_view op, uint64_t bytes
 void AiCall(std::string_view op, bool ok, double seconds) {
   auto& f = F();
   f.ai_calls.Add({{"op", std::string(op)}, {"outcome", ok ? "ok" : "error"}}).Increment();
-  f.ai_duration.Add({{"op", std::string(op)}}, kLatency).Observe(seconds);
+  f.ai_duration.Add({{"op", std::string(op)}}, Latency()).Observe(seconds);
 }
 
 ActiveQuery::ActiveQuery() { F().active_queries.Add({}).Increment(); }
