@@ -30,6 +30,7 @@ def instrument(app: Any, service_name: str) -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+    # The provider flushes its batch at interpreter exit (shutdown_on_exit, the default).
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
@@ -48,10 +49,6 @@ def instrument(app: Any, service_name: str) -> None:
             if response.status_code >= 500:
                 span.set_status(trace.Status(trace.StatusCode.ERROR))
             return response
-
-    @app.on_event("shutdown")
-    def flush() -> None:
-        provider.shutdown()
 
 
 def headers() -> dict[str, str]:
