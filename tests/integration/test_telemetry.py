@@ -233,7 +233,7 @@ def test_prometheus_scrapes_metrics(tmp_path):
                                 stdout=log, stderr=subprocess.STDOUT)
         expr = 'lakehouse_http_requests_total{route="/api/v1/query",method="POST",status="200"}'
         result = []
-        deadline = time.time() + 30
+        deadline = time.time() + 45  # start-up plus a few 1 s scrapes; usually under 5 s
         while time.time() < deadline and not result:
             time.sleep(1)
             try:
