@@ -12,6 +12,8 @@ find_package(gRPC CONFIG REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(tomlplusplus CONFIG REQUIRED)
 find_package(FlatBuffers CONFIG REQUIRED)     # Arrow IPC writer
+find_package(opentelemetry-cpp CONFIG REQUIRED) # traces (bookworm-backports, scripts/setup.d/05-backports.sh)
+find_package(prometheus-cpp CONFIG REQUIRED)    # metrics
 if(LAKEHOUSE_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -39,6 +40,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 
 VERSION = "0.1.0-lakehouse"
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "sidecar"))  # the one OpenTelemetry set-up, shared with the sidecar
+import otel  # noqa: E402
 EMBED_NAME = "all-minilm:l6-v2-int8"
 GEN_NAME = "smollm2:135m-instruct-q4_1"
 MAX_TOKENS_PER_TEXT = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces; longer input is truncated
@@ -216,6 +219,7 @@ def _sampling(options: dict[str, Any] | None) -> dict[str, Any]:
 
 def build_app(models: Models) -> FastAPI:
     app = FastAPI(title="lakehouse bundled model server", docs_url=None, redoc_url=None)
+    otel.instrument(app, "lakehouse-modelserver")
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> Response:

@@ -19,7 +19,7 @@ APT_PACKAGES=(
   libflatbuffers-dev flatbuffers-compiler
   libcurl4-openssl-dev libssl-dev libpugixml-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev
-  prometheus-cpp-dev
+  prometheus-cpp-dev prometheus
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang-format clang-tidy
   clang-14 libclang-rt-14-dev

@@ -39,6 +39,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+import otel
+
 VERSION = "0.1.0"
 
 
@@ -155,7 +157,7 @@ class Ollama:
 
     async def post(self, path: str, body: dict[str, Any], model: str, explicit: bool, env: str) -> Any:
         try:
-            r = await self.client.post(path, json=body)
+            r = await self.client.post(path, json=body, headers=otel.headers())
         except httpx.TimeoutException:
             raise self._timeout() from None
         except httpx.TransportError as exc:
@@ -195,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await state["ollama"].client.aclose()
 
     app = FastAPI(title="lakehouse AI sidecar", version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None)
+    otel.instrument(app, "lakehouse-sidecar")
 
     @app.exception_handler(SidecarError)
     async def on_error(request: Request, exc: SidecarError) -> JSONResponse:
@@ -302,7 +305,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             keep = ("model", "response", "done", "done_reason", "eval_count", "prompt_eval_count", "total_duration")
             return JSONResponse({k: out[k] for k in keep if k in out})
         try:
-            upstream = await ollama.client.send(ollama.client.build_request("POST", "/api/generate", json=body),
+            upstream = await ollama.client.send(ollama.client.build_request("POST", "/api/generate", json=body,
+                                                                          headers=otel.headers()),
                                                 stream=True)
         except httpx.TimeoutException:
             raise ollama._timeout() from None

@@ -12,6 +12,7 @@
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/telemetry.h"
 
 namespace lakehouse::aibridge {
 namespace {
@@ -127,6 +128,21 @@ class SidecarBridge final : public AiBridge {
   //! POSTs to the sidecar with bounded retries; returns a 2xx answer or throws a mapped Error.
   HttpResponse Call(const std::string& path, const std::string& body,
                     const std::function<bool(std::string_view)>& on_data) {
+    telemetry::Span span("aibridge.call");  // the sidecar continues the trace (traceparent header)
+    span.Set("ai.path", path);
+    const auto started = Clock::now();
+    try {
+      HttpResponse r = CallWithRetries(path, body, on_data);
+      telemetry::metrics::AiCall(path, true, std::chrono::duration<double>(Clock::now() - started).count());
+      return r;
+    } catch (const std::exception& e) {
+      span.SetError(e.what());
+      telemetry::metrics::AiCall(path, false, std::chrono::duration<double>(Clock::now() - started).count());
+      throw;
+    }
+  }
+  HttpResponse CallWithRetries(const std::string& path, const std::string& body,
+                               const std::function<bool(std::string_view)>& on_data) {
     HttpRequest request;
     request.method = "POST";
     request.url = config_.sidecar_url + path;

@@ -11,6 +11,7 @@
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/telemetry.h"
 #include "services.h"
 
 #ifndef LAKEHOUSE_VERSION
@@ -22,6 +23,7 @@ namespace {
 
 int Serve(const Config& config) {
   log::Init(log::ParseLevel(config.log_level));
+  telemetry::InitTracing("lakehouse");  // OTEL_EXPORTER_OTLP_ENDPOINT etc.; off without an endpoint
   std::filesystem::create_directories(config.temp_dir());
   log::Info("starting", {{"version", LAKEHOUSE_VERSION},
                          {"listen", config.listen},
@@ -47,6 +49,7 @@ int Serve(const Config& config) {
   server.Bind();
   server.Run();
   services->Stop();
+  telemetry::ShutdownTracing();
   log::Info("shutdown complete");
   return 0;
 }

@@ -91,12 +91,12 @@ std::unique_ptr<storaged::ObjectStore> MakeStore(const Config& config) {
     s3.access_key = config.s3_access_key;
     s3.secret_key = config.s3_secret_key;
     s3.multipart_threshold = config.s3_multipart_threshold_mb << 20;
-    return storaged::MakeS3Store(s3);
+    return storaged::Instrumented(storaged::MakeS3Store(s3));
   }
   storaged::LocalStoreOptions local;
   local.root = config.objects_dir();
   local.presign_secret = PresignSecret(config);
-  return storaged::MakeLocalStore(local);
+  return storaged::Instrumented(storaged::MakeLocalStore(local));
 }
 
 class Services final : public RunningServices {

@@ -25,6 +25,7 @@
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/telemetry.h"
 
 namespace lakehouse::catalogd {
 
@@ -181,6 +182,8 @@ class CatalogImpl final : public Catalog {
   }
 
   DatasetManifest Head(const std::string& dataset) override {
+    telemetry::Span span("catalogd.head");
+    span.Set("dataset.name", dataset);
     auto state = Find(dataset);
     if (state) {
       std::lock_guard lock(state->mu);
@@ -192,6 +195,8 @@ class CatalogImpl final : public Catalog {
   }
 
   DatasetManifest Get(const std::string& dataset, uint64_t version) override {
+    telemetry::Span span("catalogd.get");
+    span.Set("dataset.name", dataset);
     DatasetId::Parse(dataset);
     if (auto state = Find(dataset)) {
       std::lock_guard lock(state->mu);
@@ -378,6 +383,14 @@ class CatalogImpl final : public Catalog {
   //! text is unique: it holds the time and fresh object keys). Throws kUnavailable when storage
   //! stays unreachable, saying that the outcome is unknown.
   bool PutManifest(const std::string& key, const std::string& text) {
+    telemetry::Span span("catalogd.commit");
+    span.Set("catalog.manifest_key", key);
+    const bool committed = TryPutManifest(key, text);
+    span.Set("catalog.conflict", !committed);
+    telemetry::metrics::Commit(committed);
+    return committed;
+  }
+  bool TryPutManifest(const std::string& key, const std::string& text) {
     for (int attempt = 0;; ++attempt) {
       try {
         if (attempt == 0) return store_.PutIfAbsent(key, text).has_value();

@@ -19,6 +19,7 @@ const std::vector<RouteEntry>& RouteTable() {
       // method, path, permission (auth_guard.cpp), area, handler, bound handler, kind
       {"GET", "/health", kPublic, "health", "Server (server.cpp)", nullptr, kInline},
       {"GET", "/ready", kScrape, "health", "Server (server.cpp)", nullptr, kInline},
+      {"GET", "/metrics", kScrape, "telemetry", "GetMetrics", GetMetrics, kInline},
 
       {"POST", "/api/v1/datasets/{name}", kWriteDataset, "datasets", "CreateDataset", CreateDataset, kUpload},
       {"POST", "/api/v1/datasets/{name}/append", kWriteDataset, "datasets", "AppendDataset", AppendDataset, kUpload},

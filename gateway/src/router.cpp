@@ -80,6 +80,7 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
     result.route = RouteRef{route.method, route.pattern};
     result.handler = &route.handler;
     result.options = &route.options;
+    result.pattern = &route.pattern;
     result.params = std::move(params);
     return result;
   }

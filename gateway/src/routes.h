@@ -16,6 +16,7 @@ RouteFunction PostQuery, GetPreview;  // routes_query.cpp
 RouteFunction Embed, Generate, Rerank, AiHealth, StartEmbeddings, ListJobs, GetJob, CancelJob,
     RunSearch;                                         // routes_ai.cpp
 RouteFunction CreateKey, ListKeys, RevokeKey, WhoAmI;  // routes_auth.cpp
+RouteFunction GetMetrics;                              // routes_telemetry.cpp
 // routes_ui.cpp and routes_iceberg.cpp register their routes themselves (the table lists them;
 // BuildRouter checks they match).
 void RegisterUiRoutes(Router& router, const Services& services);

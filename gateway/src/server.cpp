@@ -37,6 +37,7 @@
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/telemetry.h"
 #include "lakehouse/shared/types.h"
 #include "lakehouse/shared/watchdog.h"
 #include "url.h"
@@ -163,6 +164,8 @@ class RequestImpl final : public Request {
   }
   const std::vector<std::pair<std::string, std::string>>& response_headers() const { return response_headers_; }
   void set_body(ByteSource* body) { body_ = body; }
+  void set_trace(const telemetry::TraceContext& trace) { trace_ = trace; }
+  const telemetry::TraceContext& trace() const { return trace_; }
   //! The header moves when the parser is converted to read the body: follow it.
   void set_header(const http::request_header<>& header) { header_ = &header; }
 
@@ -174,6 +177,7 @@ class RequestImpl final : public Request {
   std::string raw_query_;
   mutable bool query_parsed_ = false;
   mutable std::map<std::string, std::string, std::less<>> query_;
+  telemetry::TraceContext trace_;
   std::map<std::string, std::string, std::less<>> params_;
   std::vector<std::pair<std::string, std::string>> response_headers_;
   ByteSource* body_ = nullptr;
@@ -484,7 +488,8 @@ void WriteError(ResponseBase& response, const Request& request, ErrorCode code, 
   response.Send(HttpStatus(code), ErrorBody(code, message, request.request_id()), "application/json");
 }
 
-void RunHandler(const Handler& handler, Request& request, ResponseBase& response) {
+void RunHandler(const Handler& handler, RequestImpl& request, ResponseBase& response) {
+  const telemetry::ContextScope trace(request.trace());  // the request's span is current while it runs
   try {
     handler(request, response);
     if (!response.started()) response.Send(204, "", "");
@@ -816,6 +821,14 @@ class Server::Impl {
     const bool head = header.method() == http::verb::head;
 
     auto match = router_.Find(request.method(), request.path());
+    // Metrics and span names use the route template, never the raw path (bounded label values).
+    const std::string_view route = match.pattern ? std::string_view(*match.pattern) : "unmatched";
+    telemetry::ServerSpan span(request.method(), route, header["traceparent"]);
+    span.Set("http.request.method", request.method());
+    span.Set("http.route", route);
+    span.Set("url.path", request.path());
+    span.Set("lakehouse.request_id", request_id);
+    request.set_trace(span.context());
     ResponseState state;
     std::string error_message;
     request.set_params(std::move(match.params));
@@ -892,6 +905,9 @@ class Server::Impl {
                           {"result", state.status < 400 ? "ok" : "refused"}});
     }
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    span.End(state.status);
+    telemetry::metrics::HttpRequest(route, request.method(), state.status, ms / 1000);
+    const telemetry::ContextScope trace_scope(span.context());  // the access log line carries the ids
     if (log::Enabled(log::Level::kInfo)) {
       nlohmann::json fields = {{"request_id", request_id}, {"method", request.method()},
                                {"path", request.path()},   {"status", state.status},

@@ -26,6 +26,7 @@
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/shared/memory_budget.h"
 #include "lakehouse/shared/sql.h"
+#include "lakehouse/shared/telemetry.h"
 
 namespace lakehouse::ingest {
 
@@ -293,6 +294,9 @@ class IngestorImpl final : public Ingestor {
 
   IngestResult Ingest(const IngestRequest& request, ByteSource& body) override {
     auto started = std::chrono::steady_clock::now();
+    telemetry::Span span("ingest.upload");
+    span.Set("dataset.name", request.dataset);
+    std::optional<telemetry::Span> phase(std::in_place, "ingest.spool");  // one span per phase, in turn
     DatasetId::Parse(request.dataset);
     if (request.op == catalogd::CommitOp::kDelete) {
       Fail(ErrorCode::kInvalidArgument, "ingest cannot delete; use DELETE /api/v1/datasets/{}", request.dataset);
@@ -312,6 +316,7 @@ class IngestorImpl final : public Ingestor {
 
     // DuckDB work (verify, convert, read the footer) runs for at most `threads` uploads at once:
     // ingest's share of the memory budget (ADR 0011) holds a few conversions, not one per writer.
+    phase.emplace("ingest.convert");
     ConversionSlot slot(*this);
     Connection con(db_);
     ParquetInfo info;
@@ -350,6 +355,7 @@ class IngestorImpl final : public Ingestor {
                          ? catalogd::NewDataKey(request.dataset)
                          : catalogd::NewPartitionedDataKey(request.dataset, partition_by, file.values));
     }
+    phase.emplace("ingest.store");
     uint64_t stored_bytes = 0;
     try {
       for (size_t i = 0; i < files.size(); ++i) {
@@ -377,6 +383,7 @@ class IngestorImpl final : public Ingestor {
     commit.properties = request.properties;
     commit.partition_by = partition_by;
     const double put_s = Seconds(started) - spool_s - convert_s;
+    phase.emplace("ingest.commit");
     try {
       result.manifest = catalog_.Commit(commit);
     } catch (const Error& e) {
@@ -393,6 +400,8 @@ class IngestorImpl final : public Ingestor {
       }
       throw;
     }
+    phase.reset();
+    span.Set("dataset.version", result.manifest.version);
     result.seconds = Seconds(started);
     log::Info("ingest committed", {{"dataset", request.dataset},
                                    {"version", result.manifest.version},

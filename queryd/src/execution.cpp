@@ -18,6 +18,7 @@
 #include "duckdb/storage/buffer_manager.hpp"
 #include "encoders.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/telemetry.h"
 #include "output.h"
 #include "parquet_export.h"
 #include "query_limits.h"
@@ -75,12 +76,36 @@ struct ArrowHolder {
 class QueryRun {
  public:
   QueryRun(const ExecutionContext& context, const QueryRequest& request, ResultSink& sink)
-      : ctx_(context), request_(request), sink_(sink), started_(Clock::now()), con_(context.db), out_(sink) {
+      : span_("queryd.execute"),
+        ctx_(context),
+        request_(request),
+        sink_(sink),
+        started_(Clock::now()),
+        con_(context.db),
+        out_(sink) {
     con_.context->config.streaming_buffer_size = context.config.streaming_buffer_bytes;  // ADR 0012
     DatasetAccess::Install(*con_.context, request.may_read, request.principal);
   }
 
   QueryStats Run() {
+    const telemetry::metrics::ActiveQuery active;
+    try {
+      QueryStats stats = RunSteps();
+      span_.Set("db.response.returned_rows", stats.rows);
+      span_.Set("query.result_bytes", stats.bytes);
+      span_.Set("query.bytes_scanned", stats.bytes_scanned);
+      span_.Set("query.objects_scanned", stats.objects_scanned);
+      telemetry::metrics::Query(true, static_cast<double>(stats.elapsed_ms) / 1000, stats.rows, stats.bytes_scanned);
+      return stats;
+    } catch (const std::exception& e) {
+      span_.SetError(e.what());
+      telemetry::metrics::Query(false, std::chrono::duration<double>(Clock::now() - started_).count(), 0, 0);
+      throw;
+    }
+  }
+
+ private:
+  QueryStats RunSteps() {
     timeout_ms_ = CheckRequest();
     auto statement = ParseStatement();
     std::optional<ExportFile> parquet;
@@ -218,6 +243,8 @@ class QueryRun {
     stats_.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
     if (auto tracker = ScanTracker::Find(*con_.context)) {
       std::tie(stats_.objects_scanned, stats_.objects_pruned) = tracker->Counts();
+      stats_.bytes_scanned = tracker->BytesOpened();
+      span_.Set("query.dataset_versions", tracker->Versions());
     }
     if (encoder_) encoder_->Finish(stats_);
     out_.Flush();
@@ -335,6 +362,7 @@ class QueryRun {
     ThrowQueryError(error, outcome, ctx_.catalog);
   }
 
+  telemetry::Span span_;  //!< first: covers the whole run
   const ExecutionContext& ctx_;
   const QueryRequest& request_;
   ResultSink& sink_;

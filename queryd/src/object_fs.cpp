@@ -9,6 +9,7 @@
 #include "duckdb/main/client_context.hpp"
 
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/telemetry.h"
 #include "lakehouse/storaged/object_store.h"
 
 namespace lakehouse::queryd {
@@ -61,9 +62,26 @@ void ScanTracker::Listed(const std::vector<std::string>& keys) {
   listed_.insert(keys.begin(), keys.end());
 }
 
-void ScanTracker::Opened(const std::string& key) {
+void ScanTracker::Opened(const std::string& key, uint64_t size) {
   std::lock_guard lock(mu_);
-  if (listed_.contains(key)) opened_.insert(key);
+  if (listed_.contains(key) && opened_.insert(key).second) bytes_opened_ += size;
+}
+
+void ScanTracker::Resolved(const std::string& dataset, uint64_t version) {
+  std::lock_guard lock(mu_);
+  versions_.push_back(dataset + "@" + std::to_string(version));
+}
+
+uint64_t ScanTracker::BytesOpened() const {
+  std::lock_guard lock(mu_);
+  return bytes_opened_;
+}
+
+std::string ScanTracker::Versions() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  for (const auto& v : versions_) out += (out.empty() ? "" : ",") + v;
+  return out;
 }
 
 std::pair<uint64_t, uint64_t> ScanTracker::Counts() const {
@@ -75,6 +93,8 @@ void ScanTracker::QueryBegin(duckdb::ClientContext&) {
   std::lock_guard lock(mu_);
   listed_.clear();
   opened_.clear();
+  bytes_opened_ = 0;
+  versions_.clear();
 }
 
 void ScanTracker::QueryEnd(duckdb::ClientContext&) {
@@ -152,6 +172,7 @@ class LakehouseFileHandle final : public duckdb::FileHandle {
   RegisteredObject object;
   duckdb::unique_ptr<duckdb::FileHandle> local;  //!< set when the object is a local file
   idx_t position = 0;
+  telemetry::TraceContext trace = telemetry::Current();  //!< the query's span: reads run on DuckDB's threads
 };
 
 class LakehouseFileSystem final : public duckdb::FileSystem {
@@ -181,7 +202,7 @@ class LakehouseFileSystem final : public duckdb::FileSystem {
           "\"%s\" is not an object of any dataset (or its dataset was deleted); query datasets by name", path);
     }
     if (auto context = duckdb::FileOpener::TryGetClientContext(opener)) {
-      if (auto tracker = ScanTracker::Find(*context)) tracker->Opened(key);
+      if (auto tracker = ScanTracker::Find(*context)) tracker->Opened(key, object->size);
     }
     duckdb::unique_ptr<duckdb::FileHandle> local;
     if (!force_range_reads_) {
@@ -286,6 +307,7 @@ class LakehouseFileSystem final : public duckdb::FileSystem {
 
   void ReadRemote(LakehouseFileHandle& h, void* buffer, uint64_t n, uint64_t location) {
     if (n == 0) return;
+    const telemetry::ContextScope trace(h.trace.valid() ? h.trace : telemetry::Current());
     const uint64_t size = h.object.size;
     if (location + n > size) {
       throw duckdb::IOException("read past the end of object \"%s\" (%llu + %llu > %llu)", h.key,

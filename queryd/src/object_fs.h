@@ -77,9 +77,14 @@ class ScanTracker final : public duckdb::ClientContextState {
   static duckdb::shared_ptr<ScanTracker> Find(duckdb::ClientContext& context);
 
   void Listed(const std::vector<std::string>& keys);
-  void Opened(const std::string& key);
+  void Opened(const std::string& key, uint64_t size);
+  //! The dataset versions the query resolved ("sales@3"), for its span.
+  void Resolved(const std::string& dataset, uint64_t version);
   //! Objects listed and opened / listed and never opened (pruned), so far.
   std::pair<uint64_t, uint64_t> Counts() const;
+  //! Bytes of the objects opened so far; "name@version,..." of the versions resolved.
+  uint64_t BytesOpened() const;
+  std::string Versions() const;
 
   void QueryBegin(duckdb::ClientContext& context) override;
   void QueryEnd(duckdb::ClientContext& context) override;
@@ -89,6 +94,8 @@ class ScanTracker final : public duckdb::ClientContextState {
   mutable std::mutex mu_;
   std::unordered_set<std::string> listed_;
   std::unordered_set<std::string> opened_;  //!< only keys in listed_
+  uint64_t bytes_opened_ = 0;
+  std::vector<std::string> versions_;
 };
 
 //! The datasets the query running on a connection may read (QueryRequest::may_read), kept in its

@@ -20,6 +20,7 @@
 #include "duckdb/parser/tableref/subqueryref.hpp"
 #include "duckdb/parser/tableref/table_function_ref.hpp"
 #include "lakehouse/catalogd/catalog.h"
+#include "lakehouse/shared/telemetry.h"
 
 namespace lakehouse::queryd {
 namespace {
@@ -148,6 +149,7 @@ duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceTable(duckdb::ClientContex
     throw duckdb::BinderException(e.what());
   }
   ScanTracker::Of(context, scan_totals_).Listed(resolved->keys);
+  ScanTracker::Of(context, scan_totals_).Resolved(resolved->dataset, resolved->version);
   return MakeTableRef(*resolved, table_name);
 }
 
@@ -159,6 +161,7 @@ duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceVersion(duckdb::ClientCont
     DatasetAccess::Check(context, dataset);
     auto resolved = ResolveVersion(dataset, static_cast<uint64_t>(version));
     ScanTracker::Of(context, scan_totals_).Listed(resolved->keys);
+    ScanTracker::Of(context, scan_totals_).Resolved(resolved->dataset, resolved->version);
     return MakeTableRef(*resolved, name);
   } catch (const Error& e) {
     RecordResolutionError(e);
@@ -202,6 +205,9 @@ std::shared_ptr<const ResolvedDataset> Resolver::ResolveVersion(const std::strin
 
 //! Checks a manifest's objects against its schema and records what the scan reads.
 std::shared_ptr<const ResolvedDataset> Resolver::Resolve(const DatasetManifest& manifest) {
+  telemetry::Span span("queryd.resolve");  // first use of a version: schema checks of its objects
+  span.Set("dataset.name", manifest.dataset);
+  span.Set("dataset.version", manifest.version);
   auto resolved = std::make_shared<ResolvedDataset>();
   resolved->dataset = manifest.dataset;
   resolved->version = manifest.version;

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <exception>
 
+#include "lakehouse/shared/telemetry.h"
+
 namespace lakehouse {
 namespace {
 
@@ -128,6 +130,10 @@ void HttpClient::Send(const HttpRequest& request, HttpResponse& response) {
         headers, ("Content-Type:" + (request.content_type.empty() ? "" : " " + request.content_type)).c_str());
   }
   for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
+  // The trace continues at the callee (W3C Trace Context; docs/adr/0016-telemetry.md).
+  if (const auto trace = telemetry::Current(); trace.valid()) {
+    headers = curl_slist_append(headers, ("traceparent: " + trace.TraceParent()).c_str());
+  }
   if (!signed_request) headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip on loopback
   curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);

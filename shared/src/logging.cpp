@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/telemetry.h"
 #include "lakehouse/shared/types.h"
 
 namespace lakehouse::log {
@@ -54,6 +55,10 @@ void Event(Level level, std::string_view msg, const nlohmann::json& fields) {
   nlohmann::json line = {{"ts", FormatTimeMs(NowMs())}, {"level", LevelName(level)}, {"msg", msg}};
   if (fields.is_object()) {
     for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
+  }
+  if (const auto trace = telemetry::Current(); trace.valid()) {  // the span this line belongs to
+    line["trace_id"] = trace.TraceIdHex();
+    line["span_id"] = trace.SpanIdHex();
   }
   Logger().info(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }

@@ -120,6 +120,7 @@ class Router {
     RouteRef route;  //!< the matched route (empty when none)
     const Handler* handler = nullptr;
     const RouteOptions* options = nullptr;
+    const std::string* pattern = nullptr;  //!< the route template (metrics and span names)
     std::map<std::string, std::string, std::less<>> params;
     std::vector<std::string> allowed_methods;  //!< set when the path matched but the method did not
   };

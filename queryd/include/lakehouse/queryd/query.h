@@ -81,6 +81,7 @@ struct QueryStats {
   //! (pruned: a predicate on partition columns ruled them out, or a LIMIT ended the scan early).
   uint64_t objects_scanned = 0;
   uint64_t objects_pruned = 0;
+  uint64_t bytes_scanned = 0;  //!< sizes of the data objects the query opened
 };
 
 //! Where encoded results go (the HTTP route adapts gateway::Response to this).

@@ -114,5 +114,7 @@ struct S3StoreOptions {
 
 std::unique_ptr<ObjectStore> MakeLocalStore(const LocalStoreOptions& options);
 std::unique_ptr<ObjectStore> MakeS3Store(const S3StoreOptions& options);
+//! `store` with a span and metrics around every call (docs/adr/0016-telemetry.md).
+std::unique_ptr<ObjectStore> Instrumented(std::unique_ptr<ObjectStore> store);
 
 }  // namespace lakehouse::storaged

@@ -1,0 +1,226 @@
+// Traces over OpenTelemetry C++ (docs/adr/0016-telemetry.md). The current span is a plain
+// TraceContext in a thread_local, not OpenTelemetry's runtime context, so it can be handed to
+// another thread (ContextScope) and read by the logger without any OpenTelemetry header.
+#include "lakehouse/shared/telemetry.h"
+
+#include <opentelemetry/exporters/otlp/otlp_http_exporter_factory.h>
+#include <opentelemetry/exporters/otlp/otlp_http_exporter_options.h>
+#include <opentelemetry/sdk/resource/resource.h>
+#include <opentelemetry/sdk/trace/batch_span_processor_factory.h>
+#include <opentelemetry/sdk/trace/batch_span_processor_options.h>
+#include <opentelemetry/sdk/trace/samplers/always_off_factory.h>
+#include <opentelemetry/sdk/trace/samplers/always_on_factory.h>
+#include <opentelemetry/sdk/trace/samplers/parent_factory.h>
+#include <opentelemetry/sdk/trace/samplers/trace_id_ratio_factory.h>
+#include <opentelemetry/sdk/trace/tracer_provider.h>
+#include <opentelemetry/sdk/trace/tracer_provider_factory.h>
+#include <opentelemetry/trace/context.h>
+#include <opentelemetry/trace/propagation/http_trace_context.h>
+#include <opentelemetry/trace/tracer.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+#include "lakehouse/shared/hash.h"
+#include "lakehouse/shared/logging.h"
+
+namespace lakehouse::telemetry {
+namespace {
+
+namespace trace_api = opentelemetry::trace;
+namespace trace_sdk = opentelemetry::sdk::trace;
+namespace nostd = opentelemetry::nostd;
+
+std::atomic<bool> g_enabled{false};
+std::mutex g_mu;
+std::shared_ptr<trace_sdk::TracerProvider> g_provider;  // guarded by g_mu (init/shutdown only)
+nostd::shared_ptr<trace_api::Tracer> g_tracer;          // set before g_enabled, reset after it
+thread_local TraceContext t_current;
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+TraceContext FromOtel(const trace_api::SpanContext& c) {
+  TraceContext out;
+  if (!c.IsValid() || !c.IsSampled()) return out;
+  c.trace_id().CopyBytesTo(nostd::span<uint8_t, 16>(out.trace_id.data(), 16));
+  c.span_id().CopyBytesTo(nostd::span<uint8_t, 8>(out.span_id.data(), 8));
+  out.sampled = true;
+  return out;
+}
+
+trace_api::SpanContext ToOtel(const TraceContext& c, bool remote) {
+  return trace_api::SpanContext(trace_api::TraceId(nostd::span<const uint8_t, 16>(c.trace_id.data(), 16)),
+                                trace_api::SpanId(nostd::span<const uint8_t, 8>(c.span_id.data(), 8)),
+                                trace_api::TraceFlags(trace_api::TraceFlags::kIsSampled), remote);
+}
+
+//! The carrier of one incoming traceparent header for the W3C propagator.
+class TraceParentCarrier final : public opentelemetry::context::propagation::TextMapCarrier {
+ public:
+  explicit TraceParentCarrier(std::string_view value) : value_(value) {}
+  nostd::string_view Get(nostd::string_view key) const noexcept override {
+    return key == trace_api::propagation::kTraceParent ? nostd::string_view(value_.data(), value_.size())
+                                                       : nostd::string_view();
+  }
+  void Set(nostd::string_view, nostd::string_view) noexcept override {}
+
+ private:
+  std::string_view value_;
+};
+
+std::unique_ptr<trace_sdk::Sampler> SamplerFromEnv() {
+  // The OTEL_TRACES_SAMPLER values of the OpenTelemetry specification; default parentbased_always_on.
+  const std::string name = Env("OTEL_TRACES_SAMPLER");
+  double ratio = 1.0;
+  if (const std::string arg = Env("OTEL_TRACES_SAMPLER_ARG"); !arg.empty()) {
+    char* end = nullptr;
+    const double v = std::strtod(arg.c_str(), &end);
+    if (end != arg.c_str() && v >= 0 && v <= 1) ratio = v;
+  }
+  if (name == "always_on") return trace_sdk::AlwaysOnSamplerFactory::Create();
+  if (name == "always_off") return trace_sdk::AlwaysOffSamplerFactory::Create();
+  if (name == "traceidratio") return trace_sdk::TraceIdRatioBasedSamplerFactory::Create(ratio);
+  if (name == "parentbased_always_off") {
+    return trace_sdk::ParentBasedSamplerFactory::Create(trace_sdk::AlwaysOffSamplerFactory::Create());
+  }
+  if (name == "parentbased_traceidratio") {
+    return trace_sdk::ParentBasedSamplerFactory::Create(trace_sdk::TraceIdRatioBasedSamplerFactory::Create(ratio));
+  }
+  if (!name.empty() && name != "parentbased_always_on") {
+    log::Warn("telemetry: unknown OTEL_TRACES_SAMPLER; using parentbased_always_on", {{"sampler", name}});
+  }
+  return trace_sdk::ParentBasedSamplerFactory::Create(trace_sdk::AlwaysOnSamplerFactory::Create());
+}
+
+}  // namespace
+
+std::string TraceContext::TraceIdHex() const {
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(trace_id.data()), trace_id.size()));
+}
+std::string TraceContext::SpanIdHex() const {
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(span_id.data()), span_id.size()));
+}
+std::string TraceContext::TraceParent() const {
+  if (!valid()) return {};
+  return "00-" + TraceIdHex() + "-" + SpanIdHex() + "-01";
+}
+
+TraceContext Current() { return t_current; }
+
+ContextScope::ContextScope(const TraceContext& context) : saved_(t_current) { t_current = context; }
+ContextScope::~ContextScope() { t_current = saved_; }
+
+bool InitTracing(std::string_view default_service) {
+  std::lock_guard lock(g_mu);
+  if (g_provider) return true;
+  const std::string endpoint = Env("OTEL_EXPORTER_OTLP_ENDPOINT");
+  const std::string traces_endpoint = Env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  if ((endpoint.empty() && traces_endpoint.empty()) || Env("OTEL_SDK_DISABLED") == "true") return false;
+
+  opentelemetry::exporter::otlp::OtlpHttpExporterOptions exporter_options;  // reads OTEL_EXPORTER_OTLP_*
+  exporter_options.content_type = opentelemetry::exporter::otlp::HttpRequestContentType::kBinary;
+  auto exporter = opentelemetry::exporter::otlp::OtlpHttpExporterFactory::Create(exporter_options);
+
+  trace_sdk::BatchSpanProcessorOptions batch;
+  if (const std::string delay = Env("OTEL_BSP_SCHEDULE_DELAY"); !delay.empty()) {
+    batch.schedule_delay_millis = std::chrono::milliseconds(std::strtoll(delay.c_str(), nullptr, 10));
+  }
+  auto processor = trace_sdk::BatchSpanProcessorFactory::Create(std::move(exporter), batch);
+
+  std::string service = Env("OTEL_SERVICE_NAME");
+  if (service.empty()) service = std::string(default_service);
+  // Resource::Create adds OTEL_RESOURCE_ATTRIBUTES; service.name given here wins over it.
+  auto resource = opentelemetry::sdk::resource::Resource::Create({{"service.name", service}});
+  g_provider = std::shared_ptr<trace_sdk::TracerProvider>(
+      trace_sdk::TracerProviderFactory::Create(std::move(processor), resource, SamplerFromEnv()));
+  g_tracer = g_provider->GetTracer("lakehouse");
+  g_enabled.store(true, std::memory_order_release);
+  log::Info("telemetry: tracing on",
+            {{"service", service}, {"endpoint", traces_endpoint.empty() ? endpoint : traces_endpoint}});
+  return true;
+}
+
+void ShutdownTracing() {
+  std::lock_guard lock(g_mu);
+  if (!g_provider) return;
+  g_enabled.store(false, std::memory_order_release);
+  g_provider->ForceFlush();
+  g_provider->Shutdown();
+  // The tracer stays alive (spans still open on other threads hold it); it records nothing now.
+}
+
+bool TracingEnabled() { return g_enabled.load(std::memory_order_relaxed); }
+
+struct Span::Impl {
+  nostd::shared_ptr<trace_api::Span> span;
+};
+
+Span::Span(std::string_view name) {
+  if (!g_enabled.load(std::memory_order_acquire) || !t_current.valid()) return;
+  trace_api::StartSpanOptions options;
+  options.parent = ToOtel(t_current, false);
+  options.kind = trace_api::SpanKind::kInternal;
+  impl_ = std::make_unique<Impl>();
+  impl_->span = g_tracer->StartSpan(nostd::string_view(name.data(), name.size()), options);
+  saved_ = t_current;
+  t_current = FromOtel(impl_->span->GetContext());
+  made_current_ = true;
+}
+
+Span::~Span() {
+  if (made_current_) t_current = saved_;
+  if (impl_) impl_->span->End();
+}
+
+void Span::Set(std::string_view key, std::string_view value) {
+  if (impl_) {
+    impl_->span->SetAttribute(nostd::string_view(key.data(), key.size()),
+                              nostd::string_view(value.data(), value.size()));
+  }
+}
+
+void Span::SetInt(std::string_view key, int64_t value) {
+  impl_->span->SetAttribute(nostd::string_view(key.data(), key.size()), value);
+}
+
+void Span::SetError(std::string_view message) {
+  if (impl_) impl_->span->SetStatus(trace_api::StatusCode::kError, nostd::string_view(message.data(), message.size()));
+}
+
+ServerSpan::ServerSpan(std::string_view method, std::string_view route, std::string_view traceparent) {
+  if (!g_enabled.load(std::memory_order_acquire)) return;
+  trace_api::StartSpanOptions options;
+  options.kind = trace_api::SpanKind::kServer;
+  if (!traceparent.empty()) {
+    TraceParentCarrier carrier(traceparent);
+    opentelemetry::context::Context empty;
+    auto extracted = trace_api::propagation::HttpTraceContext().Extract(carrier, empty);
+    const auto remote = trace_api::GetSpan(extracted)->GetContext();
+    if (remote.IsValid()) options.parent = remote;
+  }
+  std::string name;
+  name.reserve(method.size() + 1 + route.size());
+  name.append(method).append(" ").append(route);
+  auto span = g_tracer->StartSpan(name, options);
+  context_ = FromOtel(span->GetContext());
+  if (!context_.valid()) return;  // sampled out: nothing recorded, nothing propagated
+  impl_ = std::make_unique<Impl>();
+  impl_->span = std::move(span);
+}
+
+ServerSpan::~ServerSpan() = default;
+
+void ServerSpan::End(int http_status) {
+  if (!impl_) return;
+  impl_->span->SetAttribute("http.response.status_code", static_cast<int64_t>(http_status));
+  if (http_status >= 500) impl_->span->SetStatus(trace_api::StatusCode::kError);
+  impl_->span->End();
+  impl_.reset();
+}
+
+}  // namespace lakehouse::telemetry
