@@ -27,6 +27,10 @@ const std::vector<RouteEntry>& RouteTable() {
       {"GET", "/api/v1/datasets/{name}/versions", "datasets", "ListVersions", ListVersions},
       {"GET", "/api/v1/datasets/{name}/versions/{n}", "datasets", "GetVersion", GetVersion},
       {"GET", "/api/v1/datasets/{name}/data", "datasets", "GetDatasetData", GetDatasetData},
+      {"POST", "/api/v1/datasets/{name}/compact", "datasets", "CompactDataset", CompactDataset},
+      {"POST", "/api/v1/datasets/{name}/register", "datasets", "RegisterFiles", RegisterFiles},
+      {"PUT", "/api/v1/datasets/{name}/retention", "datasets", "SetRetention", SetRetention},
+      {"POST", "/api/v1/gc", "datasets", "CollectGarbage", CollectGarbage},
 
       {"GET", "/api/v1/objects/{key...}", "objects", "GetObject", GetObject},
       {"PUT", "/api/v1/objects/{key...}", "objects", "PutObject", PutObject, kUpload},
