@@ -119,16 +119,18 @@ int History(const std::string& dir, int versions, int samples) {
   const auto manifest_bytes = store->Head(catalogd::ManifestKey("long", long_head))->size;
   const auto short_manifest_bytes = store->Head(catalogd::ManifestKey("short", short_head))->size;
   std::printf("history: %d versions built in %.1f s (%.0f commits/s)\n", versions, grow_s, versions / grow_s);
-  std::printf("append commit latency, median of %d rounds of %d: at version ~10: %.3f ms (mean %.3f), at version ~%d: "
-              "%.3f ms (mean %.3f)\n",
-              rounds, samples / rounds, s_med * 1e3, s_mean * 1e3, versions, l_med * 1e3, l_mean * 1e3);
+  std::printf(
+      "append commit latency, median of %d rounds of %d: at version ~10: %.3f ms (mean %.3f), at version ~%d: "
+      "%.3f ms (mean %.3f)\n",
+      rounds, samples / rounds, s_med * 1e3, s_mean * 1e3, versions, l_med * 1e3, l_mean * 1e3);
   std::printf("stored append manifest: %llu bytes at version %llu, %llu bytes at version %llu\n",
               static_cast<unsigned long long>(short_manifest_bytes), static_cast<unsigned long long>(short_head),
               static_cast<unsigned long long>(manifest_bytes), static_cast<unsigned long long>(long_head));
-  std::printf("cold resolve of the head (fresh catalog): %.2f ms at version %llu, %.2f ms at version %llu "
-              "(%llu objects: the checkpoint holds them all)\n",
-              s_resolve * 1e3, static_cast<unsigned long long>(short_head), l_resolve * 1e3,
-              static_cast<unsigned long long>(long_head), static_cast<unsigned long long>(long_head));
+  std::printf(
+      "cold resolve of the head (fresh catalog): %.2f ms at version %llu, %.2f ms at version %llu "
+      "(%llu objects: the checkpoint holds them all)\n",
+      s_resolve * 1e3, static_cast<unsigned long long>(short_head), l_resolve * 1e3,
+      static_cast<unsigned long long>(long_head), static_cast<unsigned long long>(long_head));
   std::printf("RESULT commit_latency_ratio_v%d_vs_v10=%.3f\n", versions, l_med / s_med);
   std::printf("RESULT commit_latency_mean_ratio_v%d_vs_v10=%.3f\n", versions, l_mean / s_mean);
   std::printf("RESULT append_manifest_bytes_ratio=%.3f\n",
@@ -184,12 +186,12 @@ int Gc(const std::string& dir, int objects) {
   auto report = catalog->Collect(-1);
   const double gc_s = Since(t);
   const double list_s = Median(list_times);
-  std::printf("gc: %d objects set up in %.1f s; collection %.2f s (listing alone %.2f s): %llu versions expired, "
-              "%llu objects deleted (%llu orphans), %llu kept\n",
-              objects, setup_s, gc_s, list_s, static_cast<unsigned long long>(report.versions_expired),
-              static_cast<unsigned long long>(report.objects_deleted),
-              static_cast<unsigned long long>(report.orphans_deleted),
-              static_cast<unsigned long long>(report.objects_kept));
+  std::printf(
+      "gc: %d objects set up in %.1f s; collection %.2f s (listing alone %.2f s): %llu versions expired, "
+      "%llu objects deleted (%llu orphans), %llu kept\n",
+      objects, setup_s, gc_s, list_s, static_cast<unsigned long long>(report.versions_expired),
+      static_cast<unsigned long long>(report.objects_deleted), static_cast<unsigned long long>(report.orphans_deleted),
+      static_cast<unsigned long long>(report.objects_kept));
   if (report.objects_kept != static_cast<uint64_t>(objects / 4)) std::abort();
   std::printf("RESULT gc_seconds_%d_objects=%.2f\n", objects, gc_s);
   std::printf("RESULT gc_vs_listing_ratio=%.2f\n", gc_s / list_s);

@@ -64,7 +64,8 @@ namespace {
 constexpr int kMaxCommitAttempts = 64;
 
 std::string_view OpName(CommitOp op) {
-  static constexpr std::string_view kNames[] = {"create", "append", "replace", "delete", "compact", "properties"};  // CommitOp order
+  static constexpr std::string_view kNames[] = {"create", "append",  "replace",
+                                                "delete", "compact", "properties"};  // CommitOp order
   const auto i = static_cast<size_t>(op);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
@@ -304,8 +305,8 @@ class CatalogImpl final : public Catalog {
         const bool delta = head && !head->tombstone && !next.tombstone &&
                            (request.op == CommitOp::kAppend || request.op == CommitOp::kCompact ||
                             request.op == CommitOp::kSetProperties);
-        std::string text = delta ? EncodeDelta(next, head->version, request.objects, request.remove_objects)
-                                 : EncodeManifest(next);
+        std::string text =
+            delta ? EncodeDelta(next, head->version, request.objects, request.remove_objects) : EncodeManifest(next);
         if (PutManifest(ManifestKey(next.dataset, next.version), text)) {
           auto stored = std::make_shared<const DatasetManifest>(std::move(next));
           uint64_t chain = 0;

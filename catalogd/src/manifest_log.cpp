@@ -69,8 +69,7 @@ std::optional<ManifestRecord> ParseRecord(const ParsedManifestKey& key, const st
       r.bytes = r.manifest.byte_count();
       r.object_count = r.manifest.objects.size();
     }
-    if (r.manifest.dataset != key.dataset || r.manifest.version != key.version ||
-        (r.base && *r.base >= key.version)) {
+    if (r.manifest.dataset != key.dataset || r.manifest.version != key.version || (r.base && *r.base >= key.version)) {
       log::Warn("catalog: manifest content does not match its key; ignored",
                 {{"key", ManifestKey(key.dataset, key.version)},
                  {"dataset", r.manifest.dataset},

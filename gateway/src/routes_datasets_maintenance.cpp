@@ -27,9 +27,9 @@ std::optional<double> NumberField(const json& body, const char* name) {
 }
 
 json GcJson(const catalogd::GcReport& r) {
-  return {{"versions_expired", r.versions_expired},   {"manifests_deleted", r.manifests_deleted},
-          {"objects_deleted", r.objects_deleted},     {"bytes_deleted", r.bytes_deleted},
-          {"orphans_deleted", r.orphans_deleted},     {"orphan_bytes_deleted", r.orphan_bytes_deleted},
+  return {{"versions_expired", r.versions_expired}, {"manifests_deleted", r.manifests_deleted},
+          {"objects_deleted", r.objects_deleted},   {"bytes_deleted", r.bytes_deleted},
+          {"orphans_deleted", r.orphans_deleted},   {"orphan_bytes_deleted", r.orphan_bytes_deleted},
           {"objects_kept", r.objects_kept}};
 }
 

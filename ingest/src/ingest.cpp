@@ -346,6 +346,7 @@ class IngestorImpl final : public Ingestor {
     // Stored under fresh keys that no manifest references yet: invisible until the commit. Keys
     // are made first, so a partition value too long for a key fails before anything is written.
     std::vector<std::string> keys;
+    keys.reserve(files.size());
     for (const auto& file : files) {
       keys.push_back(partition_by.empty()
                          ? catalogd::NewDataKey(request.dataset)
@@ -752,7 +753,7 @@ class IngestorImpl final : public Ingestor {
   //! A local path DuckDB can read `key` from: the local backend's own file, else a download into `dir`.
   std::string LocalCopy(const std::string& key, const std::string& dir) {
     if (auto path = store_.LocalPath(key)) return *path;
-    const std::string path = (std::filesystem::path(dir) / (RandomHexId() + ".parquet")).string();
+    std::string path = (std::filesystem::path(dir) / (RandomHexId() + ".parquet")).string();
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) Fail(ErrorCode::kInternal, "cannot create {}: {}", path, std::strerror(errno));
     bool failed = false;

@@ -6,12 +6,12 @@
 
 #include <atomic>
 #include <cstdio>
-#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "ingest_internal.h"
 #include "lakehouse/ingest/ingest.h"
@@ -437,7 +437,8 @@ TEST_P(IngestTest, CompactionRewritesSmallObjectsWithTheSameRows) {
     ASSERT_TRUE(o.partition_values.at("day").has_value());
     const std::string day = *o.partition_values.at("day");
     EXPECT_NE(o.ref.key.find("/day=" + day + "/"), std::string::npos) << o.ref.key;
-    EXPECT_EQ(OverObject(o, "SELECT count(*) FROM t WHERE day <> DATE '" + day + "'"), "0") << "rows left their partition";
+    EXPECT_EQ(OverObject(o, "SELECT count(*) FROM t WHERE day <> DATE '" + day + "'"), "0")
+        << "rows left their partition";
     EXPECT_EQ(OverObject(o, "SELECT count(*) FROM t"), std::to_string(o.row_count));
     total += std::stoull(OverObject(o, "SELECT sum(id) FROM t"));
     EXPECT_FALSE(o.stats.empty());
@@ -533,7 +534,11 @@ TEST_P(IngestTest, RegisterCommitsExistingFilesWithoutCopying) {
   for (size_t i = 0; i < 4096; ++i) bytes[bytes.size() / 3 + i] = static_cast<char>(rng());
   t_->store->PutBytes("imports/damaged.parquet", bytes);
   std::string message;
-  EXPECT_EQ(CodeOf([&] { ingest_->Register({"fresh", {"imports/damaged.parquet"}}); }, &message),
+  EXPECT_EQ(CodeOf(
+                [&] {
+                  ingest_->Register({"fresh", {"imports/damaged.parquet"}});
+                },
+                &message),
             ErrorCode::kInvalidArgument);
   EXPECT_NE(message.find("damaged"), std::string::npos) << message;
   EXPECT_EQ(CodeOf([&] { catalog_->Head("fresh"); }), ErrorCode::kNotFound);

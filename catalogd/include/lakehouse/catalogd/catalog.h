@@ -154,7 +154,7 @@ struct CatalogOptions {
   //! The safety window of garbage collection run on request (GcMinAgeMs; POST /api/v1/gc): objects
   //! younger than this are kept (in-flight commits), and so are the objects of versions that
   //! expired less than this ago (queries that resolved them before they expired).
-  int64_t gc_min_age_ms = 15 * 60 * 1000;
+  int64_t gc_min_age_ms = int64_t{15} * 60 * 1000;
 };
 
 //! Called after a commit is visible (queryd invalidates its cache here).

@@ -88,12 +88,12 @@ struct IngestResult {
 };
 
 struct CompactionResult {
-  DatasetManifest manifest;         //!< the head after compaction (unchanged when nothing to do)
-  bool compacted = false;           //!< false: fewer than two small objects in every partition
-  uint64_t objects_before = 0;      //!< objects in the head that was compacted
-  uint64_t objects_after = 0;       //!< objects in the committed version
-  uint64_t objects_rewritten = 0;   //!< small objects replaced
-  uint64_t objects_written = 0;     //!< new objects holding their rows
+  DatasetManifest manifest;        //!< the head after compaction (unchanged when nothing to do)
+  bool compacted = false;          //!< false: fewer than two small objects in every partition
+  uint64_t objects_before = 0;     //!< objects in the head that was compacted
+  uint64_t objects_after = 0;      //!< objects in the committed version
+  uint64_t objects_rewritten = 0;  //!< small objects replaced
+  uint64_t objects_written = 0;    //!< new objects holding their rows
   uint64_t bytes_rewritten = 0;
   double seconds = 0;
 };
