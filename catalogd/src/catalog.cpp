@@ -428,13 +428,14 @@ class CatalogImpl final : public Catalog {
       }
     }
 
+    std::vector<const storaged::ObjectInfo*> doomed;
     for (const auto* list : {&data, &staging}) {
       for (const auto& info : *list) {
         if (referenced.contains(info.key) || info.last_modified_ms > cutoff) {
           ++report.objects_kept;
           continue;
         }
-        store_.Delete(info.key);
+        doomed.push_back(&info);
         ++report.objects_deleted;
         report.bytes_deleted += info.size;
         if (!ever.contains(info.key)) {
@@ -443,7 +444,9 @@ class CatalogImpl final : public Catalog {
         }
       }
     }
-    for (const auto& key : catalog_garbage) store_.Delete(key);
+    // Deletes are independent: run them on the read pool (one at a time was ~150/s on local disk).
+    ParallelFor(doomed.size(), ReadThreads(), [&](size_t i) { store_.Delete(doomed[i]->key); });
+    ParallelFor(catalog_garbage.size(), ReadThreads(), [&](size_t i) { store_.Delete(catalog_garbage[i]); });
     report.manifests_deleted = catalog_garbage.size();
     log::Info("catalog garbage collected", {{"deleted", report.objects_deleted},
                                             {"bytes", report.bytes_deleted},
@@ -864,6 +867,7 @@ class CatalogImpl final : public Catalog {
           }
         }
         if (request.op == CommitOp::kAppend) {
+          next.objects.reserve(head->objects.size() + request.objects.size());
           next.objects = head->objects;
           next.objects.insert(next.objects.end(), request.objects.begin(), request.objects.end());
           for (const auto& [k, v] : head->properties) next.properties.try_emplace(k, v);
