@@ -125,6 +125,20 @@ const std::vector<Setting>& Settings() {
       {"ingest.max_partitions", "LAKEHOUSE_INGEST_MAX_PARTITIONS", "ingest-max-partitions",
        "most partitions (objects) one upload to a partitioned dataset may write",
        INT(ingest_max_partitions, "ingest.max_partitions")},
+      {"compaction.target_mb", "LAKEHOUSE_COMPACTION_TARGET_MB", "compaction-target-mb",
+       "compaction rewrites objects below this size into objects of about this size",
+       INT(compaction_target_mb, "compaction.target_mb")},
+      {"compaction.auto_min_small_objects", "LAKEHOUSE_COMPACTION_AUTO_MIN_SMALL_OBJECTS",
+       "compaction-auto-min-small-objects",
+       "compact a dataset automatically (every 10 minutes) when a partition has more than this many small objects; "
+       "0 = never",
+       INT(compaction_auto_min_small_objects, "compaction.auto_min_small_objects")},
+      {"retention.keep_versions", "LAKEHOUSE_RETENTION_KEEP_VERSIONS", "retention-keep-versions",
+       "default retention: versions kept per dataset (0 = all); a dataset's own setting overrides it",
+       INT(retention_keep_versions, "retention.keep_versions")},
+      {"retention.keep_days", "LAKEHOUSE_RETENTION_KEEP_DAYS", "retention-keep-days",
+       "default retention: days old versions are kept (0 = forever); a version expires only when both rules agree",
+       INT(retention_keep_days, "retention.keep_days")},
       {"ai.enabled", "LAKEHOUSE_AI", "ai", "start the AI sidecar (true/false)", BOOL(ai_enabled, "ai.enabled")},
       {"ai.sidecar_url", "LAKEHOUSE_SIDECAR_URL", "sidecar-url", "use this running sidecar instead of starting one",
        STR(ai_sidecar_url)},
@@ -191,6 +205,7 @@ void Validate(const Config& c) {
     Fail(ErrorCode::kInvalidArgument, "ai.model_server must be auto, always or never, not '{}'", c.ai_model_server);
   }
   if (c.ingest_max_partitions < 1) Fail(ErrorCode::kInvalidArgument, "ingest.max_partitions must be at least 1");
+  if (c.compaction_target_mb < 1) Fail(ErrorCode::kInvalidArgument, "compaction.target_mb must be at least 1");
   if (c.io_threads < 1 || c.worker_threads < 1 || c.query_threads < 1) {
     Fail(ErrorCode::kInvalidArgument, "thread counts must be at least 1");
   }

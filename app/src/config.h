@@ -53,6 +53,11 @@ struct Config {
   std::string max_spill_total = "16GB";
   // [ingest]
   uint64_t ingest_max_partitions = 1000;  //!< partition value sets (objects) one upload may write
+  // [compaction] and [retention] (issue 13; docs/api/datasets.md)
+  uint64_t compaction_target_mb = 128;
+  uint64_t compaction_auto_min_small_objects = 0;  //!< 0: no automatic compaction
+  uint64_t retention_keep_versions = 0;            //!< 0: no limit
+  uint64_t retention_keep_days = 0;                //!< 0: no limit
   // [ai]
   bool ai_enabled = true;
   std::string ai_sidecar_url;  //!< when set, use this sidecar instead of starting one

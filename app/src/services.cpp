@@ -103,7 +103,11 @@ class Services final : public RunningServices {
  public:
   explicit Services(const Config& config) : config_(config) {
     store_ = MakeStore(config);
-    catalog_ = catalogd::MakeCatalog(*store_);
+    catalogd::CatalogOptions catalog_options;
+    catalog_options.retention.keep_versions = config.retention_keep_versions;
+    catalog_options.retention.keep_days = static_cast<double>(config.retention_keep_days);
+    catalog_options.gc_min_age_ms = kGarbageMinAgeMs;
+    catalog_ = catalogd::MakeCatalog(*store_, catalog_options);
     auto started = std::chrono::steady_clock::now();
     catalog_->Rebuild();
     log::Info(
@@ -118,6 +122,8 @@ class Services final : public RunningServices {
     ingest_options.threads = config.query_threads;
     ingest_options.max_json_depth = config.max_json_depth;
     ingest_options.max_partitions = config.ingest_max_partitions;
+    ingest_options.compaction.target_bytes = config.compaction_target_mb << 20;
+    ingest_options.compaction.auto_min_small_objects = config.compaction_auto_min_small_objects;
     std::filesystem::create_directories(ingest_options.temp_dir);
     ingest_ = ingest::MakeIngestor(*store_, *catalog_, ingest_options);
 
@@ -287,6 +293,8 @@ class Services final : public RunningServices {
     while (!stopped_) {
       lock.unlock();
       try {
+        size_t compacted = ingest_->AutoCompact();
+        if (compacted > 0) log::Info("automatic compaction", {{"datasets", compacted}});
         size_t n = catalog_->CollectGarbage(kGarbageMinAgeMs);
         if (n > 0) log::Info("garbage collected unreferenced objects", {{"deleted", n}});
       } catch (const std::exception& e) {

@@ -14,6 +14,8 @@ namespace lakehouse::catalogd {
 
 namespace {
 constexpr std::string_view kManifestSuffix = ".json";
+constexpr std::string_view kCheckpointSuffix = ".checkpoint.json";
+constexpr std::string_view kExpirySuffix = ".expired.json";
 constexpr size_t kVersionDigits = 20;
 }  // namespace
 
@@ -22,6 +24,14 @@ std::string ManifestKey(const std::string& dataset, uint64_t version) {
 }
 
 std::string SearchJobKey(const std::string& job_id) { return fmt::format("{}{}.json", kSearchJobPrefix, job_id); }
+
+std::string CheckpointKey(const std::string& dataset, uint64_t version) {
+  return fmt::format("{}{}/{:020}{}", kCatalogPrefix, dataset, version, kCheckpointSuffix);
+}
+
+std::string ExpiryKey(const std::string& dataset, uint64_t first_live_version) {
+  return fmt::format("{}{}/{:020}{}", kCatalogPrefix, dataset, first_live_version, kExpirySuffix);
+}
 
 std::string ManifestPrefix(const std::string& dataset) { return fmt::format("{}{}/", kCatalogPrefix, dataset); }
 
@@ -104,6 +114,12 @@ std::string NewPartitionedDataKey(const std::string& dataset, const std::vector<
 }
 
 std::optional<ParsedManifestKey> ParseManifestKey(std::string_view key) {
+  auto parsed = ParseCatalogKey(key);
+  if (!parsed || parsed->kind != CatalogKeyKind::kManifest) return std::nullopt;
+  return ParsedManifestKey{std::move(parsed->dataset), parsed->version};
+}
+
+std::optional<ParsedCatalogKey> ParseCatalogKey(std::string_view key) {
   if (!key.starts_with(kCatalogPrefix)) return std::nullopt;
   key.remove_prefix(kCatalogPrefix.size());
   size_t slash = key.find('/');
@@ -111,7 +127,16 @@ std::optional<ParsedManifestKey> ParseManifestKey(std::string_view key) {
   std::string_view dataset = key.substr(0, slash);
   std::string_view file = key.substr(slash + 1);
   if (!DatasetId::IsValid(dataset)) return std::nullopt;
-  if (file.size() != kVersionDigits + kManifestSuffix.size() || !file.ends_with(kManifestSuffix)) return std::nullopt;
+  if (file.size() < kVersionDigits) return std::nullopt;
+  const std::string_view suffix = file.substr(kVersionDigits);
+  CatalogKeyKind kind = CatalogKeyKind::kManifest;
+  if (suffix == kCheckpointSuffix) {
+    kind = CatalogKeyKind::kCheckpoint;
+  } else if (suffix == kExpirySuffix) {
+    kind = CatalogKeyKind::kExpiry;
+  } else if (suffix != kManifestSuffix) {
+    return std::nullopt;
+  }
   uint64_t version = 0;
   for (size_t i = 0; i < kVersionDigits; ++i) {
     char c = file[i];
@@ -119,7 +144,7 @@ std::optional<ParsedManifestKey> ParseManifestKey(std::string_view key) {
     version = version * 10 + static_cast<uint64_t>(c - '0');
   }
   if (version == 0) return std::nullopt;
-  return ParsedManifestKey{std::string(dataset), version};
+  return ParsedCatalogKey{std::string(dataset), version, kind};
 }
 
 void CheckCommitTarget(CommitOp op, const std::string& dataset, std::optional<uint64_t> live_version) {
@@ -134,6 +159,8 @@ void CheckCommitTarget(CommitOp op, const std::string& dataset, std::optional<ui
       return;
     case CommitOp::kAppend:
     case CommitOp::kReplace:
+    case CommitOp::kCompact:
+    case CommitOp::kSetProperties:
       if (!live_version) {
         Fail(ErrorCode::kNotFound, "dataset '{}' does not exist; create it first with POST /api/v1/datasets/{}",
              dataset, dataset);

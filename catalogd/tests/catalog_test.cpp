@@ -477,6 +477,165 @@ TEST_P(CatalogTest, PartitionedCommitsRecordPartitionValuesAndKeepThePartitionin
       << "an unpartitioned manifest keeps the old format";
 }
 
+// issue 13: appends store deltas; a checkpoint every K deltas; every version resolves the same
+// after a rebuild, with or without checkpoints and the snapshot.
+TEST_P(CatalogTest, AppendsStoreDeltasAndCheckpointsKeepResolvingBounded) {
+  catalog_ = MakeCatalog(*t_->store, CatalogOptions{.checkpoint_interval = 5});
+  catalog_->Rebuild();
+  std::vector<DatasetManifest> committed{Commit("log", CommitOp::kCreate, {Data("log")})};
+  for (int i = 0; i < 23; ++i) committed.push_back(Commit("log", CommitOp::kAppend, {Data("log", 3)}));
+  ASSERT_EQ(committed.back().version, 24u);
+  EXPECT_EQ(committed.back().objects.size(), 24u);
+  EXPECT_EQ(committed.back().row_count(), 10u + 23 * 3);
+
+  // An append's manifest holds only what it added: the 24th is as small as the 2nd.
+  const auto second = t_->store->GetBytes(ManifestKey("log", 2));
+  const auto last = t_->store->GetBytes(ManifestKey("log", 24));
+  EXPECT_NE(last.find("\"delta\""), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(last).count("objects"), 0u) << "a format-1 reader must refuse a delta";
+  EXPECT_LT(last.size(), second.size() + 64) << "append manifests grow with history";
+  // A checkpoint (complete manifest) after every 5 deltas: versions 6, 11, 16, 21.
+  for (uint64_t v : {6u, 11u, 16u, 21u}) {
+    ASSERT_TRUE(t_->store->Head(CheckpointKey("log", v)).has_value()) << v;
+    EXPECT_EQ(nlohmann::json::parse(t_->store->GetBytes(CheckpointKey("log", v))).at("objects").size(), v);
+  }
+  EXPECT_FALSE(t_->store->Head(CheckpointKey("log", 7)).has_value());
+
+  auto check_all = [&](const std::string& label) {
+    SCOPED_TRACE(label);
+    auto fresh = MakeCatalog(*t_->store, CatalogOptions{.checkpoint_interval = 5});
+    fresh->Rebuild();
+    EXPECT_EQ(fresh->Head("log"), committed.back());
+    for (const auto& m : committed) EXPECT_EQ(fresh->Get("log", m.version), m) << m.version;
+    auto versions = fresh->Versions("log");
+    ASSERT_EQ(versions.size(), committed.size());
+    EXPECT_EQ(versions.back().rows, committed.back().row_count());
+    EXPECT_EQ(versions[9].bytes, committed[9].byte_count());
+  };
+  check_all("with checkpoints");
+  t_->store->Delete(CheckpointKey("log", 21));
+  t_->store->Delete(CheckpointKey("log", 11));
+  check_all("two checkpoints missing: longer chains");
+  // A fresh catalog keeps appending on top of a resolved delta head.
+  auto fresh = MakeCatalog(*t_->store, CatalogOptions{.checkpoint_interval = 5});
+  fresh->Rebuild();
+  CommitRequest r{"log", CommitOp::kAppend, SalesSchema(), {Data("log", 1)}, false, {}, {}};
+  auto v25 = fresh->Commit(r);
+  EXPECT_EQ(v25.objects.size(), 25u);
+  committed.push_back(v25);
+  // Its catalog knew the chain since the last checkpoint (16) was long: it checkpointed at once.
+  EXPECT_TRUE(t_->store->Head(CheckpointKey("log", 25)).has_value());
+  t_->store->Delete(CheckpointKey("log", 25));
+  // A delta that does not add up (a damaged record) makes its version unreadable, never wrong.
+  auto damaged = nlohmann::json::parse(t_->store->GetBytes(ManifestKey("log", 25)));
+  damaged["row_count"] = 1;
+  t_->store->PutBytes(ManifestKey("log", 25), damaged.dump());
+  auto after_damage = MakeCatalog(*t_->store);
+  after_damage->Rebuild();
+  EXPECT_EQ(after_damage->Head("log"), committed[23]) << "falls back to the newest readable version";
+}
+
+// issue 13: a compaction swaps objects for ones with the same rows; appends committed meanwhile
+// survive; a replace meanwhile makes it fail with 409 and changes nothing.
+TEST_P(CatalogTest, CompactionCommitKeepsConcurrentAppendsAndRefusesAfterReplace) {
+  auto a = Data("c", 10);
+  auto b = Data("c", 5);
+  Commit("c", CommitOp::kCreate, {a});
+  Commit("c", CommitOp::kAppend, {b});
+  auto appended = Data("c", 7);  // lands after the compactor read version 2
+  Commit("c", CommitOp::kAppend, {appended});
+  auto merged = Data("c", 15);
+  CommitRequest compact{"c", CommitOp::kCompact, SalesSchema(), {merged}, false, {}, {}};
+  compact.remove_objects = {a.ref.key, b.ref.key};
+  auto v4 = catalog_->Commit(compact);
+  EXPECT_EQ(v4.operation, "compact");
+  ASSERT_EQ(v4.objects.size(), 2u);
+  EXPECT_EQ(v4.objects[0], appended);
+  EXPECT_EQ(v4.objects[1], merged);
+  EXPECT_EQ(v4.row_count(), 22u);
+  auto fresh = MakeCatalog(*t_->store);
+  fresh->Rebuild();
+  EXPECT_EQ(fresh->Head("c"), v4);
+  EXPECT_EQ(fresh->Get("c", 3).objects.size(), 3u) << "older versions still read their objects";
+
+  // Rows must match; objects must still be there.
+  auto wrong = Data("c", 1);
+  CommitRequest bad = compact;
+  bad.objects = {wrong};
+  bad.remove_objects = {appended.ref.key};
+  EXPECT_EQ(CodeOf([&] { catalog_->Commit(bad); }), ErrorCode::kInternal) << "rows must match";
+  Commit("c", CommitOp::kReplace, {Data("c", 2)});
+  std::string message;
+  CommitRequest stale = compact;
+  stale.objects = {Data("c", 22)};
+  stale.remove_objects = {appended.ref.key, merged.ref.key};
+  EXPECT_EQ(CodeOf([&] { catalog_->Commit(stale); }, &message), ErrorCode::kConflict);
+  EXPECT_NE(message.find("changed while it was being compacted"), std::string::npos) << message;
+  EXPECT_EQ(catalog_->Head("c").version, 5u);
+}
+
+// issue 13: retention expires old versions (404 "expired"), keeps their objects for the safety
+// window (a running query), then deletes them and their catalog files; orphans are reported.
+TEST_P(CatalogTest, RetentionExpiresVersionsAndCollectsTheirObjectsAfterTheWindow) {
+  catalog_ = MakeCatalog(*t_->store, CatalogOptions{.checkpoint_interval = 3, .retention = {.keep_versions = 2}});
+  catalog_->Rebuild();
+  std::vector<DataObject> objects;
+  for (int i = 0; i < 4; ++i) {
+    objects.push_back(Data("r", 10));
+    Commit("r", i == 0 ? CommitOp::kCreate : CommitOp::kReplace, {objects.back()});
+  }
+  // Appends (deltas) on top: the first kept version then needs a checkpoint of its own.
+  auto d5 = Data("r", 1);
+  auto v5 = Commit("r", CommitOp::kAppend, {d5});
+  auto d6 = Data("r", 1);
+  auto v6 = Commit("r", CommitOp::kAppend, {d6});
+  auto orphan = Data("r");
+  auto live_other = Commit("other", CommitOp::kCreate, {Data("other")});
+  live_other = Commit("other", CommitOp::kReplace, {Data("other")});
+
+  auto first = catalog_->Collect(60'000);  // inside the window: expire, delete nothing
+  EXPECT_EQ(first.versions_expired, 4u);
+  EXPECT_EQ(first.objects_deleted, 0u);
+  std::string message;
+  EXPECT_EQ(CodeOf([&] { catalog_->Get("r", 2); }, &message), ErrorCode::kNotFound);
+  EXPECT_NE(message.find("expired"), std::string::npos) << message;
+  EXPECT_EQ(catalog_->Get("r", 5), v5);
+  EXPECT_EQ(catalog_->Versions("r").size(), 2u);
+  for (const auto& o : objects) EXPECT_TRUE(t_->store->Head(o.ref.key).has_value()) << "a query may still read it";
+  EXPECT_TRUE(t_->store->Head(CheckpointKey("r", 5)).has_value());
+
+  auto second = catalog_->Collect(-60'000);  // the window has passed
+  EXPECT_EQ(second.versions_expired, 0u);
+  EXPECT_EQ(second.objects_deleted, 4u);  // objects[0..2] and the orphan
+  EXPECT_EQ(second.orphans_deleted, 1u);
+  EXPECT_EQ(second.orphan_bytes_deleted, orphan.ref.size);
+  EXPECT_EQ(second.bytes_deleted, objects[0].ref.size + objects[1].ref.size + objects[2].ref.size + orphan.ref.size);
+  EXPECT_GE(second.manifests_deleted, 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(t_->store->Head(objects[i].ref.key).has_value());
+  for (const auto& o : v6.objects) EXPECT_TRUE(t_->store->Head(o.ref.key).has_value()) << o.ref.key;
+  EXPECT_FALSE(t_->store->Head(ManifestKey("r", 1)).has_value());
+  // "other" has a replaced version too, but keep_versions = 2 keeps both.
+  for (const auto& o : catalog_->Get("other", 1).objects) EXPECT_TRUE(t_->store->Head(o.ref.key).has_value());
+
+  auto fresh = MakeCatalog(*t_->store);
+  fresh->Rebuild();
+  EXPECT_EQ(fresh->Head("r"), v6);
+  EXPECT_EQ(fresh->Get("r", 5), v5);
+  EXPECT_EQ(CodeOf([&] { fresh->Get("r", 4); }, &message), ErrorCode::kNotFound);
+  EXPECT_NE(message.find("expired"), std::string::npos) << message;
+  EXPECT_EQ(fresh->Versions("r").size(), 2u);
+  EXPECT_EQ(catalog_->Collect(-60'000).objects_deleted, 0u);
+
+  // A dataset's own policy (a properties commit) overrides the default.
+  CommitRequest keep_one{"other", CommitOp::kSetProperties, {}, {}, false, {}, {{"keep_versions", "1"}}};
+  auto v3 = catalog_->Commit(keep_one);
+  EXPECT_EQ(v3.objects, live_other.objects);
+  EXPECT_EQ(catalog_->Collect(-60'000).versions_expired, 2u);
+  EXPECT_EQ(catalog_->Versions("other").size(), 1u);
+  EXPECT_EQ(catalog_->Head("other").objects, live_other.objects);
+  for (const auto& o : live_other.objects) EXPECT_TRUE(t_->store->Head(o.ref.key).has_value());
+}
+
 INSTANTIATE_TEST_SUITE_P(Local, CatalogTest, ::testing::Values("local"));
 INSTANTIATE_TEST_SUITE_P(S3, CatalogTest, ::testing::Values("s3"));
 

@@ -30,6 +30,10 @@ const std::vector<RouteEntry>& RouteTable() {
       {"GET", "/api/v1/datasets/{name}/versions", kReadDataset, "datasets", "ListVersions", ListVersions},
       {"GET", "/api/v1/datasets/{name}/versions/{n}", kReadDataset, "datasets", "GetVersion", GetVersion},
       {"GET", "/api/v1/datasets/{name}/data", kReadDataset, "datasets", "GetDatasetData", GetDatasetData},
+      {"POST", "/api/v1/datasets/{name}/compact", kWriteDataset, "datasets", "CompactDataset", CompactDataset},
+      {"POST", "/api/v1/datasets/{name}/register", kWriteDataset, "datasets", "RegisterFiles", RegisterFiles},
+      {"PUT", "/api/v1/datasets/{name}/retention", kWriteDataset, "datasets", "SetRetention", SetRetention},
+      {"POST", "/api/v1/gc", kAdmin, "datasets", "CollectGarbage", CollectGarbage},
 
       {"GET", "/api/v1/objects/{key...}", kPublic, "objects", "GetObject", GetObject},
       {"PUT", "/api/v1/objects/{key...}", kPublic, "objects", "PutObject", PutObject, kUpload},

@@ -10,7 +10,9 @@ namespace lakehouse::gateway {
 using RouteFunction = void(const Services& services, Request& req, Response& res);
 
 RouteFunction CreateDataset, AppendDataset, ReplaceDataset, DeleteDataset, ListDatasets, GetDataset, ListVersions,
-    GetVersion, GetDatasetData;       // routes_datasets.cpp
+    GetVersion, GetDatasetData;  // routes_datasets.cpp
+RouteFunction CompactDataset, RegisterFiles, SetRetention,
+    CollectGarbage;                   // routes_datasets_maintenance.cpp
 RouteFunction GetObject, PutObject;   // routes_objects.cpp
 RouteFunction PostQuery, GetPreview;  // routes_query.cpp
 RouteFunction Embed, Generate, Rerank, AiHealth, StartEmbeddings, ListJobs, GetJob, CancelJob,

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <mutex>
 #include <regex>
+#include <set>
 #include <vector>
 
 #include "ingest_internal.h"
@@ -350,6 +351,7 @@ class IngestorImpl final : public Ingestor {
     // Stored under fresh keys that no manifest references yet: invisible until the commit. Keys
     // are made first, so a partition value too long for a key fails before anything is written.
     std::vector<std::string> keys;
+    keys.reserve(files.size());
     for (const auto& file : files) {
       keys.push_back(partition_by.empty()
                          ? catalogd::NewDataKey(request.dataset)
@@ -414,6 +416,224 @@ class IngestorImpl final : public Ingestor {
                                    {"spool_s", spool_s},
                                    {"convert_s", convert_s},
                                    {"put_s", put_s}});
+    return result;
+  }
+
+  CompactionResult Compact(const std::string& dataset, const CompactionOptions& options) override {
+    auto started = std::chrono::steady_clock::now();
+    DatasetId::Parse(dataset);
+    const uint64_t target = std::max<uint64_t>(1, options.target_bytes);
+    CompactionResult result;
+    const DatasetManifest head = catalog_.Head(dataset);
+    result.manifest = head;
+    result.objects_before = result.objects_after = head.objects.size();
+    // Small objects by partition, in manifest order, packed greedily into bins of about `target`
+    // bytes; a bin of one object would rewrite nothing.
+    std::map<PartitionValues, std::vector<const DataObject*>> small;
+    for (const auto& o : head.objects) {
+      if (o.ref.size < target) small[o.partition_values].push_back(&o);
+    }
+    std::vector<std::vector<const DataObject*>> bins;
+    for (const auto& [values, objects] : small) {
+      std::vector<const DataObject*> bin;
+      uint64_t bytes = 0;
+      for (const auto* o : objects) {
+        bin.push_back(o);
+        bytes += o->ref.size;
+        if (bytes >= target) {
+          if (bin.size() > 1) bins.push_back(std::move(bin));
+          bin.clear();
+          bytes = 0;
+        }
+      }
+      if (bin.size() > 1) bins.push_back(std::move(bin));
+    }
+    if (bins.empty()) return result;
+
+    ConversionSlot slot(*this);
+    Connection con(db_);
+    const std::string id = std::to_string(::getpid()) + "-" + RandomHexId();
+    TempDir dir((std::filesystem::path(options_.temp_dir) / ("ingest-" + id + ".compact")).string());
+    std::filesystem::create_directories(dir.path());
+    std::string columns;
+    for (const auto& c : head.schema) columns += (columns.empty() ? "" : ", ") + SqlIdentifier(c.name);
+    catalogd::CommitRequest commit;
+    commit.dataset = dataset;
+    commit.op = catalogd::CommitOp::kCompact;
+    commit.schema = head.schema;
+    commit.partition_by = head.partition_by;
+    try {
+      for (size_t b = 0; b < bins.size(); ++b) {
+        std::string list;
+        uint64_t rows = 0;
+        for (const auto* o : bins[b]) {
+          list += (list.empty() ? "" : ", ") + SqlLiteral(LocalCopy(o->ref.key, dir.path()));
+          rows += o->row_count;
+          commit.remove_objects.push_back(o->ref.key);
+          result.bytes_rewritten += o->ref.size;
+        }
+        const std::string out = (std::filesystem::path(dir.path()) / fmt::format("out-{}.parquet", b)).string();
+        con.Query(fmt::format("COPY (SELECT {} FROM read_parquet([{}], union_by_name = true)) TO {} (FORMAT parquet, "
+                              "COMPRESSION zstd, ROW_GROUP_SIZE {})",
+                              columns, list, SqlLiteral(out), std::max<uint64_t>(1, options.row_group_rows)),
+                  "compacting");
+        const ParquetInfo info = ReadParquetInfo(con, out, "compacted file");
+        if (info.rows != rows) {
+          Fail(ErrorCode::kInternal, "compaction of dataset '{}' wrote {} rows instead of {}", dataset, info.rows,
+               rows);
+        }
+        const auto& values = bins[b].front()->partition_values;
+        const std::string key = head.partition_by.empty()
+                                    ? catalogd::NewDataKey(dataset)
+                                    : catalogd::NewPartitionedDataKey(dataset, head.partition_by, values);
+        FileSource source(out);
+        auto stored = store_.Put(key, source);
+        DataObject object{ObjectRef{store_.Bucket(), key, stored.size, stored.etag}, rows, values};
+        object.stats = ReadColumnStats(con, out, head.schema);
+        commit.objects.push_back(std::move(object));
+        std::filesystem::remove(out);
+      }
+      result.manifest = catalog_.Commit(commit);
+    } catch (const Error& e) {
+      // The old objects are untouched; the new ones are referenced by nothing unless the outcome is unknown.
+      if (e.code() != ErrorCode::kUnavailable && e.code() != ErrorCode::kTimeout) {
+        DeleteObjects(commit.objects, "a compaction that did not commit");
+      }
+      throw;
+    }
+    result.compacted = true;
+    result.objects_after = result.manifest.objects.size();
+    result.objects_rewritten = commit.remove_objects.size();
+    result.objects_written = commit.objects.size();
+    result.seconds = Seconds(started);
+    log::Info("dataset compacted", {{"dataset", dataset},
+                                    {"version", result.manifest.version},
+                                    {"objects_before", result.objects_before},
+                                    {"objects_after", result.objects_after},
+                                    {"rewritten", result.objects_rewritten},
+                                    {"written", result.objects_written},
+                                    {"seconds", result.seconds}});
+    return result;
+  }
+
+  CompactionOptions DefaultCompaction() const override { return options_.compaction; }
+
+  size_t AutoCompact() override {
+    const auto& policy = options_.compaction;
+    if (policy.auto_min_small_objects == 0) return 0;
+    size_t compacted = 0;
+    for (const auto& d : catalog_.List()) {
+      try {
+        const auto head = catalog_.Head(d.name);
+        std::map<PartitionValues, uint64_t> small;
+        uint64_t most = 0;
+        for (const auto& o : head.objects) {
+          if (o.ref.size < policy.target_bytes) most = std::max(most, ++small[o.partition_values]);
+        }
+        if (most <= policy.auto_min_small_objects) continue;
+        if (Compact(d.name, policy).compacted) ++compacted;
+      } catch (const std::exception& e) {
+        // A conflict (the dataset changed) is retried at the next run; nothing was lost.
+        log::Warn("automatic compaction skipped a dataset", {{"dataset", d.name}, {"error", e.what()}});
+      }
+    }
+    return compacted;
+  }
+
+  IngestResult Register(const RegisterRequest& request) override {
+    auto started = std::chrono::steady_clock::now();
+    DatasetId::Parse(request.dataset);
+    if (request.keys.empty()) {
+      Fail(ErrorCode::kInvalidArgument,
+           "name at least one object key to register: {{\"keys\": [\"path/file.parquet\"]}}");
+    }
+    std::optional<DatasetManifest> head;
+    try {
+      head = catalog_.Head(request.dataset);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;
+    }
+    if (head && !head->partition_by.empty()) {
+      Fail(ErrorCode::kInvalidArgument,
+           "dataset '{}' is partitioned by ({}); registering files into a partitioned dataset is not supported (its "
+           "object keys carry the partition values): append the data instead",
+           request.dataset, fmt::join(head->partition_by, ", "));
+    }
+    std::set<std::string> seen;
+    const std::string own_prefix = fmt::format("{}{}/", catalogd::kDataPrefix, request.dataset);
+    for (const auto& key : request.keys) {
+      storaged::ValidateKey(key);
+      if (!seen.insert(key).second) Fail(ErrorCode::kInvalidArgument, "object '{}' is named twice", key);
+      if (key.starts_with(catalogd::kDataPrefix) && !key.starts_with(own_prefix)) {
+        Fail(ErrorCode::kInvalidArgument,
+             "object '{}' is under another dataset's data prefix; only keys under {} or outside the reserved prefixes "
+             "can be registered to dataset '{}'",
+             key, own_prefix, request.dataset);
+      }
+      if (key.starts_with('_')) {  // _catalog/, _staging/, _iceberg/ ...
+        Fail(ErrorCode::kInvalidArgument,
+             "object '{}' is under a reserved prefix (keys starting with '_' belong to the catalog); it cannot be "
+             "registered",
+             key);
+      }
+      if (head) {
+        for (const auto& o : head->objects) {
+          if (o.ref.key == key) {
+            Fail(ErrorCode::kConflict, "object '{}' already belongs to dataset '{}' (version {})", key, request.dataset,
+                 head->version);
+          }
+        }
+      }
+    }
+    ConversionSlot slot(*this);
+    Connection con(db_);
+    const std::string id = std::to_string(::getpid()) + "-" + RandomHexId();
+    TempDir dir((std::filesystem::path(options_.temp_dir) / ("ingest-" + id + ".register")).string());
+    std::filesystem::create_directories(dir.path());
+    IngestResult result;
+    result.format = Format::kParquet;
+    Schema schema;
+    for (const auto& key : request.keys) {
+      auto info = store_.Head(key);
+      if (!info) Fail(ErrorCode::kInvalidArgument, "object '{}' does not exist in the bucket", key);
+      const std::string path = LocalCopy(key, dir.path());
+      const std::string what = fmt::format("object '{}' is not a valid Parquet file", key);
+      std::string magic = ReadAt(path, 0, 4);
+      if (magic != "PAR1" || info->size < 12 || ReadAt(path, info->size - 4, 4) != "PAR1") {
+        Fail(ErrorCode::kInvalidArgument, "{} (no PAR1 magic at its start and end)", what);
+      }
+      ParquetInfo parquet = ReadParquetInfo(con, path, what);
+      try {
+        VerifyParquetPages(con, path);
+      } catch (const Error& e) {
+        Fail(e.code(), "object '{}': {}", key, e.what());
+      }
+      if (schema.empty()) {
+        schema = parquet.schema;
+      } else if (!SameColumns(schema, parquet.schema)) {
+        Fail(ErrorCode::kInvalidArgument, "object '{}' has other columns than '{}': {}", key, request.keys.front(),
+             DescribeSchemaDiff(schema, parquet.schema));
+      }
+      DataObject object{ObjectRef{store_.Bucket(), key, info->size, info->etag}, parquet.rows, {}};
+      object.stats = ReadColumnStats(con, path, parquet.schema);
+      result.bytes_received += info->size;
+      result.objects.push_back(std::move(object));
+      if (!store_.LocalPath(key)) std::filesystem::remove(path);
+    }
+    result.object = result.objects.front();
+    catalogd::CommitRequest commit;
+    commit.dataset = request.dataset;
+    commit.op = head ? catalogd::CommitOp::kAppend : catalogd::CommitOp::kCreate;
+    commit.schema = schema;
+    commit.objects = result.objects;
+    commit.allow_schema_change = request.allow_schema_change;
+    commit.expected_version = request.expected_version;
+    result.manifest = catalog_.Commit(commit);  // nothing to clean up on failure: the objects are the caller's
+    result.seconds = Seconds(started);
+    log::Info("objects registered", {{"dataset", request.dataset},
+                                     {"version", result.manifest.version},
+                                     {"objects", result.objects.size()},
+                                     {"bytes", result.bytes_received}});
     return result;
   }
 
@@ -537,6 +757,35 @@ class IngestorImpl final : public Ingestor {
       Fail(ErrorCode::kInternal, "splitting the upload by partition wrote {} rows, not {}", rows, expected_rows);
     }
     return files;
+  }
+
+  //! A local path DuckDB can read `key` from: the local backend's own file, else a download into `dir`.
+  std::string LocalCopy(const std::string& key, const std::string& dir) {
+    if (auto path = store_.LocalPath(key)) return *path;
+    std::string path = (std::filesystem::path(dir) / (RandomHexId() + ".parquet")).string();
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) Fail(ErrorCode::kInternal, "cannot create {}: {}", path, std::strerror(errno));
+    bool failed = false;
+    try {
+      store_.Get(key, [&](std::string_view chunk) {
+        for (size_t off = 0; off < chunk.size();) {
+          ssize_t w = ::write(fd, chunk.data() + off, chunk.size() - off);
+          if (w < 0 && errno == EINTR) continue;
+          if (w < 0) {
+            failed = true;
+            return false;
+          }
+          off += static_cast<size_t>(w);
+        }
+        return true;
+      });
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
+    if (failed) Fail(ErrorCode::kUnavailable, "cannot write a temp copy of '{}': {}", key, std::strerror(errno));
+    return path;
   }
 
   //! Best-effort delete of objects that no manifest will reference (GC catches any left).

@@ -4,16 +4,19 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "ingest_internal.h"
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/testing/errors.h"
 #include "test_stores.h"
 
 namespace lakehouse::ingest {
@@ -21,6 +24,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using catalogd::CommitOp;
+using lakehouse::testing::CodeOf;
+
+std::string ManifestKeyOf(const std::string& dataset) { return catalogd::ManifestKey(dataset, 1); }
 
 //! A second, independent DuckDB used by the tests to make input files and read results back.
 class Duck {
@@ -402,6 +408,143 @@ TEST_P(IngestTest, BadPartitioningIsRejectedAndLeavesNothing) {
     Upload("sales", CommitOp::kAppend, "id,price,flag,label\n3,1.0,true,c\n", Format::kCsv, true);
   });
   EXPECT_EQ(catalog_->Head("sales").version, 1u);
+}
+
+// issue 13: compaction rewrites small objects (per partition) into one holding the same rows, as
+// a new version; older versions still read their own objects.
+TEST_P(IngestTest, CompactionRewritesSmallObjectsWithTheSameRows) {
+  auto csv = [](int from, int n) {
+    std::string out = "id,day,amount\n";
+    for (int i = from; i < from + n; ++i) out += fmt::format("{},2024-03-0{},{}.5\n", i, 1 + i % 3, i);
+    return out;
+  };
+  Upload("events", CommitOp::kCreate, csv(0, 30), Format::kCsv, false, std::vector<std::string>{"day"});
+  for (int a = 1; a < 5; ++a) Upload("events", CommitOp::kAppend, csv(a * 30, 30), Format::kCsv);
+  const auto before = catalog_->Head("events");
+  ASSERT_EQ(before.objects.size(), 15u);  // 5 uploads x 3 days
+
+  auto r = ingest_->Compact("events", ingest_->DefaultCompaction());
+  EXPECT_TRUE(r.compacted);
+  EXPECT_EQ(r.objects_before, 15u);
+  EXPECT_EQ(r.objects_after, 3u);
+  EXPECT_EQ(r.objects_rewritten, 15u);
+  EXPECT_EQ(r.manifest.version, before.version + 1);
+  EXPECT_EQ(r.manifest.operation, "compact");
+  EXPECT_EQ(r.manifest.row_count(), 150u);
+  EXPECT_EQ(r.manifest.partition_by, std::vector<std::string>{"day"});
+  uint64_t total = 0;
+  for (const auto& o : r.manifest.objects) {
+    ASSERT_TRUE(o.partition_values.at("day").has_value());
+    const std::string day = *o.partition_values.at("day");
+    EXPECT_NE(o.ref.key.find("/day=" + day + "/"), std::string::npos) << o.ref.key;
+    EXPECT_EQ(OverObject(o, "SELECT count(*) FROM t WHERE day <> DATE '" + day + "'"), "0")
+        << "rows left their partition";
+    EXPECT_EQ(OverObject(o, "SELECT count(*) FROM t"), std::to_string(o.row_count));
+    total += std::stoull(OverObject(o, "SELECT sum(id) FROM t"));
+    EXPECT_FALSE(o.stats.empty());
+  }
+  EXPECT_EQ(total, 149u * 150 / 2) << "the same rows";
+  for (const auto& o : catalog_->Get("events", before.version).objects) {
+    EXPECT_TRUE(t_->store->Head(o.ref.key).has_value()) << "an older version lost an object";
+  }
+  // Nothing small is left to merge: a second run changes nothing.
+  auto again = ingest_->Compact("events", ingest_->DefaultCompaction());
+  EXPECT_FALSE(again.compacted);
+  EXPECT_EQ(again.manifest.version, r.manifest.version);
+  // A target below every object's size leaves them alone.
+  Upload("big", CommitOp::kCreate, csv(0, 10), Format::kCsv);
+  Upload("big", CommitOp::kAppend, csv(10, 10), Format::kCsv);
+  EXPECT_FALSE(ingest_->Compact("big", CompactionOptions{.target_bytes = 10}).compacted);
+  EXPECT_EQ(CodeOf([&] { ingest_->Compact("missing", ingest_->DefaultCompaction()); }), ErrorCode::kNotFound);
+}
+
+// issue 13: appends racing a compaction are never lost (the commit is rebuilt on the new head).
+TEST_P(IngestTest, CompactionDuringAppendsLosesNoAppend) {
+  auto csv = [](int from, int n) {
+    std::string out = "id,amount\n";
+    for (int i = from; i < from + n; ++i) out += fmt::format("{},{}.5\n", i, i);
+    return out;
+  };
+  Upload("busy", CommitOp::kCreate, csv(0, 10), Format::kCsv);
+  for (int a = 1; a < 6; ++a) Upload("busy", CommitOp::kAppend, csv(a * 10, 10), Format::kCsv);
+  std::atomic<int> appended{6};
+  std::thread writer([&] {
+    for (int a = 6; a < 14; ++a) {
+      Upload("busy", CommitOp::kAppend, csv(a * 10, 10), Format::kCsv);
+      ++appended;
+    }
+  });
+  int compactions = 0;
+  while (appended < 14) {
+    if (ingest_->Compact("busy", ingest_->DefaultCompaction()).compacted) ++compactions;
+  }
+  writer.join();
+  EXPECT_GE(compactions, 1);
+  const auto head = catalog_->Head("busy");
+  EXPECT_EQ(head.row_count(), 140u) << "an append was lost";
+  uint64_t sum = 0;
+  for (const auto& o : head.objects) sum += std::stoull(OverObject(o, "SELECT sum(id) FROM t"));
+  EXPECT_EQ(sum, 139u * 140 / 2);
+}
+
+// issue 13: registering files already in the bucket commits them without copying; bad keys are
+// refused with what was wrong and nothing becomes visible.
+TEST_P(IngestTest, RegisterCommitsExistingFilesWithoutCopying) {
+  auto put = [&](const std::string& key, const std::string& path) { t_->store->PutBytes(key, ReadFile(path)); };
+  put("imports/a.parquet", MakeParquet("a.parquet", 100));
+  put("imports/b.parquet", MakeParquet("b.parquet", 50));
+  put("imports/c.parquet", MakeParquet("c.parquet", 7));
+  put("imports/other-columns.parquet", MakeParquet("x.parquet", 5, ", 1 AS extra"));
+  t_->store->PutBytes("imports/notes.txt", "hello, not parquet at all");
+  const auto data_before = t_->store->ListAll("data/").size();
+
+  auto r = ingest_->Register({"reg", {"imports/a.parquet", "imports/b.parquet"}});
+  EXPECT_EQ(r.manifest.version, 1u);
+  EXPECT_EQ(r.manifest.operation, "create");
+  EXPECT_EQ(r.manifest.row_count(), 150u);
+  ASSERT_EQ(r.manifest.objects.size(), 2u);
+  EXPECT_EQ(r.manifest.objects[0].ref.key, "imports/a.parquet") << "registered objects are not copied";
+  EXPECT_FALSE(r.manifest.objects[0].stats.empty());
+  EXPECT_EQ(t_->store->ListAll("data/").size(), data_before);
+  auto v2 = ingest_->Register({"reg", {"imports/c.parquet"}});
+  EXPECT_EQ(v2.manifest.operation, "append");
+  EXPECT_EQ(v2.manifest.row_count(), 157u);
+
+  auto refused = [&](const std::vector<std::string>& keys, ErrorCode code, const std::string& needle) {
+    std::string message;
+    EXPECT_EQ(CodeOf([&] { ingest_->Register({"reg", keys}); }, &message), code) << message;
+    EXPECT_NE(message.find(needle), std::string::npos) << message;
+    EXPECT_EQ(catalog_->Head("reg").version, 2u);
+  };
+  refused({"imports/missing.parquet"}, ErrorCode::kInvalidArgument, "does not exist");
+  refused({"imports/notes.txt"}, ErrorCode::kInvalidArgument, "not a valid Parquet file");
+  refused({"imports/other-columns.parquet"}, ErrorCode::kConflict, "extra");
+  refused({"imports/a.parquet"}, ErrorCode::kConflict, "already belongs");
+  Upload("neighbour", CommitOp::kCreate, "id,price,label\n1,2.5,x\n", Format::kCsv);
+  refused({catalog_->Head("neighbour").objects[0].ref.key}, ErrorCode::kInvalidArgument, "another dataset");
+  refused({ManifestKeyOf("neighbour")}, ErrorCode::kInvalidArgument, "reserved");
+  refused({"../etc/passwd"}, ErrorCode::kInvalidArgument, "");
+  refused({}, ErrorCode::kInvalidArgument, "at least one");
+  // Damaged pages behind a good footer are refused as for an upload.
+  std::string path = work_ + "/damaged.parquet";
+  duck_.Run("COPY (SELECT range AS id, md5(range::VARCHAR) AS h FROM range(100000)) TO '" + path +
+            "' (FORMAT parquet, COMPRESSION zstd)");
+  std::string bytes = ReadFile(path);
+  std::mt19937 rng(14);
+  for (size_t i = 0; i < 4096; ++i) bytes[bytes.size() / 3 + i] = static_cast<char>(rng());
+  t_->store->PutBytes("imports/damaged.parquet", bytes);
+  std::string message;
+  EXPECT_EQ(CodeOf(
+                [&] {
+                  ingest_->Register({"fresh", {"imports/damaged.parquet"}});
+                },
+                &message),
+            ErrorCode::kInvalidArgument);
+  EXPECT_NE(message.find("damaged"), std::string::npos) << message;
+  EXPECT_EQ(CodeOf([&] { catalog_->Head("fresh"); }), ErrorCode::kNotFound);
+  // Refused registrations never delete the caller's files.
+  EXPECT_TRUE(t_->store->Head("imports/notes.txt").has_value());
+  EXPECT_TRUE(t_->store->Head("imports/damaged.parquet").has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Local, IngestTest, ::testing::Values("local"));

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import LAKEHOUSE_BIN, Server
+from lakehouse_testing import LAKEHOUSE_BIN, Server
 
 CSV_A = b"id,secret\n1,alpha\n2,beta\n"
 CSV_B = b"id,secret\n1,bravo-only\n"

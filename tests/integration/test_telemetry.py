@@ -19,7 +19,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BACKENDS, Server, free_port, s3_args
+from lakehouse_testing import BACKENDS, Server, free_port, s3_args
 from otlp_receiver import OtlpReceiver
 
 CSV = b"id,name,amount\n1,a,10\n2,b,20\n3,c,30\n"

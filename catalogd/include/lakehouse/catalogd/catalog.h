@@ -6,7 +6,12 @@
 // Mirrors `service CatalogService` in proto/lakehouse/v1/catalog.proto.
 //
 // Object key layout (the one place it is defined):
-//   _catalog/<dataset>/<version, 20 digits>.json   manifest of one version
+//   _catalog/<dataset>/<version, 20 digits>.json   manifest of one version: complete, or a delta
+//                                                   on its parent (format 2, appends and compactions)
+//   _catalog/<dataset>/<version>.checkpoint.json    the complete manifest of that version, written
+//                                                   every CatalogOptions::checkpoint_interval deltas
+//   _catalog/<dataset>/<version>.expired.json       retention marker: versions below <version> have
+//                                                   expired (their manifests are then deleted)
 //   data/<dataset>/<uuid>.parquet                   data objects referenced by manifests
 //   data/<dataset>/<col>=<value>/.../<uuid>.parquet data objects of a partitioned dataset: one
 //                                                   hive-style segment per partition column, in
@@ -52,6 +57,8 @@ inline constexpr std::string_view kSearchJobPrefix = "_jobs/search/";
 std::string ManifestKey(const std::string& dataset, uint64_t version);
 std::string SearchJobKey(const std::string& job_id);  //!< _jobs/search/<job id>.json
 std::string ManifestPrefix(const std::string& dataset);
+std::string CheckpointKey(const std::string& dataset, uint64_t version);
+std::string ExpiryKey(const std::string& dataset, uint64_t first_live_version);
 std::string NewDataKey(const std::string& dataset);          //!< data/<dataset>/<random>.parquet
 std::string IcebergTablePrefix(const std::string& dataset);  //!< _iceberg/<dataset>/
 //! _auth/keys/<id>.json; throws Error(kInvalidArgument) unless `id` is 1-64 of [0-9a-z].
@@ -59,7 +66,6 @@ std::string ApiKeyObjectKey(std::string_view id);
 std::string IcebergMetadataKey(const std::string& dataset, uint64_t version);
 std::string IcebergManifestListKey(const std::string& dataset, uint64_t version);
 std::string IcebergManifestKey(const std::string& dataset, uint64_t version, int index);
-std::string NewDataKey(const std::string& dataset);  //!< data/<dataset>/<random>.parquet
 //! data/<dataset>/<col>=<value>/.../<random>.parquet, one segment per column of `partition_by`
 //! (values from `values`). Throws Error(kInvalidArgument) when a value is too long for a key.
 std::string NewPartitionedDataKey(const std::string& dataset, const std::vector<std::string>& partition_by,
@@ -101,7 +107,10 @@ struct VersionSummary {
   bool tombstone = false;
 };
 
-enum class CommitOp { kCreate, kAppend, kReplace, kDelete };
+//! kCompact rewrites objects: it removes `CommitRequest::remove_objects` from the head and adds
+//! `objects`, which must hold the same rows (compaction; nothing else changes).
+//! kSetProperties changes only properties (an empty value removes one); no data changes.
+enum class CommitOp { kCreate, kAppend, kReplace, kDelete, kCompact, kSetProperties };
 
 //! The create/append/replace/delete rules and their messages, in one place (the catalog applies
 //! them at commit; ingest applies them before it reads a body): create needs a dataset that does
@@ -121,6 +130,43 @@ struct CommitRequest {
   //! kCreate/kReplace: the new version's partitioning; kAppend: must equal the head's (409 when a
   //! replace repartitioned the dataset meanwhile).
   std::vector<std::string> partition_by{};
+  //! kCompact: keys of head objects that `objects` replace. When any of them is no longer in the
+  //! head (a replace or another compaction committed meanwhile) the commit fails with 409; appends
+  //! committed meanwhile are kept (the commit is rebuilt on the new head).
+  std::vector<std::string> remove_objects{};
+};
+
+//! How long old versions of a live dataset are kept (0 = no limit from that rule). A version other
+//! than the head expires when it is older than both limits that are set: beyond the newest
+//! `keep_versions` versions and created more than `keep_days` ago. Set per dataset by the manifest
+//! properties "keep_versions" / "keep_days" (kSetProperties), else CatalogOptions::retention.
+struct RetentionPolicy {
+  uint64_t keep_versions = 0;
+  double keep_days = 0;
+};
+inline constexpr std::string_view kKeepVersionsProperty = "keep_versions";
+inline constexpr std::string_view kKeepDaysProperty = "keep_days";
+
+//! What one garbage collection did.
+struct GcReport {
+  uint64_t versions_expired = 0;   //!< versions that expired in this run (retention)
+  uint64_t manifests_deleted = 0;  //!< catalog files of versions expired longer than the safety window
+  uint64_t objects_deleted = 0;    //!< data objects deleted (expired ones and orphans)
+  uint64_t bytes_deleted = 0;
+  uint64_t orphans_deleted = 0;  //!< of those, objects no manifest ever referenced
+  uint64_t orphan_bytes_deleted = 0;
+  uint64_t objects_kept = 0;  //!< data objects still referenced or too young
+};
+
+struct CatalogOptions {
+  //! A complete checkpoint of a version is written after this many delta manifests, so resolving
+  //! any version reads at most this many deltas (docs/adr/0004-catalog.md).
+  uint64_t checkpoint_interval = 100;
+  RetentionPolicy retention{};  //!< the default; a dataset's own properties override it
+  //! The safety window of garbage collection run on request (GcMinAgeMs; POST /api/v1/gc): objects
+  //! younger than this are kept (in-flight commits), and so are the objects of versions that
+  //! expired less than this ago (queries that resolved them before they expired).
+  int64_t gc_min_age_ms = int64_t{15} * 60 * 1000;
 };
 
 //! Called after a commit is visible (queryd invalidates its cache here).
@@ -144,15 +190,23 @@ class Catalog {
   //! stale; kNotFound when appending to / replacing / deleting a missing dataset.
   virtual DatasetManifest Commit(const CommitRequest& request) = 0;
   virtual void AddListener(CommitListener listener) = 0;
-  //! Deletes data objects under data/ that no manifest references and that are older than
-  //! `min_age_ms` (so in-flight commits are safe). Returns how many were deleted.
-  virtual size_t CollectGarbage(int64_t min_age_ms) = 0;
+  //! Garbage collection with retention. (1) Expires versions of live datasets that their
+  //! retention policy no longer keeps: writes an expiry marker (time travel to them then answers
+  //! 404 "expired"). (2) Deletes data objects under data/ and _staging/ that no version live
+  //! within the last `min_age_ms` references and that are older than `min_age_ms`: objects of an
+  //! in-flight commit are young, and a query that resolved a version before it expired has
+  //! `min_age_ms` to finish. (3) Deletes the catalog files of versions expired for longer than that.
+  virtual GcReport Collect(int64_t min_age_ms) = 0;
+  //! CatalogOptions::gc_min_age_ms.
+  virtual int64_t GcMinAgeMs() const = 0;
+  //! Collect(min_age_ms).objects_deleted.
+  size_t CollectGarbage(int64_t min_age_ms) { return Collect(min_age_ms).objects_deleted; }
   //! Writes _catalog/_snapshot.json (every head), so the next Rebuild reads one object instead of
   //! one manifest per dataset. CollectGarbage writes one too. Safe to call at any time.
   virtual void Checkpoint() {}
 };
 
-std::unique_ptr<Catalog> MakeCatalog(storaged::ObjectStore& store);
+std::unique_ptr<Catalog> MakeCatalog(storaged::ObjectStore& store, CatalogOptions options = {});
 
 //! Names the columns that differ between two schemas (defined in shared/types.h).
 using lakehouse::DescribeSchemaDiff;

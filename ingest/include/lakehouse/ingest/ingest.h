@@ -44,6 +44,15 @@ std::optional<Format> FormatFromContentType(std::string_view content_type);
 std::optional<Format> ResolveFormat(const std::optional<std::string>& format_param,
                                     const std::optional<std::string>& content_type);
 
+//! How compaction rewrites small objects (docs/api/datasets.md, "Compaction").
+struct CompactionOptions {
+  uint64_t target_bytes = 128ull << 20;  //!< objects below this size are small; outputs aim at it
+  uint64_t row_group_rows = 122'880;     //!< Parquet row group size of the rewritten objects
+  //! Automatic policy (Ingestor::AutoCompact): compact a dataset when it has more than this many
+  //! small objects (in one partition); 0 turns the policy off.
+  uint64_t auto_min_small_objects = 0;
+};
+
 struct IngestOptions {
   std::string temp_dir = "/tmp";  //!< where bodies are spooled and converted (must exist)
   //! The process's DuckDB budget (query.memory_limit); ingest takes 1/4 of it, queryd the rest
@@ -53,6 +62,7 @@ struct IngestOptions {
   int max_json_depth = kDefaultMaxJsonDepth;  //!< deeper JSON/NDJSON uploads are refused (400)
   //! Most partition value sets one upload may write (ingest.max_partitions): each is an object.
   uint64_t max_partitions = 1000;
+  CompactionOptions compaction{};
 };
 
 struct IngestRequest {
@@ -77,6 +87,24 @@ struct IngestResult {
   double seconds = 0;
 };
 
+struct CompactionResult {
+  DatasetManifest manifest;        //!< the head after compaction (unchanged when nothing to do)
+  bool compacted = false;          //!< false: fewer than two small objects in every partition
+  uint64_t objects_before = 0;     //!< objects in the head that was compacted
+  uint64_t objects_after = 0;      //!< objects in the committed version
+  uint64_t objects_rewritten = 0;  //!< small objects replaced
+  uint64_t objects_written = 0;    //!< new objects holding their rows
+  uint64_t bytes_rewritten = 0;
+  double seconds = 0;
+};
+
+struct RegisterRequest {
+  std::string dataset;
+  std::vector<std::string> keys;  //!< objects already in the bucket
+  bool allow_schema_change = false;
+  std::optional<uint64_t> expected_version{};
+};
+
 class Ingestor {
  public:
   virtual ~Ingestor() = default;
@@ -84,6 +112,20 @@ class Ingestor {
   //! (empty body, not Parquet, truncated Parquet, ragged CSV, unparsable JSON, bad dataset name),
   //! kUnsupportedMedia (unknown format), kNotFound / kConflict from the catalog.
   virtual IngestResult Ingest(const IngestRequest& request, ByteSource& body) = 0;
+  //! Rewrites the head's objects below `options.target_bytes` (within each partition) into objects
+  //! of about the target size holding the same rows, committed as a new version (CommitOp::kCompact).
+  //! Appends committed meanwhile are kept; a replace or another compaction meanwhile fails with
+  //! kConflict and nothing changes.
+  virtual CompactionResult Compact(const std::string& dataset, const CompactionOptions& options) = 0;
+  //! IngestOptions::compaction (the configured target size and row group size).
+  virtual CompactionOptions DefaultCompaction() const = 0;
+  //! Applies IngestOptions::compaction's automatic policy to every dataset; returns how many it compacted.
+  virtual size_t AutoCompact() = 0;
+  //! Commits objects already in storage without copying them: each must exist, be Parquet whose
+  //! footer and pages read, and have the same columns (as for an append; the dataset is created
+  //! when it does not exist). Keys under another dataset's data prefix or the catalog's own prefixes
+  //! are refused (400). Nothing is deleted on failure: the objects are the caller's.
+  virtual IngestResult Register(const RegisterRequest& request) = 0;
   //! The memory limit ingest's DuckDB enforces, as DuckDB reports it (e.g. "238.4 MiB").
   virtual std::string MemoryLimit() = 0;
 };
