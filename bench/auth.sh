@@ -5,26 +5,23 @@
 # the baseline queries of bench/query/queries.tsv over a generated `events` dataset, alternating
 # the two servers query by query (best of RUNS each).   Usage: bench/auth.sh [DURATION]
 # Targets (issue 10): <= 15% on /health, <= 5% on queries. Bounded: wrk runs DURATION s per server.
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD_DIR:-$ROOT/build}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # strict mode, ROOT, BUILD_DIR, free_port, wait_up, get, check
 DURATION=${1:-5}
 RUNS=${RUNS:-7}
 ROWS=${ROWS:-1000000}
 CONNS=${CONNS:-32}
 command -v wrk >/dev/null || { echo "wrk is missing: run scripts/setup.sh" >&2; exit 1; }
 command -v jq >/dev/null || { echo "jq is missing: run scripts/setup.sh" >&2; exit 1; }
-[ -x "$BUILD/app/lakehouse" ] || cmake --build "$BUILD" --target lakehouse
+[ -x "$BUILD_DIR/app/lakehouse" ] || cmake --build "$BUILD_DIR" --target lakehouse
 tmp=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
-cp "$BUILD/app/lakehouse" "$tmp/lakehouse"  # the build dir may be relinked meanwhile
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$1/health" && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
+cp "$BUILD_DIR/app/lakehouse" "$tmp/lakehouse"  # the build dir may be relinked meanwhile
 
-ON=$(port); "$tmp/lakehouse" serve --listen "127.0.0.1:$ON" --data-dir "$tmp/on" --ai false --query-threads 2 \
+ON=$(free_port); "$tmp/lakehouse" serve --listen "127.0.0.1:$ON" --data-dir "$tmp/on" --ai false --query-threads 2 \
   --log-level warn >"$tmp/on.log" 2>&1 & pids+=($!)
-OFF=$(port); "$tmp/lakehouse" serve --listen "127.0.0.1:$OFF" --data-dir "$tmp/off" --ai false --auth off \
+OFF=$(free_port); "$tmp/lakehouse" serve --listen "127.0.0.1:$OFF" --data-dir "$tmp/off" --ai false --auth off \
   --query-threads 2 --log-level warn >"$tmp/off.log" 2>&1 & pids+=($!)
 wait_up "$ON"; wait_up "$OFF"
 KEY=$(cat "$tmp/on/admin.key")

@@ -6,14 +6,13 @@
 #   - ingest MB/s for a Parquet upload and for CSV -> Parquet, against DuckDB's own COPY of the
 #     same CSV in the same run (ratio)
 # Usage: bench/catalog.sh [SECONDS]      env: BUILD_DIR (default build/), DATASETS, ROWS
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD_DIR:-$ROOT/build}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # strict mode, ROOT, BUILD_DIR, free_port, wait_up, get, check
 SECONDS_EACH=${1:-3}
 DATASETS=${DATASETS:-10000}
 ROWS=${ROWS:-2000000}
-BIN="$BUILD/bench/catalog/catalog_bench"
-[ -x "$BIN" ] || cmake --build "$BUILD" --target catalog_bench
+BIN="$BUILD_DIR/bench/catalog/catalog_bench"
+[ -x "$BIN" ] || cmake --build "$BUILD_DIR" --target catalog_bench
 tmp=$(mktemp -d /tmp/lh-catalog-bench.XXXXXX)
 rgw_dir="$tmp/rgw"
 cleanup() { [ -d "$rgw_dir" ] && "$ROOT/scripts/rgw.sh" stop "$rgw_dir" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
@@ -37,8 +36,6 @@ if [ "${CATALOG_BENCH_S3:-1}" != 0 ]; then
   run rebuild --s3-env "$rgw_dir/env" --datasets "$DATASETS"
 fi
 
-# shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"  # get, check
 echo
 echo "== summary (2 cores shared; targets from issue 3)"
 check "commits/s local, 1 writer" "$(get commits_per_s_local_t1)" ">=" 1000

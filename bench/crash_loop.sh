@@ -4,9 +4,8 @@
 # dataset after the restarts: prints acknowledged vs found rows (0 lost expected) and the temp
 # files (.lh-tmp-*) left in the object store (0 expected: dead writers' temp files are swept).
 # Bounded: one server at a time on 127.0.0.1, about 1-2 s per iteration.
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # strict mode, ROOT, BUILD_DIR, free_port, wait_up, get, check
 ITERATIONS=${ITERATIONS:-300}
 WORK=$(mktemp -d /tmp/lh-crashloop.XXXXXX)
 cmake --build "$BUILD_DIR" --target lakehouse >/dev/null
@@ -14,7 +13,7 @@ cp "$BUILD_DIR/app/lakehouse" "$WORK/lakehouse"
 PID=""
 cleanup() { [ -z "$PID" ] || { kill -9 "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; rm -rf "$WORK"; }
 trap cleanup EXIT
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 URL="http://127.0.0.1:$PORT"
 start() {
   "$WORK/lakehouse" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --ai false --auth off --log-level warn \

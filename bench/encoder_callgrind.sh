@@ -8,12 +8,12 @@
 #
 # Needs a data dir holding the events dataset: run bench/result_path.sh once (it leaves
 # $WORK/<first config>/data); DATA=<data dir> to use another.
-set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # strict mode, free_port
 WORK=${WORK:-/tmp/lh-bench-result-path}
 DATA=${DATA:-$(find "$WORK" -mindepth 2 -maxdepth 2 -name data -type d | head -1)}
 [ -d "$DATA" ] || { echo "no data dir: run bench/result_path.sh first" >&2; exit 1; }
 SQL="SELECT id, category, amount, price, qty FROM events WHERE id < 200000 ORDER BY id"
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 declare -A IR
 for label in old new; do
   bin=$1; [ "$label" = new ] && bin=$2

@@ -2,21 +2,18 @@
 # GET /health throughput and latency with wrk on loopback, against a bare Beast server in the
 # same run (the ratio is the gateway's overhead: routing, request ids, JSON access logs to a file).
 # Bounded: each run lasts DURATION seconds.   Usage: bench/http_health.sh [DURATION]
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD_DIR:-$ROOT/build}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # strict mode, ROOT, BUILD_DIR, free_port, wait_up, get, check
 DURATION=${1:-10}
 CONNS=${CONNS:-64}
 command -v wrk >/dev/null || { echo "wrk is missing: run scripts/setup.sh" >&2; exit 1; }
-[ -x "$BUILD/app/lakehouse" ] && [ -x "$BUILD/bench/http/http_baseline_server" ] || cmake --build "$BUILD" --target lakehouse http_baseline_server
+[ -x "$BUILD_DIR/app/lakehouse" ] && [ -x "$BUILD_DIR/bench/http/http_baseline_server" ] || cmake --build "$BUILD_DIR" --target lakehouse http_baseline_server
 tmp=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$1/health" && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
 
-P1=$(port); "$BUILD/app/lakehouse" serve --listen "127.0.0.1:$P1" --data-dir "$tmp/data" --ai false >"$tmp/lakehouse.log" 2>&1 & pids+=($!)
-P2=$(port); "$BUILD/bench/http/http_baseline_server" "$P2" 2 & pids+=($!)
+P1=$(free_port); "$BUILD_DIR/app/lakehouse" serve --listen "127.0.0.1:$P1" --data-dir "$tmp/data" --ai false >"$tmp/lakehouse.log" 2>&1 & pids+=($!)
+P2=$(free_port); "$BUILD_DIR/bench/http/http_baseline_server" "$P2" 2 & pids+=($!)
 wait_up "$P1"; wait_up "$P2"
 
 run() { # name port -> "rps p50_ms p99_ms"

@@ -6,9 +6,8 @@
 #   - PyIceberg scan to Arrow vs our /api/v1/query Arrow endpoint, same ROWS-row table (median of 3)
 # Spark through our catalog vs Spark over the same Parquet files (10M rows): bench/iceberg_spark.sh.
 # Usage: bench/iceberg.sh [SECONDS]      env: BUILD_DIR (default build/), ROWS (2,000,000)
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD_DIR:-$ROOT/build}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # strict mode, ROOT, BUILD_DIR, free_port, wait_up, get, check
 SECONDS_EACH=${1:-5}
 ROWS=${ROWS:-2000000}
 PY="$ROOT/iceberg/.deps/venv/bin/python"
@@ -18,7 +17,7 @@ rgw_dir="$tmp/rgw"
 cleanup() { [ -d "$rgw_dir" ] && "$ROOT/scripts/rgw.sh" stop "$rgw_dir" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 # One copy of the binary for the whole run (the shared build dir can be relinked mid-run).
-cp "$BUILD/app/lakehouse" "$tmp/lakehouse"
+cp "$BUILD_DIR/app/lakehouse" "$tmp/lakehouse"
 export LAKEHOUSE_BIN="$tmp/lakehouse"
 results="$tmp/results"
 run() { PYTHONPATH="$ROOT/tests/pyhelpers${PYTHONPATH:+:$PYTHONPATH}" timeout 900 "$PY" "$ROOT/bench/iceberg/iceberg_bench.py" --seconds "$SECONDS_EACH" --rows "$ROWS" "$@" | tee -a "$results"; }
@@ -31,8 +30,6 @@ if [ "${ICEBERG_BENCH_S3:-1}" != 0 ]; then
   run --label s3 --s3-env "$rgw_dir/env"
 fi
 
-# shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"  # get, check
 echo
 echo "== summary (2 cores shared)"
 for label in local $([ "${ICEBERG_BENCH_S3:-1}" != 0 ] && echo s3); do

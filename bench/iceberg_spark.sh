@@ -6,15 +6,14 @@
 #   - PyIceberg scan to Arrow vs our /api/v1/query Arrow endpoint for the same table (median of RUNS)
 # Prints the load average too: the machine is shared, compare ratios, not seconds.
 # Usage: bench/iceberg_spark.sh      env: BUILD_DIR (default build/), ROWS (10,000,000), RUNS (3)
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD_DIR:-$ROOT/build}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # strict mode, ROOT, BUILD_DIR, free_port, wait_up, get, check
 PY="$ROOT/iceberg/.deps/venv/bin/python"
 [ -x "$PY" ] && [ -d "$ROOT/iceberg/.deps/jars" ] || bash "$ROOT/scripts/setup.d/60-iceberg.sh"
 tmp=$(mktemp -d /tmp/lh-iceberg-spark-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 # One copy of the binary for the whole run (the shared build dir can be relinked mid-run).
-cp "$BUILD/app/lakehouse" "$tmp/lakehouse"
+cp "$BUILD_DIR/app/lakehouse" "$tmp/lakehouse"
 export LAKEHOUSE_BIN="$tmp/lakehouse" SPARK_LOCAL_IP=127.0.0.1
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 PYTHONPATH="$ROOT/tests/pyhelpers${PYTHONPATH:+:$PYTHONPATH}" timeout 1500 "$PY" "$ROOT/bench/iceberg/spark_bench.py" --rows "${ROWS:-10000000}" --runs "${RUNS:-3}" | tee "$tmp/results"

@@ -1,5 +1,19 @@
-# Sourced by the bench scripts that print a summary against targets (bench/catalog.sh,
-# bench/iceberg.sh). They write "RESULT name=value" lines to the file named by $results.
+# Sourced first by every bench script: strict mode, ROOT (the checkout) and BUILD_DIR (default
+# build/), a free port, waiting for a server, and the summary helpers of the scripts that print
+# figures against targets (those write "RESULT name=value" lines to the file named by $results).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+
+# free_port: a TCP port on 127.0.0.1 that is free now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# wait_up PORT: waits up to 20 s for GET /health on 127.0.0.1:PORT to answer 2xx, else exits.
+wait_up() {
+  for _ in $(seq 200); do curl -sf -o /dev/null "http://127.0.0.1:$1/health" && return 0; sleep 0.1; done
+  echo "server on $1 did not start" >&2
+  exit 1
+}
 
 # get NAME: the value of the line "RESULT NAME=value" in $results.
 get() { sed -n "s/^RESULT $1=//p" "$results"; }

@@ -20,9 +20,8 @@
 #   S3-backed (radosgw) group-by time against the local one, warm (best of RUNS on one server, which
 #   keeps fetched bytes in memory after the warm-up) and cold (a fresh server per run, so DuckDB's and
 #   queryd's caches are empty; local Parquet stays in the OS page cache, S3 objects come over HTTP).
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # strict mode, ROOT, BUILD_DIR, free_port, wait_up, get, check
 RUNS=${RUNS:-5}
 COLD_RUNS=${COLD_RUNS:-3}
 S3=${S3:-1}
@@ -50,7 +49,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # serve NAME LOG EXTRA_ARGS... -> a server on the existing data dir $WORK/NAME, logging to $WORK/LOG.log;
 # sets URL and SERVER_PID

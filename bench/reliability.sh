@@ -10,9 +10,8 @@
 # shared machine compiling elsewhere, latencies include waiting for a CPU; the idle baselines of the
 # same run and the server's own CPU time tell what is the server's.
 # Usage: bench/reliability.sh      (BUILD_DIR=build, HEAVY_SECONDS=15, MAX_MEMORY=2GB, SECTIONS="1 2 3 4")
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # strict mode, ROOT, BUILD_DIR, free_port, wait_up, get, check
 WORK=$(mktemp -d /tmp/lh-reliability.XXXXXX)
 MAX_MEMORY=${MAX_MEMORY:-2GB}
 log() { printf '[reliability.sh] %s\n' "$*" >&2; }
@@ -26,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 "$WORK/lakehouse" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --ai false --auth off --query-threads 2 \
   --query-memory-limit 1GB --max-memory "$MAX_MEMORY" --log-level warn >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

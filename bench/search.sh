@@ -4,9 +4,8 @@
 # Bounded: fixed N and query count, 20-minute cap. Needs scripts/setup.d/65-search.sh's extensions.
 #   bench/search.sh [N=200000] [QUERIES=100] [DIM=384] [MEMORY_LIMIT=6GB] [EF_SEARCH=200]
 # BUILD_DIR picks the build tree (default: build).
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # strict mode, ROOT, BUILD_DIR, free_port, wait_up, get, check
 [ -d "$BUILD_DIR" ] || cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" --target search_bench -j2 >/dev/null
 timeout 1200 "$BUILD_DIR/bench/search/search_bench" "${1:-200000}" "${2:-100}" "${3:-384}" "${4:-6GB}" "${5:-200}"

@@ -6,17 +6,16 @@
 # Rows are scattered over the days (day = i * 7919 mod 365), as arrivals from many days would be,
 # so the unpartitioned file's row-group statistics cannot skip most of it on their own.
 # Usage: bench/tables.sh [ROWS] [REPEAT]     env: BUILD_DIR (default build/)
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD_DIR:-$ROOT/build}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # strict mode, ROOT, BUILD_DIR, free_port, wait_up, get, check
 ROWS=${1:-5000000}
 REPEAT=${2:-15}
-BIN="$BUILD/app/lakehouse"
+BIN="$BUILD_DIR/app/lakehouse"
 PY="$ROOT/.venv/bin/python"
 [ -x "$PY" ] || PY=python3
-[ -x "$BIN" ] || cmake --build "$BUILD" --target lakehouse
+[ -x "$BIN" ] || cmake --build "$BUILD_DIR" --target lakehouse
 tmp=$(mktemp -d /tmp/lh-tables-bench.XXXXXX)
-port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT

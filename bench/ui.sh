@@ -14,9 +14,8 @@
 #   upload of an UPLOAD_MB (default 200) CSV through the browser's upload page vs curl
 #   --data-binary, each to a new dataset, both including the server's conversion; target >= 0.8x
 #   (UPLOAD_MB=0 skips it)
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # strict mode, ROOT, BUILD_DIR, free_port, wait_up, get, check
 RUNS=${RUNS:-3}
 ROWS=${ROWS:-1000000}
 UPLOAD_MB=${UPLOAD_MB:-200}
@@ -37,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 URL=http://127.0.0.1:$port
 "$WORK/lakehouse" serve --listen "127.0.0.1:$port" --data-dir "$WORK/data" --ai false --auth off --query-threads 2 \
   --ui-dir "$ROOT/ui/dist" >"$WORK/server.log" 2>&1 &

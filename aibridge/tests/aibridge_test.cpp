@@ -182,10 +182,7 @@ TEST(AiBridgeErrors, ModelServerDownIsUnavailableNamingIt) {
   c.ollama_url = "http://127.0.0.1:9";  // nothing answers there: the sidecar starts, the model server is "down"
   AiSupervisor supervisor(c);
   supervisor.Start();
-  AiConfig config;
-  config.sidecar_url = supervisor.sidecar_url();
-  config.retry_backoff_ms = 10;
-  auto bridge = MakeAiBridge(config);
+  auto bridge = MakeAiBridge(AiConfig{.sidecar_url = supervisor.sidecar_url(), .retry_backoff_ms = 10});
   std::string msg;
   EXPECT_EQ(CodeOf([&] { bridge->Embed({"a"}); }, &msg), ErrorCode::kUnavailable);
   EXPECT_NE(msg.find("model server"), std::string::npos) << msg;
@@ -198,13 +195,9 @@ TEST(AiBridgeErrors, ModelServerDownIsUnavailableNamingIt) {
 }
 
 TEST(AiBridgeErrors, TimeoutIsReported) {
-  SupervisorConfig c = BundledConfig("timeout");
-  AiSupervisor supervisor(c);
+  AiSupervisor supervisor(BundledConfig("timeout"));
   supervisor.Start();
-  AiConfig config;
-  config.sidecar_url = supervisor.sidecar_url();
-  config.timeout_ms = 50;
-  auto bridge = MakeAiBridge(config);
+  auto bridge = MakeAiBridge(AiConfig{.sidecar_url = supervisor.sidecar_url(), .timeout_ms = 50});
   std::vector<std::string> texts(1000, "a sentence long enough to make the model work for more than fifty ms");
   std::string msg;
   EXPECT_EQ(CodeOf([&] { bridge->Embed(texts); }, &msg), ErrorCode::kTimeout);

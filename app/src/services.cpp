@@ -21,6 +21,7 @@
 #include "lakehouse/search/search.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/strings.h"
 #include "lakehouse/shared/types.h"
 #include "lakehouse/storaged/object_store.h"
 
@@ -56,22 +57,6 @@ std::string PresignSecret(const Config& config) {
   std::string key = RandomHexId() + RandomHexId();
   WritePrivateFile(path, key + "\n");
   return key;
-}
-
-//! Comma-separated list -> items, blanks trimmed.
-std::vector<std::string> SplitList(const std::string& text) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i <= text.size()) {
-    size_t j = text.find(',', i);
-    if (j == std::string::npos) j = text.size();
-    std::string item = text.substr(i, j - i);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (!item.empty()) out.push_back(item);
-    i = j + 1;
-  }
-  return out;
 }
 
 //! The host of "http://host:port/path" (or of "host:port").

@@ -143,15 +143,9 @@ class AiSupervisor::Impl {
     if (cfg_.model_server == "auto") spawn_model = !Probe(cfg_.ollama_url + "/api/version", 1000);
     if (spawn_model) {
       uint16_t port = cfg_.model_server_port ? cfg_.model_server_port : FreePort();
-      model_.url = fmt::format("http://127.0.0.1:{}", port);
-      model_.managed = true;
       model_.kind = "bundled";
-      model_.argv = {cfg_.python, cfg_.home + "/modelserver/server.py", "--port", std::to_string(port)};
-      model_.env = cfg_.extra_env;
-      model_.log_path = LogPath("modelserver.log");
-      RequireHome();
-      RequireFile(cfg_.home + "/modelserver/server.py", "the bundled model server");
-      RequireFile(cfg_.python, "the Python venv (run scripts/setup.sh)");
+      Manage(model_, port, {cfg_.python, cfg_.home + "/modelserver/server.py", "--port", std::to_string(port)},
+             "modelserver.log", "/modelserver/server.py", "the bundled model server");
     } else {
       model_.url = cfg_.ollama_url;
       model_.kind = "ollama";
@@ -160,25 +154,15 @@ class AiSupervisor::Impl {
     // 2. The sidecar, pointed at that Ollama API.
     if (cfg_.sidecar_url.empty()) {
       const uint16_t port = cfg_.sidecar_port;
-      sidecar_.url = fmt::format("http://127.0.0.1:{}", port);
-      sidecar_.managed = true;
-      sidecar_.argv = {cfg_.python,      "-m",
-                       "uvicorn",        "app:app",
-                       "--app-dir",      cfg_.home + "/sidecar",
-                       "--host",         "127.0.0.1",
-                       "--port",         std::to_string(port),
-                       "--log-level",    "warning",
-                       "--no-access-log"};
-      sidecar_.env = cfg_.extra_env;
+      Manage(sidecar_, port,
+             {cfg_.python, "-m", "uvicorn", "app:app", "--app-dir", cfg_.home + "/sidecar", "--host", "127.0.0.1",
+              "--port", std::to_string(port), "--log-level", "warning", "--no-access-log"},
+             "sidecar.log", "/sidecar/app.py", "the AI sidecar");
       sidecar_.env["OLLAMA_HOST"] = model_.url;
       if (spawn_model) sidecar_.env["SIDECAR_DEFAULTS"] = "bundled";
       if (!cfg_.embed_model.empty()) sidecar_.env["EMBED_MODEL"] = cfg_.embed_model;
       if (!cfg_.gen_model.empty()) sidecar_.env["GEN_MODEL"] = cfg_.gen_model;
       if (!cfg_.rerank_model.empty()) sidecar_.env["RERANK_MODEL"] = cfg_.rerank_model;
-      sidecar_.log_path = LogPath("sidecar.log");
-      RequireHome();
-      RequireFile(cfg_.home + "/sidecar/app.py", "the AI sidecar");
-      RequireFile(cfg_.python, "the Python venv (run scripts/setup.sh)");
     } else {
       sidecar_.url = cfg_.sidecar_url;
     }
@@ -256,6 +240,21 @@ class AiSupervisor::Impl {
   }
 
  private:
+  //! Makes `child` a process this supervisor starts: `argv` serving on 127.0.0.1:`port`, the
+  //! extra environment, its log file. Fails now, naming it, when the AI home, `script` (below the
+  //! home) or the venv's Python is missing.
+  void Manage(Child& child, uint16_t port, std::vector<std::string> argv, const std::string& log_file,
+              const std::string& script, const char* what) {
+    child.url = fmt::format("http://127.0.0.1:{}", port);
+    child.managed = true;
+    child.argv = std::move(argv);
+    child.env = cfg_.extra_env;
+    child.log_path = LogPath(log_file);
+    RequireHome();
+    RequireFile(cfg_.home + script, what);
+    RequireFile(cfg_.python, "the Python venv (run scripts/setup.sh)");
+  }
+
   std::string LogPath(const std::string& file) const {
     if (cfg_.log_dir.empty()) return "";
     std::filesystem::create_directories(cfg_.log_dir);

@@ -14,6 +14,7 @@
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/hash.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/strings.h"
 #include "lakehouse/shared/types.h"
 #include "lakehouse/storaged/object_store.h"
 
@@ -106,28 +107,18 @@ bool GrantMatches(std::string_view pattern, std::string_view dataset) {
 }
 
 std::vector<std::string> ParseGrants(std::string_view text) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i <= text.size()) {
-    size_t j = text.find(',', i);
-    if (j == std::string_view::npos) j = text.size();
-    std::string_view item = text.substr(i, j - i);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (!item.empty()) {
-      std::string_view base = item.ends_with('*') ? item.substr(0, item.size() - 1) : item;
-      // "sales_*": the part before * must itself start like a dataset name (or be empty: "*").
-      const bool ok = item == "*" || (item.ends_with('*') ? DatasetId::IsValid(std::string(base) + "a") &&
-                                                                base.find('*') == std::string_view::npos
-                                                          : DatasetId::IsValid(item));
-      if (!ok) {
-        Fail(ErrorCode::kInvalidArgument,
-             "invalid dataset grant '{}': give dataset names or prefixes ending in * (e.g. sales,web_*), or * for all",
-             item.substr(0, 80));
-      }
-      out.emplace_back(item);
+  std::vector<std::string> out = SplitList(text);
+  for (const std::string& item : out) {
+    const std::string_view base = std::string_view(item).substr(0, item.ends_with('*') ? item.size() - 1 : item.size());
+    // "sales_*": the part before * must itself start like a dataset name (or be empty: "*").
+    const bool ok = item == "*" || (item.ends_with('*') ? DatasetId::IsValid(std::string(base) + "a") &&
+                                                              base.find('*') == std::string_view::npos
+                                                        : DatasetId::IsValid(item));
+    if (!ok) {
+      Fail(ErrorCode::kInvalidArgument,
+           "invalid dataset grant '{}': give dataset names or prefixes ending in * (e.g. sales,web_*), or * for all",
+           item.substr(0, 80));
     }
-    i = j + 1;
   }
   return out;
 }

@@ -16,6 +16,7 @@
 #include "lakehouse/shared/hash.h"
 #include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/strings.h"
 #include "lakehouse/storaged/object_store.h"
 #include "lakehouse/testing/gateway.h"
 #include "route_table.h"
@@ -151,6 +152,8 @@ TEST_F(AuthTest, GrantsMatchNamesAndPrefixes) {
   EXPECT_FALSE(GrantMatches("sales_*", "sale"));
   EXPECT_TRUE(GrantMatches("*", "anything"));
   EXPECT_EQ(ParseGrants(" sales, web_* ,"), (std::vector<std::string>{"sales", "web_*"}));
+  EXPECT_EQ(SplitList(" a.example, ,b:8080 ,"), (std::vector<std::string>{"a.example", "b:8080"}));
+  EXPECT_EQ(SplitList(""), std::vector<std::string>{});
   EXPECT_THROW(ParseGrants("Sales"), Error);
   EXPECT_THROW(ParseGrants("a*b*"), Error);
   EXPECT_THROW(ParseGrants("../x"), Error);

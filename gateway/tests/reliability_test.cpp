@@ -67,6 +67,30 @@ class ReliabilityTest : public SocketServerTest {
                                           sent)));
     return s;
   }
+
+  //! Options for the slow-client tests: the body timer is `max_body_read_ms` and the idle timeout
+  //! is long, so only the body limits can cut a slow client off.
+  static ServerOptions SlowBodyOptions(int max_body_read_ms) {
+    ServerOptions options;
+    options.max_body_read_ms = max_body_read_ms;
+    options.idle_timeout_ms = 30000;
+    return options;
+  }
+
+  //! Sends one more byte of the body every 100 ms (60 at most) until the server cuts the connection
+  //! off or, with `until_response`, has a response ready to read. Returns the write error, if any.
+  static beast::error_code Trickle(tcp::socket& s, bool until_response) {
+    beast::error_code ec;
+    for (int i = 0; i < 60 && !ec; ++i) {
+      std::this_thread::sleep_for(milliseconds(100));
+      net::write(s, net::buffer(std::string("y")), ec);
+      if (!ec && until_response) {
+        pollfd p{s.native_handle(), POLLIN, 0};
+        if (::poll(&p, 1, 0) > 0) break;
+      }
+    }
+    return ec;
+  }
 };
 
 TEST_F(ReliabilityTest, HeadSendsTheHeaderOnlyAndKeepsTheConnectionFramed) {
@@ -93,10 +117,8 @@ TEST_F(ReliabilityTest, HeadSendsTheHeaderOnlyAndKeepsTheConnectionFramed) {
 }
 
 TEST_F(ReliabilityTest, SlowBodiesHoldNoWorker) {
-  ServerOptions options;
+  ServerOptions options = SlowBodyOptions(1500);
   options.worker_threads = 2;
-  options.max_body_read_ms = 1500;
-  options.idle_timeout_ms = 30000;
   Start(options);
   // More slow clients than workers, each sending 1 byte of a 100-byte body and then nothing.
   std::vector<tcp::socket> slow;
@@ -109,33 +131,17 @@ TEST_F(ReliabilityTest, SlowBodiesHoldNoWorker) {
   // And the slow clients are cut off after max_body_read_ms, however they trickle.
   tcp::socket trickle = StartSlowBody("/echo", 100, "x");
   const auto trickle_start = Clock::now();
-  beast::error_code ec;
-  for (int i = 0; i < 60 && !ec; ++i) {
-    std::this_thread::sleep_for(milliseconds(100));
-    net::write(trickle, net::buffer(std::string("y")), ec);
-  }
-  EXPECT_TRUE(ec) << "a body trickling one byte per 100 ms was never cut off";
+  EXPECT_TRUE(Trickle(trickle, false)) << "a body trickling one byte per 100 ms was never cut off";
   EXPECT_LT(Clock::now() - trickle_start, milliseconds(4000));
 }
 
 TEST_F(ReliabilityTest, TricklingUploadIsCutOff) {
-  ServerOptions options;
-  options.max_body_read_ms = 500;
+  ServerOptions options = SlowBodyOptions(500);
   options.min_upload_bytes_per_s = 1000;
-  options.idle_timeout_ms = 30000;
   Start(options);
   tcp::socket s = StartSlowBody("/upload", 1000000, "x");
   const auto started = Clock::now();
-  beast::error_code ec;
-  for (int i = 0; i < 60 && !ec; ++i) {
-    std::this_thread::sleep_for(milliseconds(100));
-    net::write(s, net::buffer(std::string("y")), ec);
-    if (!ec) {
-      // The 408 arrives before the connection closes.
-      pollfd p{s.native_handle(), POLLIN, 0};
-      if (::poll(&p, 1, 0) > 0) break;
-    }
-  }
+  Trickle(s, true);  // the 408 arrives before the connection closes
   beast::flat_buffer buf;
   http::response<http::string_body> res;
   beast::error_code read_ec;

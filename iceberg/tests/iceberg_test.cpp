@@ -48,6 +48,23 @@ TEST(IcebergTypes, SingleValueSerialisation) {
 namespace lakehouse::iceberg {
 namespace {
 
+//! A catalog (rebuilt, so empty) on a local store in a fresh temp folder, removed at the end.
+struct LocalCatalog {
+  explicit LocalCatalog(const std::string& prefix)
+      : dir(std::filesystem::temp_directory_path() / (prefix + RandomHexId())),
+        store(storaged::MakeLocalStore({.root = dir.string(), .presign_secret = ""})),
+        catalog(catalogd::MakeCatalog(*store)) {
+    catalog->Rebuild();
+  }
+  ~LocalCatalog() { std::filesystem::remove_all(dir); }
+  LocalCatalog(const LocalCatalog&) = delete;
+  LocalCatalog& operator=(const LocalCatalog&) = delete;
+
+  std::filesystem::path dir;
+  std::unique_ptr<storaged::ObjectStore> store;
+  std::unique_ptr<catalogd::Catalog> catalog;
+};
+
 //! Reads an Avro container file back with libavro: the record count, and the header's schema text.
 size_t CountRecords(const std::string& bytes) {
   auto path = std::filesystem::temp_directory_path() / ("iceberg-test-" + RandomHexId() + ".avro");
@@ -95,12 +112,9 @@ TEST(IcebergAvro, ManifestAndListReadBackWithFieldIdsAndMetadata) {
 }
 
 TEST(IcebergTables, CommitsBecomeSnapshotsAndMissingMetadataIsRegenerated) {
-  auto dir = std::filesystem::temp_directory_path() / ("iceberg-tables-" + RandomHexId());
-  storaged::LocalStoreOptions options;
-  options.root = dir.string();
-  auto store = storaged::MakeLocalStore(options);
-  auto catalog = catalogd::MakeCatalog(*store);
-  catalog->Rebuild();
+  LocalCatalog local("iceberg-tables-");
+  auto& store = local.store;
+  auto& catalog = local.catalog;
   auto tables = MakeIcebergTables(*store, *catalog, {});
   catalog->AddListener([&](const DatasetManifest& m) { tables->OnCommit(m); });
 
@@ -140,7 +154,6 @@ TEST(IcebergTables, CommitsBecomeSnapshotsAndMissingMetadataIsRegenerated) {
   off.enabled = false;
   EXPECT_THROW(MakeIcebergTables(*store, *catalog, off)->Load("t"), Error);
   tables.reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
@@ -159,12 +172,9 @@ std::vector<std::string> IcebergKeys(storaged::ObjectStore& store, const std::st
 }  // namespace
 
 TEST(IcebergTables, DeletingADatasetRemovesItsMetadataAndARestartFinishesAHalfDoneCleanup) {
-  auto dir = std::filesystem::temp_directory_path() / ("iceberg-delete-" + RandomHexId());
-  storaged::LocalStoreOptions options;
-  options.root = dir.string();
-  auto store = storaged::MakeLocalStore(options);
-  auto catalog = catalogd::MakeCatalog(*store);
-  catalog->Rebuild();
+  LocalCatalog local("iceberg-delete-");
+  auto& store = local.store;
+  auto& catalog = local.catalog;
   std::unique_ptr<IcebergTables> tables = MakeIcebergTables(*store, *catalog, {});
   catalog->AddListener([&](const DatasetManifest& m) {
     if (tables) tables->OnCommit(m);
@@ -241,7 +251,6 @@ TEST(IcebergTables, DeletingADatasetRemovesItsMetadataAndARestartFinishesAHalfDo
   EXPECT_EQ(IcebergKeys(*store, "gone"),
             std::vector<std::string>{catalogd::IcebergTablePrefix("gone") + "metadata/notes.txt"});
   tables.reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace lakehouse::iceberg

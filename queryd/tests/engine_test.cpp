@@ -38,6 +38,12 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
   json RunJson(const std::string& sql, std::optional<uint64_t> limit = std::nullopt) {
     return json::parse(stack_->Run(sql, ResultFormat::kJson, limit));
   }
+  //! Runs `sql`, expects it to fail with `expected` and returns the error's message.
+  std::string MessageOfFailure(const std::string& sql, ErrorCode expected) {
+    std::string message;
+    EXPECT_EQ(CodeOf([&] { RunJson(sql); }, &message), expected) << sql;
+    return message;
+  }
   std::unique_ptr<Stack> stack_;
 };
 
@@ -59,23 +65,20 @@ TEST_P(EngineTest, AggregatesOverTheDataset) {
 }
 
 TEST_P(EngineTest, UnknownTableIs404NamingIt) {
-  std::string message;
-  EXPECT_EQ(CodeOf([&] { RunJson("SELECT * FROM no_such_dataset"); }, &message), ErrorCode::kNotFound);
+  const std::string message = MessageOfFailure("SELECT * FROM no_such_dataset", ErrorCode::kNotFound);
   EXPECT_NE(message.find("no_such_dataset"), std::string::npos) << message;
 }
 
 TEST_P(EngineTest, UnknownTableSuggestsCloseDatasetNames) {
-  std::string message;
-  EXPECT_EQ(CodeOf([&] { RunJson("SELECT * FROM sale"); }, &message), ErrorCode::kNotFound);
+  std::string message = MessageOfFailure("SELECT * FROM sale", ErrorCode::kNotFound);
   EXPECT_NE(message.find("did you mean 'sales'"), std::string::npos) << message;
   EXPECT_EQ(message.find("pg_"), std::string::npos) << "no DuckDB system tables in suggestions: " << message;
-  EXPECT_EQ(CodeOf([&] { RunJson("SELECT * FROM zzzzzzzzzzzz"); }, &message), ErrorCode::kNotFound);
+  message = MessageOfFailure("SELECT * FROM zzzzzzzzzzzz", ErrorCode::kNotFound);
   EXPECT_EQ(message.find("did you mean"), std::string::npos) << message;
 }
 
 TEST_P(EngineTest, SyntaxErrorIs400WithDuckDBsMessage) {
-  std::string message;
-  EXPECT_EQ(CodeOf([&] { RunJson("SELEC * FROM sales"); }, &message), ErrorCode::kInvalidArgument);
+  const std::string message = MessageOfFailure("SELEC * FROM sales", ErrorCode::kInvalidArgument);
   EXPECT_NE(message.find("syntax error"), std::string::npos) << message;
 }
 
@@ -88,7 +91,7 @@ TEST_P(EngineTest, NewVersionsAreSeenAndOldOnesStayQueryable) {
   EXPECT_EQ(RunJson("SELECT count(*) FROM sales")["rows"][0][0], 1500);  // the commit invalidated the cache
   EXPECT_EQ(RunJson("SELECT count(*) FROM dataset_version('sales', 1)")["rows"][0][0], 1000);
   EXPECT_EQ(RunJson("SELECT count(*) FROM dataset_version('sales', 2)")["rows"][0][0], 1500);
-  EXPECT_EQ(CodeOf([&] { RunJson("SELECT * FROM dataset_version('sales', 9)"); }), ErrorCode::kNotFound);
+  MessageOfFailure("SELECT * FROM dataset_version('sales', 9)", ErrorCode::kNotFound);
 }
 
 TEST_P(EngineTest, ObjectsThatNoLongerMatchTheManifestFailNamingTheDataset) {
@@ -103,8 +106,7 @@ TEST_P(EngineTest, ObjectsThatNoLongerMatchTheManifestFailNamingTheDataset) {
   request.schema = {{"a", "BIGINT", true}, {"b", "VARCHAR", true}};
   request.objects.push_back({{stack_->store->store->Bucket(), key, info.size, info.etag}, 1});
   stack_->catalog->Commit(request);
-  std::string message;
-  EXPECT_EQ(CodeOf([&] { RunJson("SELECT * FROM drifted"); }, &message), ErrorCode::kConflict);
+  const std::string message = MessageOfFailure("SELECT * FROM drifted", ErrorCode::kConflict);
   EXPECT_NE(message.find("drifted"), std::string::npos) << message;
   EXPECT_NE(message.find("manifest -> file): a: BIGINT -> INTEGER"), std::string::npos) << message;
 }
@@ -513,7 +515,8 @@ TEST(MemoryBudget, QueryIngestAndSearchTogetherStayWithinTheConfiguredLimit) {
     search::SearchOptions search_options;
     search_options.memory_limit = budget;
     search_options.temp_dir = stack->store->root + "/search-tmp";
-    auto search = search::MakeSearchService(*stack->catalog, *ingestor, *stack->engine, *ai, *stack->store->store, search_options);
+    auto search = search::MakeSearchService(*stack->catalog, *ingestor, *stack->engine, *ai, *stack->store->store,
+                                            search_options);
 
     const auto result = nlohmann::json::parse(stack->Run("SELECT current_setting('memory_limit') AS m"));
     const double query_bytes = DuckDbSizeToBytes(result["rows"][0][0].get<std::string>());

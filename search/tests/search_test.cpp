@@ -127,6 +127,19 @@ class Semantic : public ::testing::Test {
     return client.Send(r);
   }
 
+  //! Creates or refreshes the embeddings of articles.body, waits for the job and returns it.
+  static json EmbedArticlesBody() {
+    auto r = Call("POST", "/api/v1/datasets/articles/embeddings", {{"column", "body"}, {"wait", true}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body);
+  }
+
+  //! Ingests one NDJSON row into articles with `op`, then embeds articles.body; returns the job.
+  static json IngestAndEmbedArticle(const std::string& row, catalogd::CommitOp op) {
+    IngestNdjson("articles", row + "\n", op);
+    return EmbedArticlesBody();
+  }
+
   static json WaitJob(const std::string& id) {
     json job;
     for (int i = 0; i < 600; ++i) {
@@ -240,7 +253,7 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
   EXPECT_NE(r.body.find("POST /api/v1/datasets/articles/embeddings"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("search dataset articles again"), std::string::npos) << r.body;
 
-  ASSERT_EQ(Call("POST", "/api/v1/datasets/articles/embeddings", {{"column", "body"}, {"wait", true}}).status, 200);
+  EmbedArticlesBody();
   r = Call("POST", "/api/v1/search", {{"dataset", "articles"}, {"query", "how to parse source code"}, {"k", 1}});
   ASSERT_EQ(r.status, 200) << r.body;
   json s = json::parse(r.body);
@@ -312,13 +325,8 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
   EXPECT_EQ(v.properties["embedding.source_version"], "2");
 
   // Another append: the job embeds the one new row; a replaced source is embedded in full.
-  IngestNdjson("articles",
-               R"({"id":4,"title":"Sailing","body":"Trim the sails in a strong wind."})"
-               "\n",
-               catalogd::CommitOp::kAppend);
-  r = Call("POST", "/api/v1/datasets/articles/embeddings", {{"column", "body"}, {"wait", true}});
-  ASSERT_EQ(r.status, 200) << r.body;
-  json job = json::parse(r.body);
+  json job = IngestAndEmbedArticle(R"({"id":4,"title":"Sailing","body":"Trim the sails in a strong wind."})",
+                                   catalogd::CommitOp::kAppend);
   EXPECT_EQ(job["incremental"], true) << job.dump();
   EXPECT_EQ(job["rows_already_embedded"], 3);
   EXPECT_EQ(job["rows_done"], 1);
@@ -330,13 +338,8 @@ TEST_F(Semantic, SearchTheSourceDatasetFindsItsVectors) {
   ASSERT_EQ(s["results"].size(), 4u) << s.dump();
   EXPECT_EQ(s["results"][0]["values"]["id"], 4) << s.dump();
   for (const auto& x : s["results"]) EXPECT_EQ(x["values"]["body"], x["text"]) << s.dump();
-  IngestNdjson("articles",
-               R"({"id":5,"title":"Chess","body":"The knight moves in an L shape."})"
-               "\n",
-               catalogd::CommitOp::kReplace);
-  r = Call("POST", "/api/v1/datasets/articles/embeddings", {{"column", "body"}, {"wait", true}});
-  ASSERT_EQ(r.status, 200) << r.body;
-  job = json::parse(r.body);
+  job = IngestAndEmbedArticle(R"({"id":5,"title":"Chess","body":"The knight moves in an L shape."})",
+                              catalogd::CommitOp::kReplace);
   EXPECT_FALSE(job.contains("incremental")) << job.dump();
   EXPECT_EQ(job["rows_done"], 1);
   EXPECT_EQ(catalog_->Head("articles_body_emb").row_count(), 1u);

@@ -18,8 +18,11 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
   return authHeaders(sessionStorage, extra);
 }
 
-/** A download through fetch, so the API key goes with it (an <a href> cannot send headers). */
-export async function fetchBlob(path: string, init: RequestInit = {}): Promise<Blob> {
+/**
+ * fetch with the API key; a network failure (status 0) or an error status becomes an ApiError
+ * with the server's message. An abort is passed on as it is.
+ */
+async function apiFetch(path: string, init: RequestInit = {}): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(path, { ...init, headers: headers((init.headers as Record<string, string>) ?? {}) });
@@ -28,7 +31,12 @@ export async function fetchBlob(path: string, init: RequestInit = {}): Promise<B
     throw new ApiError(parseError(0, ""));
   }
   if (!res.ok) throw new ApiError(parseError(res.status, await res.text()));
-  return res.blob();
+  return res;
+}
+
+/** A download through fetch, so the API key goes with it (an <a href> cannot send headers). */
+export async function fetchBlob(path: string, init: RequestInit = {}): Promise<Blob> {
+  return (await apiFetch(path, init)).blob();
 }
 
 /** Runs SQL on the server in `format` (csv, parquet...) and returns the whole file. */
@@ -36,16 +44,7 @@ export const queryFile = (sql: string, format: string) =>
   fetchBlob("/api/v1/query", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ sql, format }) });
 
 export async function getJson<T = any>(path: string, init: RequestInit = {}): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(path, { ...init, headers: headers((init.headers as Record<string, string>) ?? {}) });
-  } catch (e) {
-    if ((e as Error).name === "AbortError") throw e;
-    throw new ApiError(parseError(0, ""));
-  }
-  const text = await res.text();
-  if (!res.ok) throw new ApiError(parseError(res.status, text));
-  return JSON.parse(text) as T;
+  return JSON.parse(await (await apiFetch(path, init)).text()) as T;
 }
 
 export interface DatasetSummary {
@@ -133,19 +132,13 @@ export interface StreamCallbacks {
 
 /** Runs SQL with format=arrow and hands over each record batch as it arrives. */
 export async function streamQuery(sql: string, signal: AbortSignal, cb: StreamCallbacks): Promise<void> {
-  let res: Response;
-  try {
-    res = await fetch("/api/v1/query", {
-      method: "POST",
-      headers: headers({ "Content-Type": "application/json", Accept: "application/vnd.apache.arrow.stream" }),
-      body: JSON.stringify({ sql, format: "arrow" }),
-      signal,
-    });
-  } catch (e) {
-    if ((e as Error).name === "AbortError") throw e;
-    throw new ApiError(parseError(0, ""));
-  }
-  if (!res.ok || !res.body) throw new ApiError(parseError(res.status, await res.text()));
+  const res = await apiFetch("/api/v1/query", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/vnd.apache.arrow.stream" },
+    body: JSON.stringify({ sql, format: "arrow" }),
+    signal,
+  });
+  if (!res.body) throw new ApiError(parseError(res.status, ""));
   let bytes = 0;
   const counted = res.body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({

@@ -58,30 +58,18 @@ describe("API key storage and headers", () => {
 describe("what 401 and 403 mean", () => {
   const body = (message: string, code: string) => JSON.stringify({ error: { code, message, request_id: "r-1" } });
 
-  it("401 without a key asks for one, with the server's reason", () => {
-    const p = authProblem(parseError(401, body("missing API key", "unauthenticated")), false);
-    expect(p?.kind).toBe("key-required");
-    expect(p?.title).toBe("An API key is required");
-    expect(p?.detail).toContain("missing API key");
-  });
-
-  it("401 with a key says the key was rejected", () => {
-    const p = authProblem(parseError(401, body("invalid API key", "unauthenticated")), true);
-    expect(p?.kind).toBe("key-required");
-    expect(p?.title).toBe("The API key was not accepted");
-  });
-
-  it("403 says not allowed, never asks for a key again", () => {
-    const p = authProblem(parseError(403, body("key 'ci' may not delete datasets", "permission_denied")), true);
-    expect(p?.kind).toBe("forbidden");
-    expect(p?.title).toBe("Not allowed");
-    expect(p?.detail).toContain("may not delete datasets");
-  });
-
-  it("a 401 without a JSON body (a proxy) still asks for a key", () => {
-    const p = authProblem(parseError(401, "Unauthorized"), false);
-    expect(p?.kind).toBe("key-required");
-    expect(p?.detail).toContain("Unauthorized");
+  // What the app shows for a 401/403: the kind of notice, its title and a part of its detail.
+  const cases = [
+    { name: "401 without a key asks for one, with the server's reason", status: 401, text: body("missing API key", "unauthenticated"), keySent: false, kind: "key-required", title: "An API key is required", detail: "missing API key" },
+    { name: "401 with a key says the key was rejected", status: 401, text: body("invalid API key", "unauthenticated"), keySent: true, kind: "key-required", title: "The API key was not accepted" },
+    { name: "403 says not allowed, never asks for a key again", status: 403, text: body("key 'ci' may not delete datasets", "permission_denied"), keySent: true, kind: "forbidden", title: "Not allowed", detail: "may not delete datasets" },
+    { name: "a 401 without a JSON body (a proxy) still asks for a key", status: 401, text: "Unauthorized", keySent: false, kind: "key-required", detail: "Unauthorized" },
+  ];
+  it.each(cases)("$name", ({ status, text, keySent, kind, title, detail }) => {
+    const p = authProblem(parseError(status, text), keySent);
+    expect(p?.kind).toBe(kind);
+    if (title !== undefined) expect(p?.title).toBe(title);
+    if (detail !== undefined) expect(p?.detail).toContain(detail);
   });
 
   it("other errors are not about the key", () => {

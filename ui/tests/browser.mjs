@@ -2,14 +2,12 @@
 // real `lakehouse serve` started by test_browser.py. Usage: node browser.mjs BASE_URL ARTIFACT_DIR
 // Screenshots of each main screen are written to ARTIFACT_DIR.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { assertNoConsoleErrors, openPage, runInEditor, runSteps, scriptArgs } from "./browser_lib.mjs";
 
-const [base, artifacts] = process.argv.slice(2);
-assert.ok(base && artifacts, "usage: node browser.mjs BASE_URL ARTIFACT_DIR");
-mkdirSync(artifacts, { recursive: true });
+const { base, artifacts } = scriptArgs("browser.mjs");
 const work = mkdtempSync(join(tmpdir(), "lakehouse-ui-"));
 
 // Test data: 20,000 rows (~0.6 MB, enough for several upload progress events) and an append.
@@ -23,19 +21,10 @@ writeFileSync(morePath, "id,name,amount,day\n20001,late,1.5,2024-02-01\n20002,la
 const badPath = join(work, "broken.csv");
 writeFileSync(badPath, "a,b\n1,2\n3,4,5,6\n");
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-const page = await context.newPage();
-const consoleErrors = [];
-page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-page.on("pageerror", (e) => consoleErrors.push(String(e)));
-const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`) });
-const step = (name) => console.log(`[browser] ${name}`);
+const session = await openPage(artifacts, "browser");
+const { page, consoleErrors, shot, step } = session;
 
-try {
+await runSteps(session, "browser", "failure", async () => {
   step("empty datasets list");
   await page.goto(base + "/");
   await page.getByText("No datasets yet").waitFor();
@@ -95,11 +84,7 @@ try {
 
   step("SQL editor: Ctrl+Enter runs, rows appear");
   await page.getByRole("link", { name: "SQL" }).click();
-  const editor = page.locator(".cm-content");
-  await editor.click();
-  await page.keyboard.press("Control+a");
-  await page.keyboard.type("SELECT id, name, amount FROM sales WHERE id > 19990 ORDER BY id");
-  await page.keyboard.press("Control+Enter");
+  await runInEditor(page, "SELECT id, name, amount FROM sales WHERE id > 19990 ORDER BY id");
   await page.locator(".stats[data-done='1']").waitFor();
   assert.equal(await page.locator(".stats").getAttribute("data-rows"), "12");
   await page.locator(".grid-rows").getByText("later", { exact: true }).waitFor();
@@ -140,10 +125,7 @@ try {
   await shot("08-chart");
 
   step("bad SQL shows DuckDB's error at its position");
-  await editor.click();
-  await page.keyboard.press("Control+a");
-  await page.keyboard.type("SELECT nme FROM sales");
-  await page.keyboard.press("Control+Enter");
+  await runInEditor(page, "SELECT nme FROM sales");
   const err = page.getByRole("alert");
   await err.waitFor();
   assert.match(await err.innerText(), /400 invalid_argument.*nme/s);
@@ -152,10 +134,7 @@ try {
   await shot("09-sql-error");
 
   step("cancel a running query (the server stops it too)");
-  await editor.click();
-  await page.keyboard.press("Control+a");
-  await page.keyboard.type("SELECT sum(a.range * b.range) FROM range(200000) a, range(200000) b");
-  await page.keyboard.press("Control+Enter");
+  await runInEditor(page, "SELECT sum(a.range * b.range) FROM range(200000) a, range(200000) b");
   await page.getByRole("button", { name: "Cancel", exact: true }).waitFor();
   await page.waitForFunction(() => !document.querySelector(".toolbar button:nth-child(2)").disabled);
   const activeQueries = async () => (await (await fetch(base + "/health")).json()).services.queryd.active_queries;
@@ -216,13 +195,5 @@ try {
   await page.getByText("No datasets yet").waitFor();
   assert.equal((await fetch(base + "/api/v1/datasets/sales")).status, 404);
 
-  assert.deepEqual(consoleErrors.filter((e) => !/status of 4\d\d/.test(e)), [], "console errors");
-  console.log("[browser] all steps passed");
-} catch (e) {
-  await shot("failure").catch(() => undefined);
-  console.error(e);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-  rmSync(work, { recursive: true, force: true });
-}
+  assertNoConsoleErrors(consoleErrors);
+}, () => rmSync(work, { recursive: true, force: true }));

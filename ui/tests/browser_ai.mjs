@@ -2,12 +2,9 @@
 // embedding model): create embeddings on a text column with live progress, then search by
 // meaning and see the matching source row. Usage: node browser_ai.mjs BASE_URL ARTIFACT_DIR
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { openPage, runSteps, scriptArgs } from "./browser_lib.mjs";
 
-const [base, artifacts] = process.argv.slice(2);
-mkdirSync(artifacts, { recursive: true });
+const { base, artifacts } = scriptArgs("browser_ai.mjs");
 const notes = [
   "id,body",
   "1,Parquet is a columnar file format for analytics",
@@ -18,13 +15,9 @@ const notes = [
 const res = await fetch(base + "/api/v1/datasets/notes", { method: "POST", headers: { "Content-Type": "text/csv" }, body: notes });
 assert.equal(res.status, 201, await res.text());
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`) });
-try {
+const session = await openPage(artifacts, "browser-ai");
+const { page, shot } = session;
+await runSteps(session, "browser-ai", "ai-failure", async () => {
   await page.goto(base + "/search");
   await page.getByText("No dataset has embeddings yet").waitFor();
   await page.getByLabel("Dataset to embed").selectOption("notes");
@@ -48,11 +41,4 @@ try {
   // Source rows come in score order: the best match first.
   assert.equal(await page.locator(".grow").first().locator(".cell").nth(2).innerText(), "My cat sleeps all day on the sofa");
   await shot("21-search-results");
-  console.log("[browser-ai] all steps passed");
-} catch (e) {
-  await shot("ai-failure").catch(() => undefined);
-  console.error(e);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

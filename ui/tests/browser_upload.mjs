@@ -2,14 +2,12 @@
 // driven by playwright-core against a real `lakehouse serve` started by test_browser.py.
 // Usage: node browser_upload.mjs BASE_URL ARTIFACT_DIR
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
+import { mkdtempSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { assertNoConsoleErrors, openPage, runSteps, scriptArgs } from "./browser_lib.mjs";
 
-const [base, artifacts] = process.argv.slice(2);
-assert.ok(base && artifacts, "usage: node browser_upload.mjs BASE_URL ARTIFACT_DIR");
-mkdirSync(artifacts, { recursive: true });
+const { base, artifacts } = scriptArgs("browser_upload.mjs");
 const work = mkdtempSync(join(tmpdir(), "lakehouse-ui-upload-"));
 
 // A 32 MB CSV; the upload is throttled to 4 MB/s below, so it is still sending when cancelled.
@@ -27,23 +25,14 @@ const small = openSync(smallPath, "w");
 writeSync(small, "id,name,amount\n1,a,1.5\n2,b,2.5\n");
 closeSync(small);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-const page = await context.newPage();
-const consoleErrors = [];
-page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-page.on("pageerror", (e) => consoleErrors.push(String(e)));
-const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`) });
-const step = (name) => console.log(`[browser-upload] ${name}`);
+const session = await openPage(artifacts, "browser-upload");
+const { context, page, consoleErrors, shot, step } = session;
 const json = async (path) => {
   const r = await fetch(base + path);
   return [r.status, await r.json()];
 };
 
-try {
+await runSteps(session, "browser-upload", "upload-failure", async () => {
   step("start a large upload (throttled), cancel it while it is sending");
   const cdp = await context.newCDPSession(page);
   await cdp.send("Network.enable");
@@ -105,13 +94,5 @@ try {
   assert.ok(Buffer.from(await res.arrayBuffer()).equals(exported), "the UI's Parquet differs from the server's");
   await shot("export-parquet");
 
-  assert.deepEqual(consoleErrors.filter((e) => !/status of 4\d\d/.test(e)), [], "console errors");
-  console.log("[browser-upload] all steps passed");
-} catch (e) {
-  await shot("upload-failure").catch(() => undefined);
-  console.error(e);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-  rmSync(work, { recursive: true, force: true });
-}
+  assertNoConsoleErrors(consoleErrors);
+}, () => rmSync(work, { recursive: true, force: true }));

@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/http_client.h"
@@ -143,6 +145,13 @@ std::string Bytes(double n) {
   return i == 0 ? fmt::format("{:.0f} B", n) : fmt::format("{:.1f} {}", n, units[i]);
 }
 
+//! A table for RenderTable with these columns (name, DuckDB type) and no rows yet.
+nlohmann::json EmptyTable(std::initializer_list<std::pair<const char*, const char*>> columns) {
+  nlohmann::json table{{"columns", nlohmann::json::array()}, {"rows", nlohmann::json::array()}};
+  for (const auto& [name, type] : columns) table["columns"].push_back({{"name", name}, {"type", type}});
+  return table;
+}
+
 size_t TerminalWidth() {
   winsize ws{};
   if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
@@ -251,13 +260,8 @@ struct ClientCommands::State {
   void Tables() {
     auto r = Check(http->Get("/api/v1/datasets"));
     auto list = nlohmann::json::parse(r.body);
-    nlohmann::json table{{"columns",
-                          {{{"name", "name"}, {"type", "VARCHAR"}},
-                           {{"name", "rows"}, {"type", "BIGINT"}},
-                           {{"name", "size"}, {"type", "VARCHAR"}},
-                           {{"name", "version"}, {"type", "BIGINT"}},
-                           {{"name", "updated"}, {"type", "VARCHAR"}}}},
-                         {"rows", nlohmann::json::array()}};
+    auto table = EmptyTable(
+        {{"name", "VARCHAR"}, {"rows", "BIGINT"}, {"size", "VARCHAR"}, {"version", "BIGINT"}, {"updated", "VARCHAR"}});
     for (const auto& d : list["datasets"]) {
       table["rows"].push_back({d["name"], d["rows"], Bytes(d["bytes"].get<double>()), d["version"], d["updated"]});
     }
@@ -284,21 +288,13 @@ struct ClientCommands::State {
     std::cout << fmt::format("{}  v{} · {} rows · {} · updated {}\n", d["name"].get<std::string>(),
                              d["version"].get<int64_t>(), d["rows"].get<int64_t>(), Bytes(d["bytes"].get<double>()),
                              d["updated"].get<std::string>());
-    nlohmann::json schema{{"columns",
-                           {{{"name", "column"}, {"type", "VARCHAR"}},
-                            {{"name", "type"}, {"type", "VARCHAR"}},
-                            {{"name", "nullable"}, {"type", "VARCHAR"}}}},
-                          {"rows", nlohmann::json::array()}};
+    auto schema = EmptyTable({{"column", "VARCHAR"}, {"type", "VARCHAR"}, {"nullable", "VARCHAR"}});
     for (const auto& c : d["schema"]) {
       schema["rows"].push_back({c["name"], c["type"], c.value("nullable", true) ? "yes" : "no"});
     }
     std::cout << RenderTable(schema, TerminalWidth());
-    nlohmann::json versions{{"columns",
-                             {{{"name", "version"}, {"type", "BIGINT"}},
-                              {{"name", "operation"}, {"type", "VARCHAR"}},
-                              {{"name", "rows"}, {"type", "BIGINT"}},
-                              {{"name", "created"}, {"type", "VARCHAR"}}}},
-                            {"rows", nlohmann::json::array()}};
+    auto versions =
+        EmptyTable({{"version", "BIGINT"}, {"operation", "VARCHAR"}, {"rows", "BIGINT"}, {"created", "VARCHAR"}});
     for (const auto& v : d["versions"]) {
       versions["rows"].push_back({v["version"], v["operation"], v["rows"], v["created_at"]});
     }
@@ -472,15 +468,13 @@ struct ClientCommands::State {
       std::cout << list.dump() << "\n";
       return 0;
     }
-    nlohmann::json table{{"columns",
-                          {{{"name", "id"}, {"type", "VARCHAR"}},
-                           {{"name", "role"}, {"type", "VARCHAR"}},
-                           {{"name", "datasets"}, {"type", "VARCHAR"}},
-                           {{"name", "status"}, {"type", "VARCHAR"}},
-                           {{"name", "created"}, {"type", "VARCHAR"}},
-                           {{"name", "expires"}, {"type", "VARCHAR"}},
-                           {{"name", "name"}, {"type", "VARCHAR"}}}},
-                         {"rows", nlohmann::json::array()}};
+    auto table = EmptyTable({{"id", "VARCHAR"},
+                             {"role", "VARCHAR"},
+                             {"datasets", "VARCHAR"},
+                             {"status", "VARCHAR"},
+                             {"created", "VARCHAR"},
+                             {"expires", "VARCHAR"},
+                             {"name", "VARCHAR"}});
     for (const auto& k : list["keys"]) {
       std::string datasets;
       for (const auto& d : k["datasets"]) datasets += (datasets.empty() ? "" : ",") + d.get<std::string>();
