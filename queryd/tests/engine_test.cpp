@@ -513,7 +513,8 @@ TEST(MemoryBudget, QueryIngestAndSearchTogetherStayWithinTheConfiguredLimit) {
     search::SearchOptions search_options;
     search_options.memory_limit = budget;
     search_options.temp_dir = stack->store->root + "/search-tmp";
-    auto search = search::MakeSearchService(*stack->catalog, *ingestor, *stack->engine, *ai, *stack->store->store, search_options);
+    auto search = search::MakeSearchService(*stack->catalog, *ingestor, *stack->engine, *ai, *stack->store->store,
+                                            search_options);
 
     const auto result = nlohmann::json::parse(stack->Run("SELECT current_setting('memory_limit') AS m"));
     const double query_bytes = DuckDbSizeToBytes(result["rows"][0][0].get<std::string>());
