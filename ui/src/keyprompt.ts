@@ -69,7 +69,11 @@ export function installKeyPrompt(onKeyChanged: () => void) {
       open(`${p.title}. ${p.detail}`);
     } else {
       notice.replaceChildren(h("strong", {}, `${p.title}: `), p.detail, " ", h("button", { class: "link", onclick: () => (notice.hidden = true) }, "Dismiss"));
-      notice.hidden = false;
+      // The page usually shows the same 403 where the action failed (errorBox, rendered by the
+      // caller's catch right after this event); the banner is for failures no page shows, so it
+      // appears only when, once the caller has had its turn, no such message is on screen.
+      notice.hidden = true;
+      setTimeout(() => (notice.hidden = document.querySelector("main [data-auth='forbidden']") !== null));
     }
   });
 }
