@@ -90,7 +90,7 @@ double ColdResolve(storaged::ObjectStore& store, const std::string& dataset, uin
 
 int History(const std::string& dir, int versions, int samples) {
   fs::remove_all(dir);
-  auto store = storaged::MakeLocalStore({dir, "bench", "http://127.0.0.1:1"});
+  auto store = storaged::MakeLocalStore({dir, "bench"});
   auto catalog = catalogd::MakeCatalog(*store);
   catalog->Rebuild();
   const std::string bucket = store->Bucket();
@@ -143,7 +143,7 @@ int History(const std::string& dir, int versions, int samples) {
 
 int Gc(const std::string& dir, int objects) {
   fs::remove_all(dir);
-  auto store = storaged::MakeLocalStore({dir, "bench", "http://127.0.0.1:1"});
+  auto store = storaged::MakeLocalStore({dir, "bench"});
   catalogd::CatalogOptions options;
   options.retention.keep_versions = 1;
   auto catalog = catalogd::MakeCatalog(*store, options);
