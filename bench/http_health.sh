@@ -12,7 +12,7 @@ tmp=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-P1=$(free_port); "$BUILD_DIR/app/lakehouse" serve --listen "127.0.0.1:$P1" --data-dir "$tmp/data" --ai false >"$tmp/lakehouse.log" 2>&1 & pids+=($!)
+P1=$(free_port); "$BUILD_DIR/app/lakehouse" serve --listen "127.0.0.1:$P1" --data-dir "$tmp/data" --ai false --auth off >"$tmp/lakehouse.log" 2>&1 & pids+=($!)
 P2=$(free_port); "$BUILD_DIR/bench/http/http_baseline_server" "$P2" 2 & pids+=($!)
 wait_up "$P1"; wait_up "$P2"
 

@@ -22,20 +22,11 @@ trap cleanup EXIT
 timeout 900 "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" --ai false --auth off --query-threads 2 \
   >"$tmp/server.log" 2>&1 &
 pid=$!
-timeout 900 "$PY" - "$port" "$ROWS" "$REPEAT" "$tmp" <<'PYEOF'
-import datetime, json, statistics, sys, time, urllib.request
+PYTHONPATH="$ROOT/bench" timeout 900 "$PY" - "$port" "$ROWS" "$REPEAT" "$tmp" <<'PYEOF'
+import datetime, json, statistics, sys, time
+from benchlib import Api
 port, rows, repeat, tmp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-base = f"http://127.0.0.1:{port}"
-for _ in range(200):
-    try:
-        urllib.request.urlopen(base + "/health", timeout=1).read(); break
-    except Exception:
-        time.sleep(0.05)
-
-def call(method, path, body=None, headers=None):
-    req = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
-    with urllib.request.urlopen(req, timeout=600) as r:
-        return json.loads(r.read())
+call = Api(port).call
 
 start = datetime.date(2025, 1, 1)
 days = [(start + datetime.timedelta(days=d)).isoformat() for d in range(365)]

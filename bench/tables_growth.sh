@@ -27,23 +27,14 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null;
 trap cleanup EXIT
 
 echo "== 1. $APPENDS small appends, before vs after compaction"
-timeout 900 "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" --ai false --query-threads 2 \
+timeout 900 "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$tmp/data" --ai false --auth off --query-threads 2 \
   >"$tmp/server.log" 2>&1 &
 pid=$!
-timeout 900 "$PY" - "$port" "$APPENDS" "$REPEAT" <<'PYEOF'
-import json, statistics, sys, time, urllib.request
+PYTHONPATH="$ROOT/bench" timeout 900 "$PY" - "$port" "$APPENDS" "$REPEAT" <<'PYEOF'
+import json, statistics, sys, time
+from benchlib import Api
 port, appends, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-base = f"http://127.0.0.1:{port}"
-for _ in range(200):
-    try:
-        urllib.request.urlopen(base + "/health", timeout=1).read(); break
-    except Exception:
-        time.sleep(0.05)
-
-def call(method, path, body=None, headers=None):
-    req = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
-    with urllib.request.urlopen(req, timeout=600) as r:
-        return json.loads(r.read())
+call = Api(port).call
 
 rows_per = 200
 def chunk(a):

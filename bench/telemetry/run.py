@@ -33,7 +33,7 @@ def start(tmp: Path, name: str, env: dict) -> tuple[subprocess.Popen, int]:
     port = free_port()
     log = open(tmp / f"{name}.log", "wb")
     proc = subprocess.Popen([LH, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp / name),
-                             "--ai", "false"], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
+                             "--ai", "false", "--auth", "off"], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
     for _ in range(200):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()

@@ -27,10 +27,12 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <unordered_set>
 
 #include "lakehouse/gateway/auth.h"
@@ -987,20 +989,9 @@ class Server::Impl {
       co_return *failed;
     }
     stream.expires_never();
-    ResponseState state;
-    auto work = [&]() -> awaitable<void> {
-      BufferedBody body(std::move(body_parser.get().body()));
-      request.set_body(&body);
-      SocketResponse response(request.request_id(), keep_alive, stream.socket(), nullptr, watchdog_);
-      response.AddHeaders(request.response_headers());
-      if (head) response.set_head_only();
-      RunHandler(handler, request, response);
-      if (response.aborted_stream()) response.ForceClose();
-      state = response.state();
-      co_return;
-    };
-    co_await net::co_spawn(workers_.get_executor(), work(), use_awaitable);
-    co_return state;
+    co_return co_await RunOnWorkerThread(stream, request, handler, keep_alive, head, [&] {
+      return std::make_unique<BufferedBody>(std::move(body_parser.get().body()));
+    });
   }
 
   awaitable<ResponseState> RunOnWorker(beast::tcp_stream& stream, beast::flat_buffer& buffer,
@@ -1013,13 +1004,27 @@ class Server::Impl {
     http::request_parser<http::buffer_body> body_parser{std::move(parser)};
     request.set_header(body_parser.get());
     body_parser.body_limit(limit);
+    co_return co_await RunOnWorkerThread(stream, request, handler, keep_alive, head, [&] {
+      auto body =
+          std::make_unique<StreamingBody>(stream.socket(), buffer, body_parser, expect_continue, body_watchdog_);
+      body->set_limit(limit);
+      body->set_rate_floor(std::chrono::milliseconds(options_.max_body_read_ms), options_.min_upload_bytes_per_s);
+      return body;
+    });
+  }
+
+  //! Runs `handler` on a worker thread with the body `make_body()` builds there (a StreamingBody
+  //! also lets the response see how much of the body was read); the response goes to the socket.
+  template <typename MakeBody>
+  awaitable<ResponseState> RunOnWorkerThread(beast::tcp_stream& stream, RequestImpl& request, const Handler& handler,
+                                             bool keep_alive, bool head, MakeBody make_body) {
     ResponseState state;
     auto work = [&]() -> awaitable<void> {
-      StreamingBody body(stream.socket(), buffer, body_parser, expect_continue, body_watchdog_);
-      body.set_limit(limit);
-      body.set_rate_floor(std::chrono::milliseconds(options_.max_body_read_ms), options_.min_upload_bytes_per_s);
-      request.set_body(&body);
-      SocketResponse response(request.request_id(), keep_alive, stream.socket(), &body, watchdog_);
+      auto body = make_body();
+      request.set_body(body.get());
+      const StreamingBody* streaming = nullptr;
+      if constexpr (std::is_same_v<typename decltype(body)::element_type, StreamingBody>) streaming = body.get();
+      SocketResponse response(request.request_id(), keep_alive, stream.socket(), streaming, watchdog_);
       response.AddHeaders(request.response_headers());
       if (head) response.set_head_only();
       RunHandler(handler, request, response);
