@@ -662,13 +662,13 @@ TEST(Layout, KeysFollowTheDocumentedLayout) {
   EXPECT_TRUE(part.starts_with("data/sales/region=eu%20west%2F2/day=2024-03-01/")) << part;
   EXPECT_TRUE(part.ends_with(".parquet")) << part;
   EXPECT_EQ(EncodePartitionValue(std::nullopt), "NULL");
-  EXPECT_EQ(EncodePartitionValue("NULL"), "%4EULL");  // the string, not SQL NULL
-  EXPECT_EQ(EncodePartitionValue("nUlL"), "%6EUlL");
-  EXPECT_EQ(EncodePartitionValue("__HIVE_DEFAULT_PARTITION__"), "%5F_HIVE_DEFAULT_PARTITION__");
-  EXPECT_EQ(EncodePartitionValue("a=b%c"), "a%3Db%25c");
-  EXPECT_EQ(EncodePartitionValue(""), "");
-  EXPECT_EQ(EncodePartitionValue("-12.5_~"), "-12.5_~");
-  EXPECT_EQ(EncodePartitionValue("\xC3\xA9"), "%C3%A9");
+  const std::pair<std::string, std::string> encoded[] = {
+      {"NULL", "%4EULL"},  // the string, not SQL NULL
+      {"nUlL", "%6EUlL"},     {"__HIVE_DEFAULT_PARTITION__", "%5F_HIVE_DEFAULT_PARTITION__"},
+      {"a=b%c", "a%3Db%25c"}, {"", ""},
+      {"-12.5_~", "-12.5_~"}, {"\xC3\xA9", "%C3%A9"},
+  };
+  for (const auto& [value, key] : encoded) EXPECT_EQ(EncodePartitionValue(value), key) << value;
   try {
     NewPartitionedDataKey("sales", {"s"}, {{"s", std::string(250, 'x')}});
     ADD_FAILURE() << "a 250-byte value made a key";

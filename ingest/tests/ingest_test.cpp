@@ -122,6 +122,17 @@ class IngestTest : public ::testing::TestWithParam<std::string> {
   }
 
   //! Expects `fn` to fail with `code` and a message containing `needle`, and nothing to be visible.
+  //! Writes a valid 100k-row zstd Parquet file at `path` and returns its bytes with 4 KB of random
+  //! bytes at a third of its length: the footer still reads, the pages do not.
+  std::string WriteDamagedParquet(const std::string& path) {
+    duck_.Run("COPY (SELECT range AS id, md5(range::VARCHAR) AS h FROM range(100000)) TO '" + path +
+              "' (FORMAT parquet, COMPRESSION zstd)");
+    std::string bytes = ReadFile(path);
+    std::mt19937 rng(14);
+    for (size_t i = 0; i < 4096; ++i) bytes[bytes.size() / 3 + i] = static_cast<char>(rng());
+    return bytes;
+  }
+
   void ExpectRejected(const std::string& dataset, ErrorCode code, const std::string& needle,
                       const std::function<void()>& fn) {
     size_t data_before = t_->store->ListAll("data/").size();
@@ -207,35 +218,35 @@ TEST_P(IngestTest, CsvJsonAndNdjsonBecomeZstdParquet) {
 
 TEST_P(IngestTest, BadInputIsRejectedAndLeavesNothing) {
   auto good = ReadFile(MakeParquet("good.parquet", 100));
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "not a Parquet file",
-                 [&] { Upload("bad", CommitOp::kCreate, "id,price\n1,2\n", Format::kParquet); });
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "truncated Parquet",
-                 [&] { Upload("bad", CommitOp::kCreate, good.substr(0, good.size() / 2), std::nullopt); });
-  // Right magic at both ends, garbage in between: DuckDB cannot read the footer.
-  std::string forged = "PAR1" + std::string(200, 'x') + "PAR1";
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid Parquet",
-                 [&] { Upload("bad", CommitOp::kCreate, forged, std::nullopt); });
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid CSV",
-                 [&] { Upload("bad", CommitOp::kCreate, "a,b\n1,2\n3,4,5\n6,7\n", Format::kCsv); });
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid CSV",
-                 [&] { Upload("bad", CommitOp::kCreate, "a,b\n1,2\n3\n", std::nullopt); });
-  // DuckDB's sniffer would otherwise skip leading rows to find a consistent shape (data loss).
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid CSV",
-                 [&] { Upload("bad", CommitOp::kCreate, "a,b\n1,2\n3,4,5\n", Format::kCsv); });
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid CSV",
-                 [&] { Upload("bad", CommitOp::kCreate, "title line\na,b\n1,2\n", Format::kCsv); });
   // A ragged row far beyond DuckDB's sniffing sample is still an error (strict mode).
   std::string long_csv = "a,b\n";
   for (int i = 0; i < 60000; ++i) long_csv += std::to_string(i) + "," + std::to_string(i * 2) + "\n";
   long_csv += "1,2,3\n";
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid CSV",
-                 [&] { Upload("bad", CommitOp::kCreate, long_csv, Format::kCsv); });
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "empty body",
-                 [&] { Upload("bad", CommitOp::kCreate, "", Format::kCsv); });
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "invalid JSON",
-                 [&] { Upload("bad", CommitOp::kCreate, "[{\"a\": 1}, {\"a\": ", Format::kJson); });
-  ExpectRejected("bad", ErrorCode::kInvalidArgument, "not Parquet, CSV or JSON",
-                 [&] { Upload("bad", CommitOp::kCreate, std::string("\x00\x01\x02\xff", 4), std::nullopt); });
+  struct BadUpload {
+    std::string body;
+    std::optional<Format> format;
+    std::string message;
+  };
+  const std::vector<BadUpload> bad_uploads = {
+      {"id,price\n1,2\n", Format::kParquet, "not a Parquet file"},
+      {good.substr(0, good.size() / 2), std::nullopt, "truncated Parquet"},
+      // Right magic at both ends, garbage in between: DuckDB cannot read the footer.
+      {"PAR1" + std::string(200, 'x') + "PAR1", std::nullopt, "invalid Parquet"},
+      {"a,b\n1,2\n3,4,5\n6,7\n", Format::kCsv, "invalid CSV"},
+      {"a,b\n1,2\n3\n", std::nullopt, "invalid CSV"},
+      // DuckDB's sniffer would otherwise skip leading rows to find a consistent shape (data loss).
+      {"a,b\n1,2\n3,4,5\n", Format::kCsv, "invalid CSV"},
+      {"title line\na,b\n1,2\n", Format::kCsv, "invalid CSV"},
+      {long_csv, Format::kCsv, "invalid CSV"},
+      {"", Format::kCsv, "empty body"},
+      {"[{\"a\": 1}, {\"a\": ", Format::kJson, "invalid JSON"},
+      {std::string("\x00\x01\x02\xff", 4), std::nullopt, "not Parquet, CSV or JSON"},
+  };
+  for (const auto& bad : bad_uploads) {
+    SCOPED_TRACE(bad.message + ": " + bad.body.substr(0, 40));
+    ExpectRejected("bad", ErrorCode::kInvalidArgument, bad.message,
+                   [&] { Upload("bad", CommitOp::kCreate, bad.body, bad.format); });
+  }
   ExpectRejected("Bad-Name", ErrorCode::kInvalidArgument, "invalid dataset name",
                  [&] { Upload("Bad-Name", CommitOp::kCreate, good, std::nullopt); });
   ExpectRejected("bad", ErrorCode::kNotFound, "does not exist",
@@ -280,11 +291,7 @@ TEST_P(IngestTest, DeepJsonAndDamagedParquetAreRefused) {
   // Issue 14: a valid file with random bytes written at a third of its length passed the footer
   // check; every later sum() failed with a ZSTD error.
   std::string path = work_ + "/damaged.parquet";
-  duck_.Run("COPY (SELECT range AS id, md5(range::VARCHAR) AS h FROM range(100000)) TO '" + path +
-            "' (FORMAT parquet, COMPRESSION zstd)");
-  std::string bytes = ReadFile(path);
-  std::mt19937 rng(14);
-  for (size_t i = 0; i < 4096; ++i) bytes[bytes.size() / 3 + i] = static_cast<char>(rng());
+  std::string bytes = WriteDamagedParquet(path);
   ExpectRejected("damaged", ErrorCode::kInvalidArgument, "damaged Parquet",
                  [&] { Upload("damaged", CommitOp::kCreate, bytes, std::nullopt); });
   EXPECT_EQ(Upload("intact", CommitOp::kCreate, ReadFile(path), std::nullopt).manifest.row_count(), 100000u);
@@ -527,11 +534,7 @@ TEST_P(IngestTest, RegisterCommitsExistingFilesWithoutCopying) {
   refused({}, ErrorCode::kInvalidArgument, "at least one");
   // Damaged pages behind a good footer are refused as for an upload.
   std::string path = work_ + "/damaged.parquet";
-  duck_.Run("COPY (SELECT range AS id, md5(range::VARCHAR) AS h FROM range(100000)) TO '" + path +
-            "' (FORMAT parquet, COMPRESSION zstd)");
-  std::string bytes = ReadFile(path);
-  std::mt19937 rng(14);
-  for (size_t i = 0; i < 4096; ++i) bytes[bytes.size() / 3 + i] = static_cast<char>(rng());
+  std::string bytes = WriteDamagedParquet(path);
   t_->store->PutBytes("imports/damaged.parquet", bytes);
   std::string message;
   EXPECT_EQ(CodeOf(
