@@ -897,6 +897,8 @@ class Server::Impl {
       }
     }
 
+    // The audit and access log lines carry the trace ids (no co_await below: the scope is per thread).
+    const telemetry::ContextScope trace_scope(span.context());
     if (guard.audit) {
       // Every write and admin action, allowed or not (docs/api/auth.md).
       log::Info("audit", {{"request_id", request_id},
@@ -909,7 +911,6 @@ class Server::Impl {
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     span.End(state.status);
     telemetry::metrics::HttpRequest(route, request.method(), state.status, ms / 1000);
-    const telemetry::ContextScope trace_scope(span.context());  // the access log line carries the ids
     if (log::Enabled(log::Level::kInfo)) {
       nlohmann::json fields = {{"request_id", request_id}, {"method", request.method()},
                                {"path", request.path()},   {"status", state.status},
