@@ -27,6 +27,7 @@
 #include "query_limits.h"
 #include "resolver.h"
 #include "sandbox.h"
+#include "spill_fs.h"
 
 namespace lakehouse::queryd {
 namespace {
@@ -47,7 +48,10 @@ class EngineImpl final : public QueryEngine {
     // can lower their priority. A heavy query runs only on them; a light one on its caller too.
     db_config.SetOptionByName("threads", duckdb::Value::BIGINT(config.threads));
     db_config.SetOptionByName("external_threads", duckdb::Value::BIGINT(config.threads));
-    if (!config.temp_dir.empty()) db_config.SetOptionByName("temp_directory", duckdb::Value(config.temp_dir));
+    // Spill files behind their own scheme: SQL cannot list or read them (spill_fs.h).
+    if (!config.temp_dir.empty()) {
+      db_config.SetOptionByName("temp_directory", duckdb::Value(SpillDirectoryUrl(config.temp_dir)));
+    }
     if (config.max_spill_total_bytes != 0) {
       db_config.SetOptionByName("max_temp_directory_size",
                                 duckdb::Value(std::to_string(config.max_spill_total_bytes) + "B"));
@@ -56,6 +60,7 @@ class EngineImpl final : public QueryEngine {
     resolver_.InstallReplacementScan(db_config);
     db_ = std::make_unique<duckdb::DuckDB>(nullptr, &db_config);
 
+    db_->GetFileSystem().RegisterSubSystem(MakeSpillFileSystem());
     db_->GetFileSystem().RegisterSubSystem(
         MakeObjectFileSystem(store, registry_, remote_stats_, config.footer_cache_bytes, config.force_range_reads));
     db_->GetFileSystem().RegisterSubSystem(MakeExportFileSystem(ExportDirectory(config), config.max_spill_total_bytes));

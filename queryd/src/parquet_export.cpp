@@ -108,7 +108,7 @@ class ExportFileSystem final : public duckdb::FileSystem {
 }  // namespace
 
 std::filesystem::path ExportDirectory(const QueryConfig& config) {
-  // Beside the spill directory, not in it: DuckDB lets SQL read and glob its own temp directory.
+  // Beside the spill directory, not in it: that one belongs to the spill file system (spill_fs.h).
   const auto temp = config.temp_dir.empty() ? std::filesystem::temp_directory_path() / "lakehouse"
                                             : std::filesystem::absolute(config.temp_dir).lexically_normal();
   return (temp.has_filename() ? temp : temp.parent_path()).parent_path() / "lakehouse-export";

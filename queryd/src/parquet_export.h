@@ -16,7 +16,7 @@ namespace lakehouse::queryd {
 
 //! Where Parquet results are written while they are built: "lakehouse-export" beside
 //! QueryConfig::temp_dir (else in the system temp directory), never inside the spill directory,
-//! which DuckDB lets SQL read.
+//! which has its own guarded file system (spill_fs.h).
 std::filesystem::path ExportDirectory(const QueryConfig& config);
 
 //! The file system to register with DuckDB; writes above `max_bytes` (0 = none) fail the query.

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "lakehouse/shared/error.h"
@@ -173,6 +174,35 @@ TEST(QueryLimitsTest, SpillBeyondThePerQueryCapIsRefused) {
   // The query's spill files are gone, and the engine answers the next query.
   EXPECT_EQ(FileBytes(config.temp_dir), 0u);
   EXPECT_NE(stack->Run("SELECT 42 AS answer").find("42"), std::string::npos);
+}
+
+// Issue 10 (found while building the Parquet export): DuckDB adds its temp_directory to
+// allowed_directories, so SQL could list and read other queries' spill files - blocks of datasets
+// the caller may not be granted. The spill directory sits behind its own scheme (spill_fs.h).
+TEST(QueryLimitsTest, SpillFilesAreNotReadableFromSql) {
+  lakehouse::testing::TempDir temp("lh-spill");
+  QueryConfig config;
+  config.memory_limit = "256MB";
+  config.threads = 1;
+  config.temp_dir = temp.path() + "/spill";
+  auto stack = Stack::Make("local", config);
+  std::filesystem::create_directories(config.temp_dir);
+  std::ofstream(config.temp_dir + "/duckdb_temp_block-1.block") << "a spilled block";
+  const std::string url =
+      nlohmann::json::parse(stack->Run("SELECT current_setting('temp_directory') AS t"))["rows"][0][0];
+  ASSERT_TRUE(url.starts_with("lakehouse-spill://")) << url;
+  for (const std::string& dir : {config.temp_dir, url}) {
+    for (const std::string& sql : {"SELECT * FROM glob('" + dir + "/*')",
+                                   "SELECT content FROM read_blob('" + dir + "/duckdb_temp_block-1.block')",
+                                   "SELECT content FROM read_text('" + dir + "/*')"}) {
+      auto out = RunTimed(*stack, sql, 10000);
+      EXPECT_FALSE(out.ok) << sql << " answered";
+      EXPECT_EQ(out.message.find("a spilled block"), std::string::npos) << out.message;
+    }
+  }
+  // DuckDB itself still spills there: a group-by larger than memory finishes.
+  auto big = RunTimed(*stack, "SELECT count(*) FROM (SELECT i, count(*) FROM range(20000000) t(i) GROUP BY i)", 60000);
+  EXPECT_TRUE(big.ok) << big.message;
 }
 
 }  // namespace
