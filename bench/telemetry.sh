@@ -10,4 +10,4 @@ command -v wrk >/dev/null || { echo "wrk is missing: run scripts/setup.sh" >&2; 
 # A copy of the binary: the build dir may be relinked meanwhile.
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cp "$BUILD/app/lakehouse" "$tmp/lakehouse"
-LAKEHOUSE_BIN="$tmp/lakehouse" "$ROOT/.venv/bin/python" "$ROOT/bench/telemetry/run.py"
+LAKEHOUSE_BIN="$tmp/lakehouse" PYTHONPATH="$ROOT/tests/pyhelpers" "$ROOT/.venv/bin/python" "$ROOT/bench/telemetry/run.py"

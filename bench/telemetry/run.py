@@ -1,8 +1,10 @@
 """Tracing overhead in one run: the same binary with tracing on (OTEL_TRACES_SAMPLER=always_on,
-exporting every span to a real OTLP/HTTP receiver, tests/integration/otlp_receiver.py, which here
+exporting every span to a real OTLP/HTTP receiver, tests/pyhelpers/otlp_receiver.py, which here
 accepts the protobuf bodies without decoding them: it shares the 2 cores) and off (no
 endpoint), side by side on the same data. Prints /health req/s (wrk) and the baseline queries of
 bench/query/queries.tsv (over an `events` dataset made here) as on/off ratios.
+BENCH_SAMPLER (default always_on) sets the "on" server's OTEL_TRACES_SAMPLER, e.g. always_off
+(instrumentation without export) or traceidratio with OTEL_TRACES_SAMPLER_ARG.
 Bounded: wrk runs DURATION seconds per server; each query runs RUNS times per server.
 """
 from __future__ import annotations
@@ -12,16 +14,15 @@ import os
 import random
 import re
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
+from lakehouse_testing import free_port  # tests/pyhelpers, on PYTHONPATH from bench/telemetry.sh
+from otlp_receiver import OtlpReceiver
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from conftest import free_port  # noqa: E402
-from otlp_receiver import OtlpReceiver  # noqa: E402
 
 LH = os.environ.get("LAKEHOUSE_BIN", str(ROOT / "build" / "app" / "lakehouse"))
 DURATION = int(os.environ.get("DURATION", "5"))
@@ -72,7 +73,7 @@ def main() -> None:
                 queries.append((name, sql))
     with tempfile.TemporaryDirectory() as d, OtlpReceiver(decode=False) as rx:
         tmp = Path(d)
-        on_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint, "OTEL_TRACES_SAMPLER": "always_on",
+        on_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint, "OTEL_TRACES_SAMPLER": os.environ.get("BENCH_SAMPLER", "always_on"),
                   "OTEL_BSP_SCHEDULE_DELAY": "500"}
         servers = {"off": start(tmp, "off", {"OTEL_EXPORTER_OTLP_ENDPOINT": ""}), "on": start(tmp, "on", on_env)}
         try:
