@@ -888,10 +888,9 @@ class Server::Impl {
         response.Send(413, ErrorBody(ErrorCode::kPayloadTooLarge, error_message, request_id), "application/json");
         co_await WriteBuffered(stream, response);
         state = response.state();
-      } else if (match.options->inline_handler) {
-        state = co_await RunInline(stream, buffer, parser, request, *match.handler, keep_alive, limit, head);
-      } else if (limit <= options_.max_body_bytes) {
-        state = co_await RunBufferedOnWorker(stream, buffer, parser, request, *match.handler, keep_alive, limit, head);
+      } else if (match.options->inline_handler || limit <= options_.max_body_bytes) {
+        state = co_await RunWithSmallBody(stream, buffer, parser, request, *match.handler, keep_alive, limit, head,
+                                          match.options->inline_handler);
       } else {
         state = co_await RunOnWorker(stream, buffer, parser, request, *match.handler, keep_alive, limit, head);
       }
@@ -922,14 +921,23 @@ class Server::Impl {
     co_return keep_alive&& state.keep_alive && !state.broken;
   }
 
-  awaitable<ResponseState> RunInline(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                     http::request_parser<http::empty_body>& parser, RequestImpl& request,
-                                     const Handler& handler, bool keep_alive, uint64_t limit, bool head) {
+  //! A route with a small body: the body is read whole on the I/O thread first (ReadWholeBody); the
+  //! handler then runs right there when it is inline (it never blocks), else on a worker.
+  awaitable<ResponseState> RunWithSmallBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                            http::request_parser<http::empty_body>& parser, RequestImpl& request,
+                                            const Handler& handler, bool keep_alive, uint64_t limit, bool head,
+                                            bool inline_handler) {
     http::request_parser<http::string_body> body_parser{std::move(parser)};
     request.set_header(body_parser.get());
     body_parser.body_limit(limit);
     if (std::optional<ResponseState> failed = co_await ReadWholeBody(stream, buffer, body_parser, request)) {
       co_return *failed;
+    }
+    if (!inline_handler) {
+      stream.expires_never();
+      co_return co_await RunOnWorkerThread(stream, request, handler, keep_alive, head, [&] {
+        return std::make_unique<BufferedBody>(std::move(body_parser.get().body()));
+      });
     }
     BufferedBody body(std::move(body_parser.get().body()));
     request.set_body(&body);
@@ -976,23 +984,6 @@ class Server::Impl {
         "application/json");
     co_await WriteBuffered(stream, response);
     co_return response.state();
-  }
-
-  //! A worker route with a small body: the body is read first on the I/O thread (ReadWholeBody),
-  //! then the handler runs on a worker.
-  awaitable<ResponseState> RunBufferedOnWorker(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                               http::request_parser<http::empty_body>& parser, RequestImpl& request,
-                                               const Handler& handler, bool keep_alive, uint64_t limit, bool head) {
-    http::request_parser<http::string_body> body_parser{std::move(parser)};
-    request.set_header(body_parser.get());
-    body_parser.body_limit(limit);
-    if (std::optional<ResponseState> failed = co_await ReadWholeBody(stream, buffer, body_parser, request)) {
-      co_return *failed;
-    }
-    stream.expires_never();
-    co_return co_await RunOnWorkerThread(stream, request, handler, keep_alive, head, [&] {
-      return std::make_unique<BufferedBody>(std::move(body_parser.get().body()));
-    });
   }
 
   awaitable<ResponseState> RunOnWorker(beast::tcp_stream& stream, beast::flat_buffer& buffer,
