@@ -493,18 +493,21 @@ class JsonEncoder final : public Encoder {
     b += "],\"rows\":[";
   }
   void Batch(const ArrowArray& batch) override {
+    EncodeRows(batch, !first_row_, out_.buffer());
+    first_row_ = first_row_ && batch.length == 0;
+    out_.MaybeFlush();
+  }
+  bool EncodeRows(const ArrowArray& batch, bool after_rows, std::string& b) const override {
     for (int64_t row = 0; row < batch.length; ++row) {
-      std::string& b = out_.buffer();
-      if (!first_row_) b += ",\n";
-      first_row_ = false;
+      if (after_rows || row != 0) b += ",\n";
       b.push_back('[');
       for (size_t c = 0; c < types_.size(); ++c) {
         if (c != 0) b.push_back(',');
         AppendJsonValue(b, types_[c], *batch.children[c], row);
       }
       b.push_back(']');
-      out_.MaybeFlush();
     }
+    return true;
   }
   void Finish(const QueryStats& stats) override {
     fmt::format_to(std::back_inserter(out_.buffer()),
@@ -532,16 +535,19 @@ class NdjsonEncoder final : public Encoder {
     }
   }
   void Batch(const ArrowArray& batch) override {
+    EncodeRows(batch, false, out_.buffer());
+    out_.MaybeFlush();
+  }
+  bool EncodeRows(const ArrowArray& batch, bool, std::string& b) const override {
     for (int64_t row = 0; row < batch.length; ++row) {
-      std::string& b = out_.buffer();
       if (types_.empty()) b.push_back('{');
       for (size_t c = 0; c < types_.size(); ++c) {
         b += keys_[c];
         AppendJsonValue(b, types_[c], *batch.children[c], row);
       }
       b += "}\n";
-      out_.MaybeFlush();
     }
+    return true;
   }
   void Finish(const QueryStats&) override {}
 
@@ -610,8 +616,11 @@ class CsvEncoder final : public Encoder {
     b += "\r\n";
   }
   void Batch(const ArrowArray& batch) override {
+    EncodeRows(batch, false, out_.buffer());
+    out_.MaybeFlush();
+  }
+  bool EncodeRows(const ArrowArray& batch, bool, std::string& b) const override {
     for (int64_t row = 0; row < batch.length; ++row) {
-      std::string& b = out_.buffer();
       for (size_t c = 0; c < types_.size(); ++c) {
         if (c != 0) b.push_back(',');
         const size_t start = b.size();
@@ -625,8 +634,8 @@ class CsvEncoder final : public Encoder {
         if (quote_check_[c]) AppendCsvCell(b, start);
       }
       b += "\r\n";
-      out_.MaybeFlush();
     }
+    return true;
   }
   void Finish(const QueryStats&) override {}
 

@@ -23,6 +23,12 @@ class Encoder {
   virtual void Start(const std::vector<ColumnInfo>& columns, const ArrowSchema& schema) = 0;
   //! `batch` is a struct array whose children are the columns.
   virtual void Batch(const ArrowArray& batch) = 0;
+  //! Text formats: appends the rows of `batch` to `out`, apart from the stream (const: batches
+  //! may be encoded on several threads at once, then sent in order; pipeline.h). `after_rows`:
+  //! rows of the result come before these. False when the format cannot (Arrow).
+  virtual bool EncodeRows(const ArrowArray& /*batch*/, bool /*after_rows*/, std::string& /*out*/) const {
+    return false;
+  }
   virtual void Finish(const QueryStats& stats) = 0;
 };
 

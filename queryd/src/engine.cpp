@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -69,6 +70,8 @@ class EngineImpl final : public QueryEngine {
     duckdb::Connection admin(*db_);
     InstallFunctionGuards(admin, config);
     LockSandbox(admin);
+    // Enough idle connections for the queries that usually run at once; more are made on demand.
+    connections_ = std::make_unique<ConnectionPool>(*db_, static_cast<size_t>(std::max(4, 4 * config.threads)));
 
     // The catalog cannot remove listeners: the engine's detaches itself on destruction.
     catalog_.AddListener([link = listener_link_](const DatasetManifest& manifest) {
@@ -93,7 +96,7 @@ class EngineImpl final : public QueryEngine {
   }
 
   QueryStats Execute(const QueryRequest& request, ResultSink& sink) override {
-    return ExecuteQuery(ExecutionContext{*db_, watchdog_, catalog_, config_}, request, sink);
+    return ExecuteQuery(ExecutionContext{*db_, *connections_, watchdog_, catalog_, config_}, request, sink);
   }
 
   //! DuckDB's worker threads, ours so that their nice value can be raised: a heavy query then
@@ -117,6 +120,7 @@ class EngineImpl final : public QueryEngine {
             {"active_queries", watchdog_.active()},
             {"resolved_datasets", resolver_.resolved_datasets()},
             {"registered_objects", registry_->size()},
+            {"connections", {{"idle", connections_->idle()}, {"created", connections_->created()}}},
             {"scans",
              {{"queries", resolver_.scan_totals().queries.load()},
               {"objects_scanned", resolver_.scan_totals().objects_scanned.load()},
@@ -141,7 +145,8 @@ class EngineImpl final : public QueryEngine {
   std::shared_ptr<RemoteStats> remote_stats_;
   Resolver resolver_;
   std::unique_ptr<duckdb::DuckDB> db_;
-  DeadlineWatchdog watchdog_;  //!< interrupts queries at their deadline
+  std::unique_ptr<ConnectionPool> connections_;  //!< after db_: its connections close first
+  DeadlineWatchdog watchdog_;                    //!< interrupts queries at their deadline
   std::atomic<bool> workers_running_{true};
   std::vector<std::thread> workers_;  //!< run DuckDB's tasks (StartWorkers); joined before db_ goes
 };

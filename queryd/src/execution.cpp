@@ -21,6 +21,7 @@
 #include "lakehouse/shared/telemetry.h"
 #include "output.h"
 #include "parquet_export.h"
+#include "pipeline.h"
 #include "query_limits.h"
 #include "resolver.h"
 #include "sandbox.h"
@@ -30,6 +31,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr duckdb::idx_t kArrowBatchRows = duckdb::idx_t{64} * 1024;
+//! Text formats: batches of this many rows, each encoded whole (on the pipeline's threads after
+//! the first batch; pipeline.h).
+constexpr duckdb::idx_t kTextBatchRows = duckdb::idx_t{16} * 1024;
 constexpr auto kPollInterval = std::chrono::milliseconds(20);  //!< client gone? spilled too much?
 
 //! Types the Arrow export does not carry faithfully (or at all) are sent as their text.
@@ -81,16 +85,26 @@ class QueryRun {
         request_(request),
         sink_(sink),
         started_(Clock::now()),
-        con_(context.db),
+        owned_con_(context.connections.Take()),
+        con_(*owned_con_),
         out_(sink) {
     con_.context->config.streaming_buffer_size = context.config.streaming_buffer_bytes;  // ADR 0012
     DatasetAccess::Install(*con_.context, request.may_read, request.principal);
   }
 
+  ~QueryRun() {
+    // The connection goes back to the pool only after a clean end, with its result closed.
+    result_.reset();
+    if (reusable_) ctx_.connections.Give(std::move(owned_con_));
+  }
+  QueryRun(const QueryRun&) = delete;
+  QueryRun& operator=(const QueryRun&) = delete;
+
   QueryStats Run() {
     const telemetry::metrics::ActiveQuery active;
     try {
       QueryStats stats = RunSteps();
+      reusable_ = true;
       span_.Set("db.response.returned_rows", stats.rows);
       span_.Set("query.result_bytes", stats.bytes);
       span_.Set("query.bytes_scanned", stats.bytes_scanned);
@@ -165,6 +179,9 @@ class QueryRun {
     auto pending = con_.context->PendingQuery(std::move(statement), true);
     if (pending->HasError()) FailWith(pending->GetErrorObject());
     auto last_poll = Clock::now();
+    // A background query sleeps between checks, briefly at first (a query answered from metadata
+    // is ready within ~100 us; a fixed 1 ms sleep was most of its time), then up to 1 ms.
+    auto background_sleep = std::chrono::microseconds(20);
     while (true) {
       // A background query leaves its tasks to the engine's workers and only watches them.
       const auto st = request_.background ? pending->CheckPulse() : pending->ExecuteTask();
@@ -179,7 +196,8 @@ class QueryRun {
         CheckSpill();
       }
       if (request_.background) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        std::this_thread::sleep_for(background_sleep);
+        background_sleep = std::min<std::chrono::microseconds>(background_sleep * 2, std::chrono::milliseconds(1));
       } else if (st == duckdb::PendingExecutionResult::BLOCKED ||
                  st == duckdb::PendingExecutionResult::NO_TASKS_AVAILABLE) {
         std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -202,7 +220,7 @@ class QueryRun {
     }
     properties_ = con_.context->GetClientProperties();
     if (any_cast_) cast_chunk_.Initialize(duckdb::Allocator::DefaultAllocator(), export_types_);
-    batch_rows_ = request_.format == ResultFormat::kArrow ? kArrowBatchRows : STANDARD_VECTOR_SIZE;
+    batch_rows_ = request_.format == ResultFormat::kArrow ? kArrowBatchRows : kTextBatchRows;
   }
 
   //! Step 4: fetches chunks up to the request's limit and encodes them in batches.
@@ -237,6 +255,14 @@ class QueryRun {
       }
     }
     FlushBatch();
+    if (pipeline_) {
+      pipeline_->Finish();  // every batch sent (or an encoder's exception rethrown)
+      pipeline_.reset();
+      if (!out_.ok()) {
+        client_gone_ = true;
+        FailClientGone();
+      }
+    }
   }
 
   QueryStats Finish() {
@@ -307,14 +333,27 @@ class QueryRun {
     if (appended_ + STANDARD_VECTOR_SIZE > batch_rows_) FlushBatch();
   }
 
+  //! The first batch is encoded and sent here; later ones go to the pipeline (pipeline.h), whose
+  //! threads encode and send while this thread fetches and converts the next ones.
   void FlushBatch() {
     if (!appender_ || appended_ == 0) return;
     ArrowHolder holder;
     holder.array = appender_->Finalize();
     appender_.reset();
     appended_ = 0;
-    encoder_->Batch(holder.array);
-    if (!out_.ok()) {
+    if (batches_++ == 0) {
+      encoder_->Batch(holder.array);
+    } else {
+      if (!pipeline_) {
+        const bool text = request_.format != ResultFormat::kArrow;
+        pipeline_.emplace(*encoder_, out_, text, std::max(1, ctx_.config.threads), true);
+      }
+      if (!pipeline_->Push(holder.array)) {
+        pipeline_->Finish();  // rethrows an encoder's exception; else the write failed
+        pipeline_.reset();
+      }
+    }
+    if (!pipeline_ && !out_.ok()) {
       client_gone_ = true;
       FailClientGone();
     }
@@ -367,7 +406,9 @@ class QueryRun {
   const QueryRequest& request_;
   ResultSink& sink_;
   const Clock::time_point started_;
-  duckdb::Connection con_;
+  std::unique_ptr<duckdb::Connection> owned_con_;  //!< from ctx_.connections
+  duckdb::Connection& con_;
+  bool reusable_ = false;  //!< the query ended cleanly: its connection can serve another
   int64_t timeout_ms_ = 0;
 
   std::optional<Error> resolution_error_;
@@ -391,6 +432,8 @@ class QueryRun {
   std::unique_ptr<Encoder> encoder_;
   duckdb::unique_ptr<duckdb::ArrowAppender> appender_;
   duckdb::idx_t appended_ = 0;
+  uint64_t batches_ = 0;
+  std::optional<BatchPipeline> pipeline_;  //!< after out_ and encoder_: stopped before they go
   QueryStats stats_;
 };
 

@@ -2,6 +2,11 @@
 // Execution: one query on its own connection, streaming, cancellable at its deadline or when the
 // client goes away; every result chunk is exported once through the Arrow C data interface to
 // the encoders (encoders.cpp).
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
 #include "duckdb.hpp"
 #include "lakehouse/queryd/query.h"
 #include "lakehouse/shared/watchdog.h"
@@ -12,9 +17,49 @@ class Catalog;
 
 namespace lakehouse::queryd {
 
+//! Idle DuckDB connections, reused by later queries (ADR 0012, per-request overhead): a new
+//! duckdb::Connection builds and tears down its client context (temporary catalog, settings,
+//! registered state) on every query. A query takes one and gives it back when it ended cleanly;
+//! queries can only SELECT/EXPLAIN (sandbox.h), so nothing of one query's SQL stays on it, and the
+//! per-query state (grants, scan tracker, streaming buffer) is set afresh by each query.
+class ConnectionPool {
+ public:
+  ConnectionPool(duckdb::DuckDB& db, size_t max_idle) : db_(db), max_idle_(max_idle) {}
+  std::unique_ptr<duckdb::Connection> Take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        auto con = std::move(idle_.back());
+        idle_.pop_back();
+        return con;
+      }
+    }
+    created_.fetch_add(1, std::memory_order_relaxed);
+    return std::make_unique<duckdb::Connection>(db_);
+  }
+  //! Keeps `con` for a later query (or drops it when max_idle are kept already).
+  void Give(std::unique_ptr<duckdb::Connection> con) {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < max_idle_) idle_.push_back(std::move(con));
+  }
+  size_t idle() const {
+    std::lock_guard lock(mu_);
+    return idle_.size();
+  }
+  uint64_t created() const { return created_.load(std::memory_order_relaxed); }
+
+ private:
+  duckdb::DuckDB& db_;
+  const size_t max_idle_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<duckdb::Connection>> idle_;
+  std::atomic<uint64_t> created_{0};
+};
+
 //! What every query runs against (all owned by the engine).
 struct ExecutionContext {
   duckdb::DuckDB& db;
+  ConnectionPool& connections;
   DeadlineWatchdog& watchdog;  //!< interrupts queries at their timeout
   catalogd::Catalog& catalog;  //!< for "did you mean" suggestions
   const QueryConfig& config;

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "arrow_ipc_generated.h"
@@ -237,6 +239,94 @@ TEST_F(SandboxTest, ResultsStreamInManyWritesAndLimitTruncates) {
   EXPECT_EQ(body["stats"]["truncated"], true);
   stack_->Run("SELECT * FROM range(10)", ResultFormat::kJson, 10, &limited);
   EXPECT_FALSE(limited.truncated);
+}
+
+TEST_F(SandboxTest, ConnectionsAreReusedWithoutCarryingAQuerysStateOver) {
+  const auto created = [&] { return stack_->engine->Health()["connections"]["created"].get<uint64_t>(); };
+  const uint64_t before = created();
+  // A query cut by its limit (it interrupts its connection) and one refused by its grants...
+  QueryStats limited;
+  EXPECT_EQ(json::parse(stack_->Run("SELECT * FROM range(100000)", ResultFormat::kJson, 10, &limited))["rows"].size(),
+            10u);
+  EXPECT_TRUE(limited.truncated);
+  QueryRequest refused;
+  refused.sql = "SELECT count(*) AS n FROM t";
+  refused.may_read = [](std::string_view) { return false; };
+  refused.principal = "API key k1";
+  StringSink refused_sink;
+  EXPECT_EQ(CodeOf([&] { stack_->engine->Execute(refused, refused_sink); }), ErrorCode::kPermissionDenied);
+  // ...leave nothing behind: later queries (without grants) run whole, on reused connections.
+  for (int i = 0; i < 20; ++i) {
+    auto body = json::parse(stack_->Run("SELECT count(*) AS n FROM t"));
+    ASSERT_EQ(body["rows"][0][0], 10) << i;
+  }
+  QueryStats whole;
+  EXPECT_EQ(
+      json::parse(stack_->Run("SELECT * FROM range(5000)", ResultFormat::kJson, std::nullopt, &whole))["rows"].size(),
+      5000u);
+  EXPECT_FALSE(whole.truncated);
+  // One connection served them all but the refused query's (not given back after an error).
+  EXPECT_LE(created() - before, 2u);
+  EXPECT_GE(stack_->engine->Health()["connections"]["idle"].get<uint64_t>(), 1u);
+}
+
+//! Records which threads wrote (the encode-and-send pipeline writes from its own; pipeline.h).
+class ThreadRecordingSink final : public ResultSink {
+ public:
+  void Begin(std::string_view) override {}
+  bool Write(std::string_view bytes) override {
+    std::lock_guard lock(mu);
+    body.append(bytes);
+    writers.insert(std::this_thread::get_id());
+    return true;
+  }
+  bool ClientGone() override { return false; }
+  std::mutex mu;
+  std::string body;
+  std::set<std::thread::id> writers;
+};
+
+TEST_F(SandboxTest, LargeResultsAreEncodedAndSentOffTheQueryThreadInOrder) {
+  const std::string sql =
+      "SELECT range AS a, 'row ' || range AS b, (range * 0.01)::DECIMAL(18,2) AS c FROM range(200000) ORDER BY a";
+  for (auto format : {ResultFormat::kJson, ResultFormat::kNdjson, ResultFormat::kCsv, ResultFormat::kArrow}) {
+    ThreadRecordingSink sink;
+    QueryRequest request;
+    request.sql = sql;
+    request.format = format;
+    EXPECT_EQ(stack_->engine->Execute(request, sink).rows, 200000u);
+    EXPECT_TRUE(sink.writers.size() > 1 || !sink.writers.contains(std::this_thread::get_id()))
+        << "format " << static_cast<int>(format) << ": every write came from the query's thread";
+    if (format == ResultFormat::kJson) {
+      const auto rows = json::parse(sink.body)["rows"];
+      ASSERT_EQ(rows.size(), 200000u);
+      for (size_t i = 0; i < rows.size(); i += 997) {
+        ASSERT_EQ(rows[i][0], i);
+        ASSERT_EQ(rows[i][1], "row " + std::to_string(i));
+      }
+    } else if (format == ResultFormat::kCsv) {
+      // Lines in order: the header, then "i,row i,..." for every i.
+      size_t pos = sink.body.find("\r\n") + 2;
+      for (uint64_t i = 0; i < 200000; ++i) {
+        const std::string prefix = std::to_string(i) + ",row " + std::to_string(i) + ",";
+        ASSERT_EQ(sink.body.compare(pos, prefix.size(), prefix), 0) << "row " << i;
+        pos = sink.body.find("\r\n", pos) + 2;
+      }
+      EXPECT_EQ(pos, sink.body.size());
+    } else if (format == ResultFormat::kNdjson) {
+      size_t pos = 0;
+      for (uint64_t i = 0; i < 200000; ++i) {
+        const size_t end = sink.body.find('\n', pos);
+        ASSERT_NE(end, std::string::npos);
+        if (i % 1009 == 0) {
+          ASSERT_EQ(json::parse(sink.body.substr(pos, end - pos))["a"], i);
+        }
+        pos = end + 1;
+      }
+      EXPECT_EQ(pos, sink.body.size());
+    }
+  }
+  // Arrow's batches in order: EncodingTest.ArrowIpcStreamIsWellFormed (4 batches).
 }
 
 TEST_F(SandboxTest, ConcurrentQueriesSeeWholeVersionsWhileCommitsLand) {

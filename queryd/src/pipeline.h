@@ -1,0 +1,67 @@
+#pragma once
+// The encode-and-send stage of a large result on threads of its own (ADR 0012): the query thread
+// fetches DuckDB's chunks and converts them to Arrow batches while other threads encode the
+// previous batches and write them to the sink, in order.
+//   - Text formats (JSON, NDJSON, CSV): `threads` threads each encode whole batches apart
+//     (Encoder::EncodeRows is const), then send them in their order.
+//   - Arrow: one thread runs the IPC writer (Encoder::Batch) and sends; the writer keeps the
+//     stream's state, and its cost is the socket copy, which one thread overlaps.
+// At most kMaxInFlight batches wait or are being encoded: memory stays bounded.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "encoders.h"
+#include "output.h"
+
+namespace lakehouse::queryd {
+
+class BatchPipeline {
+ public:
+  static constexpr size_t kMaxInFlight = 4;
+
+  //! `text`: encode with Encoder::EncodeRows on `threads` threads; else Encoder::Batch on one.
+  //! `rows_before`: rows of the result were sent already (JSON separates batches with a comma).
+  BatchPipeline(Encoder& encoder, Output& out, bool text, int threads, bool rows_before);
+  ~BatchPipeline();  //!< stops (dropping what was not sent) and joins
+  BatchPipeline(const BatchPipeline&) = delete;
+  BatchPipeline& operator=(const BatchPipeline&) = delete;
+
+  //! Hands `batch` over (its release is called once it is sent); waits while kMaxInFlight are in
+  //! flight. False once a write failed or an encoder threw (then `batch` is released at once).
+  bool Push(ArrowArray& batch);
+  //! Waits until every batch is sent and joins the threads; rethrows an encoder's exception.
+  void Finish();
+
+ private:
+  struct Item {
+    uint64_t seq = 0;
+    ArrowArray array{};
+    std::string text;
+  };
+  void Work();
+  void Send(Item& item);
+
+  Encoder& encoder_;
+  Output& out_;
+  const bool text_;
+  const bool rows_before_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Item>> queue_;  //!< pushed, not taken by a thread yet
+  uint64_t next_seq_ = 0;
+  uint64_t next_send_ = 0;  //!< the batch whose turn it is to be sent
+  size_t in_flight_ = 0;
+  bool closing_ = false;
+  bool failed_ = false;  //!< a write failed, an encoder threw, or the pipeline is being dropped
+  std::exception_ptr error_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace lakehouse::queryd
