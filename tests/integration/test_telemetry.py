@@ -152,6 +152,27 @@ def test_invalid_traceparent_starts_a_new_trace_and_tracing_off_sends_nothing(tm
             assert rx.requests == 0, name
 
 
+def test_a_full_export_queue_drops_spans_with_a_few_rate_limited_log_lines(tmp_path):
+    """OpenTelemetry's own warnings (here: 'queue is full - dropping span', once per dropped span)
+    reach the JSON log at most once per 10 s per source line with a count, never one stderr line
+    each (ADR 0016: that write per span cost /health a fifth of its throughput)."""
+    with OtlpReceiver() as rx:
+        env = {**otel_env(rx), "OTEL_BSP_MAX_QUEUE_SIZE": "4", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2",
+               "OTEL_BSP_SCHEDULE_DELAY": "5000"}
+        s = Server(tmp_path, env=env)
+        try:
+            for _ in range(200):
+                assert s.request("GET", "/health")[0] == 200
+            assert s.request("GET", "/api/v1/datasets")[0] == 200  # still served, still traced
+        finally:
+            s.stop()
+    raw = s.log_path.read_text()
+    assert "[Warning] File:" not in raw  # the SDK's default handler is replaced
+    drops = [x for x in s.log_lines() if x.get("msg") == "opentelemetry" and "dropping span" in x.get("message", "")]
+    assert 1 <= len(drops) <= 2, drops
+    assert all(x["level"] == "warn" for x in drops)
+
+
 def test_embed_trace_continues_into_the_sidecar_and_model_server(tmp_path):
     with OtlpReceiver() as rx:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
