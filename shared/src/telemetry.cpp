@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -39,6 +40,10 @@ namespace trace_sdk = opentelemetry::sdk::trace;
 namespace nostd = opentelemetry::nostd;
 
 std::atomic<bool> g_enabled{false};
+//! The sampler decides nothing but "drop" for a request without a sampled parent (always_off, or
+//! parentbased_always_off without a traceparent): ServerSpan then skips the SDK entirely.
+std::atomic<bool> g_drop_roots{false};
+std::atomic<bool> g_drop_all{false};
 std::mutex g_mu;
 std::shared_ptr<trace_sdk::TracerProvider> g_provider;  // guarded by g_mu (init/shutdown only)
 nostd::shared_ptr<trace_api::Tracer> g_tracer;          // set before g_enabled, reset after it
@@ -137,6 +142,8 @@ std::unique_ptr<trace_sdk::Sampler> SamplerFromEnv() {
     const double v = std::strtod(arg.c_str(), &end);
     if (end != arg.c_str() && v >= 0 && v <= 1) ratio = v;
   }
+  g_drop_all.store(name == "always_off");
+  g_drop_roots.store(name == "always_off" || name == "parentbased_always_off");
   if (name == "always_on") return trace_sdk::AlwaysOnSamplerFactory::Create();
   if (name == "always_off") return trace_sdk::AlwaysOffSamplerFactory::Create();
   if (name == "traceidratio") return trace_sdk::TraceIdRatioBasedSamplerFactory::Create(ratio);
@@ -256,6 +263,11 @@ void Span::SetError(std::string_view message) {
 
 ServerSpan::ServerSpan(std::string_view method, std::string_view route, std::string_view traceparent) {
   if (!g_enabled.load(std::memory_order_acquire)) return;
+  // Sampled out for sure: no ids, no SDK span, nothing allocated (issue 10: ~2.6 us per request).
+  if (g_drop_all.load(std::memory_order_relaxed) ||
+      (traceparent.empty() && g_drop_roots.load(std::memory_order_relaxed))) {
+    return;
+  }
   trace_api::StartSpanOptions options;
   options.kind = trace_api::SpanKind::kServer;
   if (!traceparent.empty()) {
@@ -265,9 +277,19 @@ ServerSpan::ServerSpan(std::string_view method, std::string_view route, std::str
     const auto remote = trace_api::GetSpan(extracted)->GetContext();
     if (remote.IsValid()) options.parent = remote;
   }
-  std::string name;
-  name.reserve(method.size() + 1 + route.size());
-  name.append(method).append(" ").append(route);
+  // "<method> <route>" on the stack when it fits (the SDK copies the name into its record).
+  char stack_name[256];
+  std::string heap_name;
+  nostd::string_view name;
+  if (method.size() + 1 + route.size() <= sizeof(stack_name)) {
+    std::memcpy(stack_name, method.data(), method.size());
+    stack_name[method.size()] = ' ';
+    std::memcpy(stack_name + method.size() + 1, route.data(), route.size());
+    name = nostd::string_view(stack_name, method.size() + 1 + route.size());
+  } else {
+    heap_name.append(method).append(" ").append(route);
+    name = nostd::string_view(heap_name.data(), heap_name.size());
+  }
   auto span = g_tracer->StartSpan(name, options);
   context_ = FromOtel(span->GetContext());
   if (!context_.valid()) return;  // sampled out: nothing recorded, nothing propagated

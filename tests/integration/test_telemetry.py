@@ -152,6 +152,23 @@ def test_invalid_traceparent_starts_a_new_trace_and_tracing_off_sends_nothing(tm
             assert rx.requests == 0, name
 
 
+def test_parentbased_always_off_traces_only_requests_with_a_sampled_parent(tmp_path):
+    """The gateway skips the SDK for requests its sampler can only drop; a client's sampled
+    traceparent is still followed."""
+    with OtlpReceiver() as rx:
+        s = Server(tmp_path, env={**otel_env(rx), "OTEL_TRACES_SAMPLER": "parentbased_always_off"})
+        try:
+            assert s.request("GET", "/api/v1/datasets")[0] == 200
+            assert s.request("GET", "/health", headers={"traceparent": f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"})[0] == 200
+            rx.wait_for(lambda sp: any(x["name"] == "GET /health" for x in sp))
+            time.sleep(0.6)  # three batch delays: an unsampled span would have arrived too
+            spans = rx.snapshot()
+            assert [x["name"] for x in spans] == ["GET /health"], [x["name"] for x in spans]
+            assert spans[0]["trace_id"] == CLIENT_TRACE and spans[0]["parent_span_id"] == CLIENT_SPAN
+        finally:
+            s.stop()
+
+
 def test_a_full_export_queue_drops_spans_with_a_few_rate_limited_log_lines(tmp_path):
     """OpenTelemetry's own warnings (here: 'queue is full - dropping span', once per dropped span)
     reach the JSON log at most once per 10 s per source line with a count, never one stderr line
