@@ -21,7 +21,10 @@ void ConfigureSandbox(duckdb::DBConfig& config) {
 void LockSandbox(duckdb::Connection& admin) {
   // Order matters: allowed_directories can only be set while external access is still on, and
   // nothing can be set once the configuration is locked.
-  for (const char* sql : {"SET TimeZone = 'UTC'", "SET parquet_metadata_cache = true",
+  // GLOBAL: extension options (TimeZone is ICU's, parquet_metadata_cache Parquet's) set without a
+  // scope apply to this connection's session only, not to the queries' connections; the parsed
+  // Parquet footers were then never cached (a footer re-parse per bind, issue 15).
+  for (const char* sql : {"SET GLOBAL TimeZone = 'UTC'", "SET GLOBAL parquet_metadata_cache = true",
                           "SET allowed_directories = ['lakehouse://', 'lakehouse-export://']",
                           "SET enable_external_access = false", "SET lock_configuration = true"}) {
     auto result = admin.Query(sql);

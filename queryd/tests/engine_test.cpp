@@ -624,6 +624,16 @@ TEST(MemoryBudget, QueryIngestAndSearchTogetherStayWithinTheConfiguredLimit) {
 
 // ADR 0012: each query's connection lets DuckDB's threads run QueryConfig::streaming_buffer_bytes
 // ahead of the streamed result (DuckDB's own default is ~1 MB).
+TEST(EngineSettings, QueriesSeeTheEnginesGlobalSettings) {
+  // Set once on the engine's admin connection; a query's connection must see them (a session-only
+  // SET left the Parquet metadata cache off for every query: a footer parse per query).
+  auto stack = testing::Stack::Make("local");
+  const auto result = nlohmann::json::parse(
+      stack->Run("SELECT current_setting('parquet_metadata_cache') AS cache, current_setting('TimeZone') AS tz"));
+  EXPECT_EQ(result["rows"][0][0], true);
+  EXPECT_EQ(result["rows"][0][1], "UTC");
+}
+
 TEST(StreamingBuffer, QueriesUseTheConfiguredSize) {
   for (const auto& [bytes, shown] : {std::pair<uint64_t, std::string>{5000000, "4.7 MiB"}, {32ull << 20, "32.0 MiB"}}) {
     QueryConfig config;
