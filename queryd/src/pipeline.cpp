@@ -75,7 +75,11 @@ void BatchPipeline::Work() {
     }
     if (text_ && !skip) {
       try {
+        // Sized like the batches before (a growing string copied each batch ~twice over).
+        item->text.reserve(text_hint_.load(std::memory_order_relaxed));
         encoder_.EncodeRows(item->array, rows_before_ || item->seq > 0, item->text);
+        const size_t hint = item->text.size() + item->text.size() / 8;
+        if (hint > text_hint_.load(std::memory_order_relaxed)) text_hint_.store(hint, std::memory_order_relaxed);
       } catch (...) {
         std::lock_guard lock(mu_);
         if (!error_) error_ = std::current_exception();

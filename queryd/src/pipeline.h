@@ -7,6 +7,7 @@
 //   - Arrow: one thread runs the IPC writer (Encoder::Batch) and sends; the writer keeps the
 //     stream's state, and its cost is the socket copy, which one thread overlaps.
 // At most kMaxInFlight batches wait or are being encoded: memory stays bounded.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -61,6 +62,7 @@ class BatchPipeline {
   bool closing_ = false;
   bool failed_ = false;  //!< a write failed, an encoder threw, or the pipeline is being dropped
   std::exception_ptr error_;
+  std::atomic<size_t> text_hint_{0};  //!< bytes to reserve for a batch's text
   std::vector<std::thread> threads_;
 };
 
