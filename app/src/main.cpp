@@ -55,6 +55,7 @@ int Serve(const Config& config) {
     flight_options.listen = config.flight_listen;
     flight_options.auth_enabled = handles.auth.enabled;
     flight_options.keys = handles.auth.keys;
+    flight_options.version = LAKEHOUSE_VERSION;
     flight_server = flight::StartFlightServer(flight_options, *handles.query, *handles.catalog);
   }
   server.Run();

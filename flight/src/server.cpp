@@ -323,6 +323,12 @@ class FlightSqlService final : public pb::FlightService::Service {
         ForgetRun(id);
         return;
       }
+      fsql::CommandGetSqlInfo sql_info;
+      if (Unpack(command, sql_info)) {
+        SendStream([&](const arrow::IpcStreamWriter::Out& out) { return WriteSqlInfo(SqlInfo(sql_info), out); },
+                   *writer);
+        return;
+      }
       SendMetaTable(Metadata(caller, command), *writer);
     });
   }
@@ -537,13 +543,46 @@ class FlightSqlService final : public pb::FlightService::Service {
 
   //! A metadata command's result as FlightData, one per IPC message.
   static void SendMetaTable(const std::vector<MetaColumn>& columns, grpc::ServerWriter<pb::FlightData>& writer) {
+    SendStream([&](const arrow::IpcStreamWriter::Out& out) { return WriteMetaTable(columns, out); }, writer);
+  }
+
+  //! The IPC stream `write` produces, as FlightData, one per message.
+  template <typename Write>
+  static void SendStream(Write&& write, grpc::ServerWriter<pb::FlightData>& writer) {
     pb::FlightData data;
     arrow::IpcMessageSplitter splitter([&](std::string_view metadata, std::string& body) {
       data.set_data_header(metadata.data(), metadata.size());
       data.mutable_data_body()->swap(body);
       return writer.Write(data);
     });
-    WriteMetaTable(columns, [&](std::string_view bytes) { return splitter.Write(bytes); });
+    write([&](std::string_view bytes) { return splitter.Write(bytes); });
+  }
+
+  //! What this server says about itself (FlightSql.proto's SqlInfo ids), filtered by `command.info`.
+  std::vector<SqlInfoValue> SqlInfo(const fsql::CommandGetSqlInfo& command) const {
+    std::vector<SqlInfoValue> all = {
+        {fsql::FLIGHT_SQL_SERVER_NAME, std::string("lakehouse")},
+        {fsql::FLIGHT_SQL_SERVER_VERSION, options_.version},
+        {fsql::FLIGHT_SQL_SERVER_ARROW_VERSION, std::string("1.0.0 (IPC format, metadata V5)")},
+        {fsql::FLIGHT_SQL_SERVER_READ_ONLY, true},
+        {fsql::FLIGHT_SQL_SERVER_SQL, true},
+        {fsql::FLIGHT_SQL_SERVER_SUBSTRAIT, false},
+        {fsql::FLIGHT_SQL_SERVER_TRANSACTION, int32_t{fsql::SQL_SUPPORTED_TRANSACTION_NONE}},
+        {fsql::FLIGHT_SQL_SERVER_CANCEL, true},
+        {fsql::SQL_DDL_CATALOG, false},
+        {fsql::SQL_DDL_SCHEMA, false},
+        {fsql::SQL_DDL_TABLE, false},
+        {fsql::SQL_IDENTIFIER_QUOTE_CHAR, std::string("\"")},
+        {fsql::SQL_ALL_TABLES_ARE_SELECTABLE, true},
+    };
+    if (command.info_size() == 0) return all;
+    std::vector<SqlInfoValue> chosen;
+    for (const uint32_t id : command.info()) {
+      for (const auto& entry : all) {
+        if (entry.name == id) chosen.push_back(entry);
+      }
+    }
+    return chosen;
   }
 
   //! The schema (IPC-encapsulated) of a metadata command's result.
@@ -553,7 +592,11 @@ class FlightSqlService final : public pb::FlightService::Service {
       schema.append(bytes);
       return true;
     };
-    WriteMetaTable(Metadata({}, command, /*schema_only=*/true), append, /*schema_only=*/true);
+    if (fsql::CommandGetSqlInfo sql_info; Unpack(command, sql_info)) {
+      WriteSqlInfo({}, append, /*schema_only=*/true);
+    } else {
+      WriteMetaTable(Metadata({}, command, /*schema_only=*/true), append, /*schema_only=*/true);
+    }
     const auto frame = arrow::ReadIpcFrame(schema);
     if (!frame) Fail(ErrorCode::kInternal, "the metadata schema did not encode");
     schema.resize(frame->size());
@@ -586,10 +629,6 @@ class FlightSqlService final : public pb::FlightService::Service {
       MetaColumn type{"table_type", false, false, {}};
       if (!schema_only) type.values.emplace_back(kTableType);
       return {type};
-    }
-    fsql::CommandGetSqlInfo info;
-    if (Unpack(command, info)) {
-      Fail(ErrorCode::kNotImplemented, "CommandGetSqlInfo is not supported by this server yet");
     }
     Fail(ErrorCode::kNotImplemented, "the Flight SQL command {} is not supported", command.type_url());
   }

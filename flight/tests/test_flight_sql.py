@@ -244,6 +244,25 @@ def test_metadata_commands(served):
         assert connection.adbc_get_table_types() == ["TABLE"]
 
 
+def test_sql_info(served):
+    client = flight.FlightClient(served.flight_uri)
+    info, table = flight_get(client, _any("CommandGetSqlInfo"))
+    assert info.schema.field("value").type.mode == "dense"
+    values = dict(zip(table.column("info_name").to_pylist(), table.column("value").to_pylist()))
+    assert values[0] == "lakehouse"  # FLIGHT_SQL_SERVER_NAME
+    assert values[3] is True  # FLIGHT_SQL_SERVER_READ_ONLY
+    assert values[8] == 0  # FLIGHT_SQL_SERVER_TRANSACTION: none
+    assert values[504] == '"'  # SQL_IDENTIFIER_QUOTE_CHAR
+    # info (field 1, packed uint32) picks entries
+    _, some = flight_get(client, _any("CommandGetSqlInfo", _bytes_field(1, bytes([0, 9]))))
+    assert some.to_pylist() == [{"info_name": 0, "value": "lakehouse"}, {"info_name": 9, "value": True}]
+    # What ADBC reads from it (adbc_get_info: the vendor's name and version).
+    with adbc_connect(served) as connection:
+        adbc_info = connection.adbc_get_info()
+        assert adbc_info["vendor_name"] == "lakehouse"
+        assert adbc_info["vendor_version"] == "0.1.0"
+
+
 def test_get_schema_and_unsupported(served):
     client = flight.FlightClient(served.flight_uri)
     result = client.get_schema(flight.FlightDescriptor.for_command(statement("SELECT customer, sum(amount) s FROM sales GROUP BY 1")))

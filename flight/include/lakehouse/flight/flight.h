@@ -27,6 +27,7 @@ struct FlightOptions {
   //! Handshake). Off: every call is served without a credential, as with `--auth off`.
   bool auth_enabled = true;
   const gateway::KeyStore* keys = nullptr;  //!< required when auth_enabled
+  std::string version = "0.0.0";            //!< reported by CommandGetSqlInfo (FLIGHT_SQL_SERVER_VERSION)
   int threads = 8;                          //!< most calls served at once (gRPC sync server threads)
 };
 
