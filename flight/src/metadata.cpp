@@ -124,7 +124,7 @@ bool WriteSqlInfo(const std::vector<SqlInfoValue>& values, const arrow::IpcStrea
     ArrowArray* array;
   };
   const auto node = [&](const char* format, const char* name, bool nullable, int64_t length,
-                        std::vector<const void*> bufs, std::vector<Node> children) {
+                        std::vector<const void*> bufs, const std::vector<Node>& children) {
     auto& sc = schema_children.emplace_back();
     auto& ac = array_children.emplace_back();
     for (const auto& c : children) {
