@@ -171,6 +171,9 @@ const std::vector<Setting>& Settings() {
       {"auth.refresh_ms", "LAKEHOUSE_AUTH_REFRESH_MS", "auth-refresh-ms",
        "how often API keys are re-read from storage: a key revoked by another process stops working within this",
        INT(auth_refresh_ms, "auth.refresh_ms")},
+      {"flight.listen", "LAKEHOUSE_FLIGHT_LISTEN", "flight-listen",
+       "HOST:PORT to serve Arrow Flight SQL on (ADBC, JDBC, pyarrow.flight; same API keys); empty = off",
+       STR(flight_listen)},
       {"log.level", "LAKEHOUSE_LOG_LEVEL", "log-level", "debug | info | warn | error", STR(log_level)},
   };
   return settings;
@@ -228,6 +231,14 @@ void Validate(const Config& c) {
          "auth.enabled = false is refused when listening on {} (not a loopback address): anyone who can reach the "
          "port could read and delete every dataset. Keep auth on, or listen on 127.0.0.1",
          c.listen);
+  }
+  if (!c.flight_listen.empty() && !c.auth_enabled) {
+    Config flight = c;
+    flight.listen = c.flight_listen;
+    if (!flight.listens_on_loopback()) {
+      Fail(ErrorCode::kInvalidArgument, "auth.enabled = false is refused when Flight SQL listens on {} (not loopback)",
+           c.flight_listen);
+    }
   }
   if (c.auth_refresh_ms < 100) Fail(ErrorCode::kInvalidArgument, "auth.refresh_ms must be at least 100");
   if (c.query_streaming_buffer_bytes < 1) {

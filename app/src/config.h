@@ -75,6 +75,8 @@ struct Config {
   std::string allowed_hosts;       //!< Host names served besides loopback, the listen host, public_url's host
   std::string allowed_origins;     //!< cross-origin (CORS) origins allowed besides the server's own
   int64_t auth_refresh_ms = 5000;  //!< keys are re-read from storage this often (revocation bound)
+  // [flight] Arrow Flight SQL (docs/adr/0019-flight-sql.md)
+  std::string flight_listen;  //!< HOST:PORT to serve Flight SQL on; empty = off
   // [log]
   std::string log_level = "info";
 

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "config.h"
+#include "lakehouse/flight/flight.h"
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
@@ -47,7 +48,18 @@ int Serve(const Config& config) {
   auto services = StartServices(config);
   gateway::Server server(options, gateway::BuildRouter(services->handles()), services->health_checks());
   server.Bind();
+  // Arrow Flight SQL on its own port (flight.listen), over the same engine, catalog and API keys.
+  std::unique_ptr<flight::FlightServer> flight_server;
+  if (const auto handles = services->handles(); !config.flight_listen.empty()) {
+    flight::FlightOptions flight_options;
+    flight_options.listen = config.flight_listen;
+    flight_options.auth_enabled = handles.auth.enabled;
+    flight_options.keys = handles.auth.keys;
+    flight_options.version = LAKEHOUSE_VERSION;
+    flight_server = flight::StartFlightServer(flight_options, *handles.query, *handles.catalog);
+  }
   server.Run();
+  if (flight_server) flight_server->Shutdown();
   services->Stop();
   telemetry::ShutdownTracing();
   log::Info("shutdown complete");

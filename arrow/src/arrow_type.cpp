@@ -147,6 +147,15 @@ ArrowType ParseArrowType(const ArrowSchema& schema) {
     for (int64_t i = 0; i < schema.n_children; ++i) t.children.push_back(ParseArrowType(*schema.children[i]));
     const bool one_child = t.kind != Kind::kStruct;
     if (one_child && t.children.size() != 1) Unsupported(f, t.name);
+  } else if (f.starts_with("+ud:")) {
+    t.kind = Kind::kDenseUnion;
+    for (auto ids = f.substr(4); !ids.empty();) {
+      const auto comma = ids.find(',');
+      t.type_ids.push_back(ParseInt(ids.substr(0, comma), f, t.name));
+      ids = comma == std::string_view::npos ? std::string_view() : ids.substr(comma + 1);
+    }
+    for (int64_t i = 0; i < schema.n_children; ++i) t.children.push_back(ParseArrowType(*schema.children[i]));
+    if (t.children.size() != t.type_ids.size()) Unsupported(f, t.name);
   } else {
     Unsupported(f, t.name);
   }

@@ -6,6 +6,7 @@
 
 #include <arrow_ipc_generated.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "lakehouse/shared/error.h"
@@ -58,6 +59,61 @@ std::string_view ColumnView::Str(int64_t row) const {
   return {reinterpret_cast<const char*>(data_) + begin, static_cast<size_t>(end - begin)};
 }
 
+std::optional<IpcFrame> ReadIpcFrame(std::string_view bytes) {
+  if (bytes.size() < 8) return std::nullopt;
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  uint32_t first = 0;
+  std::memcpy(&first, p, 4);
+  IpcFrame frame;
+  frame.prefix = 4;
+  int32_t meta_len = static_cast<int32_t>(first);
+  if (first == 0xFFFFFFFFu) {
+    std::memcpy(&meta_len, p + 4, 4);
+    frame.prefix = 8;
+  }
+  if (meta_len == 0) return frame;
+  if (meta_len < 0) Fail(ErrorCode::kInternal, "the Arrow stream has a negative metadata length");
+  frame.metadata_size = static_cast<size_t>(meta_len);
+  if (bytes.size() < frame.prefix + frame.metadata_size) return std::nullopt;
+  const uint8_t* meta = p + frame.prefix;
+  flatbuffers::Verifier verifier(meta, frame.metadata_size);
+  if (!fb::VerifyMessageBuffer(verifier)) Fail(ErrorCode::kInternal, "the Arrow stream has a corrupt message");
+  const int64_t body_len = fb::GetMessage(meta)->bodyLength();
+  if (body_len < 0) Fail(ErrorCode::kInternal, "the Arrow stream has a negative body length");
+  frame.body_size = static_cast<size_t>(body_len);
+  return frame;
+}
+
+bool IpcMessageSplitter::Write(std::string_view bytes) {
+  while (ok_ && !ended_ && !bytes.empty()) {
+    if (!frame_) {
+      // The prefix and metadata are small: gathered in head_ (kept 8-byte aligned for verification).
+      const size_t before = head_.size();
+      head_.append(bytes);
+      frame_ = ReadIpcFrame(head_);
+      if (!frame_) return ok_;
+      const size_t head_size = frame_->prefix + frame_->metadata_size;
+      bytes.remove_prefix(head_size - before);  // the rest of `bytes` is body (or the next message)
+      head_.resize(head_size);
+      if (frame_->metadata_size == 0) {
+        ended_ = true;
+        break;
+      }
+      body_.clear();
+      body_.reserve(frame_->body_size);
+    }
+    const size_t take = std::min(bytes.size(), frame_->body_size - body_.size());
+    body_.append(bytes.substr(0, take));
+    bytes.remove_prefix(take);
+    if (body_.size() == frame_->body_size) {
+      ok_ = on_message_(std::string_view(head_).substr(frame_->prefix), body_);
+      head_.clear();
+      frame_.reset();
+    }
+  }
+  return ok_;
+}
+
 void IpcStreamReader::Write(std::string_view bytes) {
   pending_.append(bytes);
   // A whole message is needed before its batch can be handed on; each is parsed at the front of
@@ -70,29 +126,17 @@ void IpcStreamReader::Write(std::string_view bytes) {
 }
 
 size_t IpcStreamReader::ConsumeMessage() {
-  const auto* p = reinterpret_cast<const uint8_t*>(pending_.data());
-  uint32_t first = 0;
-  std::memcpy(&first, p, 4);
-  size_t prefix = 4;
-  int32_t meta_len = static_cast<int32_t>(first);
-  if (first == 0xFFFFFFFFu) {
-    std::memcpy(&meta_len, p + 4, 4);
-    prefix = 8;
-  }
-  if (meta_len == 0) {
+  const std::optional<IpcFrame> frame = ReadIpcFrame(pending_);
+  if (!frame) return 0;
+  if (frame->metadata_size == 0) {
     ended_ = true;
-    return prefix;
+    return frame->prefix;
   }
-  if (meta_len < 0) Fail(ErrorCode::kInternal, "the Arrow stream has a negative metadata length");
-  if (pending_.size() < prefix + static_cast<size_t>(meta_len)) return 0;
-  const uint8_t* meta = p + prefix;
-  flatbuffers::Verifier verifier(meta, static_cast<size_t>(meta_len));
-  if (!fb::VerifyMessageBuffer(verifier)) Fail(ErrorCode::kInternal, "the Arrow stream has a corrupt message");
-  const fb::Message* message = fb::GetMessage(meta);
-  const int64_t body_len = message->bodyLength();
-  const size_t total = prefix + static_cast<size_t>(meta_len) + static_cast<size_t>(body_len);
+  const size_t total = frame->size();
   if (pending_.size() < total) return 0;
-  const uint8_t* body = meta + meta_len;
+  const uint8_t* meta = reinterpret_cast<const uint8_t*>(pending_.data()) + frame->prefix;
+  const fb::Message* message = fb::GetMessage(meta);
+  const uint8_t* body = meta + frame->metadata_size;
 
   if (const fb::Schema* schema = message->header_as_Schema()) {
     schema_.clear();
@@ -148,7 +192,8 @@ size_t IpcStreamReader::ConsumeMessage() {
   auto buffer = [&](size_t i) -> const uint8_t* {
     if (i >= buffers->size()) Fail(ErrorCode::kInternal, "the Arrow record batch lacks buffer {}", i);
     const fb::Buffer* buf = buffers->Get(static_cast<flatbuffers::uoffset_t>(i));
-    if (buf->offset() < 0 || buf->length() < 0 || buf->offset() + buf->length() > body_len) {
+    if (buf->offset() < 0 || buf->length() < 0 ||
+        buf->offset() + buf->length() > static_cast<int64_t>(frame->body_size)) {
       Fail(ErrorCode::kInternal, "the Arrow buffer {} lies outside its message body", i);
     }
     return buf->length() == 0 ? nullptr : body + buf->offset();

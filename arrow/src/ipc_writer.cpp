@@ -130,6 +130,12 @@ flatbuffers::Offset<fb::Field> BuildField(flatbuffers::FlatBufferBuilder& b, con
       type_type = fb::Type_Map;
       type = fb::CreateMap(b, t.keys_sorted).Union();
       break;
+    case Kind::kDenseUnion: {
+      auto ids = b.CreateVector(t.type_ids);
+      type_type = fb::Type_Union;
+      type = fb::CreateUnion(b, fb::UnionMode_Dense, ids).Union();
+      break;
+    }
   }
   auto name = b.CreateString(t.name);
   auto kids = b.CreateVector(children);
@@ -200,6 +206,14 @@ void IpcStreamWriter::Collect(const ArrowType& t, const ArrowArray& a, std::vect
   const int64_t n = a.length;
   if (t.kind == Kind::kNull) {
     nodes.push_back({n, n});
+    return;
+  }
+  if (t.kind == Kind::kDenseUnion) {  // no validity bitmap: type ids (int8), offsets (int32), children
+    if (a.offset != 0) Fail(ErrorCode::kInternal, "union array with an offset");
+    nodes.push_back({n, 0});
+    pieces.push_back({a.buffers[0], n});
+    pieces.push_back({a.buffers[1], n * 4});
+    for (size_t i = 0; i < t.children.size(); ++i) Collect(t.children[i], *a.children[i], nodes, pieces);
     return;
   }
   const int64_t nulls = CountNulls(a);

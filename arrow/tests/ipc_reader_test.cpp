@@ -105,5 +105,44 @@ TEST(IpcStreamReader, TruncatedOrDamagedStreamsAreErrors) {
   EXPECT_THROW(ReadStream(damaged, 64), Error);
 }
 
+// The splitter hands over each message whole (metadata, body), whatever the pieces: framing them
+// again gives back the exact stream (Arrow Flight sends them as FlightData).
+TEST(IpcMessageSplitter, CutsAStreamIntoItsMessagesInPiecesOfAnySize) {
+  const std::string stream = WriteStream(2);
+  for (size_t piece : {size_t{1}, size_t{7}, size_t{64}, stream.size()}) {
+    std::string framed;
+    int messages = 0;
+    IpcMessageSplitter splitter([&](std::string_view metadata, std::string& body) {
+      const uint32_t prefix[2] = {0xFFFFFFFFu, static_cast<uint32_t>(metadata.size())};
+      framed.append(reinterpret_cast<const char*>(prefix), sizeof(prefix));
+      framed.append(metadata);
+      framed.append(body);
+      body.clear();  // the callback may take the body
+      ++messages;
+      return true;
+    });
+    for (size_t i = 0; i < stream.size(); i += piece) {
+      ASSERT_TRUE(splitter.Write(std::string_view(stream).substr(i, piece)));
+    }
+    EXPECT_TRUE(splitter.ended()) << piece;
+    EXPECT_EQ(messages, 3) << piece;  // schema + 2 batches
+    const uint32_t end[2] = {0xFFFFFFFFu, 0};
+    framed.append(reinterpret_cast<const char*>(end), sizeof(end));
+    EXPECT_EQ(framed, stream) << piece;
+  }
+}
+
+TEST(IpcMessageSplitter, StopsWhenTheCallbackDoesAndRejectsDamage) {
+  const std::string stream = WriteStream(3);
+  int messages = 0;
+  IpcMessageSplitter stopping([&](std::string_view, std::string&) { return ++messages < 2; });
+  EXPECT_FALSE(stopping.Write(stream));
+  EXPECT_EQ(messages, 2);
+  std::string damaged = stream;
+  for (size_t i = 8; i < 40; ++i) damaged[i] = '\xff';  // the schema's flatbuffer does not verify
+  IpcMessageSplitter splitter([](std::string_view, std::string&) { return true; });
+  EXPECT_THROW(splitter.Write(damaged), Error);
+}
+
 }  // namespace
 }  // namespace lakehouse::arrow

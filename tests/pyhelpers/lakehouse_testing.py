@@ -44,8 +44,13 @@ def free_port() -> int:
 class Server:
     """A `lakehouse serve` child process on a free port, its stdout captured to a file."""
 
-    def __init__(self, tmp_path, *extra_args, env=None, port=None, ai=False, auth=False):
+    def __init__(self, tmp_path, *extra_args, env=None, port=None, ai=False, auth=False, flight=False):
         self.port = port or free_port()
+        #: Arrow Flight SQL (--flight-listen) on its own free port when `flight` is set.
+        self.flight_port = free_port() if flight else None
+        self.flight_uri = f"grpc://127.0.0.1:{self.flight_port}" if flight else None
+        if flight:
+            extra_args = ("--flight-listen", f"127.0.0.1:{self.flight_port}", *extra_args)
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"server-{self.port}.log"
         self.data_dir = tmp_path / "data"

@@ -34,6 +34,7 @@ enum class Kind {
   kFixedList,
   kStruct,
   kMap,
+  kDenseUnion,  //!< "+ud:<type ids>" (Flight SQL's GetSqlInfo results); DuckDB exports none
 };
 
 enum class TimeUnit { kSecond = 0, kMilli = 1, kMicro = 2, kNano = 3 };
@@ -51,6 +52,7 @@ struct ArrowType {
   std::string timezone;      //!< timestamps; empty = naive
   bool keys_sorted = false;  //!< maps
   std::vector<ArrowType> children;
+  std::vector<int32_t> type_ids;  //!< dense unions: the type id of each child
 };
 
 //! Throws lakehouse::Error(kNotImplemented) naming the format for types queryd does not encode.

@@ -6,6 +6,7 @@
 // the streams read here are written by this process).
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,40 @@ class ColumnView {
 struct RowBatch {
   int64_t rows = 0;
   std::vector<ColumnView> columns;  //!< in the stream's schema order
+};
+
+//! Where one IPC message lies at the front of a stream's bytes:
+//! <0xFFFFFFFF><int32 metadata size><Message flatbuffer, padded><body>.
+struct IpcFrame {
+  size_t prefix = 8;         //!< 8 (or 4 for the pre-1.0 format without the continuation marker)
+  size_t metadata_size = 0;  //!< the flatbuffer with its padding; 0 = the end-of-stream marker
+  size_t body_size = 0;      //!< the Message's bodyLength
+  size_t size() const { return prefix + metadata_size + body_size; }
+};
+//! The frame at the front of `bytes`, or nullopt while they hold less than its prefix and metadata
+//! (the body need not have arrived). Throws Error(kInternal) for a corrupt message.
+std::optional<IpcFrame> ReadIpcFrame(std::string_view bytes);
+
+//! Splits an Arrow IPC stream fed in pieces of any size into its messages without decoding them
+//! (Arrow Flight sends each as one FlightData: metadata = data_header, body = data_body). The body
+//! is gathered in one string the callback may move from.
+class IpcMessageSplitter {
+ public:
+  //! `metadata` is the Message flatbuffer (with its padding); returning false stops the splitter.
+  using OnMessage = std::function<bool(std::string_view metadata, std::string& body)>;
+  explicit IpcMessageSplitter(OnMessage on_message) : on_message_(std::move(on_message)) {}
+  //! Takes the next bytes; false once a callback returned false. Throws Error(kInternal) for a corrupt stream.
+  bool Write(std::string_view bytes);
+  //! The end-of-stream marker has been read.
+  bool ended() const { return ended_; }
+
+ private:
+  OnMessage on_message_;
+  std::string head_;  //!< prefix + metadata of the message being read
+  std::optional<IpcFrame> frame_;
+  std::string body_;
+  bool ended_ = false;
+  bool ok_ = true;
 };
 
 //! Reads an Arrow IPC stream (https://arrow.apache.org/docs/format/Columnar.html#ipc-streaming-format)
