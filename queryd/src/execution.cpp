@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -440,7 +441,21 @@ class QueryRun {
 }  // namespace
 
 QueryStats ExecuteQuery(const ExecutionContext& context, const QueryRequest& request, ResultSink& sink) {
-  return QueryRun(context, request, sink).Run();
+  // The run (and with it a connection that cannot be reused) must never be destroyed while an
+  // exception unwinds the stack: DuckDB's ~ClientContext then skips its clean-up, so the tasks
+  // the query's executor handed to the worker threads are not waited for and run on against a
+  // freed executor (a use-after-free that crashed the server when a client left a streaming
+  // cross join). Hence the failure is caught, the run destroyed, and then the failure rethrown.
+  std::exception_ptr failure;
+  {
+    QueryRun run(context, request, sink);
+    try {
+      return run.Run();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }
+  std::rethrow_exception(failure);
 }
 
 }  // namespace lakehouse::queryd

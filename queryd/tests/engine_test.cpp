@@ -221,6 +221,23 @@ TEST_F(SandboxTest, ClientThatLeavesCancelsAStreamingQuery) {
   EXPECT_EQ(CodeOf([&] { stack_->engine->Execute(request, gone); }), ErrorCode::kCancelled);
 }
 
+// A client that leaves a streaming cross join while the worker threads still run its tasks: the
+// query's connection is closed only after those tasks have finished (a connection destroyed while
+// the cancellation unwound the stack used to leave them running against a freed executor, which
+// crashed the server).
+TEST_F(SandboxTest, ClientLeavingAStreamingCrossJoinDoesNotCrashTheEngine) {
+  stack_->Commit("big", "SELECT range AS id, 'name' || range AS name FROM range(200000)");
+  for (const auto format : {ResultFormat::kArrow, ResultFormat::kJson, ResultFormat::kArrow}) {
+    StringSink sink;
+    sink.fail_after_writes = 3;
+    QueryRequest request;
+    request.sql = "SELECT a.id, b.id AS id2, a.name FROM big a, big b";
+    request.format = format;
+    EXPECT_EQ(CodeOf([&] { stack_->engine->Execute(request, sink); }), ErrorCode::kCancelled);
+  }
+  EXPECT_EQ(stack_->Run("SELECT count(*) AS n FROM big", ResultFormat::kCsv), "n\r\n200000\r\n");
+}
+
 TEST_F(SandboxTest, ResultsStreamInManyWritesAndLimitTruncates) {
   StringSink sink;
   QueryRequest request;
