@@ -310,30 +310,36 @@ class QueryClient final : public queryd::QueryEngine {
     queryd::QueryStats stats;
     {
       GoneWatch watch(*context, sink);
-      if (stream->Write(first)) {
-        pb::QueryServerMessage m;
-        while (stream->Read(&m)) {
-          if (m.has_ask()) {
-            pb::QueryClientMessage answer;
-            answer.mutable_answer()->set_dataset(m.ask().dataset());
-            answer.mutable_answer()->set_allowed(request.may_read(m.ask().dataset()));
-            if (!stream->Write(answer)) break;
-          } else if (m.kind_case() == pb::QueryServerMessage::kBegin) {
-            begun = true;
-            sink.Begin(m.begin());
-          } else if (m.kind_case() == pb::QueryServerMessage::kData) {
-            if (!sink.Write(m.data())) {
-              watch.MarkGone();
-              context->TryCancel();
-              break;
+      try {
+        if (stream->Write(first)) {
+          pb::QueryServerMessage m;
+          while (stream->Read(&m)) {
+            if (m.has_ask()) {
+              pb::QueryClientMessage answer;
+              answer.mutable_answer()->set_dataset(m.ask().dataset());
+              answer.mutable_answer()->set_allowed(request.may_read(m.ask().dataset()));
+              if (!stream->Write(answer)) break;
+            } else if (m.kind_case() == pb::QueryServerMessage::kBegin) {
+              begun = true;
+              sink.Begin(m.begin());
+            } else if (m.kind_case() == pb::QueryServerMessage::kData) {
+              if (!sink.Write(m.data())) {
+                watch.MarkGone();
+                context->TryCancel();
+                break;
+              }
+            } else if (m.has_stats()) {
+              const pb::QueryStats& s = m.stats();
+              stats = queryd::QueryStats{s.rows(),         s.bytes(),           s.elapsed_ms(),
+                                         s.truncated(),    s.objects_scanned(), s.objects_pruned(),
+                                         s.bytes_scanned()};
             }
-          } else if (m.has_stats()) {
-            const pb::QueryStats& s = m.stats();
-            stats = queryd::QueryStats{s.rows(),         s.bytes(),           s.elapsed_ms(),
-                                       s.truncated(),    s.objects_scanned(), s.objects_pruned(),
-                                       s.bytes_scanned()};
           }
         }
+      } catch (...) {  // the sink or may_read threw: end the call before the stream goes
+        context->TryCancel();
+        stream->Finish();
+        throw;
       }
       stream->WritesDone();
       const grpc::Status status = stream->Finish();

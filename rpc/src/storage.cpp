@@ -258,13 +258,21 @@ class StorageClient final : public storaged::ObjectStore {
     auto reader = stub_->Get(context.get(), request);
     pb::GetChunk chunk;
     storaged::ObjectInfo info;
-    while (reader->Read(&chunk)) {
-      if (chunk.has_info()) info = FromProto(chunk.info());
-      if (!chunk.data().empty() && !sink(chunk.data())) {
-        context->TryCancel();
-        reader->Finish();
-        Fail(ErrorCode::kCancelled, "Get {}: the receiver stopped", key);
+    bool stopped = false;
+    try {
+      while (!stopped && reader->Read(&chunk)) {
+        if (chunk.has_info()) info = FromProto(chunk.info());
+        stopped = !chunk.data().empty() && !sink(chunk.data());
       }
+    } catch (...) {  // the sink threw: end the call before the stream goes
+      context->TryCancel();
+      reader->Finish();
+      throw;
+    }
+    if (stopped) {
+      context->TryCancel();
+      reader->Finish();
+      Fail(ErrorCode::kCancelled, "Get {}: the receiver stopped", key);
     }
     detail::Check(reader->Finish(), options_);
     return info;
@@ -279,12 +287,18 @@ class StorageClient final : public storaged::ObjectStore {
     request.set_length(length);
     auto reader = stub_->GetRange(context.get(), request);
     pb::DataChunk chunk;
-    while (reader->Read(&chunk)) {
-      if (!sink(chunk.data())) {
-        context->TryCancel();
-        reader->Finish();
-        Fail(ErrorCode::kCancelled, "GetRange {}: the receiver stopped", key);
-      }
+    bool stopped = false;
+    try {
+      while (!stopped && reader->Read(&chunk)) stopped = !sink(chunk.data());
+    } catch (...) {  // the sink threw: end the call before the stream goes
+      context->TryCancel();
+      reader->Finish();
+      throw;
+    }
+    if (stopped) {
+      context->TryCancel();
+      reader->Finish();
+      Fail(ErrorCode::kCancelled, "GetRange {}: the receiver stopped", key);
     }
     detail::Check(reader->Finish(), options_);
   }

@@ -224,6 +224,22 @@ TEST(RpcErrors, DownServiceIsUnavailableAndRecoversWhenItComesBack) {
   }));
 }
 
+TEST(RpcServer, ShutdownLetsCallsInFlightFinishThenRefuses) {
+  Services s;
+  FaultyStore faulty(*s.store);
+  s.store->PutBytes("slow", "x");
+  TestServer server({.store = &faulty});
+  auto store = ConnectStorage(server.Client("storaged"));
+  std::optional<storaged::ObjectInfo> in_flight;
+  std::thread call([&] { in_flight = store->Head("slow"); });  // takes 1.5 s in the store
+  EXPECT_TRUE(Eventually([&] { return faulty.head_calls.load() == 1; }));
+  server.Stop();  // drains (TestServer: up to 2 s)
+  call.join();
+  ASSERT_TRUE(in_flight.has_value()) << "the call in flight was cut off";
+  EXPECT_EQ(in_flight->size, 1u);
+  EXPECT_EQ(CodeOf([&] { store->Head("slow"); }), ErrorCode::kUnavailable);
+}
+
 TEST(RpcRetries, IdempotentCallsAreRetriedOthersNever) {
   Services s;
   FaultyStore faulty(*s.store);

@@ -42,7 +42,7 @@ struct Security {
 struct ClientOptions {
   std::string address;          //!< "host:port"
   std::string service;          //!< its name in errors ("catalogd", "queryd", ...)
-  int64_t deadline_ms = 30000;  //!< per call (streams: until the first message)
+  int64_t deadline_ms = 30000;  //!< per unary call (long streams: docs/adr/0017-grpc.md)
   int max_attempts = 3;         //!< idempotent calls only, with exponential backoff
   uint64_t max_message_bytes = 64ull << 20;
   Security security{};
