@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -87,12 +88,13 @@ std::unique_ptr<storaged::ObjectStore> MakeStore(const Config& config) {
 
 //! The health of the services this process reaches over gRPC, probed in the background (health
 //! checks must not block): a service is "ok" while one of its addresses accepts connections.
+//! `detail` (the client's own Health(), e.g. queryd's active queries) is merged in when it answers.
 class RemoteHealth {
  public:
-  void Add(std::string name, std::vector<std::string> addresses) {
+  void Add(std::string name, std::vector<std::string> addresses, std::function<nlohmann::json()> detail = {}) {
     std::lock_guard lock(mu_);
     status_[name] = {{"status", "starting"}, {"remote", true}, {"addresses", addresses}};
-    targets_.emplace_back(std::move(name), std::move(addresses));
+    targets_.push_back({std::move(name), std::move(addresses), std::move(detail)});
   }
   void Start() {
     if (targets_.empty()) return;
@@ -119,13 +121,25 @@ class RemoteHealth {
     while (!stopped_) {
       lock.unlock();
       std::map<std::string, nlohmann::json> fresh;
-      for (const auto& [name, addresses] : targets_) {
+      for (const auto& target : targets_) {
         nlohmann::json up = nlohmann::json::array();
-        for (const auto& a : addresses) {
+        for (const auto& a : target.addresses) {
           if (TcpReachable(a, 300)) up.push_back(a);
         }
-        fresh[name] = {
-            {"status", up.empty() ? "down" : "ok"}, {"remote", true}, {"addresses", addresses}, {"reachable", up}};
+        nlohmann::json status = nlohmann::json::object();
+        if (target.detail && !up.empty()) {
+          try {
+            status = target.detail();
+            if (!status.is_object()) status = nlohmann::json::object();
+          } catch (const std::exception& e) {
+            status = {{"error", e.what()}};
+          }
+        }
+        status.update({{"status", up.empty() ? "down" : "ok"},
+                       {"remote", true},
+                       {"addresses", target.addresses},
+                       {"reachable", up}});
+        fresh[target.name] = std::move(status);
       }
       lock.lock();
       status_ = std::move(fresh);
@@ -136,7 +150,12 @@ class RemoteHealth {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopped_ = false;
-  std::vector<std::pair<std::string, std::vector<std::string>>> targets_;
+  struct Target {
+    std::string name;
+    std::vector<std::string> addresses;
+    std::function<nlohmann::json()> detail;
+  };
+  std::vector<Target> targets_;
   std::map<std::string, nlohmann::json> status_;
   std::thread thread_;
 };
@@ -188,7 +207,7 @@ class Services final : public RunningServices {
         std::vector<rpc::ClientOptions> replicas;
         for (const auto& address : config.queryd_replicas()) replicas.push_back(Client(address, "queryd"));
         query_ = rpc::ConnectQuery(replicas);
-        remote_.Add("queryd", config.queryd_replicas());
+        remote_.Add("queryd", config.queryd_replicas(), [q = query_.get()] { return q->Health(); });
       }
     }
 
