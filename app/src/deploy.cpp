@@ -254,8 +254,7 @@ int RunUp(const ConfigLoader& loader, const Config& config) {
   log::Info("deployment starting", {{"processes", names}, {"config_file", path}, {"gateway", config.listen}});
   std::thread starter([&supervisor, specs = std::move(specs)]() mutable {
     try {
-      supervisor.Start(std::move(specs));
-      log::Info("deployment up");
+      if (supervisor.Start(std::move(specs))) log::Info("deployment up");
     } catch (const std::exception& e) {
       log::Error("deployment did not come up whole; its processes are restarted while they exit",
                  {{"error", e.what()}});

@@ -520,10 +520,10 @@ class ProcessSupervisor::Impl {
   explicit Impl(ProcessSupervisorOptions options) : opt_(options) {}
   ~Impl() { Stop(); }
 
-  void Start(std::vector<ProcessSpec> specs) {
+  bool Start(std::vector<ProcessSpec> specs) {
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return;  // stopped before it started
+      if (stopping_) return false;  // stopped before it started
       if (running_) Fail(ErrorCode::kInternal, "the process supervisor is already running");
       running_ = true;
       // The watcher thread forks every process (PR_SET_PDEATHSIG follows the forking thread) and
@@ -535,15 +535,16 @@ class ProcessSupervisor::Impl {
       const std::string ready = spec.ready_address;
       {
         std::lock_guard lock(mu_);
-        if (stopping_) return;
+        if (stopping_) return false;
         auto proc = std::make_unique<Proc>();
         proc->spec = std::move(spec);
         proc->next_start = Clock::now();
         procs_.push_back(std::move(proc));
       }
       cv_.notify_all();
-      if (!ready.empty()) WaitReady(name, ready);
+      if (!ready.empty() && !WaitReady(name, ready)) return false;
     }
+    return true;
   }
 
   void Stop() {
@@ -581,14 +582,15 @@ class ProcessSupervisor::Impl {
     Clock::time_point next_start{};
   };
 
-  void WaitReady(const std::string& name, const std::string& address) {
+  //! False when stopping meanwhile.
+  bool WaitReady(const std::string& name, const std::string& address) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(opt_.start_timeout_ms);
     while (Clock::now() < deadline) {
       {
         std::lock_guard lock(mu_);
-        if (stopping_) return;
+        if (stopping_) return false;
       }
-      if (TcpReachable(address, 200)) return;
+      if (TcpReachable(address, 200)) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     Fail(ErrorCode::kUnavailable, "{} did not listen on {} within {} ms (it is restarted while it exits)", name,
@@ -654,7 +656,7 @@ class ProcessSupervisor::Impl {
 
 ProcessSupervisor::ProcessSupervisor(ProcessSupervisorOptions options) : impl_(std::make_unique<Impl>(options)) {}
 ProcessSupervisor::~ProcessSupervisor() = default;
-void ProcessSupervisor::Start(std::vector<ProcessSpec> processes) { impl_->Start(std::move(processes)); }
+bool ProcessSupervisor::Start(std::vector<ProcessSpec> processes) { return impl_->Start(std::move(processes)); }
 void ProcessSupervisor::Stop() { impl_->Stop(); }
 nlohmann::json ProcessSupervisor::Health() const { return impl_->Health(); }
 

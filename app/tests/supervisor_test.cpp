@@ -165,8 +165,8 @@ TEST(ProcessSupervisor, StartsInOrderRestartsAKilledProcessAndStopsThemAll) {
   options.restart_backoff_ms = 300;
   options.stop_timeout_ms = 3000;
   ProcessSupervisor sup(options);
-  sup.Start({{"first", Listener(a), {}, fmt::format("127.0.0.1:{}", a)},
-             {"second", Listener(b), {}, fmt::format("127.0.0.1:{}", b)}});
+  ASSERT_TRUE(sup.Start({{"first", Listener(a), {}, fmt::format("127.0.0.1:{}", a)},
+                         {"second", Listener(b), {}, fmt::format("127.0.0.1:{}", b)}}));
   // Start() returned: both listen.
   EXPECT_TRUE(TcpReachable(fmt::format("127.0.0.1:{}", a), 500));
   EXPECT_TRUE(TcpReachable(fmt::format("127.0.0.1:{}", b), 500));

@@ -127,7 +127,8 @@ class ProcessSupervisor {
 
   //! Spawns each process in order; waits (up to start_timeout_ms) for each one's ready_address.
   //! Throws Error(kUnavailable) naming a process that did not come up (it is still restarted).
-  void Start(std::vector<ProcessSpec> processes);
+  //! Returns false when Stop() came first (not every process was started).
+  bool Start(std::vector<ProcessSpec> processes);
   //! SIGTERM to each process in reverse order, SIGKILL after stop_timeout_ms. Idempotent.
   void Stop();
   //! [{"name","pid","status","restarts"}...]
