@@ -295,3 +295,45 @@ def test_one_request_makes_one_trace_across_processes(tmp_path):
             assert "lakehouse-queryd" in chain and chain[-1] == "lakehouse-gateway", chain
         finally:
             s.stop()
+
+
+SLOW_SQL = "SELECT count(*) AS n FROM range(1500000000) t WHERE t.range % 7 = 3"
+
+
+def in_background(fn):
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("result", fn()))
+    t.start()
+    return t, out
+
+
+def test_sigterm_drains_calls_in_flight(tmp_path):
+    s = Server(tmp_path, deployment="multi")
+    try:
+        # SIGTERM to both queryd replicas while a query runs in one of them: it finishes (the
+        # process drains its gRPC calls), then the supervisor starts them again.
+        old = [s.pids()["queryd-1"], s.pids()["queryd-2"]]
+        t, out = in_background(lambda: post_json(s, "/api/v1/query", {"sql": SLOW_SQL}, timeout=120))
+        time.sleep(1.0)
+        for p in old:
+            os.kill(p, signal.SIGTERM)
+        t.join(timeout=120)
+        status, _, body = out["result"]
+        assert status == 200, message(body)
+        assert json.loads(body)["rows"][0][0] > 0
+        wait_pid_change(s, "queryd-1", old[0])
+        wait_pid_change(s, "queryd-2", old[1])
+        drained = [x for x in s.log_lines() if x.get("msg") == "shutdown complete" and x.get("role") == "queryd"]
+        assert len(drained) == 2, "both replicas stopped cleanly"
+
+        # SIGTERM to `lakehouse up` while a query runs: the gateway drains it before anything stops.
+        pids = s.pids()
+        t, out = in_background(lambda: post_json(s, "/api/v1/query", {"sql": SLOW_SQL}, timeout=120))
+        time.sleep(1.0)
+    finally:
+        rc = s.stop()
+    t.join(timeout=120)
+    status, _, body = out["result"]
+    assert status == 200, message(body)
+    assert rc == 0
+    assert not any(alive(p) for p in pids.values())
