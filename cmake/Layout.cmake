@@ -12,8 +12,9 @@ set(LAKEHOUSE_LAYER_ingest "catalogd;storaged;shared")
 set(LAKEHOUSE_LAYER_queryd "catalogd;storaged;arrow;shared")
 set(LAKEHOUSE_LAYER_aibridge "arrow;shared")
 set(LAKEHOUSE_LAYER_search "aibridge;catalogd;ingest;queryd;storaged;arrow;shared")
+set(LAKEHOUSE_LAYER_rpc "search;aibridge;iceberg;queryd;ingest;catalogd;storaged;arrow;proto;shared")
 set(LAKEHOUSE_LAYER_gateway "search;aibridge;iceberg;queryd;ingest;catalogd;storaged;arrow;shared")
-set(LAKEHOUSE_LAYER_app "gateway;search;aibridge;iceberg;queryd;ingest;catalogd;storaged;arrow;proto;shared")
+set(LAKEHOUSE_LAYER_app "rpc;gateway;search;aibridge;iceberg;queryd;ingest;catalogd;storaged;arrow;proto;shared")
 set(LAKEHOUSE_LAYER_testing "app;gateway;search;aibridge;iceberg;queryd;ingest;catalogd;storaged;arrow;shared")
 
 #! The top-level folder a target is defined in ("" outside the source tree).
