@@ -13,10 +13,10 @@ import urllib.request
 
 import pytest
 
-from lakehouse_testing import BACKENDS, Server, s3_args
+from lakehouse_testing import BACKENDS, DEPLOY_SERVICES, Server, s3_args
 from otlp_receiver import OtlpReceiver
 
-SERVICES = {"storaged", "catalogd", "ingest", "queryd-1", "queryd-2", "gateway"}
+SERVICES = {*DEPLOY_SERVICES, "queryd-1", "queryd-2", "gateway"}
 
 
 def backend_args(backend):
@@ -79,7 +79,7 @@ def test_up_runs_one_process_per_service_and_stops_them_together(tmp_path):
         assert len(set(pids.values())) == len(SERVICES) and s.proc.pid not in pids.values()
         assert all(alive(p) for p in pids.values())
         _, health = s.json("GET", "/health")
-        for name in ("storaged", "catalogd", "ingest", "queryd"):
+        for name in [*DEPLOY_SERVICES, "queryd"]:
             assert health["services"][name]["status"] == "ok" and health["services"][name]["remote"], health
 
         status, _, body = s.request("POST", "/api/v1/datasets/events?format=csv", b"id,v\n1,10\n2,20\n",
@@ -206,7 +206,7 @@ def test_kill_9_each_service_under_load(tmp_path, backend):
                              "queryd": [query]}
         load = Load(s)
         time.sleep(1)
-        for name in ("storaged", "catalogd", "ingest"):
+        for name in DEPLOY_SERVICES:
             pid = s.pids()[name]
             os.kill(pid, signal.SIGKILL)
             msg = probe_503(s, name, probes_by_service[name], timeout=10)

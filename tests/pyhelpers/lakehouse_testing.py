@@ -49,13 +49,16 @@ def free_port() -> int:
 DEPLOYMENT = os.environ.get("LAKEHOUSE_TEST_DEPLOYMENT", "embedded")
 #: queryd replicas of a multi-process test deployment (the gateway round-robins over them).
 QUERYD_REPLICAS = int(os.environ.get("LAKEHOUSE_TEST_QUERYD_REPLICAS", "2"))
+#: The other services a multi-process test deployment runs as processes (aibridge and search too when
+#: the server has AI); a service left out runs inside the gateway.
+DEPLOY_SERVICES = os.environ.get("LAKEHOUSE_TEST_SERVICES", "storaged,catalogd,ingest").split(",")
 
 
 def write_deployment(path, port, ai=False, replicas=None, restart_backoff_ms=500):
     """A deployment file for `lakehouse up` on loopback: the gateway on `port`, every service on a free
     port with its own metrics listener. Returns {role: address} and {role: metrics address} (queryd: lists)."""
     replicas = QUERYD_REPLICAS if replicas is None else replicas
-    roles = ["storaged", "catalogd", "ingest"] + (["aibridge", "search"] if ai else [])
+    roles = list(DEPLOY_SERVICES) + (["aibridge", "search"] if ai else [])
     services = {r: f"127.0.0.1:{free_port()}" for r in roles}
     services["queryd"] = [f"127.0.0.1:{free_port()}" for _ in range(replicas)]
     metrics = {r: f"127.0.0.1:{free_port()}" for r in roles}
