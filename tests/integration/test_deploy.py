@@ -183,8 +183,11 @@ def probe_503(s, name, probes, timeout):
 def recovered(s, probes, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if all(probe()[0] in (200, 201) for probe in probes):
-            return
+        try:
+            if all(probe()[0] in (200, 201) for probe in probes):
+                return
+        except OSError:  # the gateway is not listening again yet
+            pass
         time.sleep(0.1)
     raise AssertionError("the deployment did not recover")
 
