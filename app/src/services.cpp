@@ -8,7 +8,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -33,6 +32,7 @@ namespace {
 //! Unreferenced data objects younger than this are left alone: they may belong to a commit in flight.
 constexpr int64_t kGarbageMinAgeMs = int64_t{15} * 60 * 1000;
 constexpr auto kGarbageInterval = std::chrono::minutes(10);
+constexpr int64_t kReplicaHealthDeadlineMs = 250;
 
 //! Writes `text` to `path` readable by the owner only (0600), atomically (temp file + rename).
 void WritePrivateFile(const std::filesystem::path& path, const std::string& text) {
@@ -88,13 +88,12 @@ std::unique_ptr<storaged::ObjectStore> MakeStore(const Config& config) {
 
 //! The health of the services this process reaches over gRPC, probed in the background (health
 //! checks must not block): a service is "ok" while one of its addresses accepts connections.
-//! `detail` (the client's own Health(), e.g. queryd's active queries) is merged in when it answers.
 class RemoteHealth {
  public:
-  void Add(std::string name, std::vector<std::string> addresses, std::function<nlohmann::json()> detail = {}) {
+  void Add(std::string name, std::vector<std::string> addresses) {
     std::lock_guard lock(mu_);
     status_[name] = {{"status", "starting"}, {"remote", true}, {"addresses", addresses}};
-    targets_.push_back({std::move(name), std::move(addresses), std::move(detail)});
+    targets_.push_back({std::move(name), std::move(addresses)});
   }
   void Start() {
     if (targets_.empty()) return;
@@ -127,14 +126,6 @@ class RemoteHealth {
           if (TcpReachable(a, 300)) up.push_back(a);
         }
         nlohmann::json status = nlohmann::json::object();
-        if (target.detail && !up.empty()) {
-          try {
-            status = target.detail();
-            if (!status.is_object()) status = nlohmann::json::object();
-          } catch (const std::exception& e) {
-            status = {{"error", e.what()}};
-          }
-        }
         status.update({{"status", up.empty() ? "down" : "ok"},
                        {"remote", true},
                        {"addresses", target.addresses},
@@ -153,7 +144,6 @@ class RemoteHealth {
   struct Target {
     std::string name;
     std::vector<std::string> addresses;
-    std::function<nlohmann::json()> detail;
   };
   std::vector<Target> targets_;
   std::map<std::string, nlohmann::json> status_;
@@ -207,7 +197,12 @@ class Services final : public RunningServices {
         std::vector<rpc::ClientOptions> replicas;
         for (const auto& address : config.queryd_replicas()) replicas.push_back(Client(address, "queryd"));
         query_ = rpc::ConnectQuery(replicas);
-        remote_.Add("queryd", config.queryd_replicas(), [q = query_.get()] { return q->Health(); });
+        // /health asks every replica itself (one client each, short deadline, no retries).
+        for (auto options : replicas) {
+          options.deadline_ms = kReplicaHealthDeadlineMs;
+          options.max_attempts = 1;
+          replica_health_.push_back({options.address, rpc::ConnectQuery({options})});
+        }
       }
     }
 
@@ -288,7 +283,7 @@ class Services final : public RunningServices {
     if (ingest_ && IsRemote(config_.ingest_address, Role::kIngest)) checks.push_back(remote("ingest"));
     if (query_) {
       if (IsRemote(config_.queryd_addresses, Role::kQueryd)) {
-        checks.push_back(remote("queryd"));
+        checks.push_back({"queryd", [this] { return ReplicasHealth(); }});
       } else {
         checks.push_back({"queryd", [q = query_.get()] { return q->Health(); }});
       }
@@ -343,6 +338,51 @@ class Services final : public RunningServices {
   }
 
  private:
+  //! The queryd replicas' health, asked now (a loopback call takes well under a millisecond; a
+  //! replica that is down refuses at once, a wedged one costs kReplicaHealthDeadlineMs): their
+  //! counters summed (active queries, scans, remote reads) and each replica's own under "replicas".
+  nlohmann::json ReplicasHealth() const {
+    nlohmann::json total = nlohmann::json::object();
+    nlohmann::json replicas = nlohmann::json::array();
+    nlohmann::json reachable = nlohmann::json::array();
+    nlohmann::json addresses = nlohmann::json::array();
+    for (const auto& [address, client] : replica_health_) {
+      addresses.push_back(address);
+      nlohmann::json h;
+      try {
+        h = client->Health();
+        reachable.push_back(address);
+        AddCounters(total, h);
+      } catch (const std::exception& e) {
+        h = {{"status", "down"}, {"error", e.what()}};
+      }
+      h["address"] = address;
+      replicas.push_back(std::move(h));
+    }
+    total.update({{"status", reachable.empty() ? "down" : "ok"},
+                  {"remote", true},
+                  {"addresses", addresses},
+                  {"reachable", reachable},
+                  {"replicas", replicas}});
+    return total;
+  }
+
+  //! Adds the numbers of `part` into `total` (recursively through objects); other values: the first seen.
+  static void AddCounters(nlohmann::json& total, const nlohmann::json& part) {
+    if (!part.is_object()) return;
+    for (const auto& [key, value] : part.items()) {
+      if (!total.contains(key)) {
+        total[key] = value;
+      } else if (value.is_number_integer() && total[key].is_number_integer()) {
+        total[key] = total[key].get<int64_t>() + value.get<int64_t>();
+      } else if (value.is_number() && total[key].is_number()) {
+        total[key] = total[key].get<double>() + value.get<double>();
+      } else if (value.is_object()) {
+        AddCounters(total[key], value);
+      }
+    }
+  }
+
   bool IsRemote(const std::string& address, Role owner) const {
     return role_ != Role::kEmbedded && role_ != owner && !address.empty();
   }
@@ -519,7 +559,9 @@ class Services final : public RunningServices {
   std::unique_ptr<AiSupervisor> supervisor_;
   std::unique_ptr<iceberg::IcebergTables> iceberg_;
   std::unique_ptr<gateway::KeyStore> keys_;  //!< null when auth is off
-  RemoteHealth remote_;                      //!< the services reached over gRPC
+  RemoteHealth remote_;                      //!< the services reached over gRPC (but queryd)
+  //! One client per queryd replica, for /health (ReplicasHealth).
+  std::vector<std::pair<std::string, std::unique_ptr<queryd::QueryEngine>>> replica_health_;
   std::thread iceberg_sync_thread_;
   std::thread ai_start_thread_;
   std::thread gc_thread_;
