@@ -266,7 +266,18 @@ class Services final : public RunningServices {
     };
     if (store_) {
       if (IsRemote(config_.storaged_address, Role::kStoraged)) {
-        checks.push_back(remote("storaged"));
+        // The backend's kind: asked once while storaged is up, then cached by the client.
+        checks.push_back({"storaged", [this] {
+                            nlohmann::json h = remote_.Get("storaged");
+                            if (h.value("status", "") != "ok") return h;
+                            try {
+                              h["backend"] = store_->Kind();
+                            } catch (const std::exception& e) {
+                              h["status"] = "down";
+                              h["error"] = e.what();
+                            }
+                            return h;
+                          }});
       } else {
         checks.push_back({"storaged", [kind = store_->Kind()] {
                             return nlohmann::json{{"status", "ok"}, {"backend", kind}};
