@@ -70,8 +70,11 @@ void Backoff(int attempt);
 //! Runs `call(grpc::ClientContext&) -> grpc::Status` with a fresh context per attempt; retries an
 //! idempotent call up to options.max_attempts times on UNAVAILABLE, never a non-idempotent one.
 //! Throws the mapped error when the last attempt fails. A client span named `method` wraps it.
+//! `deadline_ms` as for NewContext: calls that run as long as their work (a compaction, a model
+//! call, an embedding job) pass kStreamDeadlineMs and are bounded by the service's own limits.
 template <typename Call>
-void Invoke(const ClientOptions& options, std::string_view method, bool idempotent, Call&& call);
+void Invoke(const ClientOptions& options, std::string_view method, bool idempotent, Call&& call,
+            std::optional<int64_t> deadline_ms = std::nullopt);
 
 //! A client span around one call, current while it lives (so NewContext sends its traceparent).
 class CallSpan {
@@ -88,11 +91,12 @@ class CallSpan {
 };
 
 template <typename Call>
-void Invoke(const ClientOptions& options, std::string_view method, bool idempotent, Call&& call) {
+void Invoke(const ClientOptions& options, std::string_view method, bool idempotent, Call&& call,
+            std::optional<int64_t> deadline_ms) {
   CallSpan span(options, method);
   const int attempts = idempotent ? std::max(1, options.max_attempts) : 1;
   for (int attempt = 1;; ++attempt) {
-    auto context = NewContext(options);
+    auto context = NewContext(options, deadline_ms);
     grpc::Status status = call(*context);
     if (status.ok()) return;
     if (attempt >= attempts || !Retryable(status)) {

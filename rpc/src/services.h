@@ -13,8 +13,7 @@ namespace lakehouse::rpc::detail {
 std::unique_ptr<grpc::Service> MakeStorageService(storaged::ObjectStore& store, const Security& security);
 std::unique_ptr<grpc::Service> MakeCatalogService(catalogd::Catalog& catalog, const Security& security);
 std::unique_ptr<grpc::Service> MakeQueryService(queryd::QueryEngine& engine, const Security& security);
-// The ingest, ai and search adapters (rpcsvc). Until they are merged, pending_services.cpp defines
-// these to throw Error(kNotImplemented): whoever adds the real ones deletes that file.
+// ingest_server.cpp, ai_server.cpp, search_server.cpp.
 std::unique_ptr<grpc::Service> MakeIngestService(ingest::Ingestor& ingestor, const Security& security);
 std::unique_ptr<grpc::Service> MakeAiService(aibridge::AiBridge& ai, const Security& security);
 std::unique_ptr<grpc::Service> MakeSearchService(search::SearchService& search, const Security& security);
