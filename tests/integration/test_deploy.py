@@ -340,3 +340,42 @@ def test_sigterm_drains_calls_in_flight(tmp_path):
     assert status == 200, message(body)
     assert rc == 0
     assert not any(alive(p) for p in pids.values())
+
+
+def test_ai_and_search_as_processes(tmp_path):
+    """aibridge (with its sidecar and model server) and search in their own processes: an embedding
+    and a semantic search through the gateway, and a 503 naming aibridge while it is killed."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    s = Server(tmp_path, "--ai-home", root, ai=True, deployment="multi", restart_backoff_ms=2500)
+    try:
+        assert {"aibridge", "search"} <= set(s.pids()), s.pids()
+        embed = lambda: post_json(s, "/api/v1/ai/embed", {"texts": ["a red apple"]}, timeout=60)  # noqa: E731
+        deadline = time.time() + 120
+        while time.time() < deadline:  # the sidecar and model server start under aibridge's supervisor
+            status, _, body = embed()
+            if status == 200:
+                break
+            time.sleep(1)
+        assert status == 200, message(body)
+        assert json.loads(body)["dim"] == 384
+
+        notes = b"id,body\n1,The recipe needs flour and yeast\n2,Stock markets fell sharply\n3,Cats sleep all day\n"
+        assert s.request("POST", "/api/v1/datasets/notes?format=csv", notes, {"Content-Type": "text/csv"})[0] == 201
+        status, _, body = post_json(s, "/api/v1/datasets/notes/embeddings", {"column": "body", "key": "id",
+                                                                                 "wait": True}, timeout=120)
+        assert status in (200, 201), message(body)
+        status, _, body = post_json(s, "/api/v1/search", {"dataset": "notes", "column": "body",
+                                                          "query": "baking bread", "k": 1}, timeout=60)
+        assert status == 200, message(body)
+        assert json.loads(body)["results"][0]["key"] == 1
+
+        pid = s.pids()["aibridge"]
+        os.kill(pid, signal.SIGKILL)
+        probe_503(s, "aibridge", [embed], timeout=10)
+        wait_pid_change(s, "aibridge", pid)
+        deadline = time.time() + 120
+        while time.time() < deadline and embed()[0] != 200:
+            time.sleep(1)
+        assert embed()[0] == 200, "embeddings work again after aibridge's restart"
+    finally:
+        s.stop()
