@@ -1,6 +1,6 @@
 // The gateway's object routes (gateway/src/routes_objects.cpp) over a real socket: local presigned
 // URLs (built and parsed by gateway/src/presign.cpp) used by plain HTTP requests, as a browser or
-// `curl` would.
+// `curl` would. Each test runs twice: the store in-process, and the store behind gRPC (transport.h).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -14,6 +14,7 @@
 #include "lakehouse/testing/errors.h"
 #include "presign.h"
 #include "test_util.h"
+#include "transport.h"
 
 namespace lakehouse::storaged {
 namespace {
@@ -35,27 +36,29 @@ Reply Http(const std::string& method, const std::string& url, std::string_view b
   return Reply{response.status, std::move(response.body), std::move(response.headers)};
 }
 
-class GatewayObjectsTest : public ::testing::Test {
+class GatewayObjectsTest : public ::testing::TestWithParam<gateway::testing::Transport> {
  protected:
   void Start(ObjectStore* store) {
     log::Init(log::Level::kWarn);
+    transport_ = std::make_unique<gateway::testing::TransportServices>(GetParam(), store);
     gateway::Services services;
-    services.store = store;
+    services.store = transport_->store();
     services.max_upload_bytes = 64 << 20;
     gateway_ = std::make_unique<lakehouse::testing::InProcessGateway>(services);
     base_ = gateway_->url();
   }
   std::string Url(PresignMethod method, const std::string& key, int64_t seconds = 60) {
-    return gateway::PresignUrl(*store_, base_, method, key, seconds);
+    return gateway::PresignUrl(*transport_->store(), base_, method, key, seconds);
   }
 
   testing::TempDir dir_;
   std::unique_ptr<ObjectStore> store_ = MakeLocalStore({dir_.path(), "gateway-test-secret"});
+  std::unique_ptr<gateway::testing::TransportServices> transport_;
   std::unique_ptr<lakehouse::testing::InProcessGateway> gateway_;
   std::string base_;
 };
 
-TEST_F(GatewayObjectsTest, PresignedPutThenGet) {
+TEST_P(GatewayObjectsTest, PresignedPutThenGet) {
   Start(store_.get());
   const std::string key = "uploads/part 0.parquet";
   std::string big(3 << 20, '\0');
@@ -90,7 +93,7 @@ TEST_F(GatewayObjectsTest, PresignedPutThenGet) {
   EXPECT_EQ(past.status, 416);
 }
 
-TEST_F(GatewayObjectsTest, BadUrlsAreRefused) {
+TEST_P(GatewayObjectsTest, BadUrlsAreRefused) {
   Start(store_.get());
   store_->PutBytes("k", "secret data");
   std::string get_url = Url(PresignMethod::kGet, "k");
@@ -113,7 +116,7 @@ TEST_F(GatewayObjectsTest, BadUrlsAreRefused) {
   EXPECT_EQ(Http("GET", base_ + "/api/v1/objects/..%2Fescape?method=GET&expires=9999999999&signature=00").status, 400);
 }
 
-TEST_F(GatewayObjectsTest, UrlsAreBuiltAndParsedHere) {
+TEST_P(GatewayObjectsTest, UrlsAreBuiltAndParsedHere) {
   // The URL format of docs/api/objects.md: base + /api/v1/objects/{key}?method=&expires=&signature=.
   const std::string url = gateway::PresignUrl(*store_, "http://gw:8080/", PresignMethod::kPut, "ds/a b", 10);
   const std::string prefix = "http://gw:8080/api/v1/objects/ds/a%20b?method=PUT&expires=";
@@ -156,13 +159,17 @@ TEST_F(GatewayObjectsTest, UrlsAreBuiltAndParsedHere) {
             std::string::npos);
 }
 
-TEST_F(GatewayObjectsTest, S3BackendAnswers404) {
+TEST_P(GatewayObjectsTest, S3BackendAnswers404) {
   auto s3 = MakeS3Store(testing::OfflineS3Options());
   Start(s3.get());
   Reply reply = Http("GET", base_ + "/api/v1/objects/k?method=GET&expires=1&signature=00");
   EXPECT_EQ(reply.status, 404);
   EXPECT_NE(reply.body.find("S3"), std::string::npos) << reply.body;
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, GatewayObjectsTest,
+                         ::testing::Values(gateway::testing::Transport::kEmbedded, gateway::testing::Transport::kGrpc),
+                         gateway::testing::TransportName);
 
 }  // namespace
 }  // namespace lakehouse::storaged

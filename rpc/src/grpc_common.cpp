@@ -189,7 +189,9 @@ std::unique_ptr<grpc::ClientContext> NewContext(const ClientOptions& options, st
   auto context = std::make_unique<grpc::ClientContext>();
   const int64_t ms = deadline_ms.value_or(options.deadline_ms);
   if (ms > 0) context->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
-  if (!options.security.service_token.empty()) context->AddMetadata(kTokenHeader, options.security.service_token);
+  if (!options.security.service_token.empty()) {
+    context->AddMetadata(kTokenHeader, "Bearer " + options.security.service_token);
+  }
   if (const telemetry::TraceContext current = telemetry::Current(); current.valid()) {
     context->AddMetadata(kTraceParentHeader, current.TraceParent());
   }
@@ -231,7 +233,8 @@ grpc::Status CheckToken(const grpc::ServerContext& context, const Security& secu
   if (it == metadata.end()) {
     return ToStatus(Error(ErrorCode::kUnauthenticated, "the call carries no service token"));
   }
-  if (!ConstantTimeEquals(std::string_view(it->second.data(), it->second.size()), security.service_token)) {
+  const std::string_view value(it->second.data(), it->second.size());
+  if (!value.starts_with("Bearer ") || !ConstantTimeEquals(value.substr(7), security.service_token)) {
     return ToStatus(Error(ErrorCode::kUnauthenticated, "the call's service token is not valid"));
   }
   return grpc::Status::OK;
@@ -241,7 +244,7 @@ struct ServerCallSpan::Impl {
   telemetry::ServerSpan span;
   telemetry::ContextScope scope;
   Impl(std::string_view method, std::string_view traceparent)
-      : span("grpc", method, traceparent), scope(span.context()) {}
+      : span("gRPC", method, traceparent), scope(span.context()) {}
 };
 
 ServerCallSpan::ServerCallSpan(const grpc::ServerContext& context, std::string_view method) {

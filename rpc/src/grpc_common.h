@@ -19,8 +19,9 @@
 
 namespace lakehouse::rpc::detail {
 
-//! Metadata keys every call carries.
-inline constexpr const char* kTokenHeader = "x-lakehouse-service-token";
+//! Metadata keys every call carries: "authorization: Bearer <service token>" (ADR 0015) and the
+//! W3C trace context (ADR 0016).
+inline constexpr const char* kTokenHeader = "authorization";
 inline constexpr const char* kTraceParentHeader = "traceparent";
 //! Streams that run as long as their work (query results, storage transfers) get this deadline
 //! instead of ClientOptions::deadline_ms; keepalive detects a dead peer long before it.

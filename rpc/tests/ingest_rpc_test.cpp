@@ -8,12 +8,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 
+#include "grpc_common.h"  // kChunkBytes
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/rpc/rpc.h"
@@ -31,8 +33,8 @@ using lakehouse::testing::CodeOf;
 
 constexpr uint64_t kMessageLimit = 1 << 20;
 
-//! The real ingestor, telling the test when a server-side Ingest call has ended (the server's
-//! handler may still run after a cancelled client returned).
+//! The real ingestor, telling the test how many body bytes it has read and when a server-side
+//! Ingest call has ended (the server's handler may still run after a cancelled client returned).
 class EndSignallingIngestor final : public ingest::Ingestor {
  public:
   explicit EndSignallingIngestor(ingest::Ingestor& real) : real_(real) {}
@@ -45,7 +47,19 @@ class EndSignallingIngestor final : public ingest::Ingestor {
         self->cv_.notify_all();
       }
     } ended{this};
-    return real_.Ingest(request, body);
+    struct Counted final : ByteSource {
+      Counted(ByteSource& body, EndSignallingIngestor& self) : body(body), self(self) {}
+      size_t Read(char* buf, size_t n) override {
+        const size_t got = body.Read(buf, n);
+        std::lock_guard lock(self.mu_);
+        self.bytes_read_ += got;
+        self.cv_.notify_all();
+        return got;
+      }
+      ByteSource& body;
+      EndSignallingIngestor& self;
+    } counted(body, *this);
+    return real_.Ingest(request, counted);
   }
   ingest::CompactionResult Compact(const std::string& dataset, const ingest::CompactionOptions& options) override {
     return real_.Compact(dataset, options);
@@ -60,9 +74,10 @@ class EndSignallingIngestor final : public ingest::Ingestor {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, std::chrono::seconds(60), [&] { return ended_ >= n; });
   }
-  int ended() {
-    std::lock_guard lock(mu_);
-    return ended_;
+  //! Waits (at most 60 s) until the ingestor has read `n` body bytes in all; false on timeout.
+  bool WaitRead(uint64_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(60), [&] { return bytes_read_ >= n; });
   }
 
  private:
@@ -70,6 +85,7 @@ class EndSignallingIngestor final : public ingest::Ingestor {
   std::mutex mu_;
   std::condition_variable cv_;
   int ended_ = 0;
+  uint64_t bytes_read_ = 0;
 };
 
 //! `rows` CSV rows of poorly compressible text (random hex), so the Parquet is large too.
@@ -80,13 +96,22 @@ std::string MakeCsv(int rows) {
   return csv;
 }
 
-//! CSV rows (whole lines) up to `limit` bytes, then throws as an HTTP body does when its client
-//! goes away. What it yielded before is valid CSV: only the missing end tells it is incomplete.
+//! Exactly `size` bytes of whole CSV rows, then throws as an HTTP body does when its client goes
+//! away - but only once `before_throw` returned (the test waits there until the server has read
+//! every byte). What the server read is valid CSV: only the missing end of the stream tells it is
+//! incomplete.
 class BrokenCsvSource final : public ByteSource {
  public:
-  explicit BrokenCsvSource(size_t limit) : data_(MakeCsv(200000)) { data_.resize(data_.rfind('\n', limit) + 1); }
+  BrokenCsvSource(size_t size, std::function<void()> before_throw)
+      : data_(MakeCsv(200000)), before_throw_(std::move(before_throw)) {
+    data_.resize(data_.rfind('\n', size - 64) + 1);
+    data_ += "0," + std::string(size - data_.size() - 5, 'x') + ",1\n";  // pads to exactly `size`
+  }
   size_t Read(char* buf, size_t n) override {
-    if (pos_ == data_.size()) Fail(ErrorCode::kCancelled, "the HTTP client went away mid-upload");
+    if (pos_ == data_.size()) {
+      before_throw_();
+      Fail(ErrorCode::kCancelled, "the HTTP client went away mid-upload");
+    }
     const size_t take = std::min(n, data_.size() - pos_);
     std::memcpy(buf, data_.data() + pos_, take);
     pos_ += take;
@@ -95,6 +120,7 @@ class BrokenCsvSource final : public ByteSource {
 
  private:
   std::string data_;
+  std::function<void()> before_throw_;
   size_t pos_ = 0;
 };
 
@@ -245,7 +271,8 @@ TEST_F(IngestOverGrpc, BadBodiesFailWithTheInProcessError) {
 }
 
 TEST_F(IngestOverGrpc, ClientGoingAwayMidUploadCommitsNothing) {
-  BrokenCsvSource body(3 * kMessageLimit);
+  const size_t size = 12 * detail::kChunkBytes;  // whole chunks: the client sends every byte before the throw
+  BrokenCsvSource body(size, [&] { EXPECT_TRUE(served_->WaitRead(size)) << "the server never read the whole body"; });
   std::string message;
   EXPECT_EQ(CodeOf([&] { client_->Ingest(Create("cancelled", ingest::Format::kCsv), body); }, &message),
             ErrorCode::kCancelled);

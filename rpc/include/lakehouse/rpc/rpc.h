@@ -40,10 +40,10 @@ struct Security {
 
 //! How a client reaches one service.
 struct ClientOptions {
-  std::string address;                 //!< "host:port"
-  std::string service;                 //!< its name in errors ("catalogd", "queryd", ...)
-  int64_t deadline_ms = 30000;         //!< per call (streams: until the first message)
-  int max_attempts = 3;                //!< idempotent calls only, with exponential backoff
+  std::string address;          //!< "host:port"
+  std::string service;          //!< its name in errors ("catalogd", "queryd", ...)
+  int64_t deadline_ms = 30000;  //!< per call (streams: until the first message)
+  int max_attempts = 3;         //!< idempotent calls only, with exponential backoff
   uint64_t max_message_bytes = 64ull << 20;
   Security security{};
 };
