@@ -54,15 +54,29 @@ QUERYD_REPLICAS = int(os.environ.get("LAKEHOUSE_TEST_QUERYD_REPLICAS", "2"))
 DEPLOY_SERVICES = os.environ.get("LAKEHOUSE_TEST_SERVICES", "storaged,catalogd,ingest").split(",")
 
 
+def deploy_port() -> int:
+    """A free 127.0.0.1 port below the kernel's ephemeral range (32768+), where outgoing connections
+    take their local ports: a deployment's processes bind theirs seconds after they were picked."""
+    import random
+    while True:
+        port = random.randint(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+
+
 def write_deployment(path, port, ai=False, replicas=None, restart_backoff_ms=500):
     """A deployment file for `lakehouse up` on loopback: the gateway on `port`, every service on a free
     port with its own metrics listener. Returns {role: address} and {role: metrics address} (queryd: lists)."""
     replicas = QUERYD_REPLICAS if replicas is None else replicas
     roles = list(DEPLOY_SERVICES) + (["aibridge", "search"] if ai else [])
-    services = {r: f"127.0.0.1:{free_port()}" for r in roles}
-    services["queryd"] = [f"127.0.0.1:{free_port()}" for _ in range(replicas)]
-    metrics = {r: f"127.0.0.1:{free_port()}" for r in roles}
-    metrics["queryd"] = [f"127.0.0.1:{free_port()}" for _ in range(replicas)]
+    services = {r: f"127.0.0.1:{deploy_port()}" for r in roles}
+    services["queryd"] = [f"127.0.0.1:{deploy_port()}" for _ in range(replicas)]
+    metrics = {r: f"127.0.0.1:{deploy_port()}" for r in roles}
+    metrics["queryd"] = [f"127.0.0.1:{deploy_port()}" for _ in range(replicas)]
 
     def toml_value(v):
         return "[" + ", ".join(f'"{x}"' for x in v) + "]" if isinstance(v, list) else f'"{v}"'
@@ -72,6 +86,14 @@ def write_deployment(path, port, ai=False, replicas=None, restart_backoff_ms=500
     lines += [f"{k} = {toml_value(v)}" for k, v in metrics.items()]
     path.write_text("\n".join(lines) + "\n")
     return services, metrics
+
+
+def deployment_addresses(port, services):
+    """Every address a deployment's processes bind (the gateway's HTTP port and each service's gRPC port)."""
+    out = {f"127.0.0.1:{port}"}
+    for v in (services or {}).values():
+        out.update(v if isinstance(v, list) else [v])
+    return out
 
 
 def server_argv(port, data_dir, scratch_dir, extra_args=(), ai=False, auth=False, deployment=None, **deploy_kw):
@@ -89,13 +111,32 @@ def server_argv(port, data_dir, scratch_dir, extra_args=(), ai=False, auth=False
     return [LAKEHOUSE_BIN, "up", "--config", str(config), *common], services, metrics
 
 
-def wait_healthy(base, proc, timeout):
+def bound_addresses(log_path):
+    """The addresses the processes logging to `log_path` bound: the gateway's "listening", a service's "serving"."""
+    out = set()
+    for line in pathlib.Path(log_path).read_text(errors="replace").splitlines():
+        if '"listening"' in line or '"serving"' in line:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            out.add(entry.get("address") or entry.get("listen"))
+    return out
+
+
+def wait_healthy(base, proc, timeout, log_path=None, expect=()):
     """Waits until the server at `base` answers /health and, in a multi-process deployment, reaches
-    every service it calls; raises RuntimeError when `proc` exits or `timeout` s pass."""
+    every service it calls; raises RuntimeError when `proc` exits or `timeout` s pass. With `log_path`
+    (`lakehouse up`'s log), also until its processes logged binding every address in `expect`: a
+    port picked free may be taken by another test before a process binds it, and then a stranger
+    would answer there."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
+        if log_path is not None and not set(expect) <= bound_addresses(log_path):
+            time.sleep(0.1)
+            continue
         try:
             body = json.loads(urllib.request.urlopen(base + "/health", timeout=1).read())
             remote = [v for v in body.get("services", {}).values() if isinstance(v, dict) and v.get("remote")]
@@ -114,20 +155,31 @@ class Server:
 
     def __init__(self, tmp_path, *extra_args, env=None, port=None, ai=False, auth=False, deployment=None,
                  **deploy_kw):
-        self.port = port or free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = tmp_path / f"server-{self.port}.log"
-        self.data_dir = tmp_path / "data"
         self.deployment = deployment or DEPLOYMENT
-        args, self.services, self.metrics = server_argv(self.port, self.data_dir, tmp_path, extra_args, ai=ai,
-                                                        auth=auth, deployment=self.deployment, **deploy_kw)
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-        try:
-            wait_healthy(self.base, self.proc, 20 if self.deployment == "embedded" else 90)
-        except RuntimeError as e:
-            self.stop()
-            raise RuntimeError(f"{e}: {self.log_path.read_text()[-5000:]}") from None
+        self.data_dir = tmp_path / "data"
+        env = {**os.environ, **(env or {})}
+        # A deployment's ports are picked before its processes bind them: when one was taken
+        # meanwhile, it does not come up; start again on other ports (a given `port` is kept).
+        attempts = 1 if self.deployment == "embedded" else 3
+        for attempt in range(attempts):
+            self.port = port or (free_port() if self.deployment == "embedded" else deploy_port())
+            self.base = f"http://127.0.0.1:{self.port}"
+            self.log_path = tmp_path / f"server-{self.port}.log"
+            args, self.services, self.metrics = server_argv(self.port, self.data_dir, tmp_path, extra_args, ai=ai,
+                                                            auth=auth, deployment=self.deployment, **deploy_kw)
+            self.log = open(self.log_path, "wb")
+            self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+            try:
+                if self.deployment == "embedded":
+                    wait_healthy(self.base, self.proc, 20)
+                else:
+                    wait_healthy(self.base, self.proc, 45 if attempt + 1 < attempts else 90, self.log_path,
+                                 deployment_addresses(self.port, self.services))
+                return
+            except RuntimeError as e:
+                self.stop()
+                if attempt + 1 == attempts:
+                    raise RuntimeError(f"{e}: {self.log_path.read_text()[-5000:]}") from None
 
     def pids(self):
         """Multi deployment: {process name: pid} of the processes `lakehouse up` runs now (from its log)."""

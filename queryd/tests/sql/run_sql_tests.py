@@ -83,14 +83,24 @@ class Server:
                      "--s3-access-key", env["S3_ACCESS_KEY"], "--s3-secret-key", env["S3_SECRET_KEY"],
                      "--s3-region", env.get("S3_REGION", "us-east-1")]
         lakehouse_testing.LAKEHOUSE_BIN = binary
-        args, _, _ = lakehouse_testing.server_argv(self.port, self.dir, self.dir, extra)
-        self.log = open(os.path.join(self.dir, "server.log"), "w")
+        multi = lakehouse_testing.DEPLOYMENT == "multi"
+        if multi:
+            self.port = lakehouse_testing.deploy_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        args, services, _ = lakehouse_testing.server_argv(self.port, self.dir, self.dir, extra)
+        log_path = os.path.join(self.dir, "server.log")
+        self.log = open(log_path, "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        timeout = 30 if lakehouse_testing.DEPLOYMENT == "embedded" else 90
         try:
-            lakehouse_testing.wait_healthy(self.url, self.proc, timeout)
+            if multi:
+                lakehouse_testing.wait_healthy(self.url, self.proc, 90, log_path,
+                                               lakehouse_testing.deployment_addresses(self.port, services))
+            else:
+                lakehouse_testing.wait_healthy(self.url, self.proc, 30)
         except RuntimeError as e:
-            raise Failure(f"{e}: {self.tail()}") from None
+            tail = self.tail()
+            self.stop()
+            raise Failure(f"{e}: {tail}") from None
 
     def tail(self):
         self.log.flush()
