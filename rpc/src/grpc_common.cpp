@@ -84,7 +84,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   // A restarted service is found again quickly (the default backoff grows to 2 minutes).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  // gRPC core takes this as the minimum time one connection attempt (TCP + TLS + HTTP/2 settings)
+  // may take: at 100 ms a loaded machine failed first calls with "connection attempt timed out
+  // before receiving SETTINGS frame". A down service refuses at once, so this does not slow
+  // finding it again.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   // Each client gets its own connection (the gateway's clients of one service do not share one
   // HTTP/2 connection's flow control with an unrelated client in the same process).
