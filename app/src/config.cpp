@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/strings.h"
 
 namespace lakehouse::app {
 namespace {
@@ -175,6 +176,39 @@ const std::vector<Setting>& Settings() {
        "HOST:PORT to serve Arrow Flight SQL on (ADBC, JDBC, pyarrow.flight; same API keys); empty = off",
        STR(flight_listen)},
       {"log.level", "LAKEHOUSE_LOG_LEVEL", "log-level", "debug | info | warn | error", STR(log_level)},
+      // ---- multi-process deployment (issue 9, docs/deploy.md) ----
+      {"services.storaged", "LAKEHOUSE_STORAGED_ADDRESS", "storaged-address",
+       "gRPC address of the storaged process (empty: the store is opened in this process)", STR(storaged_address)},
+      {"services.catalogd", "LAKEHOUSE_CATALOGD_ADDRESS", "catalogd-address",
+       "gRPC address of the catalogd process (empty: the catalog runs in this process)", STR(catalogd_address)},
+      {"services.queryd", "LAKEHOUSE_QUERYD_ADDRESSES", "queryd-addresses",
+       "gRPC addresses of the queryd replicas, comma-separated (empty: queries run in this process)",
+       STR(queryd_addresses)},
+      {"services.ingest", "LAKEHOUSE_INGEST_ADDRESS", "ingest-address",
+       "gRPC address of the ingest process (empty: ingest runs in this process)", STR(ingest_address)},
+      {"services.aibridge", "LAKEHOUSE_AIBRIDGE_ADDRESS", "aibridge-address",
+       "gRPC address of the aibridge process (empty: the AI bridge and its sidecar run in this process)",
+       STR(aibridge_address)},
+      {"services.search", "LAKEHOUSE_SEARCH_ADDRESS", "search-address",
+       "gRPC address of the search process (empty: search runs in this process)", STR(search_address)},
+      {"rpc.service_token", "LAKEHOUSE_SERVICE_TOKEN", "service-token",
+       "shared secret every gRPC call between the processes carries (and every process requires)", STR(service_token),
+       true},
+      {"rpc.tls_cert_file", "LAKEHOUSE_RPC_TLS_CERT_FILE", "rpc-tls-cert-file",
+       "PEM certificate a service process serves gRPC with (TLS on when set)", STR(rpc_tls_cert_file)},
+      {"rpc.tls_key_file", "LAKEHOUSE_RPC_TLS_KEY_FILE", "rpc-tls-key-file", "PEM private key of rpc.tls_cert_file",
+       STR(rpc_tls_key_file)},
+      {"rpc.tls_ca_file", "LAKEHOUSE_RPC_TLS_CA_FILE", "rpc-tls-ca-file",
+       "PEM CA that clients trust for gRPC (TLS on when set)", STR(rpc_tls_ca_file)},
+      {"rpc.deadline_ms", "LAKEHOUSE_RPC_DEADLINE_MS", "rpc-deadline-ms",
+       "deadline of one gRPC call (a stream: until its first message)", INT(rpc_deadline_ms, "rpc.deadline_ms")},
+      {"deploy.metrics_listen", "LAKEHOUSE_METRICS_LISTEN", "metrics-listen",
+       "HOST:PORT of a service process's own HTTP listener for /metrics and /health (empty: none)",
+       STR(metrics_listen)},
+      {"deploy.restart_backoff_ms", "LAKEHOUSE_RESTART_BACKOFF_MS", "restart-backoff-ms",
+       "`lakehouse up`: delay before restarting a process that exited (doubles up to 30 s)",
+       INT(restart_backoff_ms, "deploy.restart_backoff_ms")},
+      // ---- end multi-process deployment ----
   };
   return settings;
 }
@@ -188,6 +222,15 @@ std::optional<std::string> TomlValueAsString(const toml::node& node) {
   if (node.is_boolean()) return node.value<bool>().value() ? "true" : "false";
   if (node.is_integer()) return std::to_string(node.value<int64_t>().value());
   if (node.is_floating_point()) return fmt::format("{}", node.value<double>().value());
+  if (const auto* array = node.as_array()) {  // a list setting (services.queryd): comma-separated
+    std::string joined;
+    for (const auto& item : *array) {
+      auto text = item.value<std::string>();
+      if (!text) return std::nullopt;
+      joined += (joined.empty() ? "" : ",") + *text;
+    }
+    return joined;
+  }
   return std::nullopt;
 }
 
@@ -241,6 +284,9 @@ void Validate(const Config& c) {
     }
   }
   if (c.auth_refresh_ms < 100) Fail(ErrorCode::kInvalidArgument, "auth.refresh_ms must be at least 100");
+  if (c.rpc_deadline_ms < 1 || c.restart_backoff_ms < 0) {
+    Fail(ErrorCode::kInvalidArgument, "rpc.deadline_ms must be positive and deploy.restart_backoff_ms at least 0");
+  }
   if (c.query_streaming_buffer_bytes < 1) {
     Fail(ErrorCode::kInvalidArgument, "query.streaming_buffer_bytes must be positive, got {}",
          c.query_streaming_buffer_bytes);
@@ -289,6 +335,8 @@ bool Config::listens_on_loopback() const {
   return host == "localhost" || host == "::1" || host.starts_with("127.");
 }
 
+std::vector<std::string> Config::queryd_replicas() const { return SplitList(queryd_addresses); }
+
 std::string Config::objects_dir() const { return data_dir + "/objects"; }
 std::string Config::temp_dir() const { return data_dir + "/tmp"; }
 
@@ -304,12 +352,34 @@ void ConfigLoader::AddFlags(CLI::App& cmd) {
   }
 }
 
+std::string ConfigLoader::ConfigPath() const {
+  if (!config_path_.empty()) return config_path_;
+  const char* env = std::getenv("LAKEHOUSE_CONFIG");
+  return env != nullptr ? env : "";
+}
+
+std::optional<std::string> ConfigLoader::FlagValue(const std::string& key) const {
+  for (const auto& [k, opt] : options_) {
+    if (k == key && opt->count() > 0) return flag_values_.at(key);
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> ConfigLoader::GivenFlags(const std::vector<std::string>& skip) const {
+  std::vector<std::string> out;
+  for (const auto& s : Settings()) {
+    if (std::find(skip.begin(), skip.end(), s.key) != skip.end()) continue;
+    if (auto value = FlagValue(s.key)) {
+      out.push_back(fmt::format("--{}", s.flag));
+      out.push_back(*value);
+    }
+  }
+  return out;
+}
+
 Config ConfigLoader::Resolve() const {
   Config config;
-  std::string path = config_path_;
-  if (path.empty()) {
-    if (const char* env = std::getenv("LAKEHOUSE_CONFIG")) path = env;
-  }
+  std::string path = ConfigPath();
   if (!path.empty()) {
     toml::table table;
     try {

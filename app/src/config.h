@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,26 @@ struct Config {
   std::string flight_listen;  //!< HOST:PORT to serve Flight SQL on; empty = off
   // [log]
   std::string log_level = "info";
+  // ---- multi-process deployment (issue 9, docs/deploy.md) ----
+  // [services]: where the other processes of a deployment listen (gRPC, "host:port"). Read by
+  // `lakehouse gateway` and the service roles; an empty address means "in this process". `lakehouse
+  // serve` (embedded) ignores them.
+  std::string storaged_address;
+  std::string catalogd_address;
+  std::string queryd_addresses;  //!< comma-separated replicas (TOML: an array or a string)
+  std::string ingest_address;
+  std::string aibridge_address;
+  std::string search_address;
+  // [rpc]
+  std::string service_token;  //!< shared secret every gRPC call carries
+  std::string rpc_tls_cert_file;
+  std::string rpc_tls_key_file;
+  std::string rpc_tls_ca_file;
+  int64_t rpc_deadline_ms = 30000;
+  // [deploy]
+  std::string metrics_listen;        //!< a service process's own /metrics + /health HTTP listener
+  int64_t restart_backoff_ms = 500;  //!< `lakehouse up`: first restart delay of a crashed process
+  // ---- end multi-process deployment ----
 
   std::string config_file;  //!< the TOML file that was read, if any
 
@@ -87,6 +108,7 @@ struct Config {
   std::string objects_dir() const;  //!< <data_dir>/objects: the local object store's root
   std::string temp_dir() const;     //!< <data_dir>/tmp
   bool listens_on_loopback() const;
+  std::vector<std::string> queryd_replicas() const;  //!< services.queryd split at commas
 };
 
 //! "2GB", "512MiB", "1000000" -> bytes (KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024,
@@ -101,6 +123,13 @@ class ConfigLoader {
   Config Resolve() const;
   //! The settings table as text (for docs and --help footers).
   static std::string Describe();
+  //! The value of a setting's flag when it was given on the command line (not TOML or env).
+  std::optional<std::string> FlagValue(const std::string& key) const;
+  //! Every setting flag given on the command line as "--flag" "value" pairs, except `skip` keys
+  //! (`lakehouse up` hands them to each process it starts).
+  std::vector<std::string> GivenFlags(const std::vector<std::string>& skip = {}) const;
+  //! --config as given (else LAKEHOUSE_CONFIG, else empty).
+  std::string ConfigPath() const;
 
  private:
   std::string config_path_;

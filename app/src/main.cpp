@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "config.h"
+#include "deploy.h"
 #include "lakehouse/flight/flight.h"
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/shared/error.h"
@@ -22,9 +23,10 @@
 namespace lakehouse::app {
 namespace {
 
-int Serve(const Config& config) {
+int Serve(const Config& config, Role role = Role::kEmbedded) {
   log::Init(log::ParseLevel(config.log_level));
-  telemetry::InitTracing("lakehouse");  // OTEL_EXPORTER_OTLP_ENDPOINT etc.; off without an endpoint
+  // OTEL_EXPORTER_OTLP_ENDPOINT etc.; off without an endpoint
+  telemetry::InitTracing(role == Role::kEmbedded ? "lakehouse" : "lakehouse-gateway");
   std::filesystem::create_directories(config.temp_dir());
   log::Info("starting", {{"version", LAKEHOUSE_VERSION},
                          {"listen", config.listen},
@@ -45,7 +47,7 @@ int Serve(const Config& config) {
   options.max_connections = config.max_connections;
   options.version = LAKEHOUSE_VERSION;
 
-  auto services = StartServices(config);
+  auto services = StartServices(config, role);
   gateway::Server server(options, gateway::BuildRouter(services->handles()), services->health_checks());
   server.Bind();
   // Arrow Flight SQL on its own port (flight.listen), over the same engine, catalog and API keys.
@@ -84,6 +86,33 @@ int main(int argc, char** argv) {
   serve_config.AddFlags(*serve);
   serve->footer(app::ConfigLoader::Describe());
 
+  // ---- multi-process deployment (issue 9, docs/deploy.md) ----
+  struct RoleCommand {
+    app::Role role;
+    const char* help;
+    app::ConfigLoader config;
+    CLI::App* cmd = nullptr;
+  };
+  RoleCommand roles[] = {
+      {app::Role::kGateway, "the HTTP gateway of a multi-process deployment, calling the services over gRPC", {}},
+      {app::Role::kStoraged, "serve object storage over gRPC (--listen HOST:PORT)", {}},
+      {app::Role::kCatalogd, "serve the catalog over gRPC (--listen HOST:PORT)", {}},
+      {app::Role::kIngest, "serve ingest (uploads, appends, compaction) over gRPC (--listen HOST:PORT)", {}},
+      {app::Role::kQueryd, "serve SQL queries over gRPC: one replica (--listen HOST:PORT)", {}},
+      {app::Role::kAibridge, "serve the AI bridge (and run its sidecar) over gRPC (--listen HOST:PORT)", {}},
+      {app::Role::kSearch, "serve embedding jobs and semantic search over gRPC (--listen HOST:PORT)", {}},
+  };
+  for (auto& r : roles) {
+    r.cmd = cli.add_subcommand(std::string(app::RoleName(r.role)), r.help);
+    r.config.AddFlags(*r.cmd);
+    r.cmd->footer(app::ConfigLoader::Describe());
+  }
+  app::ConfigLoader up_config;
+  auto* up = cli.add_subcommand(
+      "up", "start every process of a deployment file on this machine and keep them running (docs/deploy.md)");
+  up_config.AddFlags(*up);
+  // ---- end multi-process deployment ----
+
   app::ConfigLoader print_config;
   auto* config_cmd = cli.add_subcommand("config", "print the effective configuration as TOML (secrets masked)");
   print_config.AddFlags(*config_cmd);
@@ -102,6 +131,15 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (serve->parsed()) return app::Serve(serve_config.Resolve());
+    // ---- multi-process deployment ----
+    if (up->parsed()) return app::RunUp(up_config, up_config.Resolve());
+    for (auto& r : roles) {
+      if (!r.cmd->parsed()) continue;
+      app::Config config = r.config.Resolve();
+      if (r.role == app::Role::kGateway) return app::Serve(config, app::Role::kGateway);
+      return app::RunService(config, r.role, app::ServiceListen(r.config, config, r.role));
+    }
+    // ---- end multi-process deployment ----
     if (auto rc = client.Run()) return *rc;
     std::cout << cli.help();
     return 0;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -31,6 +32,7 @@ namespace {
 //! Unreferenced data objects younger than this are left alone: they may belong to a commit in flight.
 constexpr int64_t kGarbageMinAgeMs = int64_t{15} * 60 * 1000;
 constexpr auto kGarbageInterval = std::chrono::minutes(10);
+constexpr int64_t kReplicaHealthDeadlineMs = 250;
 
 //! Writes `text` to `path` readable by the owner only (0600), atomically (temp file + rename).
 void WritePrivateFile(const std::filesystem::path& path, const std::string& text) {
@@ -84,52 +86,149 @@ std::unique_ptr<storaged::ObjectStore> MakeStore(const Config& config) {
   return storaged::Instrumented(storaged::MakeLocalStore(local));
 }
 
+//! The health of the services this process reaches over gRPC, probed in the background (health
+//! checks must not block): a service is "ok" while one of its addresses accepts connections.
+class RemoteHealth {
+ public:
+  void Add(std::string name, std::vector<std::string> addresses) {
+    std::lock_guard lock(mu_);
+    status_[name] = {{"status", "starting"}, {"remote", true}, {"addresses", addresses}};
+    targets_.push_back({std::move(name), std::move(addresses)});
+  }
+  void Start() {
+    if (targets_.empty()) return;
+    thread_ = std::thread([this] { Loop(); });
+  }
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  ~RemoteHealth() { Stop(); }
+  nlohmann::json Get(const std::string& name) const {
+    std::lock_guard lock(mu_);
+    auto it = status_.find(name);
+    return it == status_.end() ? nlohmann::json{{"status", "down"}} : it->second;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (!stopped_) {
+      lock.unlock();
+      std::map<std::string, nlohmann::json> fresh;
+      for (const auto& target : targets_) {
+        nlohmann::json up = nlohmann::json::array();
+        for (const auto& a : target.addresses) {
+          if (TcpReachable(a, 300)) up.push_back(a);
+        }
+        nlohmann::json status = nlohmann::json::object();
+        status.update({{"status", up.empty() ? "down" : "ok"},
+                       {"remote", true},
+                       {"addresses", target.addresses},
+                       {"reachable", up}});
+        fresh[target.name] = std::move(status);
+      }
+      lock.lock();
+      status_ = std::move(fresh);
+      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopped_; });
+    }
+  }
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+  struct Target {
+    std::string name;
+    std::vector<std::string> addresses;
+  };
+  std::vector<Target> targets_;
+  std::map<std::string, nlohmann::json> status_;
+  std::thread thread_;
+};
+
 class Services final : public RunningServices {
  public:
-  explicit Services(const Config& config) : config_(config) {
-    store_ = MakeStore(config);
-    catalogd::CatalogOptions catalog_options;
-    catalog_options.retention.keep_versions = config.retention_keep_versions;
-    catalog_options.retention.keep_days = static_cast<double>(config.retention_keep_days);
-    catalog_options.gc_min_age_ms = kGarbageMinAgeMs;
-    catalog_ = catalogd::MakeCatalog(*store_, catalog_options);
-    auto started = std::chrono::steady_clock::now();
-    catalog_->Rebuild();
-    log::Info(
-        "catalog rebuilt from storage",
-        {{"datasets", catalog_->List().size()},
-         {"ms",
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()}});
+  Services(const Config& config, Role role) : config_(config), role_(role) {
+    const bool embedded = role == Role::kEmbedded;
+    const bool front = embedded || role == Role::kGateway;  // serves HTTP: auth, Iceberg
+    // A service runs here when this is its role, in the embedded server, or when no address names
+    // another process for it.
+    auto here = [&](Role owner, const std::string& address) { return embedded || role == owner || address.empty(); };
+    const bool ai = config.ai_enabled && (front || role == Role::kAibridge || role == Role::kSearch);
+    const bool want_catalog = role != Role::kStoraged && role != Role::kAibridge;
+    const bool want_ingest = front || role == Role::kIngest || role == Role::kSearch;
+    const bool want_query = front || role == Role::kQueryd || role == Role::kSearch;
+    const bool want_search = ai && (front || role == Role::kSearch);
 
-    ingest::IngestOptions ingest_options;
-    ingest_options.temp_dir = config.temp_dir() + "/ingest";
-    ingest_options.memory_limit = config.query_memory_limit;
-    ingest_options.threads = config.query_threads;
-    ingest_options.max_json_depth = config.max_json_depth;
-    ingest_options.max_partitions = config.ingest_max_partitions;
-    ingest_options.compaction.target_bytes = config.compaction_target_mb << 20;
-    ingest_options.compaction.auto_min_small_objects = config.compaction_auto_min_small_objects;
-    std::filesystem::create_directories(ingest_options.temp_dir);
-    ingest_ = ingest::MakeIngestor(*store_, *catalog_, ingest_options);
+    if (role != Role::kAibridge) {
+      if (here(Role::kStoraged, config.storaged_address)) {
+        store_ = MakeStore(config);
+      } else {
+        store_ = rpc::ConnectStorage(Client(config.storaged_address, "storaged"));
+        remote_.Add("storaged", {config.storaged_address});
+      }
+    }
+    if (want_catalog) {
+      if (here(Role::kCatalogd, config.catalogd_address)) {
+        StartCatalog();
+        owns_catalog_ = front || role == Role::kCatalogd;
+      } else {
+        catalog_ = rpc::ConnectCatalog(Client(config.catalogd_address, "catalogd"));
+        remote_.Add("catalogd", {config.catalogd_address});
+      }
+    }
+    if (want_ingest) {
+      if (here(Role::kIngest, config.ingest_address)) {
+        StartIngest();
+        owns_ingest_ = front || role == Role::kIngest;
+      } else {
+        ingest_ = rpc::ConnectIngest(Client(config.ingest_address, "ingest"));
+        remote_.Add("ingest", {config.ingest_address});
+      }
+    }
+    if (want_query) {
+      if (here(Role::kQueryd, config.queryd_addresses)) {
+        StartQuery();
+      } else {
+        std::vector<rpc::ClientOptions> replicas;
+        for (const auto& address : config.queryd_replicas()) replicas.push_back(Client(address, "queryd"));
+        query_ = rpc::ConnectQuery(replicas);
+        // /health asks every replica itself (one client each, short deadline, no retries).
+        for (auto options : replicas) {
+          options.deadline_ms = kReplicaHealthDeadlineMs;
+          options.max_attempts = 1;
+          replica_health_.push_back({options.address, rpc::ConnectQuery({options})});
+        }
+      }
+    }
 
-    queryd::QueryConfig query_config;
-    query_config.memory_limit = config.query_memory_limit;
-    query_config.threads = config.query_threads;
-    query_config.temp_dir = config.query_temp_dir.empty() ? config.temp_dir() + "/query" : config.query_temp_dir;
-    query_config.default_timeout_ms = config.query_timeout_ms;
-    query_config.max_timeout_ms = config.query_max_timeout_ms;
-    query_config.max_memory_bytes = ParseBytes("limits.max_memory", config.max_memory);
-    query_config.max_spill_per_query_bytes = ParseBytes("limits.max_spill_per_query", config.max_spill_per_query);
-    query_config.max_spill_total_bytes = ParseBytes("limits.max_spill_total", config.max_spill_total);
-    query_config.max_json_depth = config.max_json_depth;
-    query_config.streaming_buffer_bytes = static_cast<uint64_t>(config.query_streaming_buffer_bytes);
-    std::filesystem::create_directories(query_config.temp_dir);
-    query_ = queryd::MakeQueryEngine(*catalog_, *store_, query_config);
-
-    StartAuth();
-    StartIceberg();
-    if (config.ai_enabled) StartAi();
-    gc_thread_ = std::thread([this] { CollectGarbageLoop(); });
+    if (front) {
+      StartAuth();
+      StartIceberg();
+    }
+    if (ai) {
+      if (here(Role::kAibridge, config.aibridge_address)) {
+        StartAiBridge();
+      } else {
+        ai_ = rpc::ConnectAi(Client(config.aibridge_address, "aibridge"));
+        remote_.Add("aibridge", {config.aibridge_address});
+      }
+    }
+    if (want_search) {
+      if (here(Role::kSearch, config.search_address)) {
+        StartSearch();
+      } else {
+        search_ = rpc::ConnectSearch(Client(config.search_address, "search"));
+        remote_.Add("search", {config.search_address});
+      }
+    }
+    if (supervisor_) StartAiChildren();
+    if (owns_catalog_ || owns_ingest_) gc_thread_ = std::thread([this] { CollectGarbageLoop(); });
+    remote_.Start();
   }
 
   ~Services() override { Stop(); }
@@ -162,19 +261,68 @@ class Services final : public RunningServices {
 
   std::vector<gateway::HealthCheck> health_checks() const override {
     std::vector<gateway::HealthCheck> checks;
-    checks.push_back({"storaged", [kind = store_->Kind()] {
-                        return nlohmann::json{{"status", "ok"}, {"backend", kind}};
-                      }});
-    checks.push_back({"catalogd", [] { return nlohmann::json{{"status", "ok"}}; }});
-    checks.push_back({"queryd", [q = query_.get()] { return q->Health(); }});
-    if (ai_) {
-      checks.push_back({"aibridge", [ai = ai_.get(), sup = supervisor_.get()] {
-                          nlohmann::json h = ai->Health();
-                          if (sup != nullptr) h["children"] = sup->Health();
-                          return h;
-                        }});
+    auto remote = [this](const char* name) {
+      return gateway::HealthCheck{name, [this, name] { return remote_.Get(name); }};
+    };
+    if (store_) {
+      if (IsRemote(config_.storaged_address, Role::kStoraged)) {
+        // The backend's kind: asked once while storaged is up, then cached by the client.
+        checks.push_back({"storaged", [this] {
+                            nlohmann::json h = remote_.Get("storaged");
+                            if (h.value("status", "") != "ok") return h;
+                            try {
+                              h["backend"] = store_->Kind();
+                            } catch (const std::exception& e) {
+                              h["status"] = "down";
+                              h["error"] = e.what();
+                            }
+                            return h;
+                          }});
+      } else {
+        checks.push_back({"storaged", [kind = store_->Kind()] {
+                            return nlohmann::json{{"status", "ok"}, {"backend", kind}};
+                          }});
+      }
     }
+    if (catalog_) {
+      if (IsRemote(config_.catalogd_address, Role::kCatalogd)) {
+        checks.push_back(remote("catalogd"));
+      } else {
+        checks.push_back({"catalogd", [] { return nlohmann::json{{"status", "ok"}}; }});
+      }
+    }
+    if (ingest_ && IsRemote(config_.ingest_address, Role::kIngest)) checks.push_back(remote("ingest"));
+    if (query_) {
+      if (IsRemote(config_.queryd_addresses, Role::kQueryd)) {
+        checks.push_back({"queryd", [this] { return ReplicasHealth(); }});
+      } else {
+        checks.push_back({"queryd", [q = query_.get()] { return q->Health(); }});
+      }
+    }
+    if (ai_) {
+      if (IsRemote(config_.aibridge_address, Role::kAibridge)) {
+        checks.push_back(remote("aibridge"));
+      } else {
+        checks.push_back({"aibridge", [ai = ai_.get(), sup = supervisor_.get()] {
+                            nlohmann::json h = ai->Health();
+                            if (sup != nullptr) h["children"] = sup->Health();
+                            return h;
+                          }});
+      }
+    }
+    if (search_ && IsRemote(config_.search_address, Role::kSearch)) checks.push_back(remote("search"));
     return checks;
+  }
+
+  rpc::ServedServices served() const override {
+    rpc::ServedServices s;
+    if (role_ == Role::kStoraged) s.store = store_.get();
+    if (role_ == Role::kCatalogd) s.catalog = catalog_.get();
+    if (role_ == Role::kIngest) s.ingest = ingest_.get();
+    if (role_ == Role::kQueryd) s.query = query_.get();
+    if (role_ == Role::kAibridge) s.ai = ai_.get();
+    if (role_ == Role::kSearch) s.search = search_.get();
+    return s;
   }
 
   void Stop() override {
@@ -184,12 +332,14 @@ class Services final : public RunningServices {
       stopped_ = true;
     }
     stop_cv_.notify_all();
+    remote_.Stop();
     if (gc_thread_.joinable()) gc_thread_.join();
     if (ai_start_thread_.joinable()) ai_start_thread_.join();
     search_.reset();  // cancels embedding jobs and waits for them, before their services go
     if (iceberg_sync_thread_.joinable()) iceberg_sync_thread_.join();
     if (iceberg_) iceberg_->Flush();  // a clean stop leaves the Iceberg metadata at the head
     if (supervisor_) supervisor_->Stop();
+    if (!owns_catalog_) return;
     // A fresh checkpoint makes the next start's rebuild read one object instead of every manifest.
     try {
       catalog_->Checkpoint();
@@ -199,6 +349,112 @@ class Services final : public RunningServices {
   }
 
  private:
+  //! The queryd replicas' health, asked now (a loopback call takes well under a millisecond; a
+  //! replica that is down refuses at once, a wedged one costs kReplicaHealthDeadlineMs): their
+  //! counters summed (active queries, scans, remote reads) and each replica's own under "replicas".
+  nlohmann::json ReplicasHealth() const {
+    nlohmann::json total = nlohmann::json::object();
+    nlohmann::json replicas = nlohmann::json::array();
+    nlohmann::json reachable = nlohmann::json::array();
+    nlohmann::json addresses = nlohmann::json::array();
+    for (const auto& [address, client] : replica_health_) {
+      addresses.push_back(address);
+      nlohmann::json h;
+      try {
+        h = client->Health();
+        reachable.push_back(address);
+        AddCounters(total, h);
+      } catch (const std::exception& e) {
+        h = {{"status", "down"}, {"error", e.what()}};
+      }
+      h["address"] = address;
+      replicas.push_back(std::move(h));
+    }
+    total.update({{"status", reachable.empty() ? "down" : "ok"},
+                  {"remote", true},
+                  {"addresses", addresses},
+                  {"reachable", reachable},
+                  {"replicas", replicas}});
+    return total;
+  }
+
+  //! Adds the numbers of `part` into `total` (recursively through objects); other values: the first seen.
+  static void AddCounters(nlohmann::json& total, const nlohmann::json& part) {
+    if (!part.is_object()) return;
+    for (const auto& [key, value] : part.items()) {
+      if (!total.contains(key)) {
+        total[key] = value;
+      } else if (value.is_number_integer() && total[key].is_number_integer()) {
+        total[key] = total[key].get<int64_t>() + value.get<int64_t>();
+      } else if (value.is_number() && total[key].is_number()) {
+        total[key] = total[key].get<double>() + value.get<double>();
+      } else if (value.is_object()) {
+        AddCounters(total[key], value);
+      }
+    }
+  }
+
+  bool IsRemote(const std::string& address, Role owner) const {
+    return role_ != Role::kEmbedded && role_ != owner && !address.empty();
+  }
+
+  rpc::ClientOptions Client(const std::string& address, const char* service) const {
+    rpc::ClientOptions options;
+    options.address = address;
+    options.service = service;
+    options.deadline_ms = config_.rpc_deadline_ms;
+    options.security = RpcSecurity(config_);
+    return options;
+  }
+
+  void StartCatalog() {
+    catalogd::CatalogOptions catalog_options;
+    catalog_options.retention.keep_versions = config_.retention_keep_versions;
+    catalog_options.retention.keep_days = static_cast<double>(config_.retention_keep_days);
+    catalog_options.gc_min_age_ms = kGarbageMinAgeMs;
+    catalog_ = catalogd::MakeCatalog(*store_, catalog_options);
+    auto started = std::chrono::steady_clock::now();
+    catalog_->Rebuild();
+    log::Info(
+        "catalog rebuilt from storage",
+        {{"datasets", catalog_->List().size()},
+         {"ms",
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()}});
+  }
+
+  void StartIngest() {
+    ingest::IngestOptions ingest_options;
+    ingest_options.temp_dir = config_.temp_dir() + "/ingest";
+    ingest_options.memory_limit = config_.query_memory_limit;
+    ingest_options.threads = config_.query_threads;
+    ingest_options.max_json_depth = config_.max_json_depth;
+    ingest_options.max_partitions = config_.ingest_max_partitions;
+    ingest_options.compaction.target_bytes = config_.compaction_target_mb << 20;
+    ingest_options.compaction.auto_min_small_objects = config_.compaction_auto_min_small_objects;
+    std::filesystem::create_directories(ingest_options.temp_dir);
+    ingest_ = ingest::MakeIngestor(*store_, *catalog_, ingest_options);
+  }
+
+  void StartQuery() {
+    queryd::QueryConfig query_config;
+    query_config.memory_limit = config_.query_memory_limit;
+    query_config.threads = config_.query_threads;
+    query_config.temp_dir = config_.query_temp_dir.empty() ? config_.temp_dir() + "/query" : config_.query_temp_dir;
+    // Replicas on one machine share the data directory: each spills into its own folder.
+    if (role_ == Role::kQueryd && config_.query_temp_dir.empty()) {
+      query_config.temp_dir = config_.temp_dir() + "/query-" + std::to_string(config_.listen_port());
+    }
+    query_config.default_timeout_ms = config_.query_timeout_ms;
+    query_config.max_timeout_ms = config_.query_max_timeout_ms;
+    query_config.max_memory_bytes = ParseBytes("limits.max_memory", config_.max_memory);
+    query_config.max_spill_per_query_bytes = ParseBytes("limits.max_spill_per_query", config_.max_spill_per_query);
+    query_config.max_spill_total_bytes = ParseBytes("limits.max_spill_total", config_.max_spill_total);
+    query_config.max_json_depth = config_.max_json_depth;
+    query_config.streaming_buffer_bytes = static_cast<uint64_t>(config_.query_streaming_buffer_bytes);
+    std::filesystem::create_directories(query_config.temp_dir);
+    query_ = queryd::MakeQueryEngine(*catalog_, *store_, query_config);
+  }
+
   //! API keys live in object storage (the KeyStore re-reads them every auth.refresh_ms). On the
   //! first start with auth on and no key at all, an admin key is made, logged once and written to
   //! <data_dir>/admin.key (0600), so `export LAKEHOUSE_API_KEY=$(cat data/admin.key)` works.
@@ -238,9 +494,10 @@ class Services final : public RunningServices {
     });
   }
 
-  //! The sidecar (and, without Ollama, the bundled model server) start in the background so the
-  //! gateway is up at once; AI routes answer 503 "starting" until the sidecar is healthy.
-  void StartAi() {
+  //! The sidecar (and, without Ollama, the bundled model server) start in the background
+  //! (StartAiChildren) so the gateway is up at once; AI routes answer 503 "starting" until the
+  //! sidecar is healthy.
+  void StartAiBridge() {
     SupervisorConfig sup;
     sup.home = config_.ai_home;  // empty: found from this binary's location
     sup.python = config_.ai_python;
@@ -254,6 +511,9 @@ class Services final : public RunningServices {
     ai.sidecar_url = supervisor_->sidecar_url();
     ai.timeout_ms = config_.ai_timeout_ms;
     ai_ = aibridge::MakeAiBridge(ai);
+  }
+
+  void StartSearch() {
     search::SearchOptions search_options;
     search_options.temp_dir = config_.temp_dir() + "/search";
     search_options.memory_limit = config_.query_memory_limit;
@@ -262,6 +522,9 @@ class Services final : public RunningServices {
     const std::string home = config_.ai_home.empty() ? FindAiHome() : config_.ai_home;
     if (!home.empty()) search_options.extension_dir = home + "/search/.deps/duckdb_ext";
     search_ = search::MakeSearchService(*catalog_, *ingest_, *query_, *ai_, *store_, search_options);
+  }
+
+  void StartAiChildren() {
     ai_start_thread_ = std::thread([this] {
       try {
         supervisor_->Start();
@@ -278,10 +541,14 @@ class Services final : public RunningServices {
     while (!stopped_) {
       lock.unlock();
       try {
-        size_t compacted = ingest_->AutoCompact();
-        if (compacted > 0) log::Info("automatic compaction", {{"datasets", compacted}});
-        size_t n = catalog_->CollectGarbage(kGarbageMinAgeMs);
-        if (n > 0) log::Info("garbage collected unreferenced objects", {{"deleted", n}});
+        if (owns_ingest_) {
+          size_t compacted = ingest_->AutoCompact();
+          if (compacted > 0) log::Info("automatic compaction", {{"datasets", compacted}});
+        }
+        if (owns_catalog_) {
+          size_t n = catalog_->CollectGarbage(kGarbageMinAgeMs);
+          if (n > 0) log::Info("garbage collected unreferenced objects", {{"deleted", n}});
+        }
       } catch (const std::exception& e) {
         log::Warn("garbage collection failed", {{"error", e.what()}});
       }
@@ -291,6 +558,9 @@ class Services final : public RunningServices {
   }
 
   Config config_;
+  Role role_;
+  bool owns_catalog_ = false;  //!< garbage collection and the shutdown checkpoint run here
+  bool owns_ingest_ = false;   //!< automatic compaction runs here
   std::unique_ptr<storaged::ObjectStore> store_;
   std::unique_ptr<catalogd::Catalog> catalog_;
   std::unique_ptr<ingest::Ingestor> ingest_;
@@ -300,6 +570,9 @@ class Services final : public RunningServices {
   std::unique_ptr<AiSupervisor> supervisor_;
   std::unique_ptr<iceberg::IcebergTables> iceberg_;
   std::unique_ptr<gateway::KeyStore> keys_;  //!< null when auth is off
+  RemoteHealth remote_;                      //!< the services reached over gRPC (but queryd)
+  //! One client per queryd replica, for /health (ReplicasHealth).
+  std::vector<std::pair<std::string, std::unique_ptr<queryd::QueryEngine>>> replica_health_;
   std::thread iceberg_sync_thread_;
   std::thread ai_start_thread_;
   std::thread gc_thread_;
@@ -310,6 +583,39 @@ class Services final : public RunningServices {
 
 }  // namespace
 
-std::unique_ptr<RunningServices> StartServices(const Config& config) { return std::make_unique<Services>(config); }
+std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kEmbedded:
+      return "serve";
+    case Role::kGateway:
+      return "gateway";
+    case Role::kStoraged:
+      return "storaged";
+    case Role::kCatalogd:
+      return "catalogd";
+    case Role::kIngest:
+      return "ingest";
+    case Role::kQueryd:
+      return "queryd";
+    case Role::kAibridge:
+      return "aibridge";
+    case Role::kSearch:
+      return "search";
+  }
+  return "?";
+}
+
+rpc::Security RpcSecurity(const Config& config) {
+  rpc::Security security;
+  security.service_token = config.service_token;
+  security.tls_cert_file = config.rpc_tls_cert_file;
+  security.tls_key_file = config.rpc_tls_key_file;
+  security.tls_ca_file = config.rpc_tls_ca_file;
+  return security;
+}
+
+std::unique_ptr<RunningServices> StartServices(const Config& config, Role role) {
+  return std::make_unique<Services>(config, role);
+}
 
 }  // namespace lakehouse::app

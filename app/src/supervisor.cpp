@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -12,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -86,6 +89,69 @@ bool IsAiHome(const std::filesystem::path& dir) {
 }
 
 }  // namespace
+
+pid_t SpawnProcess(const std::vector<std::string>& argv_in, const std::map<std::string, std::string>& extra_env,
+                   const std::string& log_path, const std::string& what, bool inherit_stdout) {
+  std::vector<std::string> env_strings;
+  std::map<std::string, std::string> merged;
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : extra_env) merged[k] = v;
+  env_strings.reserve(merged.size());
+  for (const auto& [k, v] : merged) env_strings.push_back(fmt::format("{}={}", k, v));
+  std::vector<std::string> args = argv_in;
+  std::vector<char*> envp, argv;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  int log_fd = -1;
+  if (!log_path.empty()) log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) Fail(ErrorCode::kInternal, "fork() failed starting {}", what);
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);
+    // The parent may block signals in every thread (sigwait): the child starts with none blocked.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    if (log_fd >= 0) {
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
+    } else if (!inherit_stdout) {
+      ::dup2(2, 1);  // the service's stdout carries its JSON logs: children write to stderr
+    }
+    ::close_range(3, ~0U, 0);
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  if (log_fd >= 0) ::close(log_fd);
+  ::setpgid(pid, pid);
+  return pid;
+}
+
+int TerminateProcess(pid_t pid, int64_t timeout_ms) {
+  ::kill(-pid, SIGTERM);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  int st = 0;
+  while (::waitpid(pid, &st, WNOHANG) == 0) {
+    if (Clock::now() >= deadline) {
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return st;
+}
 
 std::string FindAiHome(const std::string& exe) {
   namespace fs = std::filesystem;
@@ -288,46 +354,8 @@ class AiSupervisor::Impl {
     return out.transport_error == 0 && out.status == 200;
   }
 
-  //! fork + exec; the child gets its own process group, dies with us (PDEATHSIG) and keeps no fds.
   void Spawn(Child& c) {
-    std::vector<std::string> env_strings;
-    std::map<std::string, std::string> merged;
-    for (char** e = environ; *e; ++e) {
-      std::string kv(*e);
-      auto eq = kv.find('=');
-      if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    for (const auto& [k, v] : c.env) merged[k] = v;
-    env_strings.reserve(merged.size());
-    for (const auto& [k, v] : merged) env_strings.push_back(fmt::format("{}={}", k, v));
-    std::vector<char*> envp, argv;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    for (auto& s : c.argv) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    int log_fd = -1;
-    if (!c.log_path.empty()) log_fd = ::open(c.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    const pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0) Fail(ErrorCode::kInternal, "fork() failed starting the AI {}", c.name);
-    if (pid == 0) {
-      ::setpgid(0, 0);
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != parent) ::_exit(1);
-      int devnull = ::open("/dev/null", O_RDONLY);
-      if (devnull >= 0) ::dup2(devnull, 0);
-      if (log_fd >= 0) {
-        ::dup2(log_fd, 1);
-        ::dup2(log_fd, 2);
-      } else {
-        ::dup2(2, 1);  // the service's stdout carries its JSON logs: children write to stderr
-      }
-      ::close_range(3, ~0U, 0);
-      ::execve(argv[0], argv.data(), envp.data());
-      ::_exit(127);
-    }
-    if (log_fd >= 0) ::close(log_fd);
-    ::setpgid(pid, pid);
+    const pid_t pid = SpawnProcess(c.argv, c.env, c.log_path, "the AI " + c.name);
     c.pid = pid;
     c.started = Clock::now();
     c.next_probe = c.started;
@@ -364,17 +392,7 @@ class AiSupervisor::Impl {
   //! SIGTERM to the child's process group, SIGKILL after stop_timeout_ms; reaps it. Holds mu_.
   void Terminate(Child& c) {
     if (!c.managed || c.pid <= 0) return;
-    ::kill(-c.pid, SIGTERM);
-    const auto deadline = Clock::now() + std::chrono::milliseconds(cfg_.stop_timeout_ms);
-    int st = 0;
-    while (::waitpid(c.pid, &st, WNOHANG) == 0) {
-      if (Clock::now() >= deadline) {
-        ::kill(-c.pid, SIGKILL);
-        ::waitpid(c.pid, &st, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    TerminateProcess(c.pid, cfg_.stop_timeout_ms);
     log::Info("ai child stopped", {{"child", c.name}, {"pid", c.pid}});
     c.pid = -1;
     c.status = "stopped";
@@ -466,5 +484,180 @@ void AiSupervisor::Stop() { impl_->Stop(); }
 std::string AiSupervisor::sidecar_url() const { return impl_->sidecar_url(); }
 std::string AiSupervisor::model_server_url() const { return impl_->model_server_url(); }
 nlohmann::json AiSupervisor::Health() const { return impl_->Health(); }
+
+// ---- ProcessSupervisor ------------------------------------------------------------------------
+
+bool TcpReachable(const std::string& address, int timeout_ms) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  const std::string port = address.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) return false;
+  bool ok = false;
+  for (addrinfo* a = found; a != nullptr && !ok; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      ok = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int err = 0;
+      socklen_t len = sizeof(err);
+      ok = ::poll(&p, 1, timeout_ms) == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return ok;
+}
+
+class ProcessSupervisor::Impl {
+ public:
+  explicit Impl(ProcessSupervisorOptions options) : opt_(options) {}
+  ~Impl() { Stop(); }
+
+  bool Start(std::vector<ProcessSpec> specs) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return false;  // stopped before it started
+      if (running_) Fail(ErrorCode::kInternal, "the process supervisor is already running");
+      running_ = true;
+      // The watcher thread forks every process (PR_SET_PDEATHSIG follows the forking thread) and
+      // stops them too, so they outlive nothing but it.
+      watcher_ = std::thread([this] { Watch(); });
+    }
+    for (auto& spec : specs) {
+      const std::string name = spec.name;
+      const std::string ready = spec.ready_address;
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return false;
+        auto proc = std::make_unique<Proc>();
+        proc->spec = std::move(spec);
+        proc->next_start = Clock::now();
+        procs_.push_back(std::move(proc));
+      }
+      cv_.notify_all();
+      if (!ready.empty() && !WaitReady(name, ready)) return false;
+    }
+    return true;
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      if (!running_) return;
+    }
+    cv_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
+    std::lock_guard lock(mu_);
+    running_ = false;
+  }
+
+  json Health() const {
+    std::lock_guard lock(mu_);
+    json out = json::array();
+    for (const auto& p : procs_) {
+      out.push_back({{"name", p->spec.name},
+                     {"pid", p->pid},
+                     {"status", p->pid > 0 ? "running" : "restarting"},
+                     {"restarts", p->restarts}});
+    }
+    return out;
+  }
+
+ private:
+  struct Proc {
+    ProcessSpec spec;
+    pid_t pid = -1;
+    int restarts = 0;
+    bool started_once = false;
+    int64_t backoff_ms = 0;
+    Clock::time_point started{};
+    Clock::time_point next_start{};
+  };
+
+  //! False when stopping meanwhile.
+  bool WaitReady(const std::string& name, const std::string& address) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(opt_.start_timeout_ms);
+    while (Clock::now() < deadline) {
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return false;
+      }
+      if (TcpReachable(address, 200)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    Fail(ErrorCode::kUnavailable, "{} did not listen on {} within {} ms (it is restarted while it exits)", name,
+         address, opt_.start_timeout_ms);
+  }
+
+  void Watch() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      const auto now = Clock::now();
+      for (auto& p : procs_) Tend(*p, now);
+      cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stopping_; });
+    }
+    // Reverse order: the gateway drains before the services it calls go away.
+    for (auto it = procs_.rbegin(); it != procs_.rend(); ++it) {
+      Proc& p = **it;
+      if (p.pid <= 0) continue;
+      const int st = TerminateProcess(p.pid, opt_.stop_timeout_ms);
+      log::Info("process stopped", {{"process", p.spec.name}, {"pid", p.pid}, {"wait_status", st}});
+      p.pid = -1;
+    }
+  }
+
+  //! Holds mu_: reaps `p` when it exited and schedules its restart; starts it when due.
+  void Tend(Proc& p, Clock::time_point now) {
+    if (p.pid > 0) {
+      int st = 0;
+      if (::waitpid(p.pid, &st, WNOHANG) != p.pid) {
+        if (now - p.started > std::chrono::seconds(60)) p.backoff_ms = 0;  // up for a minute: restart fast again
+        return;
+      }
+      p.backoff_ms = p.backoff_ms == 0 ? opt_.restart_backoff_ms : std::min(p.backoff_ms * 2, opt_.max_backoff_ms);
+      log::Warn("process exited; restarting", {{"process", p.spec.name},
+                                               {"pid", p.pid},
+                                               {"exit_code", WIFEXITED(st) ? WEXITSTATUS(st) : -1},
+                                               {"signal", WIFSIGNALED(st) ? WTERMSIG(st) : 0},
+                                               {"restart_in_ms", p.backoff_ms}});
+      p.pid = -1;
+      p.next_start = now + std::chrono::milliseconds(p.backoff_ms);
+      return;
+    }
+    if (now < p.next_start) return;
+    try {
+      p.pid = SpawnProcess(p.spec.argv, p.spec.env, "", p.spec.name, /*inherit_stdout=*/true);
+      p.started = now;
+      if (p.started_once) ++p.restarts;
+      p.started_once = true;
+      log::Info("process started", {{"process", p.spec.name}, {"pid", p.pid}, {"restarts", p.restarts}});
+    } catch (const std::exception& e) {
+      log::Error("process start failed", {{"process", p.spec.name}, {"error", e.what()}});
+      p.next_start = now + std::chrono::milliseconds(opt_.max_backoff_ms);
+    }
+  }
+
+  ProcessSupervisorOptions opt_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool running_ = false;
+  bool stopping_ = false;
+  std::vector<std::unique_ptr<Proc>> procs_;
+  std::thread watcher_;
+};
+
+ProcessSupervisor::ProcessSupervisor(ProcessSupervisorOptions options) : impl_(std::make_unique<Impl>(options)) {}
+ProcessSupervisor::~ProcessSupervisor() = default;
+bool ProcessSupervisor::Start(std::vector<ProcessSpec> processes) { return impl_->Start(std::move(processes)); }
+void ProcessSupervisor::Stop() { impl_->Stop(); }
+nlohmann::json ProcessSupervisor::Health() const { return impl_->Health(); }
 
 }  // namespace lakehouse::app

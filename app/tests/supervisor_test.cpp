@@ -2,6 +2,7 @@
 // bundled model server (real models). Restarts, recovery from a failed start, the fork-thread
 // pitfall, and finding the AI home from a binary's location (nothing of the source tree is
 // compiled into the supervisor).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -137,6 +138,79 @@ TEST(AiSupervisorConfig, BadModeIsRejected) {
   SupervisorConfig c;
   c.model_server = "sometimes";
   EXPECT_EQ(CodeOf([&] { AiSupervisor s(c); }), ErrorCode::kInvalidArgument);
+}
+
+// ---- ProcessSupervisor (`lakehouse up`): real processes (python3 listening on a port) ----
+
+//! A python3 child that listens on 127.0.0.1:`port` until killed.
+std::vector<std::string> Listener(uint16_t port) {
+  return {"/usr/bin/python3", "-c",
+          fmt::format("import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                      "s.bind(('127.0.0.1',{}))\ns.listen()\ntime.sleep(600)",
+                      port)};
+}
+
+uint16_t PickPort() {
+  for (uint16_t port = static_cast<uint16_t>(20000 + (::getpid() % 20000));; ++port) {
+    if (!TcpReachable(fmt::format("127.0.0.1:{}", port), 100)) return port;
+  }
+}
+
+bool Alive(int pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+TEST(ProcessSupervisor, StartsInOrderRestartsAKilledProcessAndStopsThemAll) {
+  const uint16_t a = PickPort();
+  const uint16_t b = static_cast<uint16_t>(a + 1);
+  ProcessSupervisorOptions options;
+  options.restart_backoff_ms = 300;
+  options.stop_timeout_ms = 3000;
+  ProcessSupervisor sup(options);
+  ASSERT_TRUE(sup.Start({{"first", Listener(a), {}, fmt::format("127.0.0.1:{}", a)},
+                         {"second", Listener(b), {}, fmt::format("127.0.0.1:{}", b)}}));
+  // Start() returned: both listen.
+  EXPECT_TRUE(TcpReachable(fmt::format("127.0.0.1:{}", a), 500));
+  EXPECT_TRUE(TcpReachable(fmt::format("127.0.0.1:{}", b), 500));
+  json health = sup.Health();
+  ASSERT_EQ(health.size(), 2u);
+  const int first = health[0]["pid"];
+  const int second = health[1]["pid"];
+  ASSERT_TRUE(Alive(first) && Alive(second));
+
+  ::kill(first, SIGKILL);
+  int restarted = -1;
+  for (int i = 0; i < 100 && restarted < 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    json h = sup.Health();
+    if (h[0]["pid"].get<int>() > 0 && h[0]["pid"].get<int>() != first) restarted = h[0]["pid"];
+  }
+  ASSERT_GT(restarted, 0) << "the killed process is started again";
+  EXPECT_EQ(sup.Health()[0]["restarts"], 1);
+  EXPECT_EQ(sup.Health()[1]["pid"], second) << "the other one is left alone";
+
+  sup.Stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(Alive(restarted));
+  EXPECT_FALSE(Alive(second));
+  EXPECT_FALSE(TcpReachable(fmt::format("127.0.0.1:{}", a), 200));
+}
+
+TEST(ProcessSupervisor, AProcessThatNeverListensIsNamedAndStopEndsTheWait) {
+  ProcessSupervisorOptions options;
+  options.start_timeout_ms = 1500;
+  options.restart_backoff_ms = 100;
+  ProcessSupervisor sup(options);
+  const uint16_t port = PickPort();
+  try {
+    sup.Start({{"mute", {"/bin/sleep", "600"}, {}, fmt::format("127.0.0.1:{}", port)}});
+    FAIL() << "Start() returns only when the process listens";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    EXPECT_NE(std::string(e.what()).find("mute"), std::string::npos) << e.what();
+  }
+  const int pid = sup.Health()[0]["pid"];
+  EXPECT_TRUE(Alive(pid));
+  sup.Stop();
+  EXPECT_FALSE(Alive(pid));
 }
 
 }  // namespace

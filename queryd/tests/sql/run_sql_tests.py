@@ -45,6 +45,10 @@ import urllib.error
 import urllib.request
 import uuid
 
+# The shared test helpers: a multi-process deployment when LAKEHOUSE_TEST_DEPLOYMENT=multi (issue 9).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "pyhelpers"))
+import lakehouse_testing  # noqa: E402
+
 
 class Failure(Exception):
     pass
@@ -71,25 +75,32 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="lh-sqltest-")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.dir, "--ai", "false", "--auth", "false"]
+        extra = []
         if storage == "s3":
             env = read_env(s3_env)
-            args += ["--storage", "s3", "--s3-endpoint", env["S3_ENDPOINT"],
+            extra = ["--storage", "s3", "--s3-endpoint", env["S3_ENDPOINT"],
                      "--s3-bucket", "sqltest-" + uuid.uuid4().hex[:12],
                      "--s3-access-key", env["S3_ACCESS_KEY"], "--s3-secret-key", env["S3_SECRET_KEY"],
                      "--s3-region", env.get("S3_REGION", "us-east-1")]
-        self.log = open(os.path.join(self.dir, "server.log"), "w")
+        lakehouse_testing.LAKEHOUSE_BIN = binary
+        multi = lakehouse_testing.DEPLOYMENT == "multi"
+        if multi:
+            self.port = lakehouse_testing.deploy_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        args, services, _ = lakehouse_testing.server_argv(self.port, self.dir, self.dir, extra)
+        log_path = os.path.join(self.dir, "server.log")
+        self.log = open(log_path, "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise Failure(f"server exited with {self.proc.returncode}: {self.tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=1):
-                    return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.1)
-        raise Failure("server did not answer /health within 30 s")
+        try:
+            if multi:
+                lakehouse_testing.wait_healthy(self.url, self.proc, 90, log_path,
+                                               lakehouse_testing.deployment_addresses(self.port, services))
+            else:
+                lakehouse_testing.wait_healthy(self.url, self.proc, 30)
+        except RuntimeError as e:
+            tail = self.tail()
+            self.stop()
+            raise Failure(f"{e}: {tail}") from None
 
     def tail(self):
         self.log.flush()
@@ -100,7 +111,7 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=20 if lakehouse_testing.DEPLOYMENT == "embedded" else 60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
