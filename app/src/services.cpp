@@ -17,6 +17,7 @@
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/iceberg/iceberg.h"
 #include "lakehouse/ingest/ingest.h"
+#include "lakehouse/queryd/ai_functions.h"
 #include "lakehouse/queryd/query.h"
 #include "lakehouse/search/search.h"
 #include "lakehouse/shared/error.h"
@@ -124,6 +125,7 @@ class Services final : public RunningServices {
     query_config.max_json_depth = config.max_json_depth;
     query_config.streaming_buffer_bytes = static_cast<uint64_t>(config.query_streaming_buffer_bytes);
     std::filesystem::create_directories(query_config.temp_dir);
+    query_config.ai_functions = ai_functions_link_;  // embed() & co. in SQL, linked in StartAi
     query_ = queryd::MakeQueryEngine(*catalog_, *store_, query_config);
 
     StartAuth();
@@ -186,7 +188,8 @@ class Services final : public RunningServices {
     stop_cv_.notify_all();
     if (gc_thread_.joinable()) gc_thread_.join();
     if (ai_start_thread_.joinable()) ai_start_thread_.join();
-    search_.reset();  // cancels embedding jobs and waits for them, before their services go
+    ai_functions_link_->Set(nullptr);  // waits for SQL calls into search in flight
+    search_.reset();                   // cancels embedding jobs and waits for them, before their services go
     if (iceberg_sync_thread_.joinable()) iceberg_sync_thread_.join();
     if (iceberg_) iceberg_->Flush();  // a clean stop leaves the Iceberg metadata at the head
     if (supervisor_) supervisor_->Stop();
@@ -262,6 +265,8 @@ class Services final : public RunningServices {
     const std::string home = config_.ai_home.empty() ? FindAiHome() : config_.ai_home;
     if (!home.empty()) search_options.extension_dir = home + "/search/.deps/duckdb_ext";
     search_ = search::MakeSearchService(*catalog_, *ingest_, *query_, *ai_, *store_, search_options);
+    ai_functions_ = search::MakeAiFunctions(*search_, *ai_);  // queryd's SQL functions (ADR 0022)
+    ai_functions_link_->Set(ai_functions_.get());
     ai_start_thread_ = std::thread([this] {
       try {
         supervisor_->Start();
@@ -297,6 +302,8 @@ class Services final : public RunningServices {
   std::unique_ptr<queryd::QueryEngine> query_;
   std::unique_ptr<aibridge::AiBridge> ai_;
   std::unique_ptr<search::SearchService> search_;  //!< uses ai_, catalog_, ingest_, query_
+  std::shared_ptr<queryd::AiFunctionsLink> ai_functions_link_ = std::make_shared<queryd::AiFunctionsLink>();
+  std::unique_ptr<queryd::AiFunctions> ai_functions_;  //!< uses search_, ai_
   std::unique_ptr<AiSupervisor> supervisor_;
   std::unique_ptr<iceberg::IcebergTables> iceberg_;
   std::unique_ptr<gateway::KeyStore> keys_;  //!< null when auth is off

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "ai_functions.h"
 #include "duckdb/parallel/task_scheduler.hpp"
 #include "execution.h"
 #include "lakehouse/catalogd/catalog.h"
@@ -68,6 +69,7 @@ class EngineImpl final : public QueryEngine {
     StartWorkers(config.threads, config.worker_nice);
     duckdb::Connection admin(*db_);
     InstallFunctionGuards(admin, config);
+    RegisterAiFunctions(admin, config.ai_functions);
     LockSandbox(admin);
 
     // The catalog cannot remove listeners: the engine's detaches itself on destruction.
