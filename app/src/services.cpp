@@ -18,6 +18,7 @@
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/iceberg/iceberg.h"
 #include "lakehouse/ingest/ingest.h"
+#include "lakehouse/queryd/ai_functions.h"
 #include "lakehouse/queryd/query.h"
 #include "lakehouse/search/search.h"
 #include "lakehouse/shared/error.h"
@@ -226,6 +227,11 @@ class Services final : public RunningServices {
         remote_.Add("search", {config.search_address});
       }
     }
+    if (search_ && ai_) {
+      // queryd's SQL functions (ADR 0022) over this process's search and AI, local or remote.
+      ai_functions_ = search::MakeAiFunctions(*search_, *ai_);
+      ai_functions_link_->Set(ai_functions_.get());
+    }
     if (supervisor_) StartAiChildren();
     if (owns_catalog_ || owns_ingest_) gc_thread_ = std::thread([this] { CollectGarbageLoop(); });
     remote_.Start();
@@ -335,6 +341,8 @@ class Services final : public RunningServices {
     remote_.Stop();
     if (gc_thread_.joinable()) gc_thread_.join();
     if (ai_start_thread_.joinable()) ai_start_thread_.join();
+    ai_functions_link_->Set(nullptr);  // waits for SQL calls into search in flight
+    ai_functions_.reset();
     search_.reset();  // cancels embedding jobs and waits for them, before their services go
     if (iceberg_sync_thread_.joinable()) iceberg_sync_thread_.join();
     if (iceberg_) iceberg_->Flush();  // a clean stop leaves the Iceberg metadata at the head
@@ -452,6 +460,7 @@ class Services final : public RunningServices {
     query_config.max_json_depth = config_.max_json_depth;
     query_config.streaming_buffer_bytes = static_cast<uint64_t>(config_.query_streaming_buffer_bytes);
     std::filesystem::create_directories(query_config.temp_dir);
+    query_config.ai_functions = ai_functions_link_;  // embed() & co. in SQL, linked once search is up
     query_ = queryd::MakeQueryEngine(*catalog_, *store_, query_config);
   }
 
@@ -567,6 +576,8 @@ class Services final : public RunningServices {
   std::unique_ptr<queryd::QueryEngine> query_;
   std::unique_ptr<aibridge::AiBridge> ai_;
   std::unique_ptr<search::SearchService> search_;  //!< uses ai_, catalog_, ingest_, query_
+  std::shared_ptr<queryd::AiFunctionsLink> ai_functions_link_ = std::make_shared<queryd::AiFunctionsLink>();
+  std::unique_ptr<queryd::AiFunctions> ai_functions_;  //!< uses search_, ai_
   std::unique_ptr<AiSupervisor> supervisor_;
   std::unique_ptr<iceberg::IcebergTables> iceberg_;
   std::unique_ptr<gateway::KeyStore> keys_;  //!< null when auth is off

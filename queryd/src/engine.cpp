@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "ai_functions.h"
 #include "duckdb/parallel/task_scheduler.hpp"
 #include "execution.h"
 #include "lakehouse/catalogd/catalog.h"
@@ -69,6 +70,7 @@ class EngineImpl final : public QueryEngine {
     StartWorkers(config.threads, config.worker_nice);
     duckdb::Connection admin(*db_);
     InstallFunctionGuards(admin, config);
+    RegisterAiFunctions(admin, config.ai_functions);
     LockSandbox(admin);
     // Enough idle connections for the queries that usually run at once; more are made on demand.
     connections_ = std::make_unique<ConnectionPool>(*db_, static_cast<size_t>(std::max(4, 4 * config.threads)));

@@ -27,10 +27,6 @@ namespace {
 
 thread_local std::optional<Error>* current_resolution_error = nullptr;
 
-void RecordResolutionError(const Error& e) {
-  if (current_resolution_error != nullptr) *current_resolution_error = e;
-}
-
 //! What differs between the manifest's columns and a file's; empty when they match.
 std::string DiffColumns(const Schema& manifest, const std::vector<std::pair<std::string, std::string>>& file) {
   Schema actual;
@@ -66,6 +62,10 @@ duckdb::unique_ptr<duckdb::TableRef> DatasetVersionBind(duckdb::ClientContext& c
 
 }  // namespace
 
+void RecordResolutionError(const Error& e) {
+  if (current_resolution_error != nullptr) *current_resolution_error = e;
+}
+
 namespace {
 constexpr const char* kDatasetAccessKey = "lakehouse_dataset_access";
 }  // namespace
@@ -87,8 +87,11 @@ void DatasetAccess::Check(duckdb::ClientContext& context, const std::string& dat
   throw duckdb::PermissionException(denied.what());
 }
 
-ResolutionErrorScope::ResolutionErrorScope(std::optional<Error>& slot) { current_resolution_error = &slot; }
-ResolutionErrorScope::~ResolutionErrorScope() { current_resolution_error = nullptr; }
+// Scopes nest: a table function (semantic_search) may run a query of its own while it binds.
+ResolutionErrorScope::ResolutionErrorScope(std::optional<Error>& slot) : previous_(current_resolution_error) {
+  current_resolution_error = &slot;
+}
+ResolutionErrorScope::~ResolutionErrorScope() { current_resolution_error = previous_; }
 
 Resolver::Resolver(catalogd::Catalog& catalog, std::shared_ptr<ObjectRegistry> registry)
     : catalog_(catalog), registry_(std::move(registry)) {}

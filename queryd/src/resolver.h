@@ -31,7 +31,14 @@ class ResolutionErrorScope {
   ~ResolutionErrorScope();
   ResolutionErrorScope(const ResolutionErrorScope&) = delete;
   ResolutionErrorScope& operator=(const ResolutionErrorScope&) = delete;
+
+ private:
+  std::optional<Error>* previous_;
 };
+
+//! Records `e` as the error of the query binding on this thread (inside a ResolutionErrorScope),
+//! so the user gets it rather than DuckDB's wrapping of it; a no-op elsewhere.
+void RecordResolutionError(const Error& e);
 
 //! What a dataset version resolves to; the table reference is built from it for each query.
 struct ResolvedDataset {

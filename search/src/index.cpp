@@ -30,35 +30,101 @@ class Connection {
   duckdb_connection con_ = nullptr;
 };
 
-std::string VectorLiteral(std::span<const float> v, int dim) {
-  std::string out = "[";
-  for (size_t i = 0; i < v.size(); ++i) fmt::format_to(std::back_inserter(out), "{}{}", i ? "," : "", v[i]);
-  return out + fmt::format("]::FLOAT[{}]", dim);
+[[noreturn]] void FailQuery(duckdb_result& result) {
+  std::string message = duckdb_result_error(&result) ? duckdb_result_error(&result) : "unknown error";
+  duckdb_destroy_result(&result);
+  Fail(ErrorCode::kInternal, "search's index query failed: {}", message);
 }
 
 }  // namespace
 
 Index::Index(SearchDb& db, std::string table, KeyType key_type, int dim, uint64_t rows, bool hnsw)
-    : db_(db), table_(std::move(table)), key_type_(key_type), dim_(dim), rows_(rows), hnsw_(hnsw) {}
+    : db_(db), table_(std::move(table)), key_type_(key_type), dim_(dim), rows_(rows), hnsw_(hnsw) {
+  if (duckdb_connect(static_cast<duckdb_database>(db_.handle()), &con_) != DuckDBSuccess) {
+    Fail(ErrorCode::kInternal, "cannot connect to search's DuckDB");
+  }
+  float_type_ = duckdb_create_logical_type(DUCKDB_TYPE_FLOAT);
+}
 
 Index::~Index() {
+  for (auto& [sql, stmt] : prepared_) duckdb_destroy_prepare(&stmt);
   try {
-    Connection con(db_);
-    Exec(con.get(), fmt::format("PRAGMA drop_fts_index({})", SqlLiteral(table_)));
-    Exec(con.get(), "DROP TABLE IF EXISTS " + table_);
+    Exec(con_, fmt::format("PRAGMA drop_fts_index({})", SqlLiteral(table_)));
+    Exec(con_, "DROP TABLE IF EXISTS " + table_);
   } catch (const Error&) {
     // an in-memory table: it goes with the process at the latest
   }
+  duckdb_disconnect(&con_);
+  duckdb_destroy_logical_type(&float_type_);
+}
+
+duckdb_result Index::RunVector(const std::string& sql, std::span<const float> query) const {
+  if (static_cast<int>(query.size()) != dim_) {
+    Fail(ErrorCode::kInternal, "a query vector of {} values does not fit FLOAT[{}]", query.size(), dim_);
+  }
+  duckdb_prepared_statement stmt = nullptr;
+  for (const auto& [text, s] : prepared_) {
+    if (text == sql) stmt = s;
+  }
+  if (stmt == nullptr) {
+    if (duckdb_prepare(con_, sql.c_str(), &stmt) != DuckDBSuccess) {
+      std::string message = duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "unknown error";
+      duckdb_destroy_prepare(&stmt);
+      Fail(ErrorCode::kInternal, "search's index query failed to prepare: {}", message);
+    }
+    constexpr size_t kMaxPrepared = 8;  // one per k in use; k is part of the plan (LIMIT)
+    if (prepared_.size() >= kMaxPrepared) {
+      duckdb_destroy_prepare(&prepared_.back().second);
+      prepared_.pop_back();
+    }
+    prepared_.emplace_front(sql, stmt);
+  }
+  std::vector<duckdb_value> values(query.size());
+  for (size_t i = 0; i < query.size(); ++i) values[i] = duckdb_create_float(query[i]);
+  duckdb_value array = duckdb_create_array_value(float_type_, values.data(), values.size());
+  for (auto& v : values) duckdb_destroy_value(&v);
+  if (array == nullptr) Fail(ErrorCode::kInternal, "cannot make a FLOAT[{}] value", dim_);
+  const bool bound = duckdb_bind_value(stmt, 1, array) == DuckDBSuccess;
+  duckdb_destroy_value(&array);
+  if (!bound) {
+    const char* error = duckdb_prepare_error(stmt);
+    Fail(ErrorCode::kInternal, "cannot bind the query vector as FLOAT[{}]: {}", dim_, error ? error : "unknown error");
+  }
+  duckdb_result result;
+  if (duckdb_execute_prepared(stmt, &result) != DuckDBSuccess) FailQuery(result);
+  return result;
+}
+
+std::string Index::VectorSql(int k) const {
+  // ORDER BY array_cosine_distance(...) LIMIT k with no other sort key is the shape the HNSW index
+  // answers (when there is one); a tie-breaker column would make it a full scan.
+  return fmt::format(
+      "SELECT row, {}text, array_cosine_similarity(embedding, $1::FLOAT[{}]) AS score FROM {} "
+      "ORDER BY array_cosine_distance(embedding, $1::FLOAT[{}]) LIMIT {}",
+      key_type_ == KeyType::kNone ? "" : "key, ", dim_, table_, dim_, k);
+}
+
+std::string Index::ExplainVector(std::span<const float> query, int k) const {
+  std::lock_guard lock(mu_);
+  duckdb_result result = RunVector("EXPLAIN " + VectorSql(k), query);
+  std::string plan;
+  for (idx_t i = 0; i < duckdb_row_count(&result); ++i) {
+    char* text = duckdb_value_varchar(&result, 1, i);
+    plan += text != nullptr ? text : "";
+    duckdb_free(text);
+  }
+  duckdb_destroy_result(&result);
+  return plan;
 }
 
 json Index::Query(const std::string& sql) const {
-  Connection con(db_);
+  std::lock_guard lock(mu_);
   duckdb_result result;
-  if (duckdb_query(con.get(), sql.c_str(), &result) != DuckDBSuccess) {
-    std::string message = duckdb_result_error(&result) ? duckdb_result_error(&result) : "unknown error";
-    duckdb_destroy_result(&result);
-    Fail(ErrorCode::kInternal, "search's index query failed: {}", message);
-  }
+  if (duckdb_query(con_, sql.c_str(), &result) != DuckDBSuccess) FailQuery(result);
+  return Rows(result);
+}
+
+json Index::Rows(duckdb_result& result) const {
   json rows = json::array();
   const idx_t n = duckdb_row_count(&result);
   const idx_t key_col = key_type_ == KeyType::kNone ? 0 : 1;
@@ -86,16 +152,9 @@ json Index::Query(const std::string& sql) const {
 }
 
 json Index::Vector(std::span<const float> query, int k) const {
-  if (static_cast<int>(query.size()) != dim_) {
-    Fail(ErrorCode::kInternal, "a query vector of {} values does not fit FLOAT[{}]", query.size(), dim_);
-  }
-  const std::string q = VectorLiteral(query, dim_);
-  // ORDER BY array_cosine_distance(...) LIMIT k with no other sort key is the shape the HNSW index
-  // answers (when there is one); a tie-breaker column would make it a full scan.
-  return Query(
-      fmt::format("SELECT row, {}text, array_cosine_similarity(embedding, {}) AS score FROM {} "
-                  "ORDER BY array_cosine_distance(embedding, {}) LIMIT {}",
-                  key_type_ == KeyType::kNone ? "" : "key, ", q, table_, q, k));
+  std::lock_guard lock(mu_);
+  duckdb_result result = RunVector(VectorSql(k), query);
+  return Rows(result);
 }
 
 json Index::Text(const std::string& query, int k) const {
@@ -119,6 +178,12 @@ IndexSet::IndexSet(SearchDb& db, IndexOptions options) : db_(db), options_(std::
       }
       db_.Load(path.string());
     }
+    // DuckDB's late materialization rewrites "ORDER BY distance LIMIT k" into a top-k of row ids
+    // semi-joined back to a full scan of the table: with an HNSW index that is a scan of every
+    // row per query (O(n), the cost the index exists to avoid). Off for search's DuckDB, the HNSW
+    // scan fetches its k rows by row id itself.
+    Connection con(db_);
+    Exec(con.get(), "SET disabled_optimizers = 'late_materialization'");
     available_ = true;
   } catch (const Error& e) {
     reason_ = e.what();
@@ -148,8 +213,9 @@ std::shared_ptr<const Index> IndexSet::Get(const std::string& dataset, uint64_t 
                               SqlLiteral(table)));
   if (hnsw) {
     Exec(con.get(),
-         fmt::format("CREATE INDEX {}_hnsw ON {} USING HNSW (embedding) WITH (metric = 'cosine', ef_search = {})",
-                     table, table, options_.hnsw_ef_search));
+         fmt::format("CREATE INDEX {}_hnsw ON {} USING HNSW (embedding) WITH (metric = 'cosine', ef_search = {}, "
+                     "M = {}, ef_construction = {})",
+                     table, table, options_.hnsw_ef_search, options_.hnsw_m, options_.hnsw_ef_construction));
   }
   index->build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // Versions of the same dataset are replaced; the least recently used goes when the set is full.

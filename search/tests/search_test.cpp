@@ -15,6 +15,7 @@
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/gateway/gateway.h"
 #include "lakehouse/ingest/ingest.h"
+#include "lakehouse/queryd/ai_functions.h"
 #include "lakehouse/queryd/query.h"
 #include "lakehouse/search/search.h"
 #include "lakehouse/shared/error.h"
@@ -48,6 +49,7 @@ class Semantic : public ::testing::Test {
     ingest_ = ingest::MakeIngestor(*store_, *catalog_, io).release();
     queryd::QueryConfig qc;
     qc.temp_dir = (root_ / "tmp").string();
+    qc.ai_functions = link_;  // embed() & co. in SQL, linked to search below
     query_ = queryd::MakeQueryEngine(*catalog_, *store_, qc).release();
 
     app::SupervisorConfig sc;  // the AI home is found from this test binary's location
@@ -63,6 +65,8 @@ class Semantic : public ::testing::Test {
     so.extension_dir = LAKEHOUSE_SOURCE_DIR "/search/.deps/duckdb_ext";  // scripts/setup.d/65-search.sh
     so.hnsw_min_rows = 200;  // the 300-row corpus below gets an HNSW index, the small ones do not
     search_ = MakeSearchService(*catalog_, *ingest_, *query_, *ai_, *store_, so).release();
+    ai_functions_ = MakeAiFunctions(*search_, *ai_).release();
+    link_->Set(ai_functions_);
 
     gateway::Services services;
     services.store = store_;
@@ -107,6 +111,8 @@ class Semantic : public ::testing::Test {
     thread_->join();
     delete thread_;
     delete server_;
+    link_->Set(nullptr);
+    delete ai_functions_;
     delete search_;
     delete ai_;
     delete supervisor_;
@@ -160,6 +166,8 @@ class Semantic : public ::testing::Test {
   static inline AiSupervisor* supervisor_ = nullptr;
   static inline AiBridge* ai_ = nullptr;
   static inline SearchService* search_ = nullptr;
+  static inline std::shared_ptr<queryd::AiFunctionsLink> link_ = std::make_shared<queryd::AiFunctionsLink>();
+  static inline queryd::AiFunctions* ai_functions_ = nullptr;
   static inline gateway::Server* server_ = nullptr;
   static inline std::thread* thread_ = nullptr;
   static inline std::string url_;
@@ -519,6 +527,122 @@ TEST_F(Semantic, UserErrors) {
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("the limit is 8192"), std::string::npos) << r.body;
   EXPECT_EQ(Call("POST", "/api/v1/search", {{"dataset", "missing"}, {"query", "x"}}).status, 404);
+}
+
+//! Collects a query's encoded result.
+class StringSink final : public queryd::ResultSink {
+ public:
+  void Begin(std::string_view) override {}
+  bool Write(std::string_view bytes) override {
+    body += bytes;
+    return true;
+  }
+  bool ClientGone() override { return false; }
+  std::string body;
+};
+
+//! The NDJSON rows of `sql` run through the gateway's query route (HTTP status checked).
+std::vector<json> SqlRows(const std::string& url, const std::string& sql, int status = 200) {
+  HttpRequest r;
+  r.method = "POST";
+  r.url = url + "/api/v1/query";
+  r.body = json{{"sql", sql}, {"format", "ndjson"}}.dump();
+  r.timeout_ms = 120000;
+  HttpClient client;
+  HttpResponse res = client.Send(r);
+  EXPECT_EQ(res.status, status) << sql << ": " << res.body;
+  std::vector<json> rows;
+  if (res.status != 200) return {json::parse(res.body)};
+  for (size_t p = 0, nl; (nl = res.body.find('\n', p)) != std::string::npos; p = nl + 1) {
+    rows.push_back(json::parse(res.body.substr(p, nl - p)));
+  }
+  return rows;
+}
+
+TEST_F(Semantic, AiFunctionsInSql) {
+  std::string ndjson;
+  const std::vector<std::string> docs = {"Sourdough bread needs flour, water, salt and a starter.",
+                                         "The striker scored twice in the cup final.",
+                                         "Kubernetes schedules containers across a cluster of machines.",
+                                         "Tomatoes grow best in full sun with regular watering."};
+  for (size_t i = 0; i < docs.size(); ++i) {
+    ndjson += json{{"id", 10 + i}, {"body", docs[i]}, {"lang", "en"}}.dump() + "\n";
+  }
+  IngestNdjson("sqldocs", ndjson);
+  ASSERT_EQ(Call("POST", "/api/v1/datasets/sqldocs/embeddings", {{"column", "body"}, {"wait", true}}).status, 200);
+
+  // semantic_search(dataset, query, k): the source rows themselves, typed, best first.
+  auto rows = SqlRows(url_, "SELECT _rank, _score, id, body, lang FROM semantic_search('sqldocs', 'baking a loaf', 2)");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["id"], 10) << rows[0].dump();  // an integer column stays an integer
+  EXPECT_EQ(rows[0]["_rank"], 1);
+  EXPECT_EQ(rows[0]["lang"], "en");
+  EXPECT_GE(rows[0]["_score"].get<double>(), rows[1]["_score"].get<double>());
+
+  // hybrid_search(dataset, column, query, k) in a CTE joined to the dataset.
+  rows = SqlRows(url_,
+                 "WITH s AS (SELECT id, _rank FROM hybrid_search('sqldocs', 'body', 'container cluster', 3)) "
+                 "SELECT d.id, s._rank FROM sqldocs d JOIN s USING (id) ORDER BY s._rank");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["id"], 12) << rows[0].dump();
+
+  // embed(): FLOAT[dim] from the model, batched per chunk; the same text gives the same vector.
+  rows = SqlRows(url_,
+                 "SELECT len(embed('bread')) AS n, array_cosine_similarity(embed('bread'), embed('bread')) AS same, "
+                 "embed(NULL) IS NULL AS null_stays_null");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["n"], 384) << rows[0].dump();
+  EXPECT_NEAR(rows[0]["same"].get<double>(), 1.0, 1e-5);
+  EXPECT_EQ(rows[0]["null_stays_null"], true);
+  rows = SqlRows(url_,
+                 "SELECT id FROM sqldocs ORDER BY array_cosine_similarity(embed(body), embed('football match')) DESC "
+                 "LIMIT 1");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["id"], 11);
+
+  // Bad input: k out of range (400), an unknown dataset (404), a dataset without embeddings.
+  auto err = SqlRows(url_, "SELECT * FROM semantic_search('sqldocs', 'x', 0)", 400);
+  EXPECT_NE(err[0].dump().find("k must be between 1 and 1000"), std::string::npos) << err[0].dump();
+  SqlRows(url_, "SELECT * FROM semantic_search('nothing_here', 'x', 3)", 404);
+  err = SqlRows(url_, "SELECT * FROM hybrid_search('notes', 'x', 3)", 400);
+  EXPECT_NE(err[0].dump().find("embeddings"), std::string::npos) << err[0].dump();
+
+  // Grants: a caller who may not read the dataset is refused before anything is searched.
+  queryd::QueryRequest q;
+  q.sql = "SELECT * FROM semantic_search('sqldocs', 'bread', 1)";
+  q.may_read = [](std::string_view dataset) { return dataset != "sqldocs"; };
+  q.principal = "API key test";
+  StringSink sink;
+  try {
+    query_->Execute(q, sink);
+    ADD_FAILURE() << "a dataset the caller may not read was searched: " << sink.body;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kPermissionDenied) << e.what();
+    EXPECT_NE(std::string(e.what()).find("sqldocs"), std::string::npos) << e.what();
+  }
+  // Nor can the search reach a source the caller may not read through a vectors dataset it may.
+  q.sql = "SELECT * FROM semantic_search('sqldocs_body_emb', 'bread', 1)";
+  try {
+    query_->Execute(q, sink);
+    ADD_FAILURE() << "the source rows of a dataset the caller may not read were returned: " << sink.body;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kPermissionDenied) << e.what();
+  }
+
+  // Without the AI side linked (a server without AI): 503 naming it, for every function.
+  queryd::QueryConfig plain;
+  plain.temp_dir = (root_ / "tmp").string();
+  auto engine = queryd::MakeQueryEngine(*catalog_, *store_, plain);
+  for (const char* sql : {"SELECT embed('x')", "SELECT * FROM hybrid_search('sqldocs', 'x', 1)"}) {
+    queryd::QueryRequest p;
+    p.sql = sql;
+    try {
+      engine->Execute(p, sink);
+      ADD_FAILURE() << sql << " ran without the AI services";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kUnavailable) << sql << ": " << e.what();
+    }
+  }
 }
 
 TEST(SearchRoutes, WithoutTheSearchServiceAnswer503NamingIt) {

@@ -21,6 +21,8 @@ class ObjectStore;
 
 namespace lakehouse::queryd {
 
+class AiFunctionsLink;  // ai_functions.h
+
 struct QueryConfig {
   //! The process's DuckDB budget (query.memory_limit); the engine takes 3/4 of it, ingest the rest
   //! (shared/memory_budget.h, docs/adr/0011-duckdb-memory.md).
@@ -43,6 +45,9 @@ struct QueryConfig {
   uint64_t max_spill_per_query_bytes = 0;  //!< one query's share of the spill (ADR 0010): 503 beyond
   uint64_t max_spill_total_bytes = 0;      //!< DuckDB max_temp_directory_size
   int max_json_depth = 256;                //!< recursive JSON functions refuse deeper input
+  //! Where embed(), semantic_search() and hybrid_search() find the AI side (ai_functions.h);
+  //! null: they answer 503.
+  std::shared_ptr<AiFunctionsLink> ai_functions;
 };
 
 //! kParquet is written by DuckDB's COPY into a temp file and sent when complete (no first rows early).

@@ -35,7 +35,8 @@ class Ingestor;
 }
 namespace lakehouse::queryd {
 class QueryEngine;
-}
+class AiFunctions;
+}  // namespace lakehouse::queryd
 namespace lakehouse::aibridge {
 class AiBridge;
 }
@@ -153,5 +154,9 @@ class SearchService {
 std::unique_ptr<SearchService> MakeSearchService(catalogd::Catalog& catalog, ingest::Ingestor& ingest,
                                                  queryd::QueryEngine& query, aibridge::AiBridge& ai,
                                                  storaged::ObjectStore& store, const SearchOptions& options = {});
+
+//! embed(), semantic_search() and hybrid_search() for queryd's SQL (queryd::AiFunctionsLink::Set):
+//! embeddings through `ai`, searches through `search`. Both must outlive it.
+std::unique_ptr<queryd::AiFunctions> MakeAiFunctions(SearchService& search, aibridge::AiBridge& ai);
 
 }  // namespace lakehouse::search
