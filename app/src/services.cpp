@@ -282,6 +282,8 @@ class Services final : public RunningServices {
         if (compacted > 0) log::Info("automatic compaction", {{"datasets", compacted}});
         size_t n = catalog_->CollectGarbage(kGarbageMinAgeMs);
         if (n > 0) log::Info("garbage collected unreferenced objects", {{"deleted", n}});
+        n = iceberg_->CollectExpired(kGarbageMinAgeMs);
+        if (n > 0) log::Info("iceberg metadata of expired versions removed", {{"deleted", n}});
       } catch (const std::exception& e) {
         log::Warn("garbage collection failed", {{"error", e.what()}});
       }
