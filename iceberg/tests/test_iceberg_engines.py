@@ -381,7 +381,7 @@ def test_expired_versions_lose_their_iceberg_metadata_and_engines_still_read_the
         read_both(s)
         s.stop()
         s = start(tmp_path, "local", args=s.lh_args)
-        upload(s, "POST", "/api/v1/datasets/ret/append", parquet(tmp_path, "SELECT 99 AS x", "x6"), 200)
+        upload(s, "POST", "/api/v1/datasets/ret/append", parquet(tmp_path, "SELECT 99::BIGINT AS x", "x6"), 200)
         while not (meta / f"{6:020}.metadata.json").exists() and time.time() < deadline + 30:
             time.sleep(0.05)
         read_both(s)
