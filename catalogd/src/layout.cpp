@@ -118,6 +118,7 @@ PartitionValues PartitionValuesOfKey(const std::string& dataset, const std::vect
                                      std::string_view key) {
   const std::string prefix = fmt::format("{}{}/", kDataPrefix, dataset);
   std::vector<std::string> wanted;
+  wanted.reserve(partition_by.size());
   for (const auto& c : partition_by) wanted.push_back(c + "=...");
   const std::string layout = fmt::format("{}{}/<file>.parquet", prefix, fmt::join(wanted, "/"));
   if (!key.starts_with(prefix)) {

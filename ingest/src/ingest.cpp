@@ -564,9 +564,11 @@ class IngestorImpl final : public Ingestor {
     // hold exactly those values (checked below, after its footer).
     const std::vector<std::string> partition_by = head ? head->partition_by : std::vector<std::string>{};
     std::vector<PartitionValues> key_values;
-    for (const auto& key : request.keys) {
-      if (!partition_by.empty())
+    if (!partition_by.empty()) {
+      key_values.reserve(request.keys.size());
+      for (const auto& key : request.keys) {
         key_values.push_back(catalogd::PartitionValuesOfKey(request.dataset, partition_by, key));
+      }
     }
     std::set<std::string> seen;
     const std::string own_prefix = fmt::format("{}{}/", catalogd::kDataPrefix, request.dataset);
