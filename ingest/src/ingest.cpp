@@ -681,7 +681,8 @@ class IngestorImpl final : public Ingestor {
                                        const Schema& schema, const PartitionValues& from_key) {
     PartitionValues out;
     for (const auto& [column, text] : from_key) {
-      auto col = std::find_if(schema.begin(), schema.end(), [&](const ColumnSchema& c) { return c.name == column; });
+      auto col = std::find_if(schema.begin(), schema.end(),
+                              [&name = column](const ColumnSchema& c) { return c.name == name; });
       if (col == schema.end()) {
         Fail(ErrorCode::kInvalidArgument, "object '{}' has no column '{}', a partition column of the dataset", key,
              column);
@@ -716,7 +717,7 @@ class IngestorImpl final : public Ingestor {
   //! Fails fast, before reading a possibly large body, when the commit is bound to fail. Returns
   //! the partition columns the upload is split by (as requested; checked against its schema later).
   std::vector<std::string> PreCheck(const IngestRequest& request) {
-    const auto requested = request.partition_by.value_or(std::vector<std::string>{});
+    auto requested = request.partition_by.value_or(std::vector<std::string>{});
     // A create with an expected version is the catalog's to judge (its version check comes first).
     if (request.op == catalogd::CommitOp::kCreate && request.expected_version) return requested;
     std::optional<DatasetManifest> head;
