@@ -558,6 +558,10 @@ class Services final : public RunningServices {
           size_t n = catalog_->CollectGarbage(kGarbageMinAgeMs);
           if (n > 0) log::Info("garbage collected unreferenced objects", {{"deleted", n}});
         }
+        if (iceberg_) {  // where the Iceberg tables live (the gateway's process in a deployment)
+          const size_t n = iceberg_->CollectExpired(kGarbageMinAgeMs);
+          if (n > 0) log::Info("iceberg metadata of expired versions removed", {{"deleted", n}});
+        }
       } catch (const std::exception& e) {
         log::Warn("garbage collection failed", {{"error", e.what()}});
       }

@@ -20,6 +20,7 @@
 #include <random>
 #include <set>
 #include <shared_mutex>
+#include <span>
 #include <thread>
 
 #include "catalog_internal.h"
@@ -71,17 +72,16 @@ std::string_view OpName(CommitOp op) {
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
-VersionSummary Summarize(const DatasetManifest& m) {
-  return VersionSummary{m.version,      m.operation,      m.created_at_ms, m.row_count(),
-                        m.byte_count(), m.schema_version, m.tombstone};
-}
-
 VersionSummary Summarize(const ManifestRecord& r) {
   const auto& m = r.manifest;
   return VersionSummary{m.version, m.operation, m.created_at_ms, r.rows, r.bytes, m.schema_version, m.tombstone};
 }
 
 using ManifestPtr = std::shared_ptr<const DatasetManifest>;
+//! The head as the catalog holds it: immutable for everyone else. Only a commit, under the
+//! dataset's `mu` and when nothing but the state and that commit holds it, moves its object list
+//! into the next head (Commit).
+using HeadPtr = std::shared_ptr<DatasetManifest>;
 
 //! The keys under one dataset's catalog prefix, by kind (each list sorted ascending).
 struct DatasetKeys {
@@ -119,7 +119,8 @@ struct DatasetKeys {
 struct DatasetState {
   std::mutex commit_mu;
   mutable std::mutex mu;
-  ManifestPtr head;                              //!< newest readable manifest (may be a tombstone)
+  HeadPtr head;                                  //!< newest readable manifest (may be a tombstone)
+  Totals head_totals;                            //!< of `head` (an append adds to them)
   uint64_t max_version = 0;                      //!< newest version key seen, readable or not
   uint64_t chain = 0;                            //!< delta manifests since the head's last checkpoint
   uint64_t first_live = 0;                       //!< versions below this expired (retention)
@@ -181,7 +182,8 @@ class CatalogImpl final : public Catalog {
       auto it = index_.find(l.name);
       auto state = it != index_.end() ? it->second : std::make_shared<DatasetState>();
       std::lock_guard state_lock(state->mu);
-      state->head = l.head ? std::make_shared<const DatasetManifest>(std::move(*l.head)) : nullptr;
+      state->head = l.head ? std::make_shared<DatasetManifest>(std::move(*l.head)) : nullptr;
+      state->head_totals = state->head ? Totals::Of(state->head->objects) : Totals{};
       state->max_version = l.keys.versions.back();
       state->chain = state->head ? l.keys.ChainAbove(state->head->version) : 0;
       state->first_live = l.keys.first_live;
@@ -240,8 +242,11 @@ class CatalogImpl final : public Catalog {
     auto manifest = Resolve(dataset, version, keys);
     if (!manifest) Fail(ErrorCode::kNotFound, "dataset '{}' has no version {}", dataset, version);
     // Versions before a later tombstone were deleted with the dataset (their data is collected).
-    for (const auto& v : Versions(dataset)) {
-      if (v.tombstone && v.version > version) {
+    // Only the later versions are looked at: a cold read of a recent version costs the same at
+    // version 10 and 10,000.
+    auto state = FindOrCreate(dataset);
+    for (const auto& [later, v] : SummariesFrom(dataset, *state, keys, version + 1)) {
+      if (v.tombstone) {
         Fail(ErrorCode::kNotFound, "dataset '{}' version {} was deleted with the dataset at version {}", dataset,
              version, v.version);
       }
@@ -253,51 +258,40 @@ class CatalogImpl final : public Catalog {
     DatasetId::Parse(dataset);
     auto state = Find(dataset);
     if (!state) Fail(ErrorCode::kNotFound, "dataset '{}' does not exist", dataset);
-    // Version keys come from storage (other processes may have committed); summaries of versions
-    // already seen are cached, the others read once.
-    std::vector<uint64_t> missing;
     const auto keys = ListKeys(dataset);
-    {
-      std::lock_guard lock(state->mu);
-      for (uint64_t v : keys.versions) {
-        if (v >= keys.first_live && !state->summaries.contains(v)) missing.push_back(v);
-      }
-    }
-    std::vector<std::optional<ManifestRecord>> read(missing.size());
-    ParallelFor(missing.size(), ReadThreads(), [&](size_t i) { read[i] = ReadRecord({dataset, missing[i]}); });
     std::vector<VersionSummary> out;
-    std::lock_guard lock(state->mu);
-    state->first_live = std::max(state->first_live, keys.first_live);
-    for (auto& r : read) {
-      if (r) state->summaries.emplace(r->manifest.version, Summarize(*r));
-    }
-    for (const auto& [v, s] : state->summaries) {
-      if (v >= state->first_live) out.push_back(s);
-    }
+    for (const auto& [v, s] : SummariesFrom(dataset, *state, keys, keys.first_live)) out.push_back(s);
     if (out.empty()) Fail(ErrorCode::kNotFound, "dataset '{}' does not exist", dataset);
     return out;
   }
 
-  DatasetManifest Commit(const CommitRequest& request) override {
+  std::shared_ptr<const DatasetManifest> Commit(const CommitRequest& request) override {
     DatasetId::Parse(request.dataset);
     for (const auto& o : request.objects) storaged::ValidateKey(o.ref.key);
     if (request.op != CommitOp::kDelete && request.op != CommitOp::kSetProperties) CheckPartitioning(request);
     auto state = FindOrCreate(request.dataset);
-    DatasetManifest committed;
+    // An append and a property change keep the head's objects (plus the new ones): the next head
+    // is built from the head's list without copying it (below), so a commit costs the same at 10
+    // and at 10,000 objects. The rest build their whole list (their cost is their own data).
+    const bool inherits = request.op == CommitOp::kAppend || request.op == CommitOp::kSetProperties;
+    const Totals added = Totals::Of(request.objects);
+    HeadPtr committed;
     {
       std::lock_guard commit_lock(state->commit_mu);
       std::mt19937 rng(std::random_device{}());
       for (int attempt = 0;; ++attempt) {
-        ManifestPtr head;
+        HeadPtr head;
+        Totals head_totals;
         uint64_t max_version = 0;
         {
           std::lock_guard lock(state->mu);
           head = state->head;
+          head_totals = state->head_totals;
           max_version = state->max_version;
         }
         DatasetManifest next;
         try {
-          next = BuildNext(request, head, max_version);
+          next = BuildNext(request, head.get(), max_version);
         } catch (const Error& e) {
           // Memory may be stale when another process commits to the same store: before answering
           // 404/409, check storage once; if it knows a newer version, decide again on that.
@@ -305,26 +299,61 @@ class CatalogImpl final : public Catalog {
           if (Reload(request.dataset, *state) == max_version) throw;
           continue;
         }
+        // BuildNext left `next.objects` empty when it inherits: the totals say what it will hold.
+        const Totals totals =
+            inherits ? head_totals + (request.op == CommitOp::kAppend ? added : Totals{}) : Totals::Of(next.objects);
         // Appends and compactions store only what changed (a delta on the head), so a commit costs
         // the same at version 10 and 10,000; the rest are complete (their size is their own data).
         const bool delta = head && !head->tombstone && !next.tombstone &&
                            (request.op == CommitOp::kAppend || request.op == CommitOp::kCompact ||
                             request.op == CommitOp::kSetProperties);
         std::string text =
-            delta ? EncodeDelta(next, head->version, request.objects, request.remove_objects) : EncodeManifest(next);
+            delta ? EncodeDelta(next, head->version, totals,
+                                request.op == CommitOp::kSetProperties ? std::span<const DataObject>{}
+                                                                       : std::span<const DataObject>(request.objects),
+                                request.remove_objects)
+                  : EncodeManifest(next);
         if (PutManifest(ManifestKey(next.dataset, next.version), text)) {
-          auto stored = std::make_shared<const DatasetManifest>(std::move(next));
+          const VersionSummary summary{next.version, next.operation,      next.created_at_ms, totals.rows,
+                                       totals.bytes, next.schema_version, next.tombstone};
           uint64_t chain = 0;
-          {
-            std::lock_guard lock(state->mu);
+          auto publish = [&](HeadPtr stored) {  // with state->mu held
             state->max_version = std::max(state->max_version, stored->version);
             state->head = stored;
-            state->summaries.emplace(stored->version, Summarize(*stored));
+            state->head_totals = totals;
+            state->summaries.emplace(stored->version, summary);
             state->chain = delta ? state->chain + 1 : 0;
             chain = state->chain;
+            committed = std::move(stored);
+          };
+          {
+            std::lock_guard lock(state->mu);
+            // Nothing but the state and this commit holds the head (readers get copies or the
+            // shared pointer under `mu`, so the count cannot grow behind our back): its object
+            // list moves into the new head, in the same critical section, so no reader ever sees
+            // the emptied old head.
+            if (inherits && state->head == head && head.use_count() == 2) {
+              next.objects = std::move(head->objects);
+              if (request.op == CommitOp::kAppend) {
+                next.objects.insert(next.objects.end(), request.objects.begin(), request.objects.end());
+              }
+              publish(std::make_shared<DatasetManifest>(std::move(next)));
+            }
           }
-          if (chain >= options_.checkpoint_interval) WriteCheckpoint(*stored, *state);
-          committed = *stored;
+          if (!committed) {
+            // Someone still holds the old head (a previous commit's caller, a reload): copy it.
+            if (inherits) {
+              next.objects.reserve(head->objects.size() + request.objects.size());
+              next.objects = head->objects;
+              if (request.op == CommitOp::kAppend) {
+                next.objects.insert(next.objects.end(), request.objects.begin(), request.objects.end());
+              }
+            }
+            auto stored = std::make_shared<DatasetManifest>(std::move(next));
+            std::lock_guard lock(state->mu);
+            publish(std::move(stored));
+          }
+          if (chain >= options_.checkpoint_interval) WriteCheckpoint(*committed, *state);
           break;
         }
         // Another writer (another process, or a catalog instance over the same store) took this
@@ -342,7 +371,7 @@ class CatalogImpl final : public Catalog {
         std::this_thread::sleep_for(std::chrono::microseconds(jitter(rng)));
       }
     }
-    Notify(committed);
+    Notify(*committed);
     return committed;
   }
 
@@ -632,6 +661,30 @@ class CatalogImpl final : public Catalog {
     }
   }
 
+  //! Summaries of the versions in `keys` from `from` on (and not expired). Version keys come from
+  //! storage (other processes may have committed); summaries already seen are cached (manifests
+  //! are immutable), the others read once, in parallel.
+  std::map<uint64_t, VersionSummary> SummariesFrom(const std::string& dataset, DatasetState& state,
+                                                   const DatasetKeys& keys, uint64_t from) {
+    from = std::max(from, keys.first_live);
+    std::vector<uint64_t> missing;
+    {
+      std::lock_guard lock(state.mu);
+      for (auto it = std::lower_bound(keys.versions.begin(), keys.versions.end(), from); it != keys.versions.end();
+           ++it) {
+        if (!state.summaries.contains(*it)) missing.push_back(*it);
+      }
+    }
+    std::vector<std::optional<ManifestRecord>> read(missing.size());
+    ParallelFor(missing.size(), ReadThreads(), [&](size_t i) { read[i] = ReadRecord({dataset, missing[i]}); });
+    std::lock_guard lock(state.mu);
+    state.first_live = std::max(state.first_live, keys.first_live);
+    for (auto& r : read) {
+      if (r) state.summaries.emplace(r->manifest.version, Summarize(*r));
+    }
+    return {state.summaries.lower_bound(std::max(from, state.first_live)), state.summaries.end()};
+  }
+
   //! The dataset's retention policy: its own properties, else the default.
   RetentionPolicy PolicyOf(const DatasetManifest& head) const {
     RetentionPolicy policy = options_.retention;
@@ -734,7 +787,8 @@ class CatalogImpl final : public Catalog {
     state.first_live = std::max(state.first_live, keys.first_live);
     if (head && (!state.head || head->version > state.head->version)) {
       state.chain = keys.ChainAbove(head->version);
-      state.head = std::make_shared<const DatasetManifest>(std::move(*head));
+      state.head = std::make_shared<DatasetManifest>(std::move(*head));
+      state.head_totals = Totals::Of(state.head->objects);
     }
     return state.max_version;
   }
@@ -827,7 +881,8 @@ class CatalogImpl final : public Catalog {
   }
 
   //! The manifest `request` would commit on top of `head`. Throws the request's 404/409.
-  static DatasetManifest BuildNext(const CommitRequest& request, const ManifestPtr& head, uint64_t max_version) {
+  //! An append and a property change leave `objects` empty: the caller adds the head's (Commit).
+  static DatasetManifest BuildNext(const CommitRequest& request, const DatasetManifest* head, uint64_t max_version) {
     const std::string& name = request.dataset;
     const bool live = head && !head->tombstone;
     const uint64_t current = live ? head->version : 0;
@@ -880,9 +935,6 @@ class CatalogImpl final : public Catalog {
           }
         }
         if (request.op == CommitOp::kAppend) {
-          next.objects.reserve(head->objects.size() + request.objects.size());
-          next.objects = head->objects;
-          next.objects.insert(next.objects.end(), request.objects.begin(), request.objects.end());
           for (const auto& [k, v] : head->properties) next.properties.try_emplace(k, v);
         } else {
           next.objects = request.objects;
@@ -895,7 +947,6 @@ class CatalogImpl final : public Catalog {
         break;
       case CommitOp::kSetProperties:
         CheckCommitTarget(CommitOp::kAppend, name, live_version);
-        next.objects = head->objects;
         next.schema = head->schema;
         next.schema_version = head->schema_version;
         next.partition_by = head->partition_by;

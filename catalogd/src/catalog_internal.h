@@ -42,12 +42,30 @@ struct ManifestRecord {
   uint64_t object_count = 0;
 };
 
+//! Row, byte and object totals of a version, without walking its object list twice.
+struct Totals {
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  uint64_t objects = 0;
+  static Totals Of(std::span<const DataObject> objects) {
+    Totals t;
+    for (const auto& o : objects) {
+      t.rows += o.row_count;
+      t.bytes += o.ref.size;
+    }
+    t.objects = objects.size();
+    return t;
+  }
+  Totals operator+(const Totals& o) const { return {rows + o.rows, bytes + o.bytes, objects + o.objects}; }
+};
+
 //! A complete manifest's stored text.
 std::string EncodeManifest(const DatasetManifest& manifest);
-//! A delta's stored text: `full` is the version it describes (header and totals are taken from it),
-//! `added` and `removed` what changed since version `base`.
-std::string EncodeDelta(const DatasetManifest& full, uint64_t base, std::span<const DataObject> added,
-                        const std::vector<std::string>& removed);
+//! A delta's stored text: `version` is the version it describes (its header is taken from it, its
+//! objects are ignored), `totals` that version's totals, `added` and `removed` what changed since
+//! version `base`.
+std::string EncodeDelta(const DatasetManifest& version, uint64_t base, const Totals& totals,
+                        std::span<const DataObject> added, const std::vector<std::string>& removed);
 //! Parses a record read from `key`; nullopt (with a warning) when it is torn or not ours.
 std::optional<ManifestRecord> ParseRecord(const ParsedManifestKey& key, const std::string& text);
 //! Applies deltas (newest first, each based on the next; the last based on `base`) to `base`;

@@ -9,6 +9,7 @@
 #include "catalog_internal.h"
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/strings.h"
 
 namespace lakehouse::catalogd {
 
@@ -111,6 +112,48 @@ std::string NewPartitionedDataKey(const std::string& dataset, const std::vector<
     key += '/';
   }
   return key + RandomHexId() + ".parquet";
+}
+
+PartitionValues PartitionValuesOfKey(const std::string& dataset, const std::vector<std::string>& partition_by,
+                                     std::string_view key) {
+  const std::string prefix = fmt::format("{}{}/", kDataPrefix, dataset);
+  std::vector<std::string> wanted;
+  wanted.reserve(partition_by.size());
+  for (const auto& c : partition_by) wanted.push_back(c + "=...");
+  const std::string layout = fmt::format("{}{}/<file>.parquet", prefix, fmt::join(wanted, "/"));
+  if (!key.starts_with(prefix)) {
+    Fail(ErrorCode::kInvalidArgument,
+         "object '{}' is not under {}: a partitioned dataset's objects carry their partition values in the key ({})",
+         key, prefix, layout);
+  }
+  std::string_view rest = key.substr(prefix.size());
+  PartitionValues values;
+  for (const auto& column : partition_by) {
+    const size_t slash = rest.find('/');
+    const std::string_view segment = rest.substr(0, slash);
+    const size_t eq = segment.find('=');
+    if (slash == std::string_view::npos || eq == std::string_view::npos || segment.substr(0, eq) != column) {
+      Fail(ErrorCode::kInvalidArgument,
+           "object '{}' does not name partition column '{}' where the layout puts it ({}); the dataset is "
+           "partitioned by ({})",
+           key, column, layout, fmt::join(partition_by, ", "));
+    }
+    const std::string_view text = segment.substr(eq + 1);
+    std::string lower(text);
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "null" || text == "__HIVE_DEFAULT_PARTITION__") {
+      values[column] = std::nullopt;
+    } else {
+      values[column] = PercentDecode(text, false);
+    }
+    rest.remove_prefix(slash + 1);
+  }
+  if (rest.empty() || rest.find('/') != std::string_view::npos) {
+    Fail(ErrorCode::kInvalidArgument,
+         "object '{}' has other path segments than the dataset's partition columns ({}) name: the layout is {}", key,
+         fmt::join(partition_by, ", "), layout);
+  }
+  return values;
 }
 
 std::optional<ParsedManifestKey> ParseManifestKey(std::string_view key) {

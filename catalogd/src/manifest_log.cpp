@@ -33,16 +33,26 @@ DatasetManifest Header(const DatasetManifest& m) {
 
 }  // namespace
 
+nlohmann::json CommitResponseJson(const DatasetManifest& m, std::span<const DataObject> added) {
+  nlohmann::json j = Header(m);
+  j["objects"] = nlohmann::json::array();
+  for (const auto& o : added) j["objects"].push_back(o);
+  j["row_count"] = m.row_count();
+  j["byte_count"] = m.byte_count();
+  j["object_count"] = m.objects.size();
+  return j;
+}
+
 std::string EncodeManifest(const DatasetManifest& manifest) { return nlohmann::json(manifest).dump(); }
 
-std::string EncodeDelta(const DatasetManifest& full, uint64_t base, std::span<const DataObject> added,
-                        const std::vector<std::string>& removed) {
-  nlohmann::json j = Header(full);
+std::string EncodeDelta(const DatasetManifest& version, uint64_t base, const Totals& totals,
+                        std::span<const DataObject> added, const std::vector<std::string>& removed) {
+  nlohmann::json j = Header(version);
   j.erase("objects");  // absent on purpose: a reader of format 1 refuses the record instead of misreading it
   j["format"] = kDeltaFormat;
-  j["row_count"] = full.row_count();
-  j["byte_count"] = full.byte_count();
-  j["object_count"] = full.objects.size();
+  j["row_count"] = totals.rows;
+  j["byte_count"] = totals.bytes;
+  j["object_count"] = totals.objects;
   nlohmann::json delta = {{"base", base}, {"removed", removed}};
   delta["added"] = nlohmann::json::array();
   for (const auto& o : added) delta["added"].push_back(o);

@@ -46,12 +46,53 @@ class CatalogTest : public ::testing::TestWithParam<std::string> {
     r.op = op;
     r.schema = std::move(schema);
     r.objects = std::move(objects);
-    return catalog_->Commit(r);
+    return *catalog_->Commit(r);
   }
 
   std::unique_ptr<TestStore> t_;
   std::unique_ptr<Catalog> catalog_;
 };
+
+// issue 13: Commit returns the new head itself (shared, immutable), and an append reuses the head's
+// object list instead of copying it - but never one somebody still holds: a manifest returned by
+// an earlier commit stays exactly what it was while later appends commit.
+TEST_P(CatalogTest, CommittedManifestsStayWholeWhileLaterAppendsReuseTheHeadsList) {
+  auto commit = [&](CommitOp op, std::vector<DataObject> objects) {
+    CommitRequest r;
+    r.dataset = "grow";
+    r.op = op;
+    r.schema = SalesSchema();
+    r.objects = std::move(objects);
+    return catalog_->Commit(r);
+  };
+  const auto a = Data("grow"), b = Data("grow"), c = Data("grow"), d = Data("grow");
+  commit(CommitOp::kCreate, {a});
+  const auto v2 = commit(CommitOp::kAppend, {b});  // held: the next append must copy
+  auto v3 = commit(CommitOp::kAppend, {c});
+  EXPECT_EQ(v2->objects, (std::vector<DataObject>{a, b}));
+  EXPECT_EQ(v3->objects, (std::vector<DataObject>{a, b, c}));
+  EXPECT_EQ(catalog_->Head("grow"), *v3) << "Commit returns the head";
+  const auto head_copy = catalog_->Head("grow");
+  const uint64_t v3_version = v3->version;
+  const DatasetManifest v3_value = *v3;
+  v3.reset();                      // the last holder goes away: the next append takes the list over
+  commit(CommitOp::kAppend, {d});  // its result is dropped at once
+  EXPECT_EQ(head_copy, v3_value) << "a copy taken by Head is its own";
+  const auto v5 = commit(CommitOp::kAppend, {Data("grow")});
+  EXPECT_EQ(v5->objects.size(), 5u);
+  EXPECT_EQ(std::vector<DataObject>(v5->objects.begin(), v5->objects.begin() + 4),
+            (std::vector<DataObject>{a, b, c, d}));
+  EXPECT_EQ(v5->row_count(), 50u);
+  // Every version reads back whole from storage, and the summaries hold the totals.
+  auto fresh = MakeCatalog(*t_->store);
+  fresh->Rebuild();
+  EXPECT_EQ(fresh->Get("grow", v3_version), v3_value);
+  EXPECT_EQ(fresh->Head("grow"), *v5);
+  const auto versions = fresh->Versions("grow");
+  ASSERT_EQ(versions.size(), 5u);
+  EXPECT_EQ(versions[3].rows, 40u);
+  EXPECT_EQ(catalog_->Versions("grow")[4].rows, 50u);
+}
 
 TEST_P(CatalogTest, CreateAppendReplaceDeleteMakeVersions) {
   auto a = Data("sales", 10);
@@ -147,7 +188,7 @@ TEST_P(CatalogTest, SchemaChangeIsRefusedNamingColumnsUnlessAllowed) {
   r.schema = changed;
   r.objects = {Data("sales")};
   r.allow_schema_change = true;
-  auto v2 = catalog_->Commit(r);
+  auto v2 = *catalog_->Commit(r);
   EXPECT_EQ(v2.schema_version, 2u);
   EXPECT_EQ(v2.schema, changed);
   EXPECT_EQ(v2.fingerprint, Fingerprint(changed));
@@ -170,7 +211,7 @@ TEST_P(CatalogTest, ExpectedVersionIsAnOptimisticCheck) {
   r.expected_version = 7;
   EXPECT_EQ(CodeOf([&] { catalog_->Commit(r); }), ErrorCode::kConflict);
   r.expected_version = 1;
-  EXPECT_EQ(catalog_->Commit(r).version, 2u);
+  EXPECT_EQ(catalog_->Commit(r)->version, 2u);
   EXPECT_EQ(CodeOf([&] { catalog_->Commit(r); }), ErrorCode::kConflict);  // now stale
 }
 
@@ -200,7 +241,7 @@ std::vector<std::pair<uint64_t, DataObject>> RaceAppends(std::vector<Catalog*> c
           r.schema = SalesSchema();
           r.objects = {data()};
           try {
-            auto m = c->Commit(r);
+            auto m = *c->Commit(r);
             std::lock_guard lock(mu);
             acked.emplace_back(m.version, r.objects[0]);
           } catch (const std::exception& e) {
@@ -292,7 +333,7 @@ TEST_P(CatalogTest, RebuildRestoresTheSameState) {
   EXPECT_EQ(fresh->Versions("gone").size(), 2u);
   // The rebuilt catalog continues where the old one stopped.
   CommitRequest r{"gone", CommitOp::kCreate, SalesSchema(), {Data("gone")}, false, {}, {}};
-  EXPECT_EQ(fresh->Commit(r).version, 3u);
+  EXPECT_EQ(fresh->Commit(r)->version, 3u);
 }
 
 TEST_P(CatalogTest, TornManifestIsIgnoredAndSkipped) {
@@ -310,7 +351,7 @@ TEST_P(CatalogTest, TornManifestIsIgnoredAndSkipped) {
   EXPECT_EQ(CodeOf([&] { fresh->Head("torn"); }), ErrorCode::kNotFound);
   // The next commit skips the unreadable version number instead of fighting over it.
   CommitRequest r{"sales", CommitOp::kAppend, SalesSchema(), {Data("sales")}, false, {}, {}};
-  auto v4 = fresh->Commit(r);
+  auto v4 = *fresh->Commit(r);
   EXPECT_EQ(v4.version, 4u);
   EXPECT_EQ(v4.parent_version, 2u);
   EXPECT_EQ(v4.objects.size(), 3u);
@@ -386,7 +427,7 @@ TEST_P(CatalogTest, SnapshotIsACacheNeverTheTruth) {
     EXPECT_EQ(CodeOf([&] { fresh->Head("gone"); }), ErrorCode::kNotFound);
     EXPECT_EQ(fresh->List().size(), 3u);
     CommitRequest r{"beta", CommitOp::kAppend, SalesSchema(), {Data("beta")}, false, {}, {}};
-    EXPECT_EQ(fresh->Commit(r).version, 3u);  // skips the torn v2
+    EXPECT_EQ(fresh->Commit(r)->version, 3u);  // skips the torn v2
     t_->store->Delete(ManifestKey("beta", 3));
   };
   expect_same("stale snapshot");
@@ -427,7 +468,7 @@ TEST_P(CatalogTest, PartitionedCommitsRecordPartitionValuesAndKeepThePartitionin
     r.schema = std::move(s);
     r.objects = std::move(objects);
     r.partition_by = std::move(partition_by);
-    return catalog_->Commit(r);
+    return *catalog_->Commit(r);
   };
   auto v1 = commit(CommitOp::kCreate, {part("2024-01-01"), part(std::nullopt)}, {"day"}, schema);
   EXPECT_EQ(v1.partition_by, std::vector<std::string>{"day"});
@@ -520,7 +561,7 @@ TEST_P(CatalogTest, AppendsStoreDeltasAndCheckpointsKeepResolvingBounded) {
   auto fresh = MakeCatalog(*t_->store, CatalogOptions{.checkpoint_interval = 5});
   fresh->Rebuild();
   CommitRequest r{"log", CommitOp::kAppend, SalesSchema(), {Data("log", 1)}, false, {}, {}};
-  auto v25 = fresh->Commit(r);
+  auto v25 = *fresh->Commit(r);
   EXPECT_EQ(v25.objects.size(), 25u);
   committed.push_back(v25);
   // Its catalog knew the chain since the last checkpoint (16) was long: it checkpointed at once.
@@ -547,7 +588,7 @@ TEST_P(CatalogTest, CompactionCommitKeepsConcurrentAppendsAndRefusesAfterReplace
   auto merged = Data("c", 15);
   CommitRequest compact{"c", CommitOp::kCompact, SalesSchema(), {merged}, false, {}, {}};
   compact.remove_objects = {a.ref.key, b.ref.key};
-  auto v4 = catalog_->Commit(compact);
+  auto v4 = *catalog_->Commit(compact);
   EXPECT_EQ(v4.operation, "compact");
   ASSERT_EQ(v4.objects.size(), 2u);
   EXPECT_EQ(v4.objects[0], appended);
@@ -628,7 +669,7 @@ TEST_P(CatalogTest, RetentionExpiresVersionsAndCollectsTheirObjectsAfterTheWindo
 
   // A dataset's own policy (a properties commit) overrides the default.
   CommitRequest keep_one{"other", CommitOp::kSetProperties, {}, {}, false, {}, {{"keep_versions", "1"}}};
-  auto v3 = catalog_->Commit(keep_one);
+  auto v3 = *catalog_->Commit(keep_one);
   EXPECT_EQ(v3.objects, live_other.objects);
   EXPECT_EQ(catalog_->Collect(-60'000).versions_expired, 2u);
   EXPECT_EQ(catalog_->Versions("other").size(), 1u);

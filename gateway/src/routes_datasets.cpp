@@ -46,14 +46,14 @@ void Upload(const Services& services, catalogd::CommitOp op, Request& req, Respo
   auto result = ingestor.Ingest(request, req.Body());
   uint64_t rows = 0;
   for (const auto& o : result.objects) rows += o.row_count;
-  json body = result.manifest;
+  json body = catalogd::CommitResponseJson(*result.manifest, result.objects);
   body["ingest"] = {{"format", ingest::FormatName(result.format)},
                     {"bytes_received", result.bytes_received},
                     {"rows", rows},
                     {"object", result.object},
                     {"objects_added", result.objects.size()},
                     {"seconds", result.seconds}};
-  res.SetHeader("Location", fmt::format("/api/v1/datasets/{}/versions/{}", request.dataset, result.manifest.version));
+  res.SetHeader("Location", fmt::format("/api/v1/datasets/{}/versions/{}", request.dataset, result.manifest->version));
   res.Json(op == catalogd::CommitOp::kCreate ? 201 : 200, body);
 }
 
@@ -145,7 +145,7 @@ void DeleteDataset(const Services& services, Request& req, Response& res) {
   request.dataset = DatasetParam(req);
   request.op = catalogd::CommitOp::kDelete;
   request.expected_version = UintParam(req, "expected_version");
-  res.Json(200, json(catalog.Commit(request)));
+  res.Json(200, json(*catalog.Commit(request)));  // a tombstone lists no objects
 }
 
 void ListDatasets(const Services& services, Request& req, Response& res) {

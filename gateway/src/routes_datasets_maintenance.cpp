@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lakehouse/catalogd/catalog.h"
+#include "lakehouse/iceberg/iceberg.h"
 #include "lakehouse/ingest/ingest.h"
 #include "params.h"
 #include "routes.h"
@@ -80,10 +81,10 @@ void RegisterFiles(const Services& services, Request& req, Response& res) {
   }
   if (auto v = NumberField(body, "expected_version")) request.expected_version = static_cast<uint64_t>(*v);
   auto result = ingestor.Register(request);
-  json out = result.manifest;
+  json out = catalogd::CommitResponseJson(*result.manifest, result.objects);
   out["registered"] = {{"objects", result.objects.size()}, {"bytes", result.bytes_received}};
-  res.SetHeader("Location", fmt::format("/api/v1/datasets/{}/versions/{}", request.dataset, result.manifest.version));
-  res.Json(result.manifest.operation == "create" ? 201 : 200, out);
+  res.SetHeader("Location", fmt::format("/api/v1/datasets/{}/versions/{}", request.dataset, result.manifest->version));
+  res.Json(result.manifest->operation == "create" ? 201 : 200, out);
 }
 
 void SetRetention(const Services& services, Request& req, Response& res) {
@@ -110,12 +111,14 @@ void SetRetention(const Services& services, Request& req, Response& res) {
   }
   if (request.properties.empty()) Fail(ErrorCode::kInvalidArgument, "send keep_versions and/or keep_days");
   request.expected_version = UintParam(req, "expected_version");
-  res.Json(200, json(catalog.Commit(request)));
+  res.Json(200, catalogd::CommitResponseJson(*catalog.Commit(request), {}));  // adds no objects
 }
 
 void CollectGarbage(const Services& services, Request&, Response& res) {
   auto& catalog = Require(services.catalog, "catalog");
   json out = GcJson(catalog.Collect(catalog.GcMinAgeMs()));
+  // The Iceberg metadata of the versions that expired goes after the same window (iceberg.h).
+  out["iceberg_files_deleted"] = services.iceberg ? services.iceberg->CollectExpired(catalog.GcMinAgeMs()) : 0;
   out["safety_window_ms"] = catalog.GcMinAgeMs();
   res.Json(200, out);
 }

@@ -261,4 +261,38 @@ std::string EncodeManifestList(const std::vector<ManifestFile>& files,
   });
 }
 
+std::vector<std::string> ManifestListPaths(const std::string& bytes) {
+  // fmemopen reads the bytes in place; libavro closes the FILE with the reader.
+  FILE* fp = fmemopen(const_cast<char*>(bytes.data()), bytes.size(), "rb");
+  if (fp == nullptr) Fail(ErrorCode::kInternal, "cannot open a manifest list in memory");
+  avro_file_reader_t reader = nullptr;
+  if (avro_file_reader_fp(fp, "manifest-list", 1, &reader) != 0) {
+    Fail(ErrorCode::kInternal, "unreadable manifest list: {}", avro_strerror());
+  }
+  avro_schema_t schema = avro_file_reader_get_writer_schema(reader);
+  avro_value_iface_t* iface = avro_generic_class_from_schema(schema);
+  avro_value_t record;
+  avro_generic_value_new(iface, &record);
+  std::vector<std::string> paths;
+  bool ok = true;
+  while (avro_file_reader_read_value(reader, &record) == 0) {
+    avro_value_t field;
+    const char* text = nullptr;
+    size_t size = 0;  // includes the terminating NUL
+    if (avro_value_get_by_name(&record, "manifest_path", &field, nullptr) != 0 ||
+        avro_value_get_string(&field, &text, &size) != 0 || size == 0) {
+      ok = false;
+      break;
+    }
+    paths.emplace_back(text, size - 1);
+    avro_value_reset(&record);
+  }
+  avro_value_decref(&record);
+  avro_value_iface_decref(iface);
+  avro_schema_decref(schema);
+  avro_file_reader_close(reader);
+  if (!ok) Fail(ErrorCode::kInternal, "a manifest list entry has no manifest_path");
+  return paths;
+}
+
 }  // namespace lakehouse::iceberg

@@ -50,4 +50,8 @@ std::string EncodeManifest(const std::vector<ManifestEntry>& entries,
 std::string EncodeManifestList(const std::vector<ManifestFile>& files,
                                const std::map<std::string, std::string>& metadata);
 
+//! The manifest_path of every entry of a manifest list (as EncodeManifestList wrote it). Throws
+//! Error(kInternal) when the bytes are not a readable manifest list.
+std::vector<std::string> ManifestListPaths(const std::string& bytes);
+
 }  // namespace lakehouse::iceberg

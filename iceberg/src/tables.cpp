@@ -62,6 +62,10 @@ struct TableState {
   //! Name-mapping entries of unmapped columns (by name: DuckDB type + entry). They take ids outside
   //! the schema so readers that apply the mapping to a whole Parquet file find every column.
   std::map<std::string, std::pair<std::string, json>> unmapped_mapping;
+  //! Folded from a version whose earlier history expired (retention): `manifests` then describe
+  //! the live files, but not the manifest files the stored snapshots list, so the next snapshot
+  //! written rewrites them all (Fold) instead of listing them.
+  bool rebased = false;
 };
 
 //! Splits "a, b(c, d), e" at top-level commas.
@@ -199,13 +203,14 @@ class Tables final : public IcebergTables {
   bool enabled() const override { return options_.enabled; }
 
   //! Queues the dataset for the background writer: the commit's caller does not wait for the
-  //! Iceberg files (Load catches up by itself when it is asked first).
+  //! Iceberg files (Load catches up by itself when it is asked first). Only the version is kept:
+  //! a copy of the manifest would cost the committer as much as the dataset's object list.
   void OnCommit(const DatasetManifest& manifest) override {
     if (!options_.enabled) return;
     {
       std::lock_guard lock(pending_mu_);
-      auto [it, inserted] = pending_.try_emplace(manifest.dataset, manifest);
-      if (!inserted && it->second.version < manifest.version) it->second = manifest;
+      auto [it, inserted] = pending_.try_emplace(manifest.dataset, manifest.version);
+      if (!inserted && it->second < manifest.version) it->second = manifest.version;
     }
     pending_cv_.notify_one();
   }
@@ -223,7 +228,7 @@ class Tables final : public IcebergTables {
       try {
         auto entry = Entry(d.name);
         std::lock_guard lock(entry->mu);
-        if (CatchUp(d.name, *entry, nullptr)) ++updated;
+        if (CatchUp(d.name, *entry, 0)) ++updated;
       } catch (const std::exception& e) {
         log::Warn("iceberg: metadata sync failed", {{"dataset", d.name}, {"error", e.what()}});
       }
@@ -239,7 +244,7 @@ class Tables final : public IcebergTables {
     catalog_.Head(dataset);  // kNotFound for a missing or deleted dataset
     auto entry = Entry(dataset);
     std::lock_guard lock(entry->mu);
-    CatchUp(dataset, *entry, nullptr);
+    CatchUp(dataset, *entry, 0);
     if (!entry->state.live) Fail(ErrorCode::kNotFound, "dataset '{}' was deleted", dataset);
     LoadedTable table;
     table.metadata_location = Location(catalogd::IcebergMetadataKey(dataset, entry->state.version));
@@ -251,6 +256,21 @@ class Tables final : public IcebergTables {
       table.config["client.region"] = options_.s3_region;
     }
     return table;
+  }
+
+  size_t CollectExpired(int64_t min_age_ms) override {
+    if (!options_.enabled) return 0;
+    const int64_t cutoff = NowMs() - min_age_ms;
+    size_t deleted = 0;
+    for (const auto& d : catalog_.List()) {
+      try {
+        deleted += CollectExpiredOf(d.name, cutoff);
+      } catch (const std::exception& e) {
+        // Nothing is lost: the files stay until the next collection.
+        log::Warn("iceberg: cleanup of expired versions' metadata failed", {{"dataset", d.name}, {"error", e.what()}});
+      }
+    }
+    return deleted;
   }
 
   std::string Location(const std::string& key) const override {
@@ -279,7 +299,7 @@ class Tables final : public IcebergTables {
       try {
         auto entry = Entry(dataset);
         std::lock_guard entry_lock(entry->mu);
-        CatchUp(dataset, *entry, &node.mapped());
+        CatchUp(dataset, *entry, node.mapped());
       } catch (const std::exception& e) {
         // Not lost: the next commit, the next start or the next Load writes what is missing.
         log::Warn("iceberg: metadata write failed", {{"dataset", dataset}, {"error", e.what()}});
@@ -317,6 +337,50 @@ class Tables final : public IcebergTables {
     return doomed.size();
   }
 
+  //! CollectExpired for one dataset: versions below its oldest live version F expired when F's
+  //! expiry marker was written; once that is older than `cutoff` their metadata goes. A manifest
+  //! list only ever drops manifests (a rewrite replaces them), so a manifest of an expired version
+  //! that snapshot F does not list is listed by no live snapshot, now or later.
+  size_t CollectExpiredOf(const std::string& dataset, int64_t cutoff) {
+    const auto versions = catalog_.Versions(dataset);
+    if (versions.empty() || versions.front().version <= 1) return 0;
+    const uint64_t first_live = versions.front().version;
+    const auto marker = store_.Head(catalogd::ExpiryKey(dataset, first_live));
+    if (!marker || marker->last_modified_ms > cutoff) return 0;  // not expired, or within the window
+    auto entry = Entry(dataset);
+    std::lock_guard lock(entry->mu);  // no fold meanwhile
+    std::string list;
+    try {
+      list = store_.GetBytes(catalogd::IcebergManifestListKey(dataset, first_live));
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kNotFound) return 0;  // not written up to F yet: decide next time
+      throw;
+    }
+    const auto paths = ManifestListPaths(list);
+    const std::set<std::string> listed(paths.begin(), paths.end());
+    std::vector<std::pair<int, std::string>> doomed;
+    for (const auto& info : store_.ListAll(catalogd::IcebergTablePrefix(dataset))) {
+      auto parsed = IcebergKeyVersion(dataset, info.key);
+      if (!parsed || parsed->first >= first_live) continue;
+      if (parsed->second == 2 && listed.contains(Location(info.key))) continue;
+      doomed.emplace_back(parsed->second, info.key);
+    }
+    std::sort(doomed.begin(), doomed.end());  // metadata JSONs, then manifest lists, then manifests
+    for (const auto& [order, key] : doomed) store_.Delete(key);
+    // The table metadata answered from now on lists live snapshots only (as Iceberg's own
+    // snapshot expiry does); metadata files already written keep theirs (immutable).
+    auto expired = [&](const json& s) { return s["snapshot-id"].get<uint64_t>() < first_live; };
+    auto& st = entry->state;
+    st.snapshots.erase(std::remove_if(st.snapshots.begin(), st.snapshots.end(), expired), st.snapshots.end());
+    st.snapshot_log.erase(std::remove_if(st.snapshot_log.begin(), st.snapshot_log.end(), expired),
+                          st.snapshot_log.end());
+    if (!doomed.empty()) {
+      log::Info("iceberg: metadata of expired versions removed",
+                {{"dataset", dataset}, {"first_live_version", first_live}, {"objects", doomed.size()}});
+    }
+    return doomed.size();
+  }
+
   //! On start: every dataset with Iceberg metadata whose catalog history has a delete gets the
   //! metadata up to its last delete removed (a cleanup a crash interrupted). A dataset the catalog
   //! does not know is left alone (the catalog decides what is dead, not a listing).
@@ -344,15 +408,15 @@ class Tables final : public IcebergTables {
     }
   }
 
-  //! Folds every version up to the catalog's head (or `committed`, when newer) into the state,
-  //! writing the metadata of each. Returns true when anything was folded in.
-  bool CatchUp(const std::string& dataset, DatasetEntry& entry, const DatasetManifest* committed) {
+  //! Folds every version up to the catalog's head (or `committed`, a version just committed, when
+  //! newer; 0: none) into the state, writing the metadata of each. Returns true when anything was
+  //! folded in.
+  bool CatchUp(const std::string& dataset, DatasetEntry& entry, uint64_t committed) {
     TableState& state = entry.state;
-    if (committed != nullptr && committed->version <= state.version) return false;
-    if (committed != nullptr && committed->version == state.version + 1 &&
-        (state.version > 0 || committed->version == 1)) {
+    if (committed != 0 && committed <= state.version) return false;
+    if (committed != 0 && committed == state.version + 1 && (state.version > 0 || committed == 1)) {
       try {
-        Fold(dataset, state, *committed);
+        Fold(dataset, state, catalog_.Get(dataset, committed));
       } catch (...) {
         state = TableState{};  // half-folded: reread history next time
         throw;
@@ -363,21 +427,21 @@ class Tables final : public IcebergTables {
     std::vector<catalogd::VersionSummary> versions = catalog_.Versions(dataset);
     if (versions.empty()) return false;
     uint64_t target = versions.back().version;
-    if (committed != nullptr) target = std::max(target, committed->version);
+    target = std::max(target, committed);
     if (target <= state.version) return false;
     uint64_t from = state.version + 1;
     if (state.version == 0 || state.version + 1 < versions.front().version) {
       // Start after the last tombstone before the target: earlier versions belong to a deleted table.
       state = TableState{};
       from = versions.front().version;
+      state.rebased = from > 1;  // versions before it expired (a tombstone below resets this)
       for (const auto& v : versions) {
         if (v.tombstone && v.version <= target) from = v.version;
       }
     }
     try {
       for (uint64_t v = from; v <= target; ++v) {
-        DatasetManifest m = committed != nullptr && committed->version == v ? *committed : catalog_.Get(dataset, v);
-        Fold(dataset, state, m);
+        Fold(dataset, state, catalog_.Get(dataset, v));
       }
     } catch (...) {
       state = TableState{};  // half-folded: reread history next time
@@ -395,14 +459,20 @@ class Tables final : public IcebergTables {
       RemoveDeletedMetadata(dataset, m.version);
       return;
     }
+    const bool exists = store_.Head(catalogd::IcebergMetadataKey(dataset, m.version)).has_value();
     if (!state.live) {
-      uint64_t version = state.version;
+      const uint64_t version = state.version;
+      const bool rebased = state.rebased;
       state = TableState{};
       state.version = version;
       state.live = true;
+      state.rebased = rebased;
       state.uuid = TableUuid(dataset, m.version);
+      if (rebased && exists) {
+        // The table began before its expired history: keep the uuid its metadata has.
+        state.uuid = json::parse(store_.GetBytes(catalogd::IcebergMetadataKey(dataset, m.version))).at("table-uuid");
+      }
     }
-    const bool exists = store_.Head(catalogd::IcebergMetadataKey(dataset, m.version)).has_value();
     const auto snapshot_id = static_cast<int64_t>(m.version);
     const auto sequence = static_cast<int64_t>(m.version);
 
@@ -476,7 +546,7 @@ class Tables final : public IcebergTables {
     int64_t existing_rows = 0;
     std::vector<ManifestRef> kept;
     for (auto& ref : state.manifests) {
-      bool touched = false;
+      bool touched = state.rebased && !exists;  // rebased: the stored manifests differ from `ref`
       for (const auto& f : ref.live) touched = touched || !now.contains(f.object.ref.key);
       if (!touched) {
         kept.push_back(std::move(ref));
@@ -562,6 +632,7 @@ class Tables final : public IcebergTables {
     state.snapshot_log.push_back({{"timestamp-ms", state.last_updated_ms}, {"snapshot-id", snapshot_id}});
     state.manifests = std::move(next);
     state.version = m.version;
+    if (!exists) state.rebased = false;
 
     if (!exists)
       store_.PutIfAbsent(catalogd::IcebergMetadataKey(dataset, m.version), MetadataJson(dataset, state).dump());
@@ -658,7 +729,7 @@ class Tables final : public IcebergTables {
   std::map<std::string, std::shared_ptr<DatasetEntry>> entries_;
   std::mutex pending_mu_;
   std::condition_variable pending_cv_;
-  std::map<std::string, DatasetManifest> pending_;  //!< dataset -> newest committed manifest seen
+  std::map<std::string, uint64_t> pending_;  //!< dataset -> newest committed version seen
   int busy_ = 0;
   bool stopping_ = false;
   std::thread worker_;

@@ -127,7 +127,7 @@ TEST(IcebergTables, CommitsBecomeSnapshotsAndMissingMetadataIsRegenerated) {
     r.schema = std::move(schema);
     r.allow_schema_change = allow_change;
     r.objects = {DataObject{ObjectRef{"local", key, 28, ""}, 5, {}, {ColumnStats{"a", 5, 1, 0, "1", "9"}}}};
-    return catalog->Commit(r);
+    return *catalog->Commit(r);
   };
   commit(catalogd::CommitOp::kCreate, {{"a", "BIGINT", true}}, false);
   commit(catalogd::CommitOp::kAppend, {{"a", "BIGINT", true}, {"b", "INTEGER[]", true}}, true);
@@ -189,7 +189,7 @@ TEST(IcebergTables, DeletingADatasetRemovesItsMetadataAndARestartFinishesAHalfDo
       r.schema = {{"a", "BIGINT", true}};
       r.objects = {DataObject{ObjectRef{"local", key, 28, ""}, 5, {}, {ColumnStats{"a", 5, 1, 0, "1", "9"}}}};
     }
-    return catalog->Commit(r);
+    return *catalog->Commit(r);
   };
 
   // Two tables; deleting one removes all its metadata (JSON, manifest lists, manifests) and
@@ -250,6 +250,92 @@ TEST(IcebergTables, DeletingADatasetRemovesItsMetadataAndARestartFinishesAHalfDo
   tables->Flush();
   EXPECT_EQ(IcebergKeys(*store, "gone"),
             std::vector<std::string>{catalogd::IcebergTablePrefix("gone") + "metadata/notes.txt"});
+  tables.reset();
+}
+
+}  // namespace lakehouse::iceberg
+
+namespace lakehouse::iceberg {
+
+// issue 13: when retention expires versions, their Iceberg metadata goes too (after the safety
+// window), except the manifests the oldest kept snapshot still lists; the live table stays whole,
+// also for a writer started after the expiry (its first new snapshot rewrites the manifests).
+TEST(IcebergTables, ExpiredVersionsLoseTheirMetadataAndTheLiveTableStaysWhole) {
+  LocalCatalog local("iceberg-expire-");
+  auto& store = local.store;
+  auto& catalog = local.catalog;
+  std::unique_ptr<IcebergTables> tables = MakeIcebergTables(*store, *catalog, {});
+  catalog->AddListener([&](const DatasetManifest& m) {
+    if (tables) tables->OnCommit(m);
+  });
+  auto object = [&] {
+    std::string key = catalogd::NewDataKey("t");
+    store->PutBytes(key, "PAR1 not really parquet PAR1");
+    return DataObject{ObjectRef{"local", key, 28, ""}, 5, {}, {ColumnStats{"a", 5, 1, 0, "1", "9"}}};
+  };
+  auto commit = [&](catalogd::CommitOp op, std::vector<DataObject> objects, std::vector<std::string> remove = {},
+                    std::map<std::string, std::string> properties = {}) {
+    catalogd::CommitRequest r;
+    r.dataset = "t";
+    r.op = op;
+    r.schema = {{"a", "BIGINT", true}};
+    r.objects = std::move(objects);
+    r.remove_objects = std::move(remove);
+    r.properties = std::move(properties);
+    return *catalog->Commit(r);
+  };
+  const auto a = object(), b = object(), c = object(), d = object();
+  commit(catalogd::CommitOp::kCreate, {a});                                      // v1: 1-m0 [a]
+  commit(catalogd::CommitOp::kAppend, {b});                                      // v2: 2-m0 [b]
+  commit(catalogd::CommitOp::kCompact, {c}, {b.ref.key});                        // v3: 3-m0 [c], 3-m1 [b deleted]
+  commit(catalogd::CommitOp::kAppend, {d});                                      // v4: 4-m0 [d]; lists 1-m0, 3-m0
+  commit(catalogd::CommitOp::kSetProperties, {}, {}, {{"keep_versions", "2"}});  // v5
+  tables->Flush();
+  ASSERT_EQ(tables->Load("t").metadata["snapshots"].size(), 5U);
+
+  // Within the window nothing goes; after it, versions 1-3 lose their metadata JSONs, manifest
+  // lists and the manifests snapshot 4 does not list (2-m0, 3-m1).
+  catalog->Collect(int64_t{3'600'000});
+  EXPECT_EQ(tables->CollectExpired(int64_t{3'600'000}), 0U);
+  ASSERT_EQ(catalog->Versions("t").front().version, 4U);
+  EXPECT_EQ(tables->CollectExpired(-1), 3U + 3U + 2U);
+  std::vector<std::string> want = {catalogd::IcebergManifestKey("t", 1, 0), catalogd::IcebergManifestKey("t", 3, 0),
+                                   catalogd::IcebergMetadataKey("t", 4),    catalogd::IcebergMetadataKey("t", 5),
+                                   catalogd::IcebergManifestKey("t", 4, 0), catalogd::IcebergManifestListKey("t", 4),
+                                   catalogd::IcebergManifestListKey("t", 5)};
+  std::sort(want.begin(), want.end());
+  auto have = IcebergKeys(*store, "t");
+  std::sort(have.begin(), have.end());
+  EXPECT_EQ(have, want);
+  EXPECT_EQ(tables->CollectExpired(-1), 0U);  // idempotent
+
+  // Whatever the current snapshot lists exists, and holds the live files (a, c, d).
+  auto listed = [&](uint64_t version) {
+    size_t entries = 0;
+    for (const auto& path : ManifestListPaths(store->GetBytes(catalogd::IcebergManifestListKey("t", version)))) {
+      const std::string key = path.substr(path.find("/_iceberg/") + 1);
+      EXPECT_TRUE(store->Head(key)) << "snapshot " << version << " lists a missing manifest " << key;
+      if (store->Head(key)) entries += CountRecords(store->GetBytes(key));
+    }
+    return entries;
+  };
+  EXPECT_EQ(listed(5), 3U);
+  const auto loaded = tables->Load("t").metadata;
+  ASSERT_EQ(loaded["snapshots"].size(), 2U) << "the expired snapshots leave the answered metadata";
+  EXPECT_EQ(loaded["snapshots"][0]["snapshot-id"], 4);
+  const std::string uuid = loaded["table-uuid"];
+
+  // A writer started after the expiry folds from version 4 and its next snapshot stands on its
+  // own: the same table, every live file listed once.
+  tables = MakeIcebergTables(*store, *catalog, {});
+  const auto e = object();
+  commit(catalogd::CommitOp::kAppend, {e});  // v6
+  tables->Flush();
+  const auto after = tables->Load("t").metadata;
+  EXPECT_EQ(after["current-snapshot-id"], 6);
+  EXPECT_EQ(after["table-uuid"], uuid);
+  EXPECT_EQ(after["snapshots"].back()["summary"]["total-data-files"], "4");
+  EXPECT_EQ(listed(6), 4U) << "a, c, d as EXISTING and e as ADDED";
   tables.reset();
 }
 

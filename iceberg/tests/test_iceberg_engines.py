@@ -335,3 +335,55 @@ def test_deleting_a_dataset_removes_its_iceberg_metadata(tmp_path, backend):
         assert len(iceberg_objects(s, backend, "doomed")) == 3
     finally:
         s.stop()
+
+
+def test_expired_versions_lose_their_iceberg_metadata_and_engines_still_read_the_table(tmp_path):
+    # issue 13: retention expires versions 1-4; once the expiry is older than the GC safety window
+    # (15 minutes: simulated by ageing the expiry marker's mtime on local disk), POST /api/v1/gc
+    # removes their Iceberg metadata too. PyIceberg and DuckDB still read the current table, and
+    # so they do after a restart and one more append (its snapshot rewrites the manifests).
+    s = start(tmp_path, "local")
+    try:
+        upload(s, "POST", "/api/v1/datasets/ret", parquet(tmp_path, "SELECT i AS x FROM range(10) t(i)", "x1"), 201)
+        for n in (2, 3):
+            upload(s, "POST", "/api/v1/datasets/ret/append",
+                   parquet(tmp_path, f"SELECT i AS x FROM range({n * 10}, {n * 10 + 10}) t(i)", f"x{n}"), 200)
+        assert s.json("POST", "/api/v1/datasets/ret/compact")[1]["version"] == 4  # rewrites 1-3's files
+        status, r = s.json("PUT", "/api/v1/datasets/ret/retention", b'{"keep_versions": 1}',
+                           {"Content-Type": "application/json"})
+        assert status == 200 and r["version"] == 5 and r["objects"] == [] and r["object_count"] == 1, r
+        meta = s.data_dir / "objects" / "_iceberg" / "ret" / "metadata"
+        deadline = time.time() + 30
+        while not (meta / f"{5:020}.metadata.json").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        before = sorted(p.name for p in meta.iterdir())
+        status, gc = s.json("POST", "/api/v1/gc")
+        assert status == 200 and gc["versions_expired"] == 4 and gc["iceberg_files_deleted"] == 0, gc
+        assert sorted(p.name for p in meta.iterdir()) == before  # within the safety window
+        marker = s.data_dir / "objects" / "_catalog" / "ret" / f"{5:020}.expired.json"
+        old = time.time() - 3600
+        os.utime(marker, (old, old))
+        status, gc = s.json("POST", "/api/v1/gc")
+        assert status == 200 and gc["iceberg_files_deleted"] == 4 + 4 + 4, gc  # JSONs, lists, manifests 1-m0..4-m1
+        left = sorted(p.name for p in meta.iterdir())
+        assert left == sorted([f"{4:020}-m0.avro", f"{5:020}.metadata.json", f"snap-{5:020}.avro"]), left
+
+        def read_both(server):
+            ours = rows(query_arrow(server, "SELECT * FROM ret"))
+            table = catalog(server).load_table("default.ret")
+            assert [x.snapshot_id for x in table.snapshots()] == list(range(5, table.current_snapshot().snapshot_id + 1))
+            assert rows(table.scan().to_arrow()) == ours
+            location = server.json("GET", "/iceberg/v1/namespaces/default/tables/ret")[1]["metadata-location"]
+            got = duckdb_with_iceberg().execute(
+                f"SELECT * FROM iceberg_scan('{location.removeprefix('file://')}')").fetch_arrow_table()
+            assert rows(got) == ours
+
+        read_both(s)
+        s.stop()
+        s = start(tmp_path, "local", args=s.lh_args)
+        upload(s, "POST", "/api/v1/datasets/ret/append", parquet(tmp_path, "SELECT 99::BIGINT AS x", "x6"), 200)
+        while not (meta / f"{6:020}.metadata.json").exists() and time.time() < deadline + 30:
+            time.sleep(0.05)
+        read_both(s)
+    finally:
+        s.stop()

@@ -69,6 +69,11 @@ class TempDir {
   std::string path_;
 };
 
+//! read_parquet's option that reads a file's own columns only: DuckDB otherwise adds (and
+//! overrides) columns from hive-style `col=value` directories in the path, which a stored object
+//! of a partitioned dataset (or a file being registered) has.
+constexpr char kNoHive[] = ", hive_partitioning = false";
+
 //! "a", "b" -> "\"a\", \"b\"" (quoted identifiers for SQL).
 std::string QuotedColumns(const std::vector<std::string>& columns) {
   std::string out;
@@ -147,7 +152,7 @@ ParquetInfo ReadParquetInfo(Connection& con, const std::string& path, std::strin
   if (rows.size() != 1) Fail(ErrorCode::kInvalidArgument, "{}: no Parquet footer found", what);
   info.rows = std::stoull(rows[0][0]);
   // DESCRIBE: column_name, column_type, null, key, default, extra
-  for (const auto& row : con.Query("DESCRIBE SELECT * FROM read_parquet(" + SqlLiteral(path) + ")", what)) {
+  for (const auto& row : con.Query("DESCRIBE SELECT * FROM read_parquet(" + SqlLiteral(path) + kNoHive + ")", what)) {
     info.schema.push_back(ColumnSchema{row.at(0), row.at(1), row.at(2) != "NO"});
   }
   if (info.schema.empty()) Fail(ErrorCode::kInvalidArgument, "{}: the file has no columns", what);
@@ -198,7 +203,8 @@ std::vector<ColumnStats> ReadColumnStats(Connection& con, const std::string& pat
 //! of failing every later query.
 void VerifyParquetPages(Connection& con, const std::string& path) {
   try {
-    con.Query("SELECT bit_xor(hash(COLUMNS(*))) FROM read_parquet(" + SqlLiteral(path) + ")", "damaged Parquet file");
+    con.Query("SELECT bit_xor(hash(COLUMNS(*))) FROM read_parquet(" + SqlLiteral(path) + kNoHive + ")",
+              "damaged Parquet file");
   } catch (const Error& e) {
     // DuckDB reports some damage as internal errors: for an upload it is the file's fault.
     if (e.code() == ErrorCode::kInternal) throw Error(ErrorCode::kInvalidArgument, e.what());
@@ -403,10 +409,10 @@ class IngestorImpl final : public Ingestor {
       throw;
     }
     phase.reset();
-    span.Set("dataset.version", result.manifest.version);
+    span.Set("dataset.version", result.manifest->version);
     result.seconds = Seconds(started);
     log::Info("ingest committed", {{"dataset", request.dataset},
-                                   {"version", result.manifest.version},
+                                   {"version", result.manifest->version},
                                    {"format", FormatName(result.format)},
                                    {"bytes_received", result.bytes_received},
                                    {"rows", info.rows},
@@ -473,9 +479,9 @@ class IngestorImpl final : public Ingestor {
           result.bytes_rewritten += o->ref.size;
         }
         const std::string out = (std::filesystem::path(dir.path()) / fmt::format("out-{}.parquet", b)).string();
-        con.Query(fmt::format("COPY (SELECT {} FROM read_parquet([{}], union_by_name = true)) TO {} (FORMAT parquet, "
-                              "COMPRESSION zstd, ROW_GROUP_SIZE {})",
-                              columns, list, SqlLiteral(out), std::max<uint64_t>(1, options.row_group_rows)),
+        con.Query(fmt::format("COPY (SELECT {} FROM read_parquet([{}], union_by_name = true{})) TO {} (FORMAT "
+                              "parquet, COMPRESSION zstd, ROW_GROUP_SIZE {})",
+                              columns, list, kNoHive, SqlLiteral(out), std::max<uint64_t>(1, options.row_group_rows)),
                   "compacting");
         const ParquetInfo info = ReadParquetInfo(con, out, "compacted file");
         if (info.rows != rows) {
@@ -493,7 +499,7 @@ class IngestorImpl final : public Ingestor {
         commit.objects.push_back(std::move(object));
         std::filesystem::remove(out);
       }
-      result.manifest = catalog_.Commit(commit);
+      result.manifest = *catalog_.Commit(commit);
     } catch (const Error& e) {
       // The old objects are untouched; the new ones are referenced by nothing unless the outcome is unknown.
       if (e.code() != ErrorCode::kUnavailable && e.code() != ErrorCode::kTimeout) {
@@ -553,11 +559,16 @@ class IngestorImpl final : public Ingestor {
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kNotFound) throw;
     }
-    if (head && !head->partition_by.empty()) {
-      Fail(ErrorCode::kInvalidArgument,
-           "dataset '{}' is partitioned by ({}); registering files into a partitioned dataset is not supported (its "
-           "object keys carry the partition values): append the data instead",
-           request.dataset, fmt::join(head->partition_by, ", "));
+    // A partitioned dataset's keys carry the partition values (as ingest writes them and queryd
+    // reads them): each key must name the dataset's partition columns, and each file's rows must
+    // hold exactly those values (checked below, after its footer).
+    const std::vector<std::string> partition_by = head ? head->partition_by : std::vector<std::string>{};
+    std::vector<PartitionValues> key_values;
+    if (!partition_by.empty()) {
+      key_values.reserve(request.keys.size());
+      for (const auto& key : request.keys) {
+        key_values.push_back(catalogd::PartitionValuesOfKey(request.dataset, partition_by, key));
+      }
     }
     std::set<std::string> seen;
     const std::string own_prefix = fmt::format("{}{}/", catalogd::kDataPrefix, request.dataset);
@@ -614,7 +625,11 @@ class IngestorImpl final : public Ingestor {
         Fail(ErrorCode::kInvalidArgument, "object '{}' has other columns than '{}': {}", key, request.keys.front(),
              DescribeSchemaDiff(schema, parquet.schema));
       }
-      DataObject object{ObjectRef{store_.Bucket(), key, info->size, info->etag}, parquet.rows, {}};
+      PartitionValues values;
+      if (!partition_by.empty()) {
+        values = CheckPartitionValues(con, path, key, parquet.schema, key_values[result.objects.size()]);
+      }
+      DataObject object{ObjectRef{store_.Bucket(), key, info->size, info->etag}, parquet.rows, std::move(values)};
       object.stats = ReadColumnStats(con, path, parquet.schema);
       result.bytes_received += info->size;
       result.objects.push_back(std::move(object));
@@ -628,10 +643,11 @@ class IngestorImpl final : public Ingestor {
     commit.objects = result.objects;
     commit.allow_schema_change = request.allow_schema_change;
     commit.expected_version = request.expected_version;
+    commit.partition_by = partition_by;
     result.manifest = catalog_.Commit(commit);  // nothing to clean up on failure: the objects are the caller's
     result.seconds = Seconds(started);
     log::Info("objects registered", {{"dataset", request.dataset},
-                                     {"version", result.manifest.version},
+                                     {"version", result.manifest->version},
                                      {"objects", result.objects.size()},
                                      {"bytes", result.bytes_received}});
     return result;
@@ -658,10 +674,50 @@ class IngestorImpl final : public Ingestor {
     }
   }
 
+  //! The partition values of a registered file: those its key names (`from_key`), checked against
+  //! its rows (every row must hold them; a column the file lacks or a value that is not of the
+  //! column's type is refused), as the manifest writes them (CAST(value AS VARCHAR)).
+  PartitionValues CheckPartitionValues(Connection& con, const std::string& path, const std::string& key,
+                                       const Schema& schema, const PartitionValues& from_key) {
+    PartitionValues out;
+    for (const auto& [column, text] : from_key) {
+      auto col = std::find_if(schema.begin(), schema.end(),
+                              [&name = column](const ColumnSchema& c) { return c.name == name; });
+      if (col == schema.end()) {
+        Fail(ErrorCode::kInvalidArgument, "object '{}' has no column '{}', a partition column of the dataset", key,
+             column);
+      }
+      if (!catalogd::IsPartitionType(col->type)) {  // the type goes into SQL text below: only these
+        Fail(ErrorCode::kInvalidArgument, "object '{}' has partition column '{}' of type {}, not a partition type", key,
+             column, col->type);
+      }
+      const std::string id = SqlIdentifier(column);
+      const std::string value =
+          text ? fmt::format("TRY_CAST({} AS {})", SqlLiteral(*text), col->type) : std::string("NULL");
+      const auto row = con.Query(fmt::format("SELECT CAST({0} AS VARCHAR), {0} IS NULL, count(*) FILTER (WHERE {1} IS "
+                                             "DISTINCT FROM {0}), min(CAST({1} AS VARCHAR)) FROM read_parquet({2}{3})",
+                                             value, id, SqlLiteral(path), kNoHive),
+                                 fmt::format("checking the partition values of object '{}'", key))
+                           .at(0);
+      if (text && row.at(1) == "true") {
+        Fail(ErrorCode::kInvalidArgument, "object '{}' names {}='{}' in its key, which is not a {} value", key, column,
+             *text, col->type);
+      }
+      if (row.at(2) != "0") {
+        Fail(ErrorCode::kInvalidArgument,
+             "object '{}' names {}={} in its key but {} of its rows hold another value (e.g. {}); a partitioned "
+             "dataset's file holds one value of each partition column, the one its key names",
+             key, column, text ? *text : "NULL", row.at(2), row.at(3).empty() ? "NULL" : row.at(3));
+      }
+      out[column] = text ? std::optional<std::string>(row.at(0)) : std::nullopt;
+    }
+    return out;
+  }
+
   //! Fails fast, before reading a possibly large body, when the commit is bound to fail. Returns
   //! the partition columns the upload is split by (as requested; checked against its schema later).
   std::vector<std::string> PreCheck(const IngestRequest& request) {
-    const auto requested = request.partition_by.value_or(std::vector<std::string>{});
+    auto requested = request.partition_by.value_or(std::vector<std::string>{});
     // A create with an expected version is the catalog's to judge (its version check comes first).
     if (request.op == catalogd::CommitOp::kCreate && request.expected_version) return requested;
     std::optional<DatasetManifest> head;

@@ -101,7 +101,7 @@ DatasetManifest Stack::Commit(const std::string& dataset, const std::string& sel
   request.schema = schema;
   request.allow_schema_change = allow_schema_change;
   request.objects.push_back(DataObject{ObjectRef{store->store->Bucket(), key, info.size, info.etag}, rows});
-  return catalog->Commit(request);
+  return *catalog->Commit(request);
 }
 
 std::string Stack::Run(const std::string& sql, ResultFormat format, std::optional<uint64_t> limit, QueryStats* stats) {

@@ -384,7 +384,7 @@ class SearchServiceImpl final : public SearchService {
     job.Update([&](JobStatus& s) {
       s.embed_seconds = embed_seconds;
       s.commit_seconds = commit_seconds;
-      s.version = result.manifest.version;
+      s.version = result.manifest->version;
     });
   }
 

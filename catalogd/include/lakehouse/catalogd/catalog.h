@@ -36,6 +36,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +76,13 @@ std::string NewPartitionedDataKey(const std::string& dataset, const std::vector<
 //! it); a string that would read as NULL ("null" in any case, or Hive's __HIVE_DEFAULT_PARTITION__)
 //! gets its first byte encoded.
 std::string EncodePartitionValue(const std::optional<std::string>& value);
+//! The partition values a key of `dataset` names, read as hive readers (queryd) read them:
+//! "data/<dataset>/<c1>=<v1>/.../<cN>=<vN>/<file>.parquet" with one segment per column of
+//! `partition_by`, in that order; values percent-decoded, "NULL"/"null" (any case) and
+//! __HIVE_DEFAULT_PARTITION__ are SQL NULL. Throws Error(kInvalidArgument) saying what is wrong:
+//! a key outside the dataset's data prefix, missing, extra, misnamed or misordered segments.
+PartitionValues PartitionValuesOfKey(const std::string& dataset, const std::vector<std::string>& partition_by,
+                                     std::string_view key);
 
 // Partitioning rules (partitioning.cpp), applied by ingest before it writes and by the catalog at
 // commit. A dataset's partition columns are fixed at create and by a replace; appends keep them.
@@ -169,7 +177,9 @@ struct CatalogOptions {
   int64_t gc_min_age_ms = int64_t{15} * 60 * 1000;
 };
 
-//! Called after a commit is visible (queryd invalidates its cache here).
+//! Called after a commit is visible (queryd invalidates its cache here), on the committing thread,
+//! with the committed manifest itself (valid for the call; copy what you keep: a copy costs as
+//! much as the dataset's object list).
 using CommitListener = std::function<void(const DatasetManifest&)>;
 
 class Catalog {
@@ -185,10 +195,12 @@ class Catalog {
   //! A specific version; throws Error(kNotFound).
   virtual DatasetManifest Get(const std::string& dataset, uint64_t version) = 0;
   virtual std::vector<VersionSummary> Versions(const std::string& dataset) = 0;
-  //! Commits a new version. Errors: kConflict when creating an existing dataset, appending with a
-  //! different schema (the message names the differing columns) or when `expected_version` is
-  //! stale; kNotFound when appending to / replacing / deleting a missing dataset.
-  virtual DatasetManifest Commit(const CommitRequest& request) = 0;
+  //! Commits a new version and returns it: the complete manifest, shared and immutable (never
+  //! null; it is the catalog's new head, not a copy, so a commit costs the same at 10 or 10,000
+  //! objects). Errors: kConflict when creating an existing dataset, appending with a different
+  //! schema (the message names the differing columns) or when `expected_version` is stale;
+  //! kNotFound when appending to / replacing / deleting a missing dataset.
+  virtual std::shared_ptr<const DatasetManifest> Commit(const CommitRequest& request) = 0;
   virtual void AddListener(CommitListener listener) = 0;
   //! Garbage collection with retention. (1) Expires versions of live datasets that their
   //! retention policy no longer keeps: writes an expiry marker (time travel to them then answers
@@ -205,6 +217,12 @@ class Catalog {
   //! one manifest per dataset. CollectGarbage writes one too. Safe to call at any time.
   virtual void Checkpoint() {}
 };
+
+//! A committed version as the write routes answer it: every field of `m` (totals included:
+//! `row_count`, `byte_count`, and `object_count`, the number of objects of the version) except
+//! that `objects` lists only `added`, what the request added. Its cost does not grow with the
+//! dataset's object list (GET /api/v1/datasets/{name}/versions/{n} lists every object).
+nlohmann::json CommitResponseJson(const DatasetManifest& m, std::span<const DataObject> added);
 
 std::unique_ptr<Catalog> MakeCatalog(storaged::ObjectStore& store, CatalogOptions options = {});
 

@@ -56,6 +56,13 @@ class IcebergTables {
   //! The table at the catalog's head (metadata generated first when missing or behind).
   //! Throws Error(kNotFound) for a missing or deleted dataset.
   virtual LoadedTable Load(const std::string& dataset) = 0;
+  //! Removes the Iceberg metadata of versions that retention expired (catalogd's Collect) more than
+  //! `min_age_ms` ago - the same safety window as their data: metadata JSONs and manifest lists
+  //! below each live dataset's oldest kept version, and the manifests written for those versions
+  //! that the oldest kept snapshot no longer lists (the ones it lists hold live files). The
+  //! expired snapshots leave the table metadata the REST catalog answers. Returns how many objects
+  //! were deleted. Run after Catalog::Collect (the server's garbage collection does).
+  virtual size_t CollectExpired(int64_t min_age_ms) = 0;
   //! The URI an engine uses for an object key (file:///abs/path or s3://bucket/key).
   virtual std::string Location(const std::string& key) const = 0;
 };

@@ -79,9 +79,9 @@ struct IngestRequest {
 };
 
 struct IngestResult {
-  DatasetManifest manifest;         //!< the committed version
-  DataObject object;                //!< the data object this upload added (the first, when partitioned)
-  std::vector<DataObject> objects;  //!< every data object this upload added (one per partition)
+  std::shared_ptr<const DatasetManifest> manifest;  //!< the committed version (Catalog::Commit's, never null)
+  DataObject object;                                //!< the data object this upload added (the first, when partitioned)
+  std::vector<DataObject> objects;                  //!< every data object this upload added (one per partition)
   Format format = Format::kParquet;
   uint64_t bytes_received = 0;
   double seconds = 0;

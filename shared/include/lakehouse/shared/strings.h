@@ -10,4 +10,7 @@ namespace lakehouse {
 //! " a, b ,," -> {"a", "b"}.
 std::vector<std::string> SplitList(std::string_view text);
 
+//! Decodes %XX escapes (and '+' as a space when asked); malformed escapes are kept literally.
+std::string PercentDecode(std::string_view text, bool plus_as_space);
+
 }  // namespace lakehouse
