@@ -226,7 +226,11 @@ def make_engine(name: str, data: Path, port: int | None):
         con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT})
         for t, f in files.items():
             con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{f}')")
-        return lambda sql: con.execute(sql).fetch_arrow_table()
+        def run_duckdb(sql):
+            result = con.execute(sql)  # to_arrow_table() since 1.5 (fetch_arrow_table() deprecated)
+            return result.to_arrow_table() if hasattr(result, "to_arrow_table") else result.fetch_arrow_table()
+
+        return run_duckdb
     if name == "datafusion":
         import datafusion
 
@@ -411,7 +415,11 @@ class Worker:
 
     def stop(self):
         self.proc.stdin.close()
-        self.proc.wait(60)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:  # stuck in a query (e.g. the run was interrupted)
+            self.proc.kill()
+            self.proc.wait()
 
 
 def geomean(xs):
@@ -430,6 +438,7 @@ def run(args):
     # label -> (engine kind, server or None, port); the baseline first.
     engines = {}
     servers = []
+    interrupted = True  # until the rounds complete: then the workers are idle and stop cleanly
     try:
         for label in wanted:
             if label == "duckdb" or label in ("datafusion", "polars"):
@@ -470,12 +479,15 @@ def run(args):
                         rows[(e, qname)] = r["rows"]
                     else:
                         times[(e, qname)].append(r["ms"])
+        interrupted = False
     finally:
         peak = {}
         for e, w in engines.items():
             srv = getattr(w, "server", None)
             peak[e] = srv.rss_mb() if srv else vm_hwm_mb(w.proc.pid)
         for w in engines.values():
+            if interrupted:  # a worker may be mid-query: do not wait for it
+                w.proc.kill()
             w.stop()
         for s in servers:
             s.stop()

@@ -11,8 +11,9 @@
 #                                            warm-up round that also checks the results)
 #   ENGINES=duckdb,lakehouse bench/peers/run.sh     a subset (duckdb first: it is the baseline)
 #   QUERIES=select_1m,count bench/peers/run.sh      a subset of the queries (names in peers.py)
-#   BUILD_DIR=build-x bench/peers/run.sh     the lakehouse binary of another build dir
-#   EXTRA_LAKEHOUSE="duckdb-1.5.5=/path/to/lakehouse" bench/peers/run.sh
+#   BUILD_DIR=build-x bench/peers/run.sh     the lakehouse binary of another build dir (tagged
+#                                            duckdb-<scripts/duckdb-version>, or $LAKEHOUSE_TAG)
+#   EXTRA_LAKEHOUSE="duckdb-1.4.4=/path/to/lakehouse" bench/peers/run.sh
 #                                            also run another lakehouse binary (tag=path, space
 #                                            separated for several), e.g. one built on another DuckDB:
 #     BUILD_DIR=build-155 EXTRA_LAKEHOUSE="duckdb-1.4.4=build/app/lakehouse" RAW_DUCKDB_ALT=1.4.4 bench/peers/run.sh
@@ -73,7 +74,7 @@ DATA=$WORK/data
 mkdir -p "$DATA" "$WORK/bin" "$WORK/out"
 # Copies of the servers: a build dir may be relinked by another build during the run.
 cp "$BUILD_DIR/app/lakehouse" "$WORK/bin/lakehouse"
-LH_ARGS=(--lakehouse default "$WORK/bin/lakehouse")
+LH_ARGS=(--lakehouse "${LAKEHOUSE_TAG:-duckdb-$embedded}" "$WORK/bin/lakehouse")
 for spec in ${EXTRA_LAKEHOUSE:-}; do
   tag=${spec%%=*}
   cp "${spec#*=}" "$WORK/bin/lakehouse-$tag"
