@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# One idempotent setup: Debian packages, DuckDB 1.4.4 from npm (sha256-pinned), the sidecar's
+# One idempotent setup: Debian packages, DuckDB (scripts/duckdb-version, sha256-pinned), the sidecar's
 # Python venv, the Node packages the tests and the bundled model server use, then the build.
 # Re-running it is fast and changes nothing that is already in place.
 #
 #   scripts/setup.sh            install + build (Release, build/)
 #   SETUP_SKIP_BUILD=1 ...      install only
+#   LAKEHOUSE_DUCKDB_VERSION=1.4.4 ...   another pinned DuckDB (and its extensions) than the default
+#                               in scripts/duckdb-version; the build gets -DLAKEHOUSE_DUCKDB_VERSION
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -47,7 +49,7 @@ else
   log "Debian packages: all present"
 fi
 
-# ---- DuckDB 1.4.4 (headers from duckdb@1.4.4, libduckdb.so from the node bindings) ------------
+# ---- DuckDB: libduckdb.so from the npm node bindings, headers from the matching source package --
 "$ROOT/scripts/fetch-duckdb.sh"
 
 # ---- Optional parts, each owned by its own script -------------------------------------------
@@ -61,8 +63,10 @@ done
 if [ "${SETUP_SKIP_BUILD:-0}" != 1 ]; then
   BUILD_DIR=${BUILD_DIR:-build}
   BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
-  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" ${CMAKE_EXTRA_ARGS:-} >/dev/null
+  duckdb_arg=()
+  [ -z "${LAKEHOUSE_DUCKDB_VERSION:-}" ] || duckdb_arg=(-DLAKEHOUSE_DUCKDB_VERSION="$LAKEHOUSE_DUCKDB_VERSION")
+  if [ ! -f "$BUILD_DIR/build.ninja" ] || [ ${#duckdb_arg[@]} -gt 0 ]; then
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "${duckdb_arg[@]}" ${CMAKE_EXTRA_ARGS:-} >/dev/null
   fi
   log "building ($BUILD_DIR)"
   cmake --build "$BUILD_DIR" --parallel "$(nproc)"

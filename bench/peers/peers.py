@@ -1,7 +1,8 @@
 """Side-by-side benchmark: Lakehouse (HTTP, Arrow and JSON) against raw DuckDB and its peers.
 
 Run through bench/peers/run.sh (it makes the venv this needs). Sub-commands:
-  peers.py gen DATA_DIR                     events.parquet (10M rows) + lineitem.parquet (TPC-H SF1, 6M rows)
+  peers.py gen DATA_DIR [--scale S]         events.parquet (10M rows) + lineitem.parquet (TPC-H SF1, 6M rows);
+                                            --scale 0.1: 1M + 0.6M rows, for iterating (not for figures)
   peers.py run --data DIR --out DIR ...     the benchmark (see --help)
   peers.py worker ENGINE DATA_DIR ...       one engine, driven over stdin/stdout by `run`
 
@@ -90,26 +91,32 @@ def vm_hwm_mb(pid) -> float:
 # ---------------------------------------------------------------- data
 
 
-def generate(data_dir: Path):
+def generate(data_dir: Path, scale: float = 1.0):
     import duckdb
 
     data_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT})
     events = data_dir / "events.parquet"
     if not events.exists():
-        log("generating events.parquet (10M rows)")
-        con.execute(EVENTS_SQL.format(select=EVENTS_SELECT.read_text(), path=str(events) + ".tmp"))
+        rows = int(10_000_000 * scale)
+        log(f"generating events.parquet ({rows} rows)")
+        select = EVENTS_SELECT.read_text()
+        assert "range(10000000)" in select, "bench/data/events.sql changed its row count"
+        select = select.replace("range(10000000)", f"range({rows})")
+        con.execute(EVENTS_SQL.format(select=select, path=str(events) + ".tmp"))
         os.replace(str(events) + ".tmp", events)
     lineitem = data_dir / "lineitem.parquet"
     if not lineitem.exists():
-        # The tpch extension from the duckdb-ext-tpch wheel (the venv's, at the duckdb version).
+        # The tpch extension from its wheel in the venv, at the duckdb version: duckdb-ext-tpch (1.4,
+        # duckdb_ext/extensions/v1.4.4/linux_amd64/) or duckdb-extension-tpch (1.5,
+        # duckdb_extension_tpch/extensions/v1.5.5/).
         import sysconfig
 
         site = Path(sysconfig.get_paths()["purelib"])
-        ext = next(site.glob(f"duckdb_ext/extensions/v{duckdb.__version__}/*/tpch.duckdb_extension"))
-        log(f"generating lineitem.parquet (TPC-H SF1) with {ext.name}")
+        ext = next(site.glob(f"duckdb_ext*/extensions/v{duckdb.__version__}/**/tpch.duckdb_extension"))
+        log(f"generating lineitem.parquet (TPC-H SF{scale:g}) with {ext}")
         con.execute(f"LOAD '{ext}'")
-        con.execute("CALL dbgen(sf = 1)")
+        con.execute(f"CALL dbgen(sf = {scale:g})")
         con.execute(
             f"COPY lineitem TO '{lineitem}.tmp' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
         )
@@ -213,13 +220,17 @@ class Http:
 def make_engine(name: str, data: Path, port: int | None):
     """Returns run(sql) -> (result object, rows list thunk)."""
     files = {t: str(data / f"{t}.parquet") for t in TABLES}
-    if name == "duckdb":
+    if name == "duckdb":  # also the other DuckDB version's worker (another venv's python runs this)
         import duckdb
 
         con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT})
         for t, f in files.items():
             con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{f}')")
-        return lambda sql: con.execute(sql).fetch_arrow_table()
+        def run_duckdb(sql):
+            result = con.execute(sql)  # to_arrow_table() since 1.5 (fetch_arrow_table() deprecated)
+            return result.to_arrow_table() if hasattr(result, "to_arrow_table") else result.fetch_arrow_table()
+
+        return run_duckdb
     if name == "datafusion":
         import datafusion
 
@@ -355,6 +366,13 @@ def start_lakehouse(binary: Path, data: Path, work: Path, label: str) -> tuple[S
         text = resp.read()
         if resp.status != 201:
             raise SystemExit(f"upload {t} to lakehouse: HTTP {resp.status} {text[:300]!r}")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", "/api/v1/query", body=json.dumps({"sql": "SELECT version() AS v", "format": "json"}),
+              headers={"Content-Type": "application/json"})
+    resp = c.getresponse()
+    text = resp.read()
+    srv.duckdb_version = json.loads(text)["rows"][0][0] if resp.status == 200 else f"? (HTTP {resp.status})"
+    log(f"lakehouse {label}: DuckDB {srv.duckdb_version}")
     return srv, port
 
 
@@ -374,9 +392,9 @@ def start_roapi(binary: Path, data: Path, work: Path, memory: bool) -> tuple[Ser
 
 
 class Worker:
-    def __init__(self, engine, data: Path, port, label):
+    def __init__(self, engine, data: Path, port, label, python=sys.executable):
         env = dict(os.environ, POLARS_MAX_THREADS=str(THREADS))
-        argv = [sys.executable, __file__, "worker", engine, str(data)]
+        argv = [python, __file__, "worker", engine, str(data)]
         if port:
             argv += ["--port", str(port)]
         self.label = label
@@ -397,7 +415,11 @@ class Worker:
 
     def stop(self):
         self.proc.stdin.close()
-        self.proc.wait(60)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:  # stuck in a query (e.g. the run was interrupted)
+            self.proc.kill()
+            self.proc.wait()
 
 
 def geomean(xs):
@@ -416,10 +438,14 @@ def run(args):
     # label -> (engine kind, server or None, port); the baseline first.
     engines = {}
     servers = []
+    interrupted = True  # until the rounds complete: then the workers are idle and stop cleanly
     try:
         for label in wanted:
             if label == "duckdb" or label in ("datafusion", "polars"):
                 engines[label] = Worker(label, data, None, label)
+                if label == "duckdb":
+                    for version, python in args.alt_duckdb:  # raw DuckDB at other versions, next to it
+                        engines[f"duckdb-{version}"] = Worker("duckdb", data, None, f"duckdb-{version}", python)
             elif label == "lakehouse":
                 for tag, binary in args.lakehouse:
                     srv, port = start_lakehouse(Path(binary), data, out, tag)
@@ -453,12 +479,15 @@ def run(args):
                         rows[(e, qname)] = r["rows"]
                     else:
                         times[(e, qname)].append(r["ms"])
+        interrupted = False
     finally:
         peak = {}
         for e, w in engines.items():
             srv = getattr(w, "server", None)
             peak[e] = srv.rss_mb() if srv else vm_hwm_mb(w.proc.pid)
         for w in engines.values():
+            if interrupted:  # a worker may be mid-query: do not wait for it
+                w.proc.kill()
             w.stop()
         for s in servers:
             s.stop()
@@ -477,7 +506,9 @@ def run(args):
         "load_avg_end": os.getloadavg(),
         "reps": args.reps,
         "threads": THREADS,
+        "scale": args.scale,
         "versions": versions(),
+        "lakehouse_duckdb": {s.name: getattr(s, "duckdb_version", None) for s in servers if s.name.startswith("lakehouse")},
         "engines": list(engines),
         "queries": list(queries),
         "median_ms": {f"{e}|{q}": med[(e, q)] for e in engines for q in queries},
@@ -505,7 +536,8 @@ def versions():
 
 def print_table(rep, base):
     engines, queries, med = rep["engines"], rep["queries"], rep["median_ms"]
-    print(f"\nmedian ms over {rep['reps']} runs (ratio to {base}), threads={rep['threads']}; versions {rep['versions']}")
+    print(f"\nmedian ms over {rep['reps']} runs (ratio to {base}), threads={rep['threads']}, scale={rep['scale']:g}; "
+          f"versions {rep['versions']}; Lakehouse's DuckDB {rep['lakehouse_duckdb']}")
     head = f"| query | " + " | ".join(engines) + " |"
     print(head)
     print("|---|" + "---:|" * len(engines))
@@ -542,7 +574,8 @@ def chart(rep, base, path: Path):
     ax.set_xticks(range(len(queries)), queries, rotation=15)
     ax.set_ylabel(f"median time / {base} (log scale, lower is better)")
     load = rep["load_avg_end"][2]
-    ax.set_title(f"bench/peers: {rep['threads']} threads, median of {rep['reps']} runs, "
+    scale = "" if rep["scale"] == 1 else f"scale {rep['scale']:g}, "
+    ax.set_title(f"bench/peers: {scale}{rep['threads']} threads, median of {rep['reps']} runs, "
                  f"{rep['machine'].split(',')[0]}, 15-min load average {load:.1f} at the end")
     ax.legend(fontsize=8, ncol=2)
     ax.grid(axis="y", which="both", alpha=0.3)
@@ -556,6 +589,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gen")
     g.add_argument("data")
+    g.add_argument("--scale", type=float, default=1.0, help="fraction of the full data (1: 10M + 6M rows)")
     w = sub.add_parser("worker")
     w.add_argument("engine")
     w.add_argument("data")
@@ -564,13 +598,16 @@ def main():
     r.add_argument("--data", required=True)
     r.add_argument("--out", required=True)
     r.add_argument("--reps", type=int, default=3)
+    r.add_argument("--scale", type=float, default=1.0, help="the data's scale (gen --scale), for the report")
     r.add_argument("--engines", default="duckdb,lakehouse,datafusion,polars,roapi_scan,roapi_memory")
     r.add_argument("--queries", default="", help="comma-separated subset of the query names")
     r.add_argument("--lakehouse", nargs=2, action="append", metavar=("TAG", "BINARY"), default=[],
                    help="a lakehouse binary to run (repeat to compare builds, e.g. DuckDB versions)")
+    r.add_argument("--alt-duckdb", nargs=2, action="append", metavar=("VERSION", "PYTHON"), default=[],
+                   help="also raw DuckDB from another venv's python (e.g. another DuckDB version)")
     a = ap.parse_args()
     if a.cmd == "gen":
-        generate(Path(a.data))
+        generate(Path(a.data), a.scale)
     elif a.cmd == "worker":
         worker(a.engine, Path(a.data), a.port)
     else:

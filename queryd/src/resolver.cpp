@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "duckdb/catalog/catalog.hpp"
+#include "duckdb/common/string_util.hpp"
 #include "duckdb/function/replacement_scan.hpp"
 #include "duckdb/function/table_function.hpp"
 #include "duckdb/parser/expression/cast_expression.hpp"
@@ -14,6 +15,7 @@
 #include "duckdb/parser/expression/function_expression.hpp"
 #include "duckdb/parser/expression/star_expression.hpp"
 #include "duckdb/parser/parsed_data/create_table_function_info.hpp"
+#include "duckdb/parser/parser.hpp"
 #include "duckdb/parser/query_node/select_node.hpp"
 #include "duckdb/parser/statement/select_statement.hpp"
 #include "duckdb/parser/tableref/emptytableref.hpp"
@@ -318,6 +320,13 @@ duckdb::unique_ptr<duckdb::TableRef> ReadParquet(const ResolvedDataset& resolved
   return ref;
 }
 
+//! A manifest's type name as DuckDB's parser reads it in CAST(x AS <type>); the binder binds it.
+//! (What TransformStringToLogicalType(string) did on DuckDB 1.4; 1.5 removed that overload.)
+duckdb::LogicalType ParseColumnType(const std::string& type) {
+  if (duckdb::StringUtil::CIEquals(type, "null")) return duckdb::LogicalType::SQLNULL;
+  return duckdb::Parser::ParseColumnList("x " + type).GetColumn(duckdb::LogicalIndex(0)).Type();
+}
+
 //! CAST(<value> AS <type>) AS <name> for every column of the manifest; `value` is the column
 //! itself, or NULL when `null_values`.
 ExpressionList ManifestColumns(const Schema& schema, bool null_values) {
@@ -329,7 +338,7 @@ ExpressionList ManifestColumns(const Schema& schema, bool null_values) {
     } else {
       value = make_uniq<duckdb::ColumnRefExpression>(column.name);
     }
-    auto cast = make_uniq<duckdb::CastExpression>(duckdb::TransformStringToLogicalType(column.type), std::move(value));
+    auto cast = make_uniq<duckdb::CastExpression>(ParseColumnType(column.type), std::move(value));
     cast->SetAlias(column.name);
     list.push_back(std::move(cast));
   }

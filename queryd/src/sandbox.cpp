@@ -12,10 +12,11 @@
 namespace lakehouse::queryd {
 
 void ConfigureSandbox(duckdb::DBConfig& config) {
-  config.options.autoinstall_known_extensions = false;
-  config.options.autoload_known_extensions = false;
-  config.options.allow_community_extensions = false;
-  config.options.allow_unsigned_extensions = false;
+  // By name: DuckDB 1.5 removed these typed DBConfigOptions fields; the names work on 1.4 and 1.5.
+  for (const char* option : {"autoinstall_known_extensions", "autoload_known_extensions", "allow_community_extensions",
+                             "allow_unsigned_extensions"}) {
+    config.SetOptionByName(option, duckdb::Value::BOOLEAN(false));
+  }
 }
 
 void LockSandbox(duckdb::Connection& admin) {

@@ -170,8 +170,11 @@ IndexSet::IndexSet(SearchDb& db, IndexOptions options) : db_(db), options_(std::
     return;
   }
   try {
+    // One folder per DuckDB version, named as the library reports it ("v1.5.5"): an extension loads
+    // only into the version it was built for (scripts/setup.d/65-search.sh fills the linked one's).
+    const auto dir = std::filesystem::path(options_.extension_dir) / duckdb_library_version();
     for (const char* name : {"fts", "vss"}) {
-      const auto path = std::filesystem::path(options_.extension_dir) / (std::string(name) + ".duckdb_extension");
+      const auto path = dir / (std::string(name) + ".duckdb_extension");
       if (!std::filesystem::exists(path)) {
         Fail(ErrorCode::kUnavailable, "{} is missing (run scripts/setup.sh, or set search.extension_dir)",
              path.string());

@@ -21,7 +21,7 @@
 namespace lakehouse::search {
 
 struct IndexOptions {
-  std::string extension_dir;       //!< holds fts.duckdb_extension and vss.duckdb_extension; empty: none
+  std::string extension_dir;       //!< holds v<DuckDB version>/{fts,vss}.duckdb_extension; empty: none
   uint64_t hnsw_min_rows = 10000;  //!< smaller tables are searched brute force
   size_t max_indexes = 16;         //!< versions kept at once (the least recently used goes first)
   int hnsw_ef_search = 200;        //!< HNSW candidates per query (vss's default of 64 loses recall)

@@ -85,7 +85,7 @@ struct SearchOptions {
   //! The process's DuckDB budget (query.memory_limit); search's own DuckDB (it holds only vectors
   //! being written) takes 1/16 of it (shared/memory_budget.h, docs/adr/0011-duckdb-memory.md).
   std::string memory_limit = "1GB";
-  //! Holds fts.duckdb_extension and vss.duckdb_extension (scripts/setup.d/65-search.sh); empty or
+  //! Holds v<DuckDB version>/{fts,vss}.duckdb_extension (scripts/setup.d/65-search.sh); empty or
   //! missing: no indexes (vector search is brute force through queryd; text and hybrid are 503).
   std::string extension_dir;
   uint64_t hnsw_min_rows = 10000;  //!< vectors datasets below this are searched brute force
