@@ -156,7 +156,7 @@ class CatalogServiceImpl final : public pb::CatalogService::Service, public deta
       for (const auto& [k, v] : in->properties()) request.properties[k] = v;
       request.partition_by.assign(in->partition_by().begin(), in->partition_by().end());
       request.remove_objects.assign(in->remove_objects().begin(), in->remove_objects().end());
-      detail::ToProto(catalog_.Commit(request), out);
+      detail::ToProto(*catalog_.Commit(request), out);
     });
   }
   grpc::Status Collect(grpc::ServerContext* ctx, const pb::CollectRequest* in, pb::GcReport* out) override {
@@ -322,7 +322,7 @@ class CatalogClient final : public catalogd::Catalog, public detail::CatchUp {
     return out;
   }
 
-  DatasetManifest Commit(const catalogd::CommitRequest& in) override {
+  std::shared_ptr<const DatasetManifest> Commit(const catalogd::CommitRequest& in) override {
     pb::CommitRequest request;
     request.set_dataset(in.dataset);
     request.set_op(ToProto(in.op));
@@ -337,9 +337,9 @@ class CatalogClient final : public catalogd::Catalog, public detail::CatchUp {
     // Never retried: a commit that reached catalogd and lost its answer must not be applied twice.
     detail::Invoke(options_, "CatalogService/Commit", false,
                    [&](grpc::ClientContext& c) { return stub_->Commit(&c, request, &response); });
-    DatasetManifest manifest = detail::FromProto(response);
-    detail::NoteCommitted(manifest.dataset, manifest.version);
-    Deliver(manifest);  // this process's listeners see its own commit now, not when the watch brings it
+    auto manifest = std::make_shared<const DatasetManifest>(detail::FromProto(response));
+    detail::NoteCommitted(manifest->dataset, manifest->version);
+    Deliver(*manifest);  // this process's listeners see its own commit now, not when the watch brings it
     return manifest;
   }
 

@@ -60,7 +60,7 @@ ingest::IngestRequest FromProto(const v1::IngestRequest& in) {
 }
 
 void ToProto(const ingest::IngestResult& in, v1::IngestResult* out) {
-  ToProto(in.manifest, out->mutable_manifest());
+  if (in.manifest) ToProto(*in.manifest, out->mutable_manifest());
   ToProto(in.object, out->mutable_object());
   for (const auto& object : in.objects) ToProto(object, out->add_objects());
   out->set_format(ToProto(in.format));
@@ -70,7 +70,7 @@ void ToProto(const ingest::IngestResult& in, v1::IngestResult* out) {
 
 ingest::IngestResult FromProto(const v1::IngestResult& in) {
   ingest::IngestResult out;
-  out.manifest = FromProto(in.manifest());
+  out.manifest = std::make_shared<const DatasetManifest>(FromProto(in.manifest()));
   out.object = FromProto(in.object());
   out.objects.reserve(in.objects_size());
   for (const auto& object : in.objects()) out.objects.push_back(FromProto(object));

@@ -204,17 +204,17 @@ TEST_F(IngestOverGrpc, LargeCsvAndParquetBodiesCommitAsInProcess) {
 
   EXPECT_EQ(remote.format, ingest::Format::kCsv);
   EXPECT_EQ(remote.bytes_received, csv.size());
-  EXPECT_EQ(remote.manifest.dataset, "remote_csv");
-  EXPECT_EQ(remote.manifest.version, 1u);
-  EXPECT_EQ(remote.manifest.row_count(), 100000u);
-  EXPECT_EQ(remote.manifest.schema, local.manifest.schema);
-  EXPECT_EQ(remote.manifest.fingerprint, local.manifest.fingerprint);
-  EXPECT_EQ(remote.manifest.properties, local.manifest.properties);
+  EXPECT_EQ(remote.manifest->dataset, "remote_csv");
+  EXPECT_EQ(remote.manifest->version, 1u);
+  EXPECT_EQ(remote.manifest->row_count(), 100000u);
+  EXPECT_EQ(remote.manifest->schema, local.manifest->schema);
+  EXPECT_EQ(remote.manifest->fingerprint, local.manifest->fingerprint);
+  EXPECT_EQ(remote.manifest->properties, local.manifest->properties);
   ASSERT_EQ(remote.objects.size(), 1u);
   EXPECT_EQ(remote.object, remote.objects[0]);
   EXPECT_EQ(remote.object.row_count, local.object.row_count);
   EXPECT_EQ(remote.object.stats, local.object.stats);        // min/max/nulls per column: the same rows
-  EXPECT_EQ(remote.manifest, catalog_->Head("remote_csv"));  // what the client got is what was committed
+  EXPECT_EQ(*remote.manifest, catalog_->Head("remote_csv"));  // what the client got is what was committed
 
   // Parquet is stored as uploaded: the bytes that went through the stream are the object's.
   const std::string parquet = ReadObject(local.object.ref.key);
@@ -223,8 +223,8 @@ TEST_F(IngestOverGrpc, LargeCsvAndParquetBodiesCommitAsInProcess) {
   const ingest::IngestResult remote_parquet =
       client_->Ingest(Create("remote_parquet", ingest::Format::kParquet), parquet_body);
   EXPECT_EQ(remote_parquet.format, ingest::Format::kParquet);
-  EXPECT_EQ(remote_parquet.manifest.row_count(), 100000u);
-  EXPECT_EQ(remote_parquet.manifest.schema, local.manifest.schema);
+  EXPECT_EQ(remote_parquet.manifest->row_count(), 100000u);
+  EXPECT_EQ(remote_parquet.manifest->schema, local.manifest->schema);
   EXPECT_EQ(ReadObject(remote_parquet.object.ref.key), parquet);
 
   // Append and partition options travel too.
@@ -233,16 +233,16 @@ TEST_F(IngestOverGrpc, LargeCsvAndParquetBodiesCommitAsInProcess) {
   append.expected_version = 1;
   StringSource small("id,label,amount\n7,x,1.5\n");
   const ingest::IngestResult appended = client_->Ingest(append, small);
-  EXPECT_EQ(appended.manifest.version, 2u);
-  EXPECT_EQ(appended.manifest.row_count(), 100001u);
+  EXPECT_EQ(appended.manifest->version, 2u);
+  EXPECT_EQ(appended.manifest->row_count(), 100001u);
 
   ingest::IngestRequest partitioned = Create("parts", ingest::Format::kCsv);
   partitioned.partition_by = std::vector<std::string>{"k"};
   StringSource parts_body("k,v\na,1\nb,2\na,3\n");
   const ingest::IngestResult parts = client_->Ingest(partitioned, parts_body);
-  EXPECT_EQ(parts.manifest.partition_by, std::vector<std::string>{"k"});
+  EXPECT_EQ(parts.manifest->partition_by, std::vector<std::string>{"k"});
   EXPECT_EQ(parts.objects.size(), 2u);
-  EXPECT_EQ(parts.manifest, catalog_->Head("parts"));
+  EXPECT_EQ(*parts.manifest, catalog_->Head("parts"));
 }
 
 TEST_F(IngestOverGrpc, BadBodiesFailWithTheInProcessError) {
@@ -285,7 +285,7 @@ TEST_F(IngestOverGrpc, ClientGoingAwayMidUploadCommitsNothing) {
 
   // The server is still there for the next upload.
   StringSource good("a\n1\n");
-  EXPECT_EQ(client_->Ingest(Create("after", ingest::Format::kCsv), good).manifest.version, 1u);
+  EXPECT_EQ(client_->Ingest(Create("after", ingest::Format::kCsv), good).manifest->version, 1u);
 }
 
 TEST_F(IngestOverGrpc, CompactRegisterAndSettingsMatchInProcess) {
@@ -324,8 +324,8 @@ TEST_F(IngestOverGrpc, CompactRegisterAndSettingsMatchInProcess) {
   store_->Put("uploads/mine.parquet", copy);
   reg.keys = {"uploads/mine.parquet"};
   const ingest::IngestResult registered = client_->Register(reg);
-  EXPECT_EQ(registered.manifest.row_count(), 3u);
-  EXPECT_EQ(registered.manifest, catalog_->Head("registered"));
+  EXPECT_EQ(registered.manifest->row_count(), 3u);
+  EXPECT_EQ(*registered.manifest, catalog_->Head("registered"));
 }
 
 TEST_F(IngestOverGrpc, ServiceDownFailsUnavailableNamingIt) {

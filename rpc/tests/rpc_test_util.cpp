@@ -21,12 +21,12 @@ DatasetManifest Services::Csv(const std::string& dataset, const std::string& csv
   request.op = op;
   request.format = ingest::Format::kCsv;
   StringSource body(csv);
-  if (via == nullptr) return ingestor->Ingest(request, body).manifest;
+  if (via == nullptr) return *ingestor->Ingest(request, body).manifest;
   ingest::IngestOptions options;
   options.temp_dir = dir.path();
   options.memory_limit = "256MB";
   options.threads = 1;
-  return ingest::MakeIngestor(*store, *via, options)->Ingest(request, body).manifest;
+  return *ingest::MakeIngestor(*store, *via, options)->Ingest(request, body).manifest;
 }
 
 TestServer::TestServer(ServedServices services, ServerOptions options)

@@ -86,7 +86,7 @@ class UnavailableCatalog final : public catalogd::Catalog {
   }
   DatasetManifest Get(const std::string&, uint64_t) override { Down(); }
   std::vector<catalogd::VersionSummary> Versions(const std::string&) override { Down(); }
-  DatasetManifest Commit(const catalogd::CommitRequest&) override {
+  std::shared_ptr<const DatasetManifest> Commit(const catalogd::CommitRequest&) override {
     ++commits;
     Down();
   }
@@ -292,7 +292,7 @@ TEST(RpcCatalog, EveryMethodMatchesTheEmbeddedCatalog) {
   props.op = catalogd::CommitOp::kSetProperties;
   props.properties = {{"keep_versions", "5"}};
   props.expected_version = 2;
-  EXPECT_EQ(catalog->Commit(props).properties.at("keep_versions"), "5");
+  EXPECT_EQ(catalog->Commit(props)->properties.at("keep_versions"), "5");
   props.expected_version = 2;
   EXPECT_EQ(CodeOf([&] { catalog->Commit(props); }), ErrorCode::kConflict);
 }

@@ -21,7 +21,9 @@ class SpyCatalog final : public catalogd::Catalog {
   DatasetManifest Head(const std::string&) override { return {}; }
   DatasetManifest Get(const std::string&, uint64_t) override { return {}; }
   std::vector<catalogd::VersionSummary> Versions(const std::string&) override { return {}; }
-  DatasetManifest Commit(const catalogd::CommitRequest&) override { return {}; }
+  std::shared_ptr<const DatasetManifest> Commit(const catalogd::CommitRequest&) override {
+    return std::make_shared<const DatasetManifest>();
+  }
   void AddListener(catalogd::CommitListener) override {}
   catalogd::GcReport Collect(int64_t) override { return {}; }
   int64_t GcMinAgeMs() const override { return 0; }
