@@ -213,7 +213,7 @@ TEST_F(IngestOverGrpc, LargeCsvAndParquetBodiesCommitAsInProcess) {
   ASSERT_EQ(remote.objects.size(), 1u);
   EXPECT_EQ(remote.object, remote.objects[0]);
   EXPECT_EQ(remote.object.row_count, local.object.row_count);
-  EXPECT_EQ(remote.object.stats, local.object.stats);        // min/max/nulls per column: the same rows
+  EXPECT_EQ(remote.object.stats, local.object.stats);         // min/max/nulls per column: the same rows
   EXPECT_EQ(*remote.manifest, catalog_->Head("remote_csv"));  // what the client got is what was committed
 
   // Parquet is stored as uploaded: the bytes that went through the stream are the object's.
