@@ -297,7 +297,8 @@ TEST_F(IngestOverGrpc, CompactRegisterAndSettingsMatchInProcess) {
   for (int i = 0; i < 3; ++i) {
     ingest::IngestRequest r = Create("small", ingest::Format::kCsv);
     if (i > 0) r.op = catalogd::CommitOp::kAppend;
-    StringSource body(fmt::format("id,v\n{},{}\n", i, i * 10));
+    const std::string csv = fmt::format("id,v\n{},{}\n", i, i * 10);  // outlives the source's view of it
+    StringSource body(csv);
     client_->Ingest(r, body);
   }
   ingest::CompactionOptions options = defaults;
