@@ -4,14 +4,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/http_client.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/periodic.h"
 #include "lakehouse/shared/telemetry.h"
 
 namespace lakehouse::aibridge {
@@ -40,17 +41,16 @@ class SidecarBridge final : public AiBridge {
     LH_USER_CHECK(config_.timeout_ms > 0 && config_.connect_timeout_ms > 0, "AI timeouts must be positive");
     LH_USER_CHECK(config_.max_retries >= 0 && config_.max_retries <= 10, "ai.max_retries must be within 0..10");
     health_ = json{{"status", "starting"}, {"sidecar", config_.sidecar_url}};
-    health_thread_ = std::thread([this] { HealthLoop(); });
+    health_thread_ = std::make_unique<PeriodicThread>("ai sidecar health",
+                                                      std::chrono::milliseconds(config_.health_interval_ms), [this] {
+                                                        json h = ProbeHealth();
+                                                        std::lock_guard lock(mu_);
+                                                        health_ = std::move(h);
+                                                      });
   }
-
-  ~SidecarBridge() override {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    health_thread_.join();
-  }
+  ~SidecarBridge() override { health_thread_.reset(); }
+  SidecarBridge(const SidecarBridge&) = delete;
+  SidecarBridge& operator=(const SidecarBridge&) = delete;
 
   Embeddings Embed(const std::vector<std::string>& texts, const std::string& model) override {
     LH_USER_CHECK(!texts.empty(), "texts is empty: send at least one text to embed");
@@ -194,17 +194,6 @@ class SidecarBridge final : public AiBridge {
     }
   }
 
-  void HealthLoop() {
-    std::unique_lock lock(mu_);
-    while (!stopping_) {
-      lock.unlock();
-      json h = ProbeHealth();
-      lock.lock();
-      health_ = std::move(h);
-      cv_.wait_for(lock, std::chrono::milliseconds(config_.health_interval_ms), [this] { return stopping_; });
-    }
-  }
-
   json ProbeHealth() {
     HttpRequest request;
     request.url = config_.sidecar_url + "/health";
@@ -237,10 +226,8 @@ class SidecarBridge final : public AiBridge {
   HttpClient client_;
   HttpClient probe_client_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
   json health_;
-  std::thread health_thread_;
+  std::unique_ptr<PeriodicThread> health_thread_;  //!< last: probes until destroyed
 };
 
 }  // namespace

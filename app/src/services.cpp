@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -23,6 +23,7 @@
 #include "lakehouse/search/search.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/periodic.h"
 #include "lakehouse/shared/strings.h"
 #include "lakehouse/shared/types.h"
 #include "lakehouse/storaged/object_store.h"
@@ -98,16 +99,9 @@ class RemoteHealth {
   }
   void Start() {
     if (targets_.empty()) return;
-    thread_ = std::thread([this] { Loop(); });
+    prober_ = std::make_unique<PeriodicThread>("remote service health", std::chrono::seconds(1), [this] { Probe(); });
   }
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopped_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
+  void Stop() { prober_.reset(); }
   ~RemoteHealth() { Stop(); }
   nlohmann::json Get(const std::string& name) const {
     std::lock_guard lock(mu_);
@@ -116,39 +110,32 @@ class RemoteHealth {
   }
 
  private:
-  void Loop() {
-    std::unique_lock lock(mu_);
-    while (!stopped_) {
-      lock.unlock();
-      std::map<std::string, nlohmann::json> fresh;
-      for (const auto& target : targets_) {
-        nlohmann::json up = nlohmann::json::array();
-        for (const auto& a : target.addresses) {
-          if (TcpReachable(a, 300)) up.push_back(a);
-        }
-        nlohmann::json status = nlohmann::json::object();
-        status.update({{"status", up.empty() ? "down" : "ok"},
-                       {"remote", true},
-                       {"addresses", target.addresses},
-                       {"reachable", up}});
-        fresh[target.name] = std::move(status);
+  void Probe() {
+    std::map<std::string, nlohmann::json> fresh;
+    for (const auto& target : targets_) {
+      nlohmann::json up = nlohmann::json::array();
+      for (const auto& a : target.addresses) {
+        if (TcpReachable(a, 300)) up.push_back(a);
       }
-      lock.lock();
-      status_ = std::move(fresh);
-      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopped_; });
+      nlohmann::json status = nlohmann::json::object();
+      status.update({{"status", up.empty() ? "down" : "ok"},
+                     {"remote", true},
+                     {"addresses", target.addresses},
+                     {"reachable", up}});
+      fresh[target.name] = std::move(status);
     }
+    std::lock_guard lock(mu_);
+    status_ = std::move(fresh);
   }
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopped_ = false;
   struct Target {
     std::string name;
     std::vector<std::string> addresses;
   };
   std::vector<Target> targets_;
   std::map<std::string, nlohmann::json> status_;
-  std::thread thread_;
+  std::unique_ptr<PeriodicThread> prober_;  //!< last: probes until stopped
 };
 
 class Services final : public RunningServices {
@@ -233,7 +220,10 @@ class Services final : public RunningServices {
       ai_functions_link_->Set(ai_functions_.get());
     }
     if (supervisor_) StartAiChildren();
-    if (owns_catalog_ || owns_ingest_) gc_thread_ = std::thread([this] { CollectGarbageLoop(); });
+    if (owns_catalog_ || owns_ingest_) {
+      gc_thread_ =
+          std::make_unique<PeriodicThread>("garbage collection", kGarbageInterval, [this] { CollectGarbage(); });
+    }
     remote_.Start();
   }
 
@@ -337,9 +327,8 @@ class Services final : public RunningServices {
       if (stopped_) return;
       stopped_ = true;
     }
-    stop_cv_.notify_all();
     remote_.Stop();
-    if (gc_thread_.joinable()) gc_thread_.join();
+    gc_thread_.reset();
     if (ai_start_thread_.joinable()) ai_start_thread_.join();
     ai_functions_link_->Set(nullptr);  // waits for SQL calls into search in flight
     ai_functions_.reset();
@@ -545,28 +534,22 @@ class Services final : public RunningServices {
     });
   }
 
-  void CollectGarbageLoop() {
-    std::unique_lock lock(stop_mu_);
-    while (!stopped_) {
-      lock.unlock();
-      try {
-        if (owns_ingest_) {
-          size_t compacted = ingest_->AutoCompact();
-          if (compacted > 0) log::Info("automatic compaction", {{"datasets", compacted}});
-        }
-        if (owns_catalog_) {
-          size_t n = catalog_->CollectGarbage(kGarbageMinAgeMs);
-          if (n > 0) log::Info("garbage collected unreferenced objects", {{"deleted", n}});
-        }
-        if (iceberg_) {  // where the Iceberg tables live (the gateway's process in a deployment)
-          const size_t n = iceberg_->CollectExpired(kGarbageMinAgeMs);
-          if (n > 0) log::Info("iceberg metadata of expired versions removed", {{"deleted", n}});
-        }
-      } catch (const std::exception& e) {
-        log::Warn("garbage collection failed", {{"error", e.what()}});
+  void CollectGarbage() {
+    try {
+      if (owns_ingest_) {
+        size_t compacted = ingest_->AutoCompact();
+        if (compacted > 0) log::Info("automatic compaction", {{"datasets", compacted}});
       }
-      lock.lock();
-      stop_cv_.wait_for(lock, kGarbageInterval, [this] { return stopped_; });
+      if (owns_catalog_) {
+        size_t n = catalog_->CollectGarbage(kGarbageMinAgeMs);
+        if (n > 0) log::Info("garbage collected unreferenced objects", {{"deleted", n}});
+      }
+      if (iceberg_) {  // where the Iceberg tables live (the gateway's process in a deployment)
+        const size_t n = iceberg_->CollectExpired(kGarbageMinAgeMs);
+        if (n > 0) log::Info("iceberg metadata of expired versions removed", {{"deleted", n}});
+      }
+    } catch (const std::exception& e) {
+      log::Warn("garbage collection failed", {{"error", e.what()}});
     }
   }
 
@@ -590,9 +573,8 @@ class Services final : public RunningServices {
   std::vector<std::pair<std::string, std::unique_ptr<queryd::QueryEngine>>> replica_health_;
   std::thread iceberg_sync_thread_;
   std::thread ai_start_thread_;
-  std::thread gc_thread_;
+  std::unique_ptr<PeriodicThread> gc_thread_;  //!< automatic compaction, garbage collection, Iceberg expiry
   std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
   bool stopped_ = false;
 };
 

@@ -2,18 +2,18 @@
 #include "lakehouse/gateway/auth.h"
 
 #include <algorithm>
-#include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <shared_mutex>
-#include <thread>
 
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/shared/clock.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/hash.h"
 #include "lakehouse/shared/logging.h"
+#include "lakehouse/shared/periodic.h"
 #include "lakehouse/shared/strings.h"
 #include "lakehouse/shared/types.h"
 #include "lakehouse/storaged/object_store.h"
@@ -154,10 +154,7 @@ struct KeyStore::Impl {
   mutable std::shared_mutex mu;
   std::map<std::string, KeyRecord, std::less<>> keys;  //!< by id
   std::mutex write_mu;                                 //!< one Create/Revoke/Refresh at a time
-  std::mutex stop_mu;
-  std::condition_variable stop_cv;
-  bool stopping = false;
-  std::thread thread;
+  std::unique_ptr<PeriodicThread> refresher;           //!< re-reads the keys every `refresh`
 
   void Store(KeyRecord record) {
     SetPrincipal(record);
@@ -198,16 +195,11 @@ struct KeyStore::Impl {
     keys = std::move(fresh);
   }
 
-  void Loop() {
-    std::unique_lock lock(stop_mu);
-    while (!stop_cv.wait_for(lock, refresh, [this] { return stopping; })) {
-      lock.unlock();
-      try {
-        Reload();
-      } catch (const std::exception& e) {
-        log::Warn("API keys could not be re-read; the last known keys stay in force", {{"error", e.what()}});
-      }
-      lock.lock();
+  void ReloadOrKeep() {
+    try {
+      Reload();
+    } catch (const std::exception& e) {
+      log::Warn("API keys could not be re-read; the last known keys stay in force", {{"error", e.what()}});
     }
   }
 };
@@ -215,17 +207,12 @@ struct KeyStore::Impl {
 KeyStore::KeyStore(storaged::ObjectStore& store, std::chrono::milliseconds refresh)
     : impl_(std::make_shared<Impl>(store, refresh)) {
   impl_->Reload();
-  impl_->thread = std::thread([impl = impl_.get()] { impl->Loop(); });
+  impl_->refresher = std::make_unique<PeriodicThread>(
+      "API key refresh", refresh, [impl = impl_.get()] { impl->ReloadOrKeep(); },
+      PeriodicThread::First::kAfterInterval);
 }
 
-KeyStore::~KeyStore() {
-  {
-    std::lock_guard lock(impl_->stop_mu);
-    impl_->stopping = true;
-  }
-  impl_->stop_cv.notify_all();
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+KeyStore::~KeyStore() { impl_->refresher.reset(); }
 
 void KeyStore::Refresh() { impl_->Reload(); }
 

@@ -1,15 +1,15 @@
 // rpc::ConnectAi: aibridge::AiBridge over gRPC (proto/lakehouse/v1/ai.proto).
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 
 #include "ai_convert.h"
 #include "grpc_common.h"
 #include "lakehouse/rpc/rpc.h"
 #include "lakehouse/shared/error.h"
+#include "lakehouse/shared/periodic.h"
 #include "lakehouse/v1/ai.grpc.pb.h"
 
 namespace lakehouse::rpc {
@@ -29,17 +29,14 @@ class AiClient final : public aibridge::AiBridge {
     health_ =
         json{{"status", "starting"},
              {"message", fmt::format("waiting for the first answer of {} at {}", options_.service, options_.address)}};
-    health_thread_ = std::thread([this] { HealthLoop(); });
+    health_thread_ = std::make_unique<PeriodicThread>(options_.service + " health", kHealthInterval, [this] {
+      json h = Probe();
+      std::lock_guard lock(mu_);
+      health_ = std::move(h);
+    });
   }
 
-  ~AiClient() override {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    health_thread_.join();
-  }
+  ~AiClient() override { health_thread_.reset(); }
   AiClient(const AiClient&) = delete;
   AiClient& operator=(const AiClient&) = delete;
 
@@ -65,31 +62,22 @@ class AiClient final : public aibridge::AiBridge {
     r.set_request_json(detail::JsonText(request));
     r.set_stream(static_cast<bool>(on_chunk));
     auto reader = stub_->Generate(context.get(), r);
-    v1::GenerateChunk chunk;
     std::optional<json> result;
-    try {
-      while (reader->Read(&chunk)) {
-        if (chunk.part_case() == v1::GenerateChunk::kLine) {
-          if (on_chunk && !on_chunk(chunk.line())) {
-            context->TryCancel();
-            reader->Finish();  // CANCELLED, as asked
-            const json last = json::parse(chunk.line(), nullptr, false);
-            return last.is_discarded() ? json::object() : last;
-          }
-        } else if (chunk.part_case() == v1::GenerateChunk::kResultJson) {
-          result = detail::ParseJsonText(chunk.result_json(), "Generate's result_json");
+    std::string last_line;  //!< the line `on_chunk` stopped at
+    const bool read = detail::ReadAll(*context, *reader, options_, span, [&](const v1::GenerateChunk& chunk) {
+      if (chunk.part_case() == v1::GenerateChunk::kLine) {
+        if (on_chunk && !on_chunk(chunk.line())) {
+          last_line = chunk.line();
+          return false;  // the server stops the model
         }
+      } else if (chunk.part_case() == v1::GenerateChunk::kResultJson) {
+        result = detail::ParseJsonText(chunk.result_json(), "Generate's result_json");
       }
-    } catch (const std::exception& e) {  // the callback threw: stop the model, pass the error on
-      context->TryCancel();
-      reader->Finish();
-      span.Fail(e.what());
-      throw;
-    }
-    grpc::Status status = reader->Finish();
-    if (!status.ok()) {
-      span.Fail(status.error_message());
-      detail::Throw(status, options_);
+      return true;
+    });
+    if (!read) {
+      const json last = json::parse(last_line, nullptr, false);
+      return last.is_discarded() ? json::object() : last;
     }
     if (!result)
       Fail(ErrorCode::kInternal, "{} at {} ended Generate without its result", options_.service, options_.address);
@@ -113,17 +101,6 @@ class AiClient final : public aibridge::AiBridge {
   }
 
  private:
-  void HealthLoop() {
-    std::unique_lock lock(mu_);
-    while (!stopping_) {
-      lock.unlock();
-      json h = Probe();
-      lock.lock();
-      health_ = std::move(h);
-      cv_.wait_for(lock, kHealthInterval, [this] { return stopping_; });
-    }
-  }
-
   json Probe() {
     const int64_t deadline =
         options_.deadline_ms > 0 ? std::min(options_.deadline_ms, kHealthDeadlineMs) : kHealthDeadlineMs;
@@ -143,10 +120,8 @@ class AiClient final : public aibridge::AiBridge {
   const ClientOptions options_;
   std::unique_ptr<v1::AiService::Stub> stub_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
   json health_;
-  std::thread health_thread_;
+  std::unique_ptr<PeriodicThread> health_thread_;  //!< last: probes until destroyed
 };
 
 }  // namespace
