@@ -14,7 +14,7 @@ set(LAKEHOUSE_LAYER_aibridge "arrow;shared")
 set(LAKEHOUSE_LAYER_search "aibridge;catalogd;ingest;queryd;storaged;arrow;shared")
 set(LAKEHOUSE_LAYER_rpc "search;aibridge;iceberg;queryd;ingest;catalogd;storaged;arrow;proto;shared")
 set(LAKEHOUSE_LAYER_gateway "search;aibridge;iceberg;queryd;ingest;catalogd;storaged;arrow;shared")
-set(LAKEHOUSE_LAYER_flight "gateway;queryd;catalogd;storaged;arrow;shared")
+set(LAKEHOUSE_LAYER_flight "rpc;gateway;queryd;catalogd;storaged;arrow;shared")
 set(LAKEHOUSE_LAYER_app "rpc;flight;gateway;search;aibridge;iceberg;queryd;ingest;catalogd;storaged;arrow;proto;shared")
 set(LAKEHOUSE_LAYER_testing "app;rpc;flight;gateway;search;aibridge;iceberg;queryd;ingest;catalogd;storaged;arrow;proto;shared")
 

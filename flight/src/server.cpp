@@ -21,6 +21,7 @@
 #include "lakehouse/flight/flight.h"
 #include "lakehouse/gateway/auth.h"
 #include "lakehouse/queryd/query.h"
+#include "lakehouse/rpc/grpc_status.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/shared/sql.h"
@@ -43,38 +44,6 @@ constexpr size_t kRunIdSize = 32;  //!< RandomHexId()
 //! A ticket that was never redeemed is forgotten after this (it can still be redeemed, not cancelled).
 constexpr auto kRunTtl = std::chrono::hours(1);
 
-grpc::StatusCode GrpcCode(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument:
-    case ErrorCode::kPayloadTooLarge:
-    case ErrorCode::kUnsupportedMedia:
-      return grpc::StatusCode::INVALID_ARGUMENT;
-    case ErrorCode::kUnauthenticated:
-      return grpc::StatusCode::UNAUTHENTICATED;
-    case ErrorCode::kPermissionDenied:
-      return grpc::StatusCode::PERMISSION_DENIED;
-    case ErrorCode::kNotFound:
-      return grpc::StatusCode::NOT_FOUND;
-    case ErrorCode::kTimeout:
-      return grpc::StatusCode::DEADLINE_EXCEEDED;
-    case ErrorCode::kConflict:
-    case ErrorCode::kPreconditionFailed:
-      return grpc::StatusCode::FAILED_PRECONDITION;
-    case ErrorCode::kTooManyRequests:
-      return grpc::StatusCode::RESOURCE_EXHAUSTED;
-    case ErrorCode::kCancelled:
-      return grpc::StatusCode::CANCELLED;
-    case ErrorCode::kMethodNotAllowed:
-    case ErrorCode::kNotImplemented:
-      return grpc::StatusCode::UNIMPLEMENTED;
-    case ErrorCode::kUnavailable:
-      return grpc::StatusCode::UNAVAILABLE;
-    case ErrorCode::kInternal:
-      break;
-  }
-  return grpc::StatusCode::INTERNAL;
-}
-
 //! Runs one RPC's body; every error becomes a gRPC status with the user-facing message.
 template <typename F>
 grpc::Status Serve(const char* rpc, F&& body) {
@@ -83,7 +52,7 @@ grpc::Status Serve(const char* rpc, F&& body) {
     return grpc::Status::OK;
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kInternal) log::Error("flight call failed", {{"rpc", rpc}, {"error", e.what()}});
-    return {GrpcCode(e.code()), e.what()};
+    return {rpc::ToGrpcCode(e.code()), e.what()};
   } catch (const std::exception& e) {
     log::Error("flight call failed", {{"rpc", rpc}, {"error", e.what()}});
     return {grpc::StatusCode::INTERNAL, e.what()};

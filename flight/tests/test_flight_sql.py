@@ -110,7 +110,7 @@ def adbc_connect(server, key=None, **kwargs):
 
 #: gRPC code (as ADBC's Go driver names it in its messages) for each HTTP status the corpus expects.
 GRPC_CODE = {400: "InvalidArgument", 403: "PermissionDenied", 404: "NotFound", 408: "DeadlineExceeded",
-             409: "FailedPrecondition", 413: "InvalidArgument", 429: "ResourceExhausted", 501: "Unimplemented",
+             409: "Aborted", 413: "ResourceExhausted", 429: "ResourceExhausted", 501: "Unimplemented",
              503: "Unavailable"}
 
 

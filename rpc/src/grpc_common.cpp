@@ -125,39 +125,6 @@ void ConfigureServer(grpc::ServerBuilder& builder, const ServerOptions& options)
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
 }
 
-grpc::StatusCode ToGrpcCode(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument:
-    case ErrorCode::kUnsupportedMedia:
-      return grpc::StatusCode::INVALID_ARGUMENT;
-    case ErrorCode::kUnauthenticated:
-      return grpc::StatusCode::UNAUTHENTICATED;
-    case ErrorCode::kPermissionDenied:
-      return grpc::StatusCode::PERMISSION_DENIED;
-    case ErrorCode::kNotFound:
-      return grpc::StatusCode::NOT_FOUND;
-    case ErrorCode::kMethodNotAllowed:
-    case ErrorCode::kNotImplemented:
-      return grpc::StatusCode::UNIMPLEMENTED;
-    case ErrorCode::kTimeout:
-      return grpc::StatusCode::DEADLINE_EXCEEDED;
-    case ErrorCode::kConflict:
-      return grpc::StatusCode::ABORTED;
-    case ErrorCode::kPreconditionFailed:
-      return grpc::StatusCode::FAILED_PRECONDITION;
-    case ErrorCode::kPayloadTooLarge:
-    case ErrorCode::kTooManyRequests:
-      return grpc::StatusCode::RESOURCE_EXHAUSTED;
-    case ErrorCode::kCancelled:
-      return grpc::StatusCode::CANCELLED;
-    case ErrorCode::kUnavailable:
-      return grpc::StatusCode::UNAVAILABLE;
-    case ErrorCode::kInternal:
-      break;
-  }
-  return grpc::StatusCode::INTERNAL;
-}
-
 grpc::Status ToStatus(const Error& error) {
   return grpc::Status(ToGrpcCode(error.code()), error.what(), std::string(CodeName(error.code())));
 }
@@ -273,3 +240,40 @@ void ServerCallSpan::End(const grpc::Status& status) {
 }
 
 }  // namespace lakehouse::rpc::detail
+
+namespace lakehouse::rpc {
+
+grpc::StatusCode ToGrpcCode(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kUnsupportedMedia:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+    case ErrorCode::kUnauthenticated:
+      return grpc::StatusCode::UNAUTHENTICATED;
+    case ErrorCode::kPermissionDenied:
+      return grpc::StatusCode::PERMISSION_DENIED;
+    case ErrorCode::kNotFound:
+      return grpc::StatusCode::NOT_FOUND;
+    case ErrorCode::kMethodNotAllowed:
+    case ErrorCode::kNotImplemented:
+      return grpc::StatusCode::UNIMPLEMENTED;
+    case ErrorCode::kTimeout:
+      return grpc::StatusCode::DEADLINE_EXCEEDED;
+    case ErrorCode::kConflict:
+      return grpc::StatusCode::ABORTED;
+    case ErrorCode::kPreconditionFailed:
+      return grpc::StatusCode::FAILED_PRECONDITION;
+    case ErrorCode::kPayloadTooLarge:
+    case ErrorCode::kTooManyRequests:
+      return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case ErrorCode::kCancelled:
+      return grpc::StatusCode::CANCELLED;
+    case ErrorCode::kUnavailable:
+      return grpc::StatusCode::UNAVAILABLE;
+    case ErrorCode::kInternal:
+      break;
+  }
+  return grpc::StatusCode::INTERNAL;
+}
+
+}  // namespace lakehouse::rpc

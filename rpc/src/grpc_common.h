@@ -14,6 +14,7 @@
 #include <string_view>
 #include <utility>
 
+#include "lakehouse/rpc/grpc_status.h"
 #include "lakehouse/rpc/rpc.h"
 #include "lakehouse/shared/error.h"
 
@@ -38,7 +39,6 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const Security& s
 void ConfigureServer(grpc::ServerBuilder& builder, const ServerOptions& options);
 
 // ---- errors ---------------------------------------------------------------------------------
-grpc::StatusCode ToGrpcCode(ErrorCode code);
 //! The status for an error thrown by a service: the nearest gRPC code, the message, and our
 //! ErrorCode's name (CodeName) in error_details, since the gRPC code alone cannot carry all of ours
 //! (kPayloadTooLarge and kTooManyRequests are both RESOURCE_EXHAUSTED). Transport failures have none.
@@ -106,6 +106,36 @@ void Invoke(const ClientOptions& options, std::string_view method, bool idempote
     }
     Backoff(attempt);
   }
+}
+
+//! Reads a server stream to its end, each message into `on_message` (bool(const Message&)). When
+//! `on_message` returns false the call is cancelled and ReadAll returns false; when it throws, the
+//! call is cancelled and the exception passes on (failing `span`). Otherwise the final status is
+//! checked: an error fails `span` and is thrown (FromStatus); success returns true.
+template <typename Message, typename OnMessage>
+bool ReadAll(grpc::ClientContext& context, grpc::ClientReader<Message>& reader, const ClientOptions& options,
+             CallSpan& span, OnMessage&& on_message) {
+  Message message;
+  try {
+    while (reader.Read(&message)) {
+      if (!on_message(message)) {
+        context.TryCancel();
+        reader.Finish();  // CANCELLED, as asked
+        return false;
+      }
+    }
+  } catch (const std::exception& e) {  // end the call before the stream goes
+    context.TryCancel();
+    reader.Finish();
+    span.Fail(e.what());
+    throw;
+  }
+  const grpc::Status status = reader.Finish();
+  if (!status.ok()) {
+    span.Fail(status.error_message());
+    Throw(status, options);
+  }
+  return true;
 }
 
 // ---- server side ----------------------------------------------------------------------------

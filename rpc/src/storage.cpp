@@ -256,25 +256,12 @@ class StorageClient final : public storaged::ObjectStore {
     pb::GetRequest request;
     request.set_key(std::string(key));
     auto reader = stub_->Get(context.get(), request);
-    pb::GetChunk chunk;
     storaged::ObjectInfo info;
-    bool stopped = false;
-    try {
-      while (!stopped && reader->Read(&chunk)) {
-        if (chunk.has_info()) info = FromProto(chunk.info());
-        stopped = !chunk.data().empty() && !sink(chunk.data());
-      }
-    } catch (...) {  // the sink threw: end the call before the stream goes
-      context->TryCancel();
-      reader->Finish();
-      throw;
-    }
-    if (stopped) {
-      context->TryCancel();
-      reader->Finish();
-      Fail(ErrorCode::kCancelled, "Get {}: the receiver stopped", key);
-    }
-    detail::Check(reader->Finish(), options_);
+    const bool read = detail::ReadAll(*context, *reader, options_, span, [&](const pb::GetChunk& chunk) {
+      if (chunk.has_info()) info = FromProto(chunk.info());
+      return chunk.data().empty() || sink(chunk.data());
+    });
+    if (!read) Fail(ErrorCode::kCancelled, "Get {}: the receiver stopped", key);
     return info;
   }
 
@@ -286,21 +273,9 @@ class StorageClient final : public storaged::ObjectStore {
     request.set_offset(offset);
     request.set_length(length);
     auto reader = stub_->GetRange(context.get(), request);
-    pb::DataChunk chunk;
-    bool stopped = false;
-    try {
-      while (!stopped && reader->Read(&chunk)) stopped = !sink(chunk.data());
-    } catch (...) {  // the sink threw: end the call before the stream goes
-      context->TryCancel();
-      reader->Finish();
-      throw;
-    }
-    if (stopped) {
-      context->TryCancel();
-      reader->Finish();
-      Fail(ErrorCode::kCancelled, "GetRange {}: the receiver stopped", key);
-    }
-    detail::Check(reader->Finish(), options_);
+    const bool read = detail::ReadAll(*context, *reader, options_, span,
+                                      [&](const pb::DataChunk& chunk) { return sink(chunk.data()); });
+    if (!read) Fail(ErrorCode::kCancelled, "GetRange {}: the receiver stopped", key);
   }
 
   std::optional<storaged::ObjectInfo> Head(std::string_view key) override {
