@@ -40,6 +40,14 @@ std::string NewDataKey(const std::string& dataset) {
   return fmt::format("{}{}/{}.parquet", kDataPrefix, dataset, RandomHexId());
 }
 
+std::optional<std::string> DatasetOfDataKey(std::string_view key) {
+  if (!key.starts_with(kDataPrefix)) return std::nullopt;
+  key.remove_prefix(kDataPrefix.size());
+  const size_t slash = key.find('/');
+  if (slash == 0 || slash == std::string_view::npos) return std::nullopt;
+  return std::string(key.substr(0, slash));
+}
+
 std::string IcebergTablePrefix(const std::string& dataset) { return fmt::format("_iceberg/{}/", dataset); }
 
 std::string ApiKeyObjectKey(std::string_view id) {

@@ -59,6 +59,17 @@ class EngineImpl final : public QueryEngine {
                                 duckdb::Value(std::to_string(config.max_spill_total_bytes) + "B"));
     }
     InstallMemoryCap(db_config, config.max_memory_bytes);
+    // A lakehouse:// path of a dataset this engine has not resolved yet (another replica did):
+    // resolve the head of the dataset its key names, then look again. db_ (and the file system
+    // calling this) goes before resolver_.
+    registry_->SetLoader([this](const std::string& key) {
+      const auto dataset = catalogd::DatasetOfDataKey(key);
+      if (!dataset) return;
+      try {
+        resolver_.ResolveHead(*dataset);
+      } catch (const std::exception&) {  // no such dataset (or deleted): the key stays unknown
+      }
+    });
     resolver_.InstallReplacementScan(db_config);
     db_ = std::make_unique<duckdb::DuckDB>(nullptr, &db_config);
 

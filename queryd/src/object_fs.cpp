@@ -34,6 +34,13 @@ void ObjectRegistry::ForgetDataset(const std::string& dataset) {
 }
 
 std::optional<RegisteredObject> ObjectRegistry::Find(const std::string& key) const {
+  if (auto found = Lookup(key)) return found;
+  if (!loader_) return std::nullopt;
+  loader_(key);
+  return Lookup(key);
+}
+
+std::optional<RegisteredObject> ObjectRegistry::Lookup(const std::string& key) const {
   std::lock_guard lock(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return std::nullopt;

@@ -39,12 +39,21 @@ class ObjectRegistry {
  public:
   //! Registers an object of `dataset` (a manifest the resolver read).
   void Add(const std::string& dataset, const ObjectRef& ref);
+  //! The object, if registered; on a miss the loader (if set) runs first, outside the lock.
   std::optional<RegisteredObject> Find(const std::string& key) const;
+  //! What Find runs on a miss, to register the objects `key` may belong to: the engine resolves
+  //! the head of the dataset whose data prefix holds the key, so a lakehouse:// path opens (or is
+  //! refused by grant) alike on every queryd replica, whichever resolved the dataset before.
+  //! Set once, before queries run.
+  void SetLoader(std::function<void(const std::string& key)> loader) { loader_ = std::move(loader); }
   //! Forgets every object of a deleted dataset: lakehouse:// paths to them stop resolving.
   void ForgetDataset(const std::string& dataset);
   size_t size() const;
 
  private:
+  std::optional<RegisteredObject> Lookup(const std::string& key) const;
+
+  std::function<void(const std::string& key)> loader_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, RegisteredObject> objects_;
   std::unordered_map<std::string, std::vector<std::string>> keys_by_dataset_;

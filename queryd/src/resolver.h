@@ -72,6 +72,9 @@ class Resolver {
   void Forget(const std::string& dataset);
   //! Datasets whose head is cached.
   size_t resolved_datasets();
+  //! The head version of `name`, resolved (its objects registered) on first use; throws the
+  //! catalog's error (404 for a deleted or unknown dataset).
+  std::shared_ptr<const ResolvedDataset> ResolveHead(const std::string& name);
 
   //! Objects queries were given, opened and pruned, over the engine's life.
   const ScanTracker::Totals& scan_totals() const { return *scan_totals_; }
@@ -86,7 +89,6 @@ class Resolver {
  private:
   using Columns = std::vector<std::pair<std::string, std::string>>;  //!< (name, DuckDB type)
 
-  std::shared_ptr<const ResolvedDataset> ResolveHead(const std::string& name);
   std::shared_ptr<const ResolvedDataset> ResolveVersion(const std::string& name, uint64_t version);
   std::shared_ptr<const ResolvedDataset> Resolve(const DatasetManifest& manifest);
   Columns ObjectColumns(const DatasetManifest& manifest, const ObjectRef& ref);

@@ -122,6 +122,31 @@ TEST_F(LimitsTest, LakehousePathMistakesAre4xxAndDeletedDataIsGone) {
   EXPECT_FALSE(RunTimed(*stack_, "SELECT * FROM dataset_version('d', 1)", 5000).ok);
 }
 
+TEST_F(LimitsTest, LakehousePathsOfDatasetsNeverResolvedHereOpenByTheirGrants) {
+  // Issue 9: with two queryd replicas, a lakehouse:// path of a dataset only the other replica had
+  // resolved answered 400 "not an object of any dataset" (403 for an ungranted one elsewhere).
+  // The engine never resolved "d" here: the path's key names it, so the engine resolves it now.
+  const auto head = stack_->catalog->Head("d");
+  ASSERT_FALSE(head.objects.empty());
+  const std::string by_path = "SELECT count(*) AS n FROM read_parquet('lakehouse://" + head.objects[0].ref.key + "')";
+  QueryRequest refused;
+  refused.sql = by_path;
+  refused.may_read = [](std::string_view dataset) { return dataset != "d"; };
+  refused.principal = "API key k1";
+  StringSink refused_sink;
+  try {
+    stack_->engine->Execute(refused, refused_sink);
+    ADD_FAILURE() << "an ungranted dataset's object was read by its path";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kPermissionDenied) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'d'"), std::string::npos) << e.what();
+  }
+  EXPECT_NE(stack_->Run(by_path).find("100"), std::string::npos);
+  // A key under data/ of no dataset is still the user's mistake.
+  auto out = RunTimed(*stack_, "SELECT * FROM read_parquet('lakehouse://data/nope/0.parquet')", 5000);
+  EXPECT_EQ(out.code, ErrorCode::kInvalidArgument) << out.message;
+}
+
 TEST(QueryLimitsTest, SpillBeyondTheTotalIsRefused) {
   QueryConfig config;
   config.memory_limit = "256MB";  // the group-by spills ~170 MB (at 64MB it fails before it spills)

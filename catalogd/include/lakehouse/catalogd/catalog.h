@@ -60,7 +60,10 @@ std::string SearchJobKey(const std::string& job_id);  //!< _jobs/search/<job id>
 std::string ManifestPrefix(const std::string& dataset);
 std::string CheckpointKey(const std::string& dataset, uint64_t version);
 std::string ExpiryKey(const std::string& dataset, uint64_t first_live_version);
-std::string NewDataKey(const std::string& dataset);          //!< data/<dataset>/<random>.parquet
+std::string NewDataKey(const std::string& dataset);  //!< data/<dataset>/<random>.parquet
+//! The <dataset> of a key under data/<dataset>/ (NewDataKey, NewPartitionedDataKey); nullopt for
+//! any other key. Only where a key was written: registered objects may live anywhere.
+std::optional<std::string> DatasetOfDataKey(std::string_view key);
 std::string IcebergTablePrefix(const std::string& dataset);  //!< _iceberg/<dataset>/
 //! _auth/keys/<id>.json; throws Error(kInvalidArgument) unless `id` is 1-64 of [0-9a-z].
 std::string ApiKeyObjectKey(std::string_view id);
