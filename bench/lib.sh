@@ -15,6 +15,24 @@ wait_up() {
   exit 1
 }
 
+# PIDS: the background processes a script started (PIDS+=("$!")); kill_pids stops them all (call
+# it from the script's EXIT trap).
+PIDS=()
+kill_pids() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+
+# query_data DIR: bench/query's data sets (10M-row events, 6M-row lineitem, 1.5M-row orders, made by
+# query_bench generate, which must be built) in DIR, generated once and then reused.
+query_data() {
+  [ -f "$1/.stamp-v1" ] && return 0
+  mkdir -p "$1"
+  printf '[lib.sh] generating datasets in %s (once)\n' "$1" >&2
+  "$BUILD_DIR/bench/query/query_bench" generate "$1"
+  touch "$1/.stamp-v1"
+}
+
 # get NAME: the value of the line "RESULT NAME=value" in $results.
 get() { sed -n "s/^RESULT $1=//p" "$results"; }
 

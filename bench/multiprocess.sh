@@ -20,25 +20,15 @@ REPLICAS=${REPLICAS:-1}
 WORK=${WORK:-/tmp/lh-bench-multiprocess}
 DATA=${DATA:-/tmp/lh-bench-query/data}
 LH=$BUILD_DIR/app/lakehouse
-QB=$BUILD_DIR/bench/query/query_bench
 QUERIES=$ROOT/bench/query/queries.tsv
 log() { printf '[multiprocess.sh] %s\n' "$*" >&2; }
 
 cmake --build "$BUILD_DIR" --target lakehouse query_bench >/dev/null
 rm -rf "$WORK"; mkdir -p "$WORK/bin" "$DATA"
 cp "$LH" "$WORK/bin/lakehouse"; LH=$WORK/bin/lakehouse  # the build dir may be relinked meanwhile
-if [ ! -f "$DATA/.stamp-v1" ]; then
-  log "generating datasets in $DATA (once)"
-  "$QB" generate "$DATA"
-  touch "$DATA/.stamp-v1"
-fi
+query_data "$DATA"
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
+trap kill_pids EXIT
 
 COMMON=(--ai false --auth off --query-threads 2 --query-memory-limit 1GB --query-max-timeout-ms 600000)
 EMB_PORT=$(free_port)

@@ -35,16 +35,10 @@ cmake --build "$BUILD_DIR" --target lakehouse query_bench >/dev/null
 mkdir -p "$WORK/data" "$WORK/bin"
 # One copy of the server for the whole run: the build dir may be relinked meanwhile by another build.
 cp "$LH" "$WORK/bin/lakehouse"; LH=$WORK/bin/lakehouse
-if [ ! -f "$WORK/data/.stamp-v1" ]; then
-  log "generating datasets in $WORK/data (once)"
-  "$QB" generate "$WORK/data"
-  touch "$WORK/data/.stamp-v1"
-fi
+query_data "$WORK/data"
 
-PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  kill_pids
   if [ "$S3" = 1 ] && [ -d "$WORK/rgw" ]; then "$ROOT/scripts/rgw.sh" stop "$WORK/rgw" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT

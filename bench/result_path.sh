@@ -28,12 +28,7 @@ declare -A SQL=(
   [select_csv]="csv|SELECT id, category, amount, price, qty FROM events WHERE id < 1000000"
 )
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
+trap kill_pids EXIT
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # thread_ticks PID -> "tid ticks" per thread (the busiest thread's CPU is the critical path)
 thread_ticks() { for f in /proc/"$1"/task/*/stat; do awk '{print $1, $14 + $15}' "$f" 2>/dev/null || true; done; }
