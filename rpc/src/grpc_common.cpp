@@ -26,16 +26,8 @@ int ClampInt(uint64_t value) {
   return static_cast<int>(std::min<uint64_t>(value, static_cast<uint64_t>(std::numeric_limits<int>::max())));
 }
 
-constexpr ErrorCode kAllCodes[] = {
-    ErrorCode::kInvalidArgument,  ErrorCode::kUnauthenticated,    ErrorCode::kPermissionDenied,
-    ErrorCode::kNotFound,         ErrorCode::kMethodNotAllowed,   ErrorCode::kTimeout,
-    ErrorCode::kConflict,         ErrorCode::kPreconditionFailed, ErrorCode::kPayloadTooLarge,
-    ErrorCode::kUnsupportedMedia, ErrorCode::kTooManyRequests,    ErrorCode::kCancelled,
-    ErrorCode::kInternal,         ErrorCode::kNotImplemented,     ErrorCode::kUnavailable,
-};
-
 std::optional<ErrorCode> CodeFromName(std::string_view name) {
-  for (ErrorCode code : kAllCodes) {
+  for (ErrorCode code : kAllErrorCodes) {
     if (CodeName(code) == name) return code;
   }
   return std::nullopt;

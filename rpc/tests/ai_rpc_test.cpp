@@ -1,7 +1,6 @@
 // aibridge over real gRPC on 127.0.0.1: the real AiBridge (the bundled model server and the
 // sidecar, started as the other AI suites start them) behind rpc::Server, reached through
 // rpc::ConnectAi and compared with the same calls in-process.
-#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +20,7 @@
 #include "lakehouse/storaged/object_store.h"
 #include "lakehouse/testing/errors.h"
 #include "lakehouse/testing/gateway.h"
+#include "rpc_test_util.h"
 
 namespace lakehouse::rpc {
 namespace {
@@ -91,10 +91,7 @@ class AiOverGrpc : public app::BundledStackTest {
     probe_ = new FirstLineProbe(*bridge_);
     server_ = new Server(ServerOptions{}, ServedServices{.ai = probe_});
     server_->Start();
-    ClientOptions o;
-    o.address = fmt::format("127.0.0.1:{}", server_->port());
-    o.service = "aibridge";
-    client_ = ConnectAi(o).release();
+    client_ = ConnectAi(testing::At(server_->port(), "aibridge")).release();
   }
   static void TearDownTestSuite() {
     delete client_;
@@ -177,18 +174,7 @@ TEST_F(AiOverGrpc, GenerateStreamsChunksAsTheyAreProduced) {
 }
 
 TEST(AiServiceDown, CallsFailUnavailableAndHealthSaysDown) {
-  uint16_t port = 0;
-  {  // a port a server just left: nothing listens there now
-    lakehouse::testing::TempDir dir("rpc-down");
-    auto store = storaged::MakeLocalStore({dir.path(), ""});
-    Server server(ServerOptions{}, ServedServices{.store = store.get()});
-    server.Start();
-    port = server.port();
-    server.Shutdown();
-  }
-  ClientOptions o;
-  o.address = fmt::format("127.0.0.1:{}", port);
-  o.service = "aibridge";
+  ClientOptions o = testing::At(testing::AbandonedPort(), "aibridge");
   o.max_attempts = 2;
   auto client = ConnectAi(o);
   std::string message;

@@ -6,17 +6,9 @@
 namespace lakehouse::rpc {
 namespace {
 
-constexpr ErrorCode kAllCodes[] = {
-    ErrorCode::kInvalidArgument,  ErrorCode::kUnauthenticated,    ErrorCode::kPermissionDenied,
-    ErrorCode::kNotFound,         ErrorCode::kMethodNotAllowed,   ErrorCode::kTimeout,
-    ErrorCode::kConflict,         ErrorCode::kPreconditionFailed, ErrorCode::kPayloadTooLarge,
-    ErrorCode::kUnsupportedMedia, ErrorCode::kTooManyRequests,    ErrorCode::kCancelled,
-    ErrorCode::kInternal,         ErrorCode::kNotImplemented,     ErrorCode::kUnavailable,
-};
-
 TEST(ErrorMapping, EveryCodeAndMessageSurvive) {
   ClientOptions options{.address = "127.0.0.1:1", .service = "catalogd"};
-  for (ErrorCode code : kAllCodes) {
+  for (ErrorCode code : kAllErrorCodes) {
     const Error back = detail::FromStatus(detail::ToStatus(Error(code, "what went wrong")), options);
     EXPECT_EQ(back.code(), code) << CodeName(code);
     EXPECT_STREQ(back.what(), "what went wrong");

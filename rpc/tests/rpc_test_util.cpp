@@ -60,6 +60,23 @@ ClientOptions TestServer::Client(const std::string& service) const {
   return options;
 }
 
+ClientOptions At(uint16_t port, const std::string& service) {
+  ClientOptions o;
+  o.address = "127.0.0.1:" + std::to_string(port);
+  o.service = service;
+  return o;
+}
+
+uint16_t AbandonedPort() {
+  lakehouse::testing::TempDir dir("rpc-down");
+  auto store = storaged::MakeLocalStore({dir.path(), ""});
+  Server server(ServerOptions{}, ServedServices{.store = store.get()});
+  server.Start();
+  const uint16_t port = server.port();
+  server.Shutdown();
+  return port;
+}
+
 bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {

@@ -65,6 +65,12 @@ class TestServer {
   uint16_t port_ = 0;
 };
 
+//! Client options for `service` at 127.0.0.1:`port` (the library's default deadline and retries).
+ClientOptions At(uint16_t port, const std::string& service);
+
+//! A port an rpc::Server just listened on and left: nothing listens there now.
+uint16_t AbandonedPort();
+
 //! Polls `condition` every 20 ms for up to `timeout`.
 bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 

@@ -25,6 +25,7 @@
 #include "lakehouse/storaged/object_store.h"
 #include "lakehouse/testing/errors.h"
 #include "lakehouse/testing/gateway.h"
+#include "rpc_test_util.h"
 
 namespace lakehouse::rpc {
 namespace {
@@ -32,13 +33,8 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using lakehouse::testing::CodeOf;
-
-ClientOptions At(uint16_t port, const std::string& service) {
-  ClientOptions o;
-  o.address = fmt::format("127.0.0.1:{}", port);
-  o.service = service;
-  return o;
-}
+using testing::AbandonedPort;
+using testing::At;
 
 class SearchOverGrpc : public app::BundledStackTest {
  protected:
@@ -160,16 +156,7 @@ TEST_F(SearchOverGrpc, EmbeddingJobsAndSearchAnswerAsInProcess) {
 }
 
 TEST(SearchServiceDown, CallsFailUnavailableNamingIt) {
-  uint16_t port = 0;
-  {  // a port a server just left: nothing listens there now
-    lakehouse::testing::TempDir dir("rpc-down");
-    auto store = storaged::MakeLocalStore({dir.path(), ""});
-    Server server(ServerOptions{}, ServedServices{.store = store.get()});
-    server.Start();
-    port = server.port();
-    server.Shutdown();
-  }
-  ClientOptions o = At(port, "search");
+  ClientOptions o = At(AbandonedPort(), "search");
   o.max_attempts = 2;
   auto client = ConnectSearch(o);
   std::string message;

@@ -20,14 +20,6 @@ using testing::Eventually;
 using testing::Services;
 using testing::TestServer;
 
-constexpr ErrorCode kAllCodes[] = {
-    ErrorCode::kInvalidArgument,  ErrorCode::kUnauthenticated,    ErrorCode::kPermissionDenied,
-    ErrorCode::kNotFound,         ErrorCode::kMethodNotAllowed,   ErrorCode::kTimeout,
-    ErrorCode::kConflict,         ErrorCode::kPreconditionFailed, ErrorCode::kPayloadTooLarge,
-    ErrorCode::kUnsupportedMedia, ErrorCode::kTooManyRequests,    ErrorCode::kCancelled,
-    ErrorCode::kInternal,         ErrorCode::kNotImplemented,     ErrorCode::kUnavailable,
-};
-
 //! A real local store whose Head and PutIfAbsent can be made to fail or stall, counting calls.
 class FaultyStore final : public storaged::ObjectStore {
  public:
@@ -47,7 +39,7 @@ class FaultyStore final : public storaged::ObjectStore {
   std::optional<storaged::ObjectInfo> Head(std::string_view key) override {
     ++head_calls;
     if (key.starts_with("code/")) {
-      for (ErrorCode code : kAllCodes) {
+      for (ErrorCode code : kAllErrorCodes) {
         if (key.substr(5) == CodeName(code)) throw Error(code, fmt::format("head of {} failed", key));
       }
     }
@@ -183,7 +175,7 @@ TEST(RpcErrors, EveryCodeAndMessageCrossTheWire) {
   ClientOptions options = server.Client("storaged");
   options.max_attempts = 1;
   auto store = ConnectStorage(options);
-  for (ErrorCode code : kAllCodes) {
+  for (ErrorCode code : kAllErrorCodes) {
     const std::string key = fmt::format("code/{}", CodeName(code));
     std::string message;
     EXPECT_EQ(CodeOf([&] { store->Head(key); }, &message), code) << CodeName(code);

@@ -27,6 +27,15 @@ enum class ErrorCode {
   kUnavailable,         // 503: a dependency (storage, sidecar, model) is down
 };
 
+//! Every ErrorCode, for mappings and the tests that walk them all.
+inline constexpr ErrorCode kAllErrorCodes[] = {
+    ErrorCode::kInvalidArgument,  ErrorCode::kUnauthenticated,    ErrorCode::kPermissionDenied,
+    ErrorCode::kNotFound,         ErrorCode::kMethodNotAllowed,   ErrorCode::kTimeout,
+    ErrorCode::kConflict,         ErrorCode::kPreconditionFailed, ErrorCode::kPayloadTooLarge,
+    ErrorCode::kUnsupportedMedia, ErrorCode::kTooManyRequests,    ErrorCode::kCancelled,
+    ErrorCode::kInternal,         ErrorCode::kNotImplemented,     ErrorCode::kUnavailable,
+};
+
 //! HTTP status for a code.
 int HttpStatus(ErrorCode code);
 //! Stable snake_case name used in JSON error bodies, e.g. "not_found".
