@@ -3,7 +3,7 @@
 # exporting to a real OTLP receiver that counts the spans) and auth on vs both off, same binary, same
 # run; the figure is the server's CPU time per request, rounds alternating, medians
 # (bench/telemetry/run.py has the knobs: REQUESTS, ROUNDS, RUNS, ROWS, BENCH_CONFIGS, BENCH_SAMPLER).
-#   bench/telemetry.sh            REQUESTS=40000 per /health round, ROUNDS=5, RUNS=7 per query, ROWS=300000
+#   bench/telemetry.sh            REQUESTS=20000 per /health round, ROUNDS=15, RUNS=9 per query, ROWS=300000
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}

@@ -19,8 +19,8 @@ at least as many spans as wrk counted responses (else the round is reported as d
 the run fails), and the server's CPU is read only then, so the export's own CPU is in the figure.
 Any OpenTelemetry warning in the server's log (a full queue drops spans) fails the run too.
 
-Knobs: REQUESTS (/health requests per round, default 40000), ROUNDS (default 5), RUNS (query runs
-per server, default 7; BENCH_QUERIES=0 skips them), ROWS (events rows, default 300000), BENCH_SAMPLER
+Knobs: REQUESTS (/health requests per round, default 20000), ROUNDS (default 15), RUNS (query runs
+per server, default 9; BENCH_QUERIES=0 skips them), ROWS (events rows, default 300000), BENCH_SAMPLER
 (default always_on).
 Bounded: every wrk run has a time cap; every wait has a timeout.
 """
@@ -44,9 +44,9 @@ from otlp_receiver import OtlpReceiver
 ROOT = Path(__file__).resolve().parents[2]
 
 LH = os.environ.get("LAKEHOUSE_BIN", str(ROOT / "build" / "app" / "lakehouse"))
-REQUESTS = int(os.environ.get("REQUESTS", "40000"))
-ROUNDS = int(os.environ.get("ROUNDS", "5"))
-RUNS = int(os.environ.get("RUNS", "7"))
+REQUESTS = int(os.environ.get("REQUESTS", "20000"))
+ROUNDS = int(os.environ.get("ROUNDS", "15"))
+RUNS = int(os.environ.get("RUNS", "9"))
 ROWS = int(os.environ.get("ROWS", "300000"))
 SAMPLER = os.environ.get("BENCH_SAMPLER", "always_on")
 CONFIGS = os.environ.get("BENCH_CONFIGS", "off,trace,auth+trace").split(",")
@@ -224,7 +224,7 @@ def main() -> None:
             # ---- the baseline queries: RUNS runs per server, alternating, order rotating ----
             print(f"\nbaseline queries (bench/query/queries.tsv over events), {RUNS} runs per server after a "
                   f"warm-up, medians; CPU = server CPU during the request:")
-            header = " ".join(f"{s.name + ' ms':>14} {s.name + ' CPU':>15}" for s in servers)
+            header = " ".join(f"{s.name + ' ms':>14} {s.name + ' CPU ms':>15}" for s in servers)
             print(f"{'query':<12} {header}")
             ratios: dict[str, dict[str, list[float]]] = {s.name: {"wall": [], "cpu": []} for s in servers}
             spans_before = {s.name: s.spans() for s in servers}
