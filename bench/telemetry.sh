@@ -2,8 +2,8 @@
 # Tracing (+ auth) overhead: /health (wrk) and the baseline queries with tracing on (always_on,
 # exporting to a real OTLP receiver that counts the spans) and auth on vs both off, same binary, same
 # run; the figure is the server's CPU time per request, rounds alternating, medians
-# (bench/telemetry/run.py has the knobs: REQUESTS, ROUNDS, RUNS, ROWS, BENCH_CONFIGS, BENCH_SAMPLER).
-#   bench/telemetry.sh            REQUESTS=20000 per /health round, ROUNDS=15, RUNS=9 per query, ROWS=300000
+# (bench/telemetry/run.py has the knobs: REQUESTS, ROUNDS, RUNS, BLOCK, ROWS, BENCH_CONFIGS, BENCH_SAMPLER).
+#   bench/telemetry.sh            REQUESTS=20000 per /health round, ROUNDS=15; queries RUNS=5 x BLOCK=20; ROWS=300000
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}

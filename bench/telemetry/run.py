@@ -19,9 +19,14 @@ at least as many spans as wrk counted responses (else the round is reported as d
 the run fails), and the server's CPU is read only then, so the export's own CPU is in the figure.
 Any OpenTelemetry warning in the server's log (a full queue drops spans) fails the run too.
 
-Knobs: REQUESTS (/health requests per round, default 20000), ROUNDS (default 15), RUNS (query runs
-per server, default 9; BENCH_QUERIES=0 skips them), ROWS (events rows, default 300000), BENCH_SAMPLER
-(default always_on).
+The baseline queries (bench/query/queries.tsv without the TPC-H ones) run first, on the fresh
+servers, in RUNS rounds per server (order rotating) of BLOCK runs in a row each; CPU per run = the
+block's CPU / BLOCK; medians. (Run after the /health rounds, whose 300k spans per traced server
+leave its heap in another state, the traced servers' queries measured 1.14-1.15x in one run: ADR 0016.)
+
+Knobs: REQUESTS (/health requests per round, default 20000), ROUNDS (default 15), RUNS (query
+rounds per server, default 5), BLOCK (default 20; BENCH_QUERIES=0 skips the queries), ROWS (events
+rows, default 300000), BENCH_SAMPLER (default always_on).
 Bounded: every wrk run has a time cap; every wait has a timeout.
 """
 from __future__ import annotations
@@ -46,7 +51,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LH = os.environ.get("LAKEHOUSE_BIN", str(ROOT / "build" / "app" / "lakehouse"))
 REQUESTS = int(os.environ.get("REQUESTS", "20000"))
 ROUNDS = int(os.environ.get("ROUNDS", "15"))
-RUNS = int(os.environ.get("RUNS", "9"))
+RUNS = int(os.environ.get("RUNS", "5"))
+BLOCK = int(os.environ.get("BLOCK", "20"))
 ROWS = int(os.environ.get("ROWS", "300000"))
 SAMPLER = os.environ.get("BENCH_SAMPLER", "always_on")
 CONFIGS = os.environ.get("BENCH_CONFIGS", "off,trace,auth+trace").split(",")
@@ -188,6 +194,52 @@ def main() -> None:
                   f"OTLP/HTTP to a local receiver; {ROWS} rows; {os.cpu_count()} cores, shared machine; "
                   f"load average at start {load()}")
 
+            # ---- the baseline queries first (fresh servers), then /health ----
+            print(f"\nbaseline queries (bench/query/queries.tsv over events): {RUNS} rounds per server (order "
+                  f"rotating) of {BLOCK} runs in a row, after a warm-up; per run: wall ms and server CPU ms "
+                  f"(the block's CPU / {BLOCK}: one request's CPU window is too short on a loaded machine); "
+                  f"medians of the rounds, (ratio to {base.name}):")
+            header = " ".join(f"{s.name + ' ms':>14} {s.name + ' CPU ms':>15}" for s in servers)
+            print(f"{'query':<12} {header}")
+            ratios: dict[str, dict[str, list[float]]] = {s.name: {"wall": [], "cpu": []} for s in servers}
+            spans_before = {s.name: s.spans() for s in servers}
+            for qname, sql in queries:
+                body = json.dumps({"sql": sql, "format": "arrow"}).encode()
+                wall: dict[str, list[float]] = {s.name: [] for s in servers}
+                cpu: dict[str, list[float]] = {s.name: [] for s in servers}
+                for run in range(RUNS + 1):  # round 0 warms up
+                    order = servers[run % len(servers):] + servers[:run % len(servers)]
+                    for s in order:
+                        c0, t0 = s.cpu_s(), time.perf_counter()
+                        for _ in range(BLOCK if run else 1):
+                            s.post("/api/v1/query", body, "application/json")
+                        t1, c1 = time.perf_counter(), s.cpu_s()
+                        if run:
+                            wall[s.name].append((t1 - t0) * 1000 / BLOCK)
+                            cpu[s.name].append((c1 - c0) * 1000 / BLOCK)
+                cols = []
+                for s in servers:
+                    w, c = statistics.median(wall[s.name]), statistics.median(cpu[s.name])
+                    wb, cb = statistics.median(wall[base.name]), statistics.median(cpu[base.name])
+                    ratios[s.name]["wall"].append(w / wb)
+                    ratios[s.name]["cpu"].append(c / cb if cb > 0 else 1.0)
+                    cols.append(f"{w:8.1f} ({w / wb:4.2f}) {c:9.2f} ({c / cb if cb > 0 else 1.0:4.2f})")
+                print(f"{qname:<12} " + " ".join(cols))
+
+            def geo(xs: list[float]) -> float:
+                return statistics.geometric_mean(xs) if xs else float("nan")
+
+            for s in servers[1:] if queries else []:
+                print(f"queries, {s.name} vs {base.name}: geometric mean time ratio {geo(ratios[s.name]['wall']):.3f}, "
+                      f"CPU ratio {geo(ratios[s.name]['cpu']):.3f} (target <= 1.05)")
+            for s in servers if queries else []:
+                if s.rx:
+                    n = len(queries) * (RUNS * BLOCK + 1)
+                    got = s.wait_spans(spans_before[s.name] + n, timeout=10) - spans_before[s.name]
+                    print(f"{s.name}: {got} spans exported for {n} queries")
+                    if got < n:
+                        failures.append(f"{s.name}: fewer query spans than queries exported ({got} < {n})")
+
             # ---- GET /health: ROUNDS rounds of REQUESTS requests per server, order rotating ----
             for s in servers:  # warm-up (connections, allocator, first export)
                 wrk(s, script, REQUESTS // 4)
@@ -221,47 +273,6 @@ def main() -> None:
                       f"{rps[s.name] / rps[base.name]:9.3f}  {exported:>15}  "
                       + " ".join(f"{x['us']:.1f}" for x in rounds))
 
-            # ---- the baseline queries: RUNS runs per server, alternating, order rotating ----
-            print(f"\nbaseline queries (bench/query/queries.tsv over events), {RUNS} runs per server after a "
-                  f"warm-up, medians; CPU = server CPU during the request:")
-            header = " ".join(f"{s.name + ' ms':>14} {s.name + ' CPU ms':>15}" for s in servers)
-            print(f"{'query':<12} {header}")
-            ratios: dict[str, dict[str, list[float]]] = {s.name: {"wall": [], "cpu": []} for s in servers}
-            spans_before = {s.name: s.spans() for s in servers}
-            for qname, sql in queries:
-                body = json.dumps({"sql": sql, "format": "arrow"}).encode()
-                wall: dict[str, list[float]] = {s.name: [] for s in servers}
-                cpu: dict[str, list[float]] = {s.name: [] for s in servers}
-                for run in range(RUNS + 1):  # run 0 warms up
-                    order = servers[run % len(servers):] + servers[:run % len(servers)]
-                    for s in order:
-                        c0, t0 = s.cpu_s(), time.perf_counter()
-                        s.post("/api/v1/query", body, "application/json")
-                        t1, c1 = time.perf_counter(), s.cpu_s()
-                        if run:
-                            wall[s.name].append((t1 - t0) * 1000)
-                            cpu[s.name].append((c1 - c0) * 1000)
-                cols = []
-                for s in servers:
-                    w, c = statistics.median(wall[s.name]), statistics.median(cpu[s.name])
-                    wb, cb = statistics.median(wall[base.name]), statistics.median(cpu[base.name])
-                    ratios[s.name]["wall"].append(w / wb)
-                    ratios[s.name]["cpu"].append(c / cb if cb > 0 else 1.0)
-                    cols.append(f"{w:8.1f} ({w / wb:4.2f}) {c:9.1f} ({c / cb if cb > 0 else 1.0:4.2f})")
-                print(f"{qname:<12} " + " ".join(cols))
-
-            def geo(xs: list[float]) -> float:
-                return statistics.geometric_mean(xs) if xs else float("nan")
-
-            for s in servers[1:] if queries else []:
-                print(f"queries, {s.name} vs {base.name}: geometric mean time ratio {geo(ratios[s.name]['wall']):.3f}, "
-                      f"CPU ratio {geo(ratios[s.name]['cpu']):.3f} (target <= 1.05)")
-            for s in servers if queries else []:
-                if s.rx:
-                    got = s.wait_spans(spans_before[s.name] + 1, timeout=5) - spans_before[s.name]
-                    print(f"{s.name}: {got} spans exported for {len(queries) * (RUNS + 1)} queries")
-                    if got == 0:
-                        failures.append(f"{s.name}: no query spans exported")
             print(f"\nload average at end {load()}")
             for s in servers:
                 if warnings := s.otel_warnings():
