@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Tracing overhead: /health (wrk) and the baseline queries with tracing on (always_on, exporting to
-# a real OTLP receiver) vs off, same binary, same run; prints on/off ratios (bench/telemetry/run.py).
-#   bench/telemetry.sh            DURATION=5 s of wrk per server, RUNS=7 per query, ROWS=1000000
+# Tracing (+ auth) overhead: /health (wrk) and the baseline queries with tracing on (always_on,
+# exporting to a real OTLP receiver that counts the spans) and auth on vs both off, same binary, same
+# run; the figure is the server's CPU time per request, rounds alternating, medians
+# (bench/telemetry/run.py has the knobs: REQUESTS, ROUNDS, RUNS, BLOCK, ROWS, BENCH_CONFIGS, BENCH_SAMPLER).
+#   bench/telemetry.sh            REQUESTS=20000 per /health round, ROUNDS=15; queries RUNS=5 x BLOCK=20; ROWS=300000
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}

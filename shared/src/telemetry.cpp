@@ -9,6 +9,8 @@
 #include <opentelemetry/sdk/resource/resource.h>
 #include <opentelemetry/sdk/trace/batch_span_processor_factory.h>
 #include <opentelemetry/sdk/trace/batch_span_processor_options.h>
+#include <opentelemetry/sdk/trace/exporter.h>
+#include <opentelemetry/sdk/trace/recordable.h>
 #include <opentelemetry/sdk/trace/samplers/always_off_factory.h>
 #include <opentelemetry/sdk/trace/samplers/always_on_factory.h>
 #include <opentelemetry/sdk/trace/samplers/parent_factory.h>
@@ -22,12 +24,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "lakehouse/shared/hash.h"
 #include "lakehouse/shared/logging.h"
@@ -125,6 +129,285 @@ class RateLimitedLogHandler final : public opentelemetry::sdk::common::internal_
   std::map<std::string, Source> sources_;
 };
 
+//! What one span records, kept compactly by the thread that runs the span (the gateway's I/O
+//! threads): one allocation for the object and one for all its strings, instead of the OTLP
+//! exporter's recordable, which builds protobuf messages as the span goes (about 25 allocations per
+//! /health span, freed later on the export thread). CompactExporter converts it into the exporter's
+//! own recordable on the export thread, so what is sent is exactly what OtlpRecordable would have
+//! sent (ADR 0016). Rare calls (events, links, array attributes, more than kInline attributes)
+//! switch the span to the exporter's recordable on the spot: everything recorded so far is
+//! replayed into it and later calls go straight to it.
+class CompactRecordable final : public trace_sdk::Recordable {
+ public:
+  explicit CompactRecordable(trace_sdk::SpanExporter& target) : target_(target) { chars_.reserve(kChars); }
+
+  void SetIdentity(const trace_api::SpanContext& context, trace_api::SpanId parent) noexcept override {
+    if (full_) return full_->SetIdentity(context, parent);
+    context_ = context;
+    parent_ = parent;
+    set_ |= kIdentity;
+  }
+  void SetAttribute(nostd::string_view key, const opentelemetry::common::AttributeValue& value) noexcept override {
+    if (!full_) {
+      Attribute a;
+      a.kind = static_cast<uint8_t>(value.index());
+      switch (value.index()) {
+        case 0:
+          a.i = nostd::get<bool>(value) ? 1 : 0;
+          break;
+        case 1:
+          a.i = nostd::get<int32_t>(value);
+          break;
+        case 2:
+          a.i = nostd::get<int64_t>(value);
+          break;
+        case 3:
+          a.i = nostd::get<uint32_t>(value);
+          break;
+        case 4:
+          a.d = nostd::get<double>(value);
+          break;
+        case 5:
+          a.text = Store(nostd::get<const char*>(value));
+          break;
+        case 6:
+          a.text = Store(nostd::get<nostd::string_view>(value));
+          break;
+        case 13:
+          a.u = nostd::get<uint64_t>(value);
+          break;
+        default:
+          a.kind = kNone;  // arrays
+      }
+      if (a.kind != kNone && attribute_count_ < kInline) {
+        a.key = Store(key);
+        attributes_[attribute_count_++] = a;
+        return;
+      }
+      SwitchToFull();
+    }
+    if (full_) full_->SetAttribute(key, value);
+  }
+  void AddEvent(nostd::string_view name, opentelemetry::common::SystemTimestamp timestamp,
+                const opentelemetry::common::KeyValueIterable& attributes) noexcept override {
+    SwitchToFull();
+    if (full_) full_->AddEvent(name, timestamp, attributes);
+  }
+  void AddLink(const trace_api::SpanContext& context,
+               const opentelemetry::common::KeyValueIterable& attributes) noexcept override {
+    SwitchToFull();
+    if (full_) full_->AddLink(context, attributes);
+  }
+  void SetStatus(trace_api::StatusCode code, nostd::string_view description) noexcept override {
+    if (full_) return full_->SetStatus(code, description);
+    status_ = code;
+    status_description_ = Store(description);
+    set_ |= kStatus;
+  }
+  void SetName(nostd::string_view name) noexcept override {
+    if (full_) return full_->SetName(name);
+    name_ = Store(name);
+    set_ |= kName;
+  }
+  void SetTraceFlags(trace_api::TraceFlags flags) noexcept override {
+    if (full_) return full_->SetTraceFlags(flags);
+    flags_ = flags;
+    set_ |= kFlags;
+  }
+  void SetSpanKind(trace_api::SpanKind kind) noexcept override {
+    if (full_) return full_->SetSpanKind(kind);
+    kind_ = kind;
+    set_ |= kKind;
+  }
+  void SetResource(const opentelemetry::sdk::resource::Resource& resource) noexcept override {
+    if (full_) return full_->SetResource(resource);
+    resource_ = &resource;
+  }
+  void SetStartTime(opentelemetry::common::SystemTimestamp start) noexcept override {
+    if (full_) return full_->SetStartTime(start);
+    start_ = start;
+    set_ |= kStart;
+  }
+  void SetDuration(std::chrono::nanoseconds duration) noexcept override {
+    if (full_) return full_->SetDuration(duration);
+    duration_ = duration;
+    set_ |= kDuration;
+  }
+  void SetInstrumentationScope(
+      const opentelemetry::sdk::instrumentationscope::InstrumentationScope& scope) noexcept override {
+    if (full_) return full_->SetInstrumentationScope(scope);
+    scope_ = &scope;
+  }
+
+  //! The exporter's recordable with everything this span recorded (on the export thread).
+  std::unique_ptr<trace_sdk::Recordable> Convert() noexcept {
+    if (!full_) {
+      full_ = target_.MakeRecordable();
+      if (full_) Replay(*full_);
+    }
+    return std::move(full_);
+  }
+
+ private:
+  static constexpr size_t kInline = 8;   //!< attributes kept compactly (a /health span has 5)
+  static constexpr size_t kChars = 240;  //!< initial bytes for the name, keys and string values
+  static constexpr uint8_t kNone = 0xff;
+  enum : uint8_t { kIdentity = 1, kStatus = 2, kName = 4, kFlags = 8, kKind = 16, kStart = 32, kDuration = 64 };
+  struct Text {
+    uint32_t offset = 0;
+    uint32_t size = 0;
+  };
+  struct Attribute {
+    Text key;
+    uint8_t kind = kNone;
+    union {
+      int64_t i;
+      uint64_t u;
+      double d;
+      Text text;
+    };
+    Attribute() : i(0) {}
+  };
+
+  Text Store(nostd::string_view text) {
+    const Text out{static_cast<uint32_t>(chars_.size()), static_cast<uint32_t>(text.size())};
+    chars_.append(text.data(), text.size());
+    return out;
+  }
+  Text Store(const char* text) { return Store(nostd::string_view(text == nullptr ? "" : text)); }
+  nostd::string_view View(Text t) const { return {chars_.data() + t.offset, t.size}; }
+
+  void SwitchToFull() noexcept {
+    if (full_) return;
+    full_ = target_.MakeRecordable();
+    if (full_) Replay(*full_);
+  }
+
+  void Replay(trace_sdk::Recordable& out) const noexcept {
+    if (set_ & kIdentity) out.SetIdentity(context_, parent_);
+    if (set_ & kName) out.SetName(View(name_));
+    if (set_ & kFlags) out.SetTraceFlags(flags_);
+    if (set_ & kKind) out.SetSpanKind(kind_);
+    if (resource_ != nullptr) out.SetResource(*resource_);
+    if (scope_ != nullptr) out.SetInstrumentationScope(*scope_);
+    if (set_ & kStart) out.SetStartTime(start_);
+    for (size_t n = 0; n < attribute_count_; ++n) {
+      const Attribute& a = attributes_[n];
+      switch (a.kind) {
+        case 0:
+          out.SetAttribute(View(a.key), a.i != 0);
+          break;
+        case 1:
+          out.SetAttribute(View(a.key), static_cast<int32_t>(a.i));
+          break;
+        case 2:
+          out.SetAttribute(View(a.key), a.i);
+          break;
+        case 3:
+          out.SetAttribute(View(a.key), static_cast<uint32_t>(a.i));
+          break;
+        case 4:
+          out.SetAttribute(View(a.key), a.d);
+          break;
+        case 5:
+        case 6:
+          out.SetAttribute(View(a.key), View(a.text));
+          break;
+        case 13:
+          out.SetAttribute(View(a.key), a.u);
+          break;
+        default:
+          break;
+      }
+    }
+    if (set_ & kStatus) out.SetStatus(status_, View(status_description_));
+    if (set_ & kDuration) out.SetDuration(duration_);
+  }
+
+  trace_sdk::SpanExporter& target_;
+  std::unique_ptr<trace_sdk::Recordable> full_;  //!< after a rare call: everything goes there
+  std::string chars_;
+  trace_api::SpanContext context_ = trace_api::SpanContext::GetInvalid();
+  trace_api::SpanId parent_;
+  Text name_;
+  Text status_description_;
+  trace_api::StatusCode status_ = trace_api::StatusCode::kUnset;
+  trace_api::TraceFlags flags_;
+  trace_api::SpanKind kind_ = trace_api::SpanKind::kInternal;
+  uint8_t set_ = 0;
+  const opentelemetry::sdk::resource::Resource* resource_ = nullptr;
+  const opentelemetry::sdk::instrumentationscope::InstrumentationScope* scope_ = nullptr;
+  opentelemetry::common::SystemTimestamp start_;
+  std::chrono::nanoseconds duration_{0};
+  size_t attribute_count_ = 0;
+  std::array<Attribute, kInline> attributes_;
+};
+
+//! The official OTLP/HTTP exporter behind CompactRecordable: spans are recorded compactly and
+//! converted into the exporter's recordables on the batch processor's thread, right before the
+//! exporter builds and sends the request.
+//!
+//! Batches: the SDK's batch processor (1.19) exports again as soon as an export returns and its
+//! queue is not empty, so under steady load it sends whatever arrived during the previous export
+//! (about 150 spans per request at 12k spans/s), ignoring the schedule delay, and pays a request's
+//! fixed costs (protobuf arena, HTTP, curl) that often. After a batch smaller than the maximum,
+//! Export pauses (at most `pause`: min(200 ms, OTEL_BSP_SCHEDULE_DELAY) since the export began)
+//! before returning, so the next batch is fuller. Only the processor's own thread waits; a request
+//! never does; the queue (16384) holds 80k spans/s for that long, so nothing is dropped for it.
+class CompactExporter final : public trace_sdk::SpanExporter {
+ public:
+  CompactExporter(std::unique_ptr<trace_sdk::SpanExporter> otlp, size_t max_batch, std::chrono::milliseconds pause)
+      : otlp_(std::move(otlp)), max_batch_(max_batch), pause_(pause) {}
+
+  std::unique_ptr<trace_sdk::Recordable> MakeRecordable() noexcept override {
+    return std::unique_ptr<trace_sdk::Recordable>(new (std::nothrow) CompactRecordable(*otlp_));
+  }
+
+  opentelemetry::sdk::common::ExportResult Export(
+      const nostd::span<std::unique_ptr<trace_sdk::Recordable>>& spans) noexcept override {
+    const auto started = std::chrono::steady_clock::now();
+    auto result = opentelemetry::sdk::common::ExportResult::kFailure;
+    try {
+      converted_.clear();
+      converted_.reserve(spans.size());
+      for (auto& span : spans) {
+        if (!span) continue;
+        // Only this exporter's MakeRecordable made them (the batch processor asks it).
+        if (auto otlp = static_cast<CompactRecordable&>(*span).Convert()) converted_.push_back(std::move(otlp));
+        span.reset();
+      }
+      result = otlp_->Export(nostd::span<std::unique_ptr<trace_sdk::Recordable>>(converted_.data(), converted_.size()));
+      converted_.clear();
+    } catch (...) {
+      converted_.clear();
+    }
+    if (spans.size() < max_batch_ && !shutdown_.load(std::memory_order_relaxed)) {
+      std::unique_lock lock(mu_);
+      wake_.wait_until(lock, started + pause_, [&] { return shutdown_.load(std::memory_order_relaxed); });
+    }
+    return result;
+  }
+
+  bool ForceFlush(std::chrono::microseconds timeout) noexcept override { return otlp_->ForceFlush(timeout); }
+  bool Shutdown(std::chrono::microseconds timeout) noexcept override {
+    {
+      const std::lock_guard lock(mu_);
+      shutdown_.store(true, std::memory_order_relaxed);
+    }
+    wake_.notify_all();
+    return otlp_->Shutdown(timeout);
+  }
+
+ private:
+  std::unique_ptr<trace_sdk::SpanExporter> otlp_;
+  const size_t max_batch_;
+  const std::chrono::milliseconds pause_;
+  std::vector<std::unique_ptr<trace_sdk::Recordable>> converted_;  //!< the batch processor exports from one thread
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::atomic<bool> shutdown_{false};
+};
+
 //! A size_t from the environment, or `fallback` when unset or not a positive number.
 size_t EnvSize(const char* name, size_t fallback) {
   const std::string v = Env(name);
@@ -199,7 +482,9 @@ bool InitTracing(std::string_view default_service) {
   // requests and absorbs bursts instead of dropping spans (ADR 0016).
   batch.max_queue_size = EnvSize("OTEL_BSP_MAX_QUEUE_SIZE", 16384);
   batch.max_export_batch_size = std::min(batch.max_queue_size, EnvSize("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 2048));
-  auto processor = trace_sdk::BatchSpanProcessorFactory::Create(std::move(exporter), batch);
+  const auto pause = std::min(std::chrono::milliseconds(200), batch.schedule_delay_millis);
+  auto processor = trace_sdk::BatchSpanProcessorFactory::Create(
+      std::make_unique<CompactExporter>(std::move(exporter), batch.max_export_batch_size, pause), batch);
 
   std::string service = Env("OTEL_SERVICE_NAME");
   if (service.empty()) service = std::string(default_service);
