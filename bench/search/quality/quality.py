@@ -45,7 +45,9 @@ def start_server(tmp_path, env=None):
     answering once the model can embed. The caller stops it (Server.stop)."""
     from lakehouse_testing import Server  # tests/pyhelpers, on the path from pytest.ini or PYTHONPATH
     tmp_path.mkdir(parents=True, exist_ok=True)
-    server = Server(tmp_path, "--ai-home", str(ROOT), ai=True, env=env)
+    # A loaded 2-core machine can take more than the default minute per embedding batch of 256 texts
+    # (or per generative rerank of 40 candidates): allow ten.
+    server = Server(tmp_path, "--ai-home", str(ROOT), "--ai-timeout-ms", "600000", ai=True, env=env)
     try:
         deadline = time.time() + 180
         while True:
