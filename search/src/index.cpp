@@ -164,6 +164,24 @@ json Index::Text(const std::string& query, int k) const {
                   key_type_ == KeyType::kNone ? "" : "key, ", table_, SqlLiteral(query), table_, k));
 }
 
+double Index::TextScoreBound(const std::string& query) const {
+  // The query's terms as match_bm25 sees them (the index's own tokenizer and stemmer), the idf of
+  // each that occurs in the index exactly as match_bm25 computes it, times k1 + 1 (its default k1
+  // is 1.2): no row scores more (a term's part tends to idf * (k1 + 1) as its frequency grows).
+  const std::string fts = "fts_main_" + table_;
+  const std::string sql = fmt::format(
+      "WITH tokens AS (SELECT DISTINCT stem(unnest({0}.tokenize({1})), 'porter') AS t) "
+      "SELECT coalesce(sum(log((((SELECT num_docs FROM {0}.stats) - df + 0.5) / (df + 0.5)) + 1)), 0) * 2.2 "
+      "FROM {0}.dict AS dict, tokens WHERE dict.term = tokens.t",
+      fts, SqlLiteral(query));
+  std::lock_guard lock(mu_);
+  duckdb_result result;
+  if (duckdb_query(con_, sql.c_str(), &result) != DuckDBSuccess) FailQuery(result);
+  const double bound = duckdb_row_count(&result) > 0 ? duckdb_value_double(&result, 0, 0) : 0.0;
+  duckdb_destroy_result(&result);
+  return bound;
+}
+
 IndexSet::IndexSet(SearchDb& db, IndexOptions options) : db_(db), options_(std::move(options)) {
   if (options_.extension_dir.empty()) {
     reason_ = "search.extension_dir is not set (the folder scripts/setup.d/65-search.sh fills with fts and vss)";

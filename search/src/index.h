@@ -48,6 +48,10 @@ class Index {
   std::string ExplainVector(std::span<const float> query, int k) const;
   //! The `k` rows of best BM25 score for `query` (rows without a query term are left out).
   nlohmann::json Text(const std::string& query, int k) const;
+  //! The largest BM25 score Text() could give any row for `query`: (k1 + 1) times the sum of the
+  //! idf of the query's distinct terms that occur in the index (0 when none does). Text scores
+  //! divided by it are in [0, 1]: the share of the query a row matches, weighted by rarity.
+  double TextScoreBound(const std::string& query) const;
   bool hnsw() const { return hnsw_; }
   uint64_t rows() const { return rows_; }
   double build_seconds = 0;

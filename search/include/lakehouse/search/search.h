@@ -61,7 +61,7 @@ struct SearchRequest {
   std::string query;
   int k = 10;
   //! "vector" (cosine over the embeddings), "text" (BM25 over the embedded text), or "hybrid"
-  //! (both, fused by reciprocal rank); empty: hybrid, or vector alone without the text index.
+  //! (both, their scores fused: ADR 0023); empty: hybrid, or vector alone without the text index.
   std::string mode;
   bool rerank = false;  //!< rerank the top candidates with AiBridge::Rerank
   //! Source columns each result carries in "values" (empty: all of them).
