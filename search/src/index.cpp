@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/sql.h"
@@ -35,6 +36,50 @@ class Connection {
   duckdb_destroy_result(&result);
   Fail(ErrorCode::kInternal, "search's index query failed: {}", message);
 }
+
+std::string Setting(duckdb_connection con, const std::string& name) {
+  duckdb_result result;
+  if (duckdb_query(con, fmt::format("SELECT current_setting({})", SqlLiteral(name)).c_str(), &result) !=
+      DuckDBSuccess) {
+    FailQuery(result);
+  }
+  char* text = duckdb_value_varchar(&result, 0, 0);
+  std::string value = text != nullptr ? text : "";
+  duckdb_free(text);
+  duckdb_destroy_result(&result);
+  return value;
+}
+
+//! Raises DuckDB's thread count for one build and restores it after (also when the build fails).
+//! `threads` is a database-wide setting: queries running on search's DuckDB meanwhile may use the
+//! extra threads too, which is harmless (it only holds what search derives).
+class BuildThreads {
+ public:
+  BuildThreads(duckdb_connection con, int threads) : con_(con), before_(Setting(con, "threads")) {
+    if (std::to_string(threads) != before_) {
+      Exec(con_, fmt::format("SET threads = {}", threads));
+      changed_ = true;
+    }
+    threads_ = std::stoi(Setting(con_, "threads"));
+  }
+  ~BuildThreads() {
+    if (!changed_) return;
+    try {
+      Exec(con_, "SET threads = " + before_);
+    } catch (const Error&) {
+      // the setting only bounds parallelism; a failure to lower it again costs no correctness
+    }
+  }
+  BuildThreads(const BuildThreads&) = delete;
+  BuildThreads& operator=(const BuildThreads&) = delete;
+  int threads() const { return threads_; }
+
+ private:
+  duckdb_connection con_;
+  std::string before_;
+  bool changed_ = false;
+  int threads_ = 0;
+};
 
 }  // namespace
 
@@ -233,10 +278,19 @@ std::shared_ptr<const Index> IndexSet::Get(const std::string& dataset, uint64_t 
                               "stopwords = 'english', overwrite = 1)",
                               SqlLiteral(table)));
   if (hnsw) {
+    // vss's CREATE INDEX over the loaded table builds the graph with as many threads as DuckDB has
+    // (its scalar distance kernel is ~80% of a build, perf); hnsw_build_threads sets that count.
+    const auto hnsw_start = std::chrono::steady_clock::now();
+    const int threads = options_.hnsw_build_threads > 0
+                            ? options_.hnsw_build_threads
+                            : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+    BuildThreads build_threads(con.get(), threads);
     Exec(con.get(),
          fmt::format("CREATE INDEX {}_hnsw ON {} USING HNSW (embedding) WITH (metric = 'cosine', ef_search = {}, "
                      "M = {}, ef_construction = {})",
                      table, table, options_.hnsw_ef_search, options_.hnsw_m, options_.hnsw_ef_construction));
+    index->hnsw_build_threads = build_threads.threads();
+    index->hnsw_build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - hnsw_start).count();
   }
   index->build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // Versions of the same dataset are replaced; the least recently used goes when the set is full.

@@ -25,11 +25,17 @@ struct IndexOptions {
   uint64_t hnsw_min_rows = 10000;  //!< smaller tables are searched brute force
   size_t max_indexes = 16;         //!< versions kept at once (the least recently used goes first)
   int hnsw_ef_search = 200;        //!< HNSW candidates per query (vss's default of 64 loses recall)
-  //! HNSW neighbours per node and build candidates (vss's defaults). 32 / 200 lift the recall on
-  //! structureless random vectors (0.73 -> 0.94 at 10k) for 3x the build time; on vectors shaped
-  //! like sentence embeddings 16 / 128 already reach 1.0 (bench/search.sh, ADR 0022).
+  //! HNSW neighbours per node and build candidates. The build is ~80% vss's distance kernel
+  //! (scalar, perf), and its cost grows with ef_construction: 64 builds in ~2/3 of the time of
+  //! vss's default 128 with the same recall on vectors shaped like sentence embeddings (1.0 at 10k;
+  //! 32 still 0.97 at 50k). 32 / 200 lift the recall on structureless random vectors (0.73 -> 0.94
+  //! at 10k) for 3x the build time (bench/search.sh, ADR 0022).
   int hnsw_m = 16;
-  int hnsw_ef_construction = 128;
+  int hnsw_ef_construction = 64;
+  //! Threads DuckDB may use while it builds an HNSW index (vss builds in parallel; 0: every core),
+  //! restored to search's own count once the build ends. 1 by default: on the shared 2-core machine
+  //! (load 7-10) two build threads took 1.2-1.9x the wall time and more CPU than one (ADR 0022).
+  int hnsw_build_threads = 1;
 };
 
 //! One version of one vectors dataset, indexed.
@@ -54,7 +60,9 @@ class Index {
   double TextScoreBound(const std::string& query) const;
   bool hnsw() const { return hnsw_; }
   uint64_t rows() const { return rows_; }
-  double build_seconds = 0;
+  double build_seconds = 0;       //!< table, BM25 and HNSW
+  double hnsw_build_seconds = 0;  //!< the HNSW index alone
+  int hnsw_build_threads = 0;     //!< the threads DuckDB had while it built the HNSW index
 
  private:
   nlohmann::json Query(const std::string& sql) const;
