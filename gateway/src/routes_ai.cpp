@@ -154,6 +154,7 @@ void RunSearch(const Services& services, Request& req, Response& res) {
   r.query = StringField(body, "query", true);
   r.column = StringField(body, "column", false);
   r.mode = StringField(body, "mode", false);
+  r.fusion = StringField(body, "fusion", false);
   if (body.contains("k")) {
     LH_USER_CHECK(body["k"].is_number_integer(), "\"k\" must be an integer");
     r.k = body["k"].get<int>();

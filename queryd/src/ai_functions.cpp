@@ -1,7 +1,7 @@
 // AI inside SQL, on the engine's sandboxed DuckDB:
 //   embed(text) -> FLOAT[dim]: one batched model call per chunk of rows (nulls stay null).
 //   semantic_search(dataset, [column,] query, k) / hybrid_search(...): the search service's top k
-//     for `query` (vector, or BM25 + vector fused by reciprocal rank), as the source dataset's own
+//     for `query` (vector, or BM25 + vector fused by their scores), as the source dataset's own
 //     rows: `_score`, `_rank`, then every column of the source row, typed as stored. The search
 //     runs while the statement binds; the rows are then read through dataset_version(source, v)
 //     and numbered as search numbers them (row_number() OVER () - 1), so the resolver checks the

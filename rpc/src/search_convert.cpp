@@ -81,6 +81,7 @@ void ToProto(const search::SearchRequest& in, v1::SearchRequest* out) {
   out->set_rerank(in.rerank);
   out->mutable_columns()->Add(in.columns.begin(), in.columns.end());
   out->set_refresh(in.refresh);
+  out->set_fusion(in.fusion);
 }
 
 search::SearchRequest FromProto(const v1::SearchRequest& in) {
@@ -93,6 +94,7 @@ search::SearchRequest FromProto(const v1::SearchRequest& in) {
   out.rerank = in.rerank();
   out.columns = {in.columns().begin(), in.columns().end()};
   out.refresh = in.refresh();
+  out.fusion = in.fusion();
   return out;
 }
 

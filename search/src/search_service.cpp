@@ -133,6 +133,7 @@ json ToJson(const JobStatus& j) {
 namespace {
 
 json Fuse(const json& vector_hits, const json& text_hits, double text_bound, int n);
+json FuseRanks(const json& vector_hits, const json& text_hits, int n);
 
 class SearchServiceImpl final : public SearchService {
  public:
@@ -516,6 +517,10 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
   const std::string mode = r.mode.empty() ? "hybrid" : r.mode;
   LH_USER_CHECK(mode == "vector" || mode == "text" || mode == "hybrid",
                 R"("mode" must be "vector", "text" or "hybrid" (the default), got "{}")", r.mode);
+  const std::string fusion = r.fusion.empty() ? "scores" : r.fusion;
+  LH_USER_CHECK(fusion == "scores" || fusion == "rrf",
+                R"("fusion" must be "scores" (the default) or "rrf" (reciprocal rank fusion), got "{}")", r.fusion);
+  LH_USER_CHECK(r.fusion.empty() || mode == "hybrid", R"("fusion" applies to mode "hybrid" only, not "{}")", mode);
   // Text search needs the fts extension: asked for explicitly it is a 503 naming what is missing;
   // the default (hybrid) then runs the vector stage alone and says so.
   if (mode != "vector" && !indexes_.available() && !r.mode.empty()) {
@@ -594,8 +599,10 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
       stages.push_back("text");
     }
     if (mode == "hybrid") {
-      results = Fuse(vector_hits, text_hits, index->TextScoreBound(r.query), candidates);
+      results = fusion == "rrf" ? FuseRanks(vector_hits, text_hits, candidates)
+                                : Fuse(vector_hits, text_hits, index->TextScoreBound(r.query), candidates);
       stages.push_back("fusion");
+      out["fusion"] = fusion;
     } else {
       results = want_vector ? std::move(vector_hits) : std::move(text_hits);
       for (auto& x : results) x["scores"] = {{want_vector ? "vector" : "text", x["score"]}};
@@ -751,6 +758,39 @@ json Fuse(const json& vector_hits, const json& text_hits, double text_bound, int
     fused.push_back(std::move(x));
   }
   // Best first; equal scores by row, so the order never depends on the map's or a sort's whims.
+  std::stable_sort(fused.begin(), fused.end(),
+                   [](const json& a, const json& b) { return a["score"].get<double>() > b["score"].get<double>(); });
+  if (fused.size() > static_cast<size_t>(n)) fused.resize(static_cast<size_t>(n));
+  return json(fused);
+}
+
+//! Reciprocal rank fusion of the two rankings (`"fusion": "rrf"`, k = 60): each row scores the sum
+//! of 1 / (60 + rank) over the rankings it is in; the best `n`, with each ranking's own score kept.
+//! Blind to the scores, it gives a weak ranking as much say as a strong one (ADR 0023).
+json FuseRanks(const json& vector_hits, const json& text_hits, int n) {
+  constexpr double kRrf = 60;
+  std::map<int64_t, json> rows;
+  auto add = [&](const json& hits, const char* stage) {
+    for (size_t rank = 0; rank < hits.size(); ++rank) {
+      const json& hit = hits[rank];
+      json& row = rows[hit["row"].get<int64_t>()];
+      if (row.is_null()) {
+        row = hit;
+        row["scores"] = json::object();
+        row["score"] = 0.0;
+      }
+      row["scores"][stage] = hit["score"];
+      row["score"] = row["score"].get<double>() + 1.0 / (kRrf + static_cast<double>(rank + 1));
+    }
+  };
+  add(vector_hits, "vector");
+  add(text_hits, "text");
+  std::vector<json> fused;
+  fused.reserve(rows.size());
+  for (auto& [row, x] : rows) {
+    x["scores"]["fusion"] = x["score"];
+    fused.push_back(std::move(x));
+  }
   std::stable_sort(fused.begin(), fused.end(),
                    [](const json& a, const json& b) { return a["score"].get<double>() > b["score"].get<double>(); });
   if (fused.size() > static_cast<size_t>(n)) fused.resize(static_cast<size_t>(n));

@@ -386,7 +386,28 @@ TEST_F(Semantic, TextVectorAndHybridModes) {
   EXPECT_GT(top["score"].get<double>(), vector_part) << s.dump();
   EXPECT_LE(top["score"].get<double>(), vector_part + 0.1 + 1e-9) << s.dump();
   EXPECT_EQ(top["scores"]["fusion"], top["score"]);
+  EXPECT_EQ(s["fusion"], "scores");
   EXPECT_LT(s["results"][1]["score"].get<double>(), top["score"].get<double>());
+
+  // "fusion": "rrf": reciprocal rank fusion (k = 60): a row both rankings hold scores the sum of
+  // 1 / (60 + rank) over them.
+  r = Call("POST", "/api/v1/search",
+           {{"dataset", "notes_modes"}, {"query", "bread recipe"}, {"k", 3}, {"fusion", "rrf"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  s = json::parse(r.body);
+  EXPECT_EQ(s["fusion"], "rrf");
+  EXPECT_EQ(s["stages"], json::array({"vector", "text", "fusion"}));
+  ASSERT_EQ(s["results"].size(), 3u);
+  EXPECT_EQ(s["results"][0]["key"], 103) << s.dump();
+  EXPECT_TRUE(s["results"][0]["scores"].contains("vector") && s["results"][0]["scores"].contains("text")) << s.dump();
+  EXPECT_NEAR(s["results"][0]["score"].get<double>(), 2.0 / 61, 1e-9) << s.dump();  // first in both
+  for (const auto& [body, needle] :
+       {std::pair{json{{"dataset", "notes_modes"}, {"query", "x"}, {"fusion", "max"}}, "reciprocal rank fusion"},
+        std::pair{json{{"dataset", "notes_modes"}, {"query", "x"}, {"mode", "vector"}, {"fusion", "rrf"}}, "hybrid"}}) {
+    r = Call("POST", "/api/v1/search", body);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find(needle), std::string::npos) << r.body;
+  }
 
   r = Call("POST", "/api/v1/search", {{"dataset", "notes_modes"}, {"query", "x"}, {"mode", "fuzzy"}});
   EXPECT_EQ(r.status, 400) << r.body;

@@ -13,8 +13,10 @@ ROOT = HERE.parents[2]
 DATASET = "pydocs"
 K = 10
 
-#: (label, request fields) of each mode scored; "hybrid+rerank" reranks hybrid's candidates.
+#: (label, request fields) of each mode scored; "hybrid rrf" is hybrid with `"fusion": "rrf"`
+#: (reciprocal rank fusion, the other fusion offered); "hybrid+rerank" reranks hybrid's candidates.
 MODES = (("text", {"mode": "text"}), ("vector", {"mode": "vector"}), ("hybrid", {"mode": "hybrid"}),
+         ("hybrid rrf", {"mode": "hybrid", "fusion": "rrf"}),
          ("hybrid+rerank", {"mode": "hybrid", "rerank": True}))
 
 

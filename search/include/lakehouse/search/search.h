@@ -64,6 +64,9 @@ struct SearchRequest {
   //! (both, their scores fused: ADR 0023); empty: hybrid, or vector alone without the text index.
   std::string mode;
   bool rerank = false;  //!< rerank the top candidates with AiBridge::Rerank
+  //! How hybrid fuses its two rankings: "scores" (the default: 0.9 * cosine + 0.1 * BM25 over the
+  //! query's best possible BM25, ADR 0023) or "rrf" (reciprocal rank fusion, k = 60).
+  std::string fusion;
   //! Source columns each result carries in "values" (empty: all of them).
   std::vector<std::string> columns;
   //! When the source changed since it was embedded: re-embed it first (an embedding job run in
