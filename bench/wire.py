@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
@@ -34,6 +35,8 @@ COUNT = "SELECT count(*) AS n FROM events"
 
 def duckdb_engine(data: Path):
     import duckdb
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # fetch_*: the 1.4 names, still in 1.5
 
     con = duckdb.connect(config={"threads": peers.THREADS, "memory_limit": peers.MEMORY_LIMIT})
     con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{data / 'events.parquet'}')")
@@ -107,6 +110,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--count-requests", type=int, default=300)
     ap.add_argument("--figures", default="stream,select,count")
+    ap.add_argument("--perf", type=Path, help="record each lakehouse server's CPU profile per figure "
+                    "(perf record -e cpu-clock -g) into DIR/<label>-<figure>.data")
     args = ap.parse_args()
     figures = args.figures.split(",")
 
@@ -122,6 +127,29 @@ def main():
         print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f}; {os.cpu_count()} cores; "
               f"{args.runs} runs, median; ratios against raw DuckDB in this run")
 
+        class Profiles:
+            """perf record on every lakehouse server while one figure runs (--perf DIR)."""
+
+            def __init__(self, figure):
+                self.figure, self.procs = figure, []
+
+            def __enter__(self):
+                if args.perf:
+                    args.perf.mkdir(parents=True, exist_ok=True)
+                    for label in labels:
+                        out = args.perf / f"{label}-{self.figure}.data"
+                        self.procs.append(subprocess.Popen(
+                            ["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-g", "-p",
+                             str(CPU_PIDS[label]), "-o", str(out)], stdout=subprocess.DEVNULL))
+                    time.sleep(0.5)  # attached before the first request
+                return self
+
+            def __exit__(self, *exc):
+                for p in self.procs:
+                    p.send_signal(2)
+                for p in self.procs:
+                    p.wait(timeout=60)
+
         def alternate(fns: dict, runs: int):
             """fns: name -> callable; returns name -> (list of ms, bytes)."""
             out = {k: ([], 0, []) for k in fns}
@@ -136,7 +164,8 @@ def main():
             return out
 
         if "stream" in figures:
-            res = alternate({"duckdb": duck["stream"], **{l: engines[l]["stream"] for l in labels}}, args.runs)
+            with Profiles("stream"):
+                res = alternate({"duckdb": duck["stream"], **{l: engines[l]["stream"] for l in labels}}, args.runs)
             base = statistics.median(res["duckdb"][0])
             base_cpu = statistics.median(res["duckdb"][2])
             print(f"\nstream {STREAM!r} (Arrow); cpu: the server's (raw DuckDB: its process's)")
@@ -152,7 +181,8 @@ def main():
             for l in labels:
                 for fmt in ("arrow", "json", "csv"):
                     fns[f"{l} {fmt}"] = engines[l][f"select_{fmt}"]
-            res = alternate(fns, args.runs)
+            with Profiles("select"):
+                res = alternate(fns, args.runs)
             base = statistics.median(res["duckdb arrow"][0])
             base_cpu = statistics.median(res["duckdb arrow"][2])
             print(f"\nselect_1m {SELECT!r}")
@@ -169,12 +199,13 @@ def main():
                 for _ in range(20):
                     fn()
             rounds = 10
-            for _ in range(rounds):
-                for k, fn in fns.items():
-                    c = cpu_ms(CPU_PIDS.get(k))
-                    for _ in range(args.count_requests // rounds):
-                        times[k].append(timed(fn)[0])
-                    cpu[k] += cpu_ms(CPU_PIDS.get(k)) - c
+            with Profiles("count"):
+                for _ in range(rounds):
+                    for k, fn in fns.items():
+                        c = cpu_ms(CPU_PIDS.get(k))
+                        for _ in range(args.count_requests // rounds):
+                            times[k].append(timed(fn)[0])
+                        cpu[k] += cpu_ms(CPU_PIDS.get(k)) - c
             base = statistics.median(times["duckdb"])
             print(f"\ncount {COUNT!r}: {args.count_requests} requests each (keep-alive), in {rounds} alternating rounds")
             base_cpu = cpu["duckdb"] / len(times["duckdb"])

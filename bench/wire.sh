@@ -5,6 +5,8 @@
 #   bench/wire.sh                                   this build's binary
 #   LAKEHOUSE="old=/path/lakehouse new=build/app/lakehouse" bench/wire.sh   several, side by side
 #   RUNS=7 FIGURES=select,count bench/wire.sh
+#   PERF=/tmp/prof FIGURES=stream bench/wire.sh    also a CPU profile of each server per figure
+#                                                  (perf record -g: /tmp/prof/<label>-<figure>.data)
 #
 # Data and the raw-DuckDB venv are bench/peers' (run bench/peers/run.sh once: it makes both).
 set -euo pipefail
@@ -23,4 +25,4 @@ for spec in ${LAKEHOUSE:-default=$BUILD_DIR/app/lakehouse}; do
   args+=(--lakehouse "$tag" "$WORK/bin/lakehouse-$tag")
 done
 exec "$PY" "$ROOT/bench/wire.py" --data "$DATA" --work "$WORK" --runs "${RUNS:-5}" \
-  --figures "${FIGURES:-stream,select,count}" "${args[@]}"
+  --figures "${FIGURES:-stream,select,count}" ${PERF:+--perf "$PERF"} "${args[@]}"

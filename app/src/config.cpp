@@ -97,7 +97,7 @@ const std::vector<Setting>& Settings() {
       {"query.max_timeout_ms", "LAKEHOUSE_QUERY_MAX_TIMEOUT_MS", "query-max-timeout-ms",
        "largest timeout a request may ask for", INT(query_max_timeout_ms, "query.max_timeout_ms")},
       {"query.streaming_buffer_bytes", "LAKEHOUSE_QUERY_STREAMING_BUFFER_BYTES", "query-streaming-buffer-bytes",
-       "how far DuckDB's threads may run ahead of a streamed result, per query (default 32 MiB)",
+       "how far DuckDB's threads may run ahead of a streamed result, per query (default 4 MiB)",
        INT(query_streaming_buffer_bytes, "query.streaming_buffer_bytes")},
       {"limits.max_connections", "LAKEHOUSE_MAX_CONNECTIONS", "max-connections",
        "open connections beyond this get 503 (lowered to fit the open-file limit, which is raised at start)",

@@ -40,7 +40,7 @@ struct Config {
   std::string query_temp_dir;  //!< default <data_dir>/tmp/query
   int64_t query_timeout_ms = 60000;
   int64_t query_max_timeout_ms = 120000;
-  int64_t query_streaming_buffer_bytes = 32ll << 20;
+  int64_t query_streaming_buffer_bytes = 4ll << 20;
   // [limits]: what one request, or all of them together, may use (README "Operator limits")
   int max_connections = 10000;
   int64_t max_body_read_ms = 10000;

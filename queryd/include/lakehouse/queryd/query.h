@@ -34,9 +34,10 @@ struct QueryConfig {
   int64_t max_timeout_ms = 600000;  //!< upper bound a request may ask for (the server sets query.max_timeout_ms, 120 s)
   uint64_t footer_cache_bytes = 64ull << 20;  //!< remote Parquet footer cache (S3 objects)
   //! How far DuckDB's threads may run ahead of a streamed result, per query (DuckDB's
-  //! streaming_buffer_size; its default of ~1 MB stops them after half a batch and leaves decode,
-  //! encode and send on one thread: docs/adr/0012-result-path.md).
-  uint64_t streaming_buffer_bytes = 32ull << 20;
+  //! streaming_buffer_size; its default of ~1 MB stops them after half a batch). Not larger: a
+  //! streamed result's first byte waits until this buffer fills (DuckDB calls a streaming result
+  //! ready when its collector blocks), docs/adr/0012-result-path.md.
+  uint64_t streaming_buffer_bytes = 4ull << 20;
   //! Read local objects through ObjectStore::GetRange too, as for S3 (tests and benchmarks of the
   //! remote path without a remote store). Off: local objects are read in place.
   bool force_range_reads = false;
