@@ -47,7 +47,7 @@ for entry in "${CONFIG_LIST[@]}"; do
   port=$(free_port)
   # shellcheck disable=SC2086
   "$dir/lakehouse" serve --listen "127.0.0.1:$port" --data-dir "$dir/data" --ai false --auth off --query-threads 2 \
-    --query-memory-limit 4GB $args >"$dir/server.log" 2>&1 &
+    --query-memory-limit 4GB --query-max-timeout-ms 600000 $args >"$dir/server.log" 2>&1 &
   PIDS+=("$!"); PID_OF[$label]=$!; URLS[$label]=http://127.0.0.1:$port
   for _ in $(seq 1 300); do curl -sf -m 5 -o /dev/null "${URLS[$label]}/health" && break; sleep 0.1; done
   code=$(curl -s -o "$dir/upload.json" -w '%{http_code}' -X POST -H 'Content-Type: application/vnd.apache.parquet' \
