@@ -250,11 +250,25 @@ class QueryClient final : public queryd::QueryEngine {
     std::string last_error;
     // Every replica at most once: a replica that is down (UNAVAILABLE before any result) is
     // skipped and the query goes to the next; queries are read-only, so that is safe.
+    bool attempted = false;
     for (size_t tried = 0; tried < replicas_.size(); ++tried) {
       Replica* replica = Pick();
       if (replica == nullptr) break;
+      attempted = true;
       std::optional<queryd::QueryStats> stats = Attempt(*replica, first, request, sink, last_error);
       if (stats) return *stats;
+    }
+    if (!attempted) {
+      // Every replica looked down, maybe only because its health probe (500 ms) timed out on a
+      // loaded machine: real calls decide, each replica once. One that is really down refuses at
+      // once; one that answers is usable again.
+      for (auto& replica : replicas_) {
+        std::optional<queryd::QueryStats> stats = Attempt(*replica, first, request, sink, last_error);
+        if (stats) {
+          replica->down.store(false);
+          return *stats;
+        }
+      }
     }
     std::string addresses;
     for (const auto& r : replicas_) addresses += (addresses.empty() ? "" : ", ") + r->options.address;
