@@ -2,9 +2,12 @@
 // bundled model server (real models). Restarts, recovery from a failed start, the fork-thread
 // pitfall, and finding the AI home from a binary's location (nothing of the source tree is
 // compiled into the supervisor).
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -199,7 +202,17 @@ TEST(ProcessSupervisor, AProcessThatNeverListensIsNamedAndStopEndsTheWait) {
   options.start_timeout_ms = 1500;
   options.restart_backoff_ms = 100;
   ProcessSupervisor sup(options);
-  const uint16_t port = PickPort();
+  // A port bound here and never listened on: connections are refused, and no other test's server
+  // can take it meanwhile (a picked free port could be, and then Start() saw it listening).
+  const int reserved = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(reserved, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(reserved, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(reserved, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const uint16_t port = ntohs(addr.sin_port);
   try {
     sup.Start({{"mute", {"/bin/sleep", "600"}, {}, fmt::format("127.0.0.1:{}", port)}});
     FAIL() << "Start() returns only when the process listens";
@@ -211,6 +224,7 @@ TEST(ProcessSupervisor, AProcessThatNeverListensIsNamedAndStopEndsTheWait) {
   EXPECT_TRUE(Alive(pid));
   sup.Stop();
   EXPECT_FALSE(Alive(pid));
+  ::close(reserved);
 }
 
 }  // namespace
