@@ -21,7 +21,7 @@ JobRegistry::~JobRegistry() {
   pool_.join();  // queued jobs see the flag and finish as cancelled without running
 }
 
-JobStatus JobRegistry::Submit(JobStatus initial, Work work) {
+JobStatus JobRegistry::Submit(JobStatus initial, Work work, std::function<void()> on_skipped) {
   std::lock_guard lock(mu_);
   if (stopping_) Fail(ErrorCode::kUnavailable, "the server is shutting down: no new jobs");
   Prune();
@@ -40,16 +40,29 @@ JobStatus JobRegistry::Submit(JobStatus initial, Work work) {
   jobs_[entry->status.id] = entry;
   order_.push_back(entry->status.id);
   ++queued_;
-  boost::asio::post(pool_, [this, entry, work = std::move(work)] { Run(entry, work); });
+  boost::asio::post(pool_, [this, entry, work = std::move(work), on_skipped = std::move(on_skipped)] {
+    Run(entry, work, on_skipped);
+  });
   return SnapshotLocked(*entry);
 }
 
-void JobRegistry::Run(const std::shared_ptr<Entry>& entry, const Work& work) {
+void JobRegistry::Run(const std::shared_ptr<Entry>& entry, const Work& work, const std::function<void()>& on_skipped) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     --queued_;
     entry->started = Clock::now();
     if (entry->cancelled) {
+      // Cleaned up first, then shown cancelled: whoever sees the state sees the clean-up done.
+      lock.unlock();
+      if (on_skipped) {
+        try {
+          on_skipped();
+        } catch (const std::exception& e) {
+          log::Warn("clean-up of a job cancelled before it started failed",
+                    {{"job", entry->status.id}, {"error", e.what()}});
+        }
+      }
+      lock.lock();
       entry->status.state = JobState::kCancelled;
       entry->status.error_code = std::string(CodeName(ErrorCode::kCancelled));
       entry->status.error_message = stopping_ ? "the server shut down before the job started" : "cancelled";

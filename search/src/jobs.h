@@ -65,7 +65,9 @@ class JobRegistry {
   //! Queues `work` with `initial` as its first status (the state is set here, and the id unless
   //! `initial` names one: a resumed job keeps its id; kConflict when it is taken). Throws
   //! Error(kTooManyRequests) when max_queued jobs already wait for a thread.
-  JobStatus Submit(JobStatus initial, Work work);
+  //! `on_skipped` runs (on a job thread) instead of `work` when the job is cancelled before it
+  //! starts, so the owner can clean up what it prepared for the job.
+  JobStatus Submit(JobStatus initial, Work work, std::function<void()> on_skipped = {});
   //! Throws Error(kNotFound) for an unknown or forgotten id.
   JobStatus Get(const std::string& id) const;
   //! Every job still kept, oldest first.
@@ -86,7 +88,7 @@ class JobRegistry {
     Clock::time_point started{};
     Clock::time_point finished{};
   };
-  void Run(const std::shared_ptr<Entry>& entry, const Work& work);
+  void Run(const std::shared_ptr<Entry>& entry, const Work& work, const std::function<void()>& on_skipped);
   //! Drops finished jobs past keep_finished, then the oldest beyond max_finished. Holds mu_.
   void Prune() const;
   static double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }

@@ -440,18 +440,24 @@ class SearchServiceImpl final : public SearchService {
               {{"dataset", q.dataset}, {"column", q.column}, {"model", q.model}, {"key", q.key}, {"target", q.target}}}}
             .dump());
     try {
-      return jobs_.Submit(std::move(initial), [this, key](JobHandle& job) {
-        try {
-          Run(job);
-        } catch (const Error& e) {
-          if (!(stopping_ && e.code() == ErrorCode::kCancelled)) store_.Delete(key);
-          throw;
-        } catch (...) {
-          store_.Delete(key);
-          throw;
-        }
-        store_.Delete(key);
-      });
+      return jobs_.Submit(
+          std::move(initial),
+          [this, key](JobHandle& job) {
+            try {
+              Run(job);
+            } catch (const Error& e) {
+              if (!(stopping_ && e.code() == ErrorCode::kCancelled)) store_.Delete(key);
+              throw;
+            } catch (...) {
+              store_.Delete(key);
+              throw;
+            }
+            store_.Delete(key);
+          },
+          // Cancelled while queued: not resumed either (unless the server is stopping).
+          [this, key] {
+            if (!stopping_) store_.Delete(key);
+          });
     } catch (...) {
       store_.Delete(key);
       throw;

@@ -248,9 +248,15 @@ def test_prometheus_scrapes_metrics(tmp_path):
                          headers={"Content-Type": "text/csv"})[0] == 201
         assert s.request("POST", "/api/v1/query", body=b'{"sql": "SELECT * FROM sales"}',
                          headers={"Content-Type": "application/json"})[0] == 200
-        status, headers, text = s.request("GET", "/metrics")
-        assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
-        text = text.decode()
+        # A request is counted right after its response is written: the client may scrape first.
+        deadline = time.time() + 10
+        while True:
+            status, headers, text = s.request("GET", "/metrics")
+            assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            text = text.decode()
+            if ('route="/api/v1/query"' in text and 'route="/api/v1/datasets/{name}"' in text) or time.time() > deadline:
+                break
+            time.sleep(0.1)
         for family in ("lakehouse_http_requests_total", "lakehouse_http_request_duration_seconds_bucket",
                        "lakehouse_queries_total", "lakehouse_query_rows_total", "lakehouse_query_bytes_scanned_total",
                        "lakehouse_queries_active", "lakehouse_catalog_commits_total",
