@@ -14,15 +14,15 @@ CONNS=${CONNS:-32}
 command -v wrk >/dev/null || { echo "wrk is missing: run scripts/setup.sh" >&2; exit 1; }
 command -v jq >/dev/null || { echo "jq is missing: run scripts/setup.sh" >&2; exit 1; }
 [ -x "$BUILD_DIR/app/lakehouse" ] || cmake --build "$BUILD_DIR" --target lakehouse
-tmp=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+tmp=$(mktemp -d)
+cleanup() { kill_pids; rm -rf "$tmp"; }
 trap cleanup EXIT
 cp "$BUILD_DIR/app/lakehouse" "$tmp/lakehouse"  # the build dir may be relinked meanwhile
 
 ON=$(free_port); "$tmp/lakehouse" serve --listen "127.0.0.1:$ON" --data-dir "$tmp/on" --ai false --query-threads 2 \
-  --log-level warn >"$tmp/on.log" 2>&1 & pids+=($!)
+  --log-level warn >"$tmp/on.log" 2>&1 & PIDS+=($!)
 OFF=$(free_port); "$tmp/lakehouse" serve --listen "127.0.0.1:$OFF" --data-dir "$tmp/off" --ai false --auth off \
-  --query-threads 2 --log-level warn >"$tmp/off.log" 2>&1 & pids+=($!)
+  --query-threads 2 --log-level warn >"$tmp/off.log" 2>&1 & PIDS+=($!)
 wait_up "$ON"; wait_up "$OFF"
 KEY=$(cat "$tmp/on/admin.key")
 

@@ -13,14 +13,14 @@ RUNS=${RUNS:-3}
 PY=${PY:-$ROOT/.venv/bin/python}
 command -v jq >/dev/null || { echo "jq is missing: run scripts/setup.sh" >&2; exit 1; }
 [ -x "$BUILD_DIR/app/lakehouse" ] || cmake --build "$BUILD_DIR" --target lakehouse
-tmp=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+tmp=$(mktemp -d)
+cleanup() { kill_pids; rm -rf "$tmp"; }
 trap cleanup EXIT
 cp "$BUILD_DIR/app/lakehouse" "$tmp/lakehouse"  # the build dir may be relinked meanwhile
 
 HTTP=$(free_port); FLIGHT=$(free_port)
 "$tmp/lakehouse" serve --listen "127.0.0.1:$HTTP" --flight-listen "127.0.0.1:$FLIGHT" --data-dir "$tmp/data" \
-  --ai false --auth off --query-threads 2 --log-level warn >"$tmp/server.log" 2>&1 & pids+=($!)
+  --ai false --auth off --query-threads 2 --log-level warn >"$tmp/server.log" 2>&1 & PIDS+=($!)
 wait_up "$HTTP"
 
 # The dataset, made by the server's own SQL as Parquet and uploaded: 10M rows of 4 columns.

@@ -8,12 +8,12 @@ DURATION=${1:-10}
 CONNS=${CONNS:-64}
 command -v wrk >/dev/null || { echo "wrk is missing: run scripts/setup.sh" >&2; exit 1; }
 [ -x "$BUILD_DIR/app/lakehouse" ] && [ -x "$BUILD_DIR/bench/http/http_baseline_server" ] || cmake --build "$BUILD_DIR" --target lakehouse http_baseline_server
-tmp=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+tmp=$(mktemp -d)
+cleanup() { kill_pids; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-P1=$(free_port); "$BUILD_DIR/app/lakehouse" serve --listen "127.0.0.1:$P1" --data-dir "$tmp/data" --ai false --auth off >"$tmp/lakehouse.log" 2>&1 & pids+=($!)
-P2=$(free_port); "$BUILD_DIR/bench/http/http_baseline_server" "$P2" 2 & pids+=($!)
+P1=$(free_port); "$BUILD_DIR/app/lakehouse" serve --listen "127.0.0.1:$P1" --data-dir "$tmp/data" --ai false --auth off >"$tmp/lakehouse.log" 2>&1 & PIDS+=($!)
+P2=$(free_port); "$BUILD_DIR/bench/http/http_baseline_server" "$P2" 2 & PIDS+=($!)
 wait_up "$P1"; wait_up "$P2"
 
 run() { # name port -> "rps p50_ms p99_ms"
