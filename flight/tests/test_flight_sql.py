@@ -48,24 +48,23 @@ def _any(message, body=b""):
     return _bytes_field(1, f"type.googleapis.com/arrow.flight.protocol.sql.{message}".encode()) + _bytes_field(2, body)
 
 
+def _read_varint(data, i):
+    """(value, next index) of the protobuf varint at data[i]."""
+    value, shift = 0, 0
+    while True:
+        value |= (data[i] & 0x7F) << shift
+        shift += 7
+        i += 1
+        if not data[i - 1] & 0x80:
+            return value, i
+
+
 def _read_fields(data):
     """{field number: bytes} of a message whose fields are all length-delimited."""
     fields, i = {}, 0
     while i < len(data):
-        key, shift = 0, 0
-        while True:
-            key |= (data[i] & 0x7F) << shift
-            shift += 7
-            i += 1
-            if not data[i - 1] & 0x80:
-                break
-        size, shift = 0, 0
-        while True:
-            size |= (data[i] & 0x7F) << shift
-            shift += 7
-            i += 1
-            if not data[i - 1] & 0x80:
-                break
+        key, i = _read_varint(data, i)
+        size, i = _read_varint(data, i)
         fields[key >> 3] = data[i:i + size]
         i += size
     return fields
