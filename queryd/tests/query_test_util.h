@@ -10,35 +10,12 @@
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/queryd/query.h"
 #include "lakehouse/storaged/object_store.h"
+#include "lakehouse/testing/string_sink.h"
 #include "test_stores.h"
 
 namespace lakehouse::queryd::testing {
 
-//! Collects a result in memory. Can pretend the client left after `fail_after_writes` writes.
-class StringSink final : public ResultSink {
- public:
-  void Begin(std::string_view content_type) override {
-    ++begins;
-    this->content_type = std::string(content_type);
-  }
-  bool Write(std::string_view bytes) override {
-    if (writes >= fail_after_writes) {
-      gone = true;
-      return false;
-    }
-    ++writes;
-    body.append(bytes);
-    return true;
-  }
-  bool ClientGone() override { return gone; }
-
-  std::string content_type;
-  std::string body;
-  int begins = 0;
-  int writes = 0;
-  int fail_after_writes = 1 << 30;
-  bool gone = false;
-};
+using lakehouse::testing::StringSink;
 
 //! A DuckDB used only to produce Parquet files for test datasets.
 class ParquetMaker {

@@ -13,26 +13,11 @@
 #include "lakehouse/rpc/rpc.h"
 #include "lakehouse/storaged/object_store.h"
 #include "lakehouse/testing/gateway.h"
+#include "lakehouse/testing/string_sink.h"
 
 namespace lakehouse::rpc::testing {
 
-//! Collects a query result; can pretend its client left after `fail_after_writes` writes.
-class StringSink final : public queryd::ResultSink {
- public:
-  void Begin(std::string_view type) override { content_type = std::string(type); }
-  bool Write(std::string_view bytes) override {
-    if (writes >= fail_after_writes) return false;
-    ++writes;
-    body.append(bytes);
-    return true;
-  }
-  bool ClientGone() override { return gone; }
-  std::string content_type;
-  std::string body;
-  int writes = 0;
-  int fail_after_writes = 1 << 30;
-  bool gone = false;
-};
+using lakehouse::testing::StringSink;
 
 //! The real services of one deployment over one directory.
 struct Services {

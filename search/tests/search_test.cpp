@@ -23,6 +23,7 @@
 #include "lakehouse/shared/io.h"
 #include "lakehouse/shared/logging.h"
 #include "lakehouse/storaged/object_store.h"
+#include "lakehouse/testing/string_sink.h"
 
 namespace lakehouse::search {
 namespace {
@@ -31,6 +32,7 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 using aibridge::AiBridge;
 using app::AiSupervisor;
+using lakehouse::testing::StringSink;
 
 class Semantic : public ::testing::Test {
  protected:
@@ -553,18 +555,6 @@ TEST_F(Semantic, UserErrors) {
   EXPECT_NE(r.body.find("the limit is 8192"), std::string::npos) << r.body;
   EXPECT_EQ(Call("POST", "/api/v1/search", {{"dataset", "missing"}, {"query", "x"}}).status, 404);
 }
-
-//! Collects a query's encoded result.
-class StringSink final : public queryd::ResultSink {
- public:
-  void Begin(std::string_view) override {}
-  bool Write(std::string_view bytes) override {
-    body += bytes;
-    return true;
-  }
-  bool ClientGone() override { return false; }
-  std::string body;
-};
 
 //! The NDJSON rows of `sql` run through the gateway's query route (HTTP status checked).
 std::vector<json> SqlRows(const std::string& url, const std::string& sql, int status = 200) {
