@@ -5,7 +5,7 @@
 # Bounded: fixed N and query count, a TIMEOUT cap (seconds, default 3600). Needs
 # scripts/setup.d/65-search.sh's extensions. Memory: about 3 x N x DIM x 4 bytes (two tables and the
 # index; 1M x 384: ~5 GB), within MEMORY_LIMIT for the tables.
-#   bench/search.sh [N=200000] [QUERIES=100] [DIM=384] [MEMORY_LIMIT=6GB] [EF_SEARCH=200] [M=16]
+#   bench/search.sh [N=200000] [QUERIES=100] [DIM=384] [MEMORY_LIMIT=6GB] [EF_SEARCH=200[,400,...]] [M=16]
 #                   [EF_CONSTRUCTION=64] [DATA=gaussian|lowrank] [BUILD_THREADS=1]
 # The 1M figure of ADR 0022: bench/search.sh 1000000 50 384 8GB 200 16 32 lowrank 1
 # BUILD_DIR picks the build tree (default: build).

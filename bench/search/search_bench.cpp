@@ -4,15 +4,19 @@
 // recall@10 of HNSW against the exact (brute force) answer. Bounded: N and the query count are
 // arguments; everything is in memory under a temporary folder. Latency is wall time per query
 // and, beside it, the process's CPU time per query (which a loaded shared machine inflates less).
-//   search_bench [N=200000] [QUERIES=100] [DIM=384] [MEMORY_LIMIT=6GB] [EF_SEARCH=200] [M=16]
+//   search_bench [N=200000] [QUERIES=100] [DIM=384] [MEMORY_LIMIT=6GB] [EF_SEARCH=200[,400,...]] [M=16]
 //                [EF_CONSTRUCTION=64] [DATA=gaussian|lowrank] [BUILD_THREADS=1; 0: every core]
 // Queries run on one thread, as the search service runs them; the HNSW build uses BUILD_THREADS
 // (IndexOptions::hnsw_build_threads). The vectors are generated again for each table (same seed)
 // rather than kept, so memory holds the two tables and the index, not a third copy.
+// EF_SEARCH may be a comma-separated list: the index is built once (with the first) and the HNSW
+// queries run again at each ef_search (vss's query-time setting), a line each: one build gives the
+// recall / latency curve.
 // DATA=gaussian: i.i.d. normal components (the worst case for HNSW: no structure at all);
 // DATA=lowrank: vectors on a random 32-dimensional subspace plus 10% noise, queries likewise (the
 // shape of real sentence embeddings, whose intrinsic dimension is far below 384).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -21,10 +25,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -69,7 +75,17 @@ int main(int argc, char** argv) {
   const int queries = argc > 2 ? std::stoi(argv[2]) : 100;
   const int dim = argc > 3 ? std::stoi(argv[3]) : 384;
   const std::string memory = argc > 4 ? argv[4] : "6GB";
-  const int ef = argc > 5 ? std::stoi(argv[5]) : IndexOptions{}.hnsw_ef_search;
+  std::vector<int> efs;
+  if (argc > 5) {
+    for (size_t at = 0, comma = 0; at <= std::strlen(argv[5]); at = comma + 1) {
+      comma = std::string_view(argv[5]).find(',', at);
+      if (comma == std::string_view::npos) comma = std::strlen(argv[5]);
+      efs.push_back(std::stoi(std::string(argv[5] + at, argv[5] + comma)));
+    }
+  } else {
+    efs.push_back(IndexOptions{}.hnsw_ef_search);
+  }
+  const int ef = efs.front();
   const int m = argc > 6 ? std::stoi(argv[6]) : IndexOptions{}.hnsw_m;
   const int efc = argc > 7 ? std::stoi(argv[7]) : IndexOptions{}.hnsw_ef_construction;
   const std::string data = argc > 8 ? argv[8] : "gaussian";
@@ -84,7 +100,7 @@ int main(int argc, char** argv) {
   fmt::print(
       "search bench: {} {} {}-d vectors, {} queries, k={}, M={}, ef_construction={}, ef_search={}, {} cores, load "
       "average {}\n",
-      n, data, dim, queries, kK, m, efc, ef, std::thread::hardware_concurrency(), LoadAverage());
+      n, data, dim, queries, kK, m, efc, fmt::join(efs, ","), std::thread::hardware_concurrency(), LoadAverage());
   {
     SearchDb db(dir.string(), memory, 1);  // one thread, as the search service runs it
     constexpr int kRank = 32;
@@ -136,7 +152,7 @@ int main(int argc, char** argv) {
     const std::vector<float>& warm = query_set.back();
     if (std::getenv("SEARCH_BENCH_PLAN") != nullptr) fmt::print("{}\n", brute->ExplainVector(warm, kK));
     brute->Vector(warm, kK);  // warm: the statements are prepared once per index and k
-    std::vector<double> t_brute, t_hnsw, c_brute, c_hnsw;
+    std::vector<double> t_brute, c_brute;
     std::vector<std::set<int64_t>> truths;
     for (int q = 0; q < queries; ++q) {
       const auto start = Clock::now();
@@ -160,26 +176,31 @@ int main(int argc, char** argv) {
     const bool scan = plan.find("HNSW_INDEX_SCAN") != std::string::npos;
     fmt::print("HNSW plan: {}\n", scan ? "HNSW_INDEX_SCAN" : "NO HNSW_INDEX_SCAN (the index is not used)");
     if (std::getenv("SEARCH_BENCH_PLAN") != nullptr) fmt::print("{}\n", plan);
-    hnsw->Vector(warm, kK);
-    double recall = 0;
-    for (int q = 0; q < queries; ++q) {
-      const auto start = Clock::now();
-      const double cpu = CpuSeconds();
-      auto approx = hnsw->Vector(query_set[static_cast<size_t>(q)], kK);
-      t_hnsw.push_back(Seconds(start) * 1000);
-      c_hnsw.push_back((CpuSeconds() - cpu) * 1000);
-      int hit = 0;
-      for (const auto& x : approx) hit += truths[static_cast<size_t>(q)].count(x["row"].get<int64_t>()) ? 1 : 0;
-      recall += static_cast<double>(hit) / kK;
+    for (const int ef_search : efs) {
+      if (ef_search != ef) hnsw->SetEfSearch(ef_search);
+      hnsw->Vector(warm, kK);
+      std::vector<double> t_hnsw, c_hnsw;
+      double recall = 0;
+      for (int q = 0; q < queries; ++q) {
+        const auto start = Clock::now();
+        const double cpu = CpuSeconds();
+        auto approx = hnsw->Vector(query_set[static_cast<size_t>(q)], kK);
+        t_hnsw.push_back(Seconds(start) * 1000);
+        c_hnsw.push_back((CpuSeconds() - cpu) * 1000);
+        int hit = 0;
+        for (const auto& x : approx) hit += truths[static_cast<size_t>(q)].count(x["row"].get<int64_t>()) ? 1 : 0;
+        recall += static_cast<double>(hit) / kK;
+      }
+      recall /= queries;
+      const double h50 = Percentile(t_hnsw, 0.5), h99 = Percentile(t_hnsw, 0.99);
+      const double ch50 = Percentile(c_hnsw, 0.5), ch99 = Percentile(c_hnsw, 0.99);
+      fmt::print("HNSW ef_search={}: wall p50 {:.2f} ms, p99 {:.2f} ms; CPU p50 {:.2f} ms, p99 {:.2f} ms\n", ef_search,
+                 h50, h99, ch50, ch99);
+      fmt::print(
+          "  ratio HNSW / brute force: wall p50 {:.3f}, p99 {:.3f}; CPU p50 {:.3f} (HNSW {:.1f}x faster by CPU)\n",
+          h50 / b50, h99 / b99, ch50 / cb50, cb50 / ch50);
+      fmt::print("  recall@10 of HNSW against brute force: {:.3f} (target >= 0.95); p50 target <= 20 ms\n", recall);
     }
-    recall /= queries;
-    const double h50 = Percentile(t_hnsw, 0.5), h99 = Percentile(t_hnsw, 0.99);
-    const double ch50 = Percentile(c_hnsw, 0.5), ch99 = Percentile(c_hnsw, 0.99);
-    fmt::print("HNSW:        wall p50 {:.2f} ms, p99 {:.2f} ms; CPU p50 {:.2f} ms, p99 {:.2f} ms\n", h50, h99, ch50,
-               ch99);
-    fmt::print("ratio HNSW / brute force: wall p50 {:.3f}, p99 {:.3f}; CPU p50 {:.3f} (HNSW {:.1f}x faster by CPU)\n",
-               h50 / b50, h99 / b99, ch50 / cb50, cb50 / ch50);
-    fmt::print("recall@10 of HNSW against brute force: {:.3f} (target >= 0.95); p50 target <= 20 ms\n", recall);
   }
   std::filesystem::remove_all(dir);
   return 0;

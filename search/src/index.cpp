@@ -140,6 +140,13 @@ duckdb_result Index::RunVector(const std::string& sql, std::span<const float> qu
   return result;
 }
 
+void Index::SetEfSearch(int ef_search) const {
+  std::lock_guard lock(mu_);
+  Exec(con_, fmt::format("SET hnsw_ef_search = {}", ef_search));
+  for (auto& [sql, stmt] : prepared_) duckdb_destroy_prepare(&stmt);
+  prepared_.clear();
+}
+
 std::string Index::VectorSql(int k) const {
   // ORDER BY array_cosine_distance(...) LIMIT k with no other sort key is the shape the HNSW index
   // answers (when there is one); a tie-breaker column would make it a full scan.

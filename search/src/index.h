@@ -58,6 +58,10 @@ class Index {
   //! idf of the query's distinct terms that occur in the index (0 when none does). Text scores
   //! divided by it are in [0, 1]: the share of the query a row matches, weighted by rarity.
   double TextScoreBound(const std::string& query) const;
+  //! Overrides the index's ef_search for this index's later queries (vss's `hnsw_ef_search`
+  //! setting on its connection; the prepared statements are made again). For benchmarks that
+  //! trade recall against latency on one built index.
+  void SetEfSearch(int ef_search) const;
   bool hnsw() const { return hnsw_; }
   uint64_t rows() const { return rows_; }
   double build_seconds = 0;       //!< table, BM25 and HNSW
