@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <exception>
 #include <filesystem>
+#include <iterator>
 #include <thread>
 
 #include "lakehouse/shared/error.h"
@@ -83,29 +86,143 @@ class BuildThreads {
 
 }  // namespace
 
-Index::Index(SearchDb& db, std::string table, KeyType key_type, int dim, uint64_t rows, bool hnsw)
-    : db_(db), table_(std::move(table)), key_type_(key_type), dim_(dim), rows_(rows), hnsw_(hnsw) {
+//! One HNSW build at a time in the process: builds are CPU-bound, and BuildThreads changes a
+//! database-wide setting that two builds at once would restore out of order.
+static std::mutex& HnswBuildMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+Index::Index(SearchDb& db, std::string table, KeyType key_type, int dim, uint64_t rows)
+    : db_(db), table_(std::move(table)), key_type_(key_type), dim_(dim), rows_(rows) {
   if (duckdb_connect(static_cast<duckdb_database>(db_.handle()), &con_) != DuckDBSuccess) {
     Fail(ErrorCode::kInternal, "cannot connect to search's DuckDB");
   }
   float_type_ = duckdb_create_logical_type(DUCKDB_TYPE_FLOAT);
 }
 
-Index::~Index() {
-  for (auto& [sql, stmt] : prepared_) duckdb_destroy_prepare(&stmt);
+//! Drops an index's table and its BM25 index (an in-memory table: at the latest it goes with the
+//! process, so a failure here loses nothing).
+static void DropTable(duckdb_connection con, const std::string& table) noexcept {
   try {
-    Exec(con_, fmt::format("PRAGMA drop_fts_index({})", SqlLiteral(table_)));
-    Exec(con_, "DROP TABLE IF EXISTS " + table_);
-  } catch (const Error&) {
-    // an in-memory table: it goes with the process at the latest
+    Exec(con, fmt::format("PRAGMA drop_fts_index({})", SqlLiteral(table)));
+    Exec(con, "DROP TABLE IF EXISTS " + table);
+  } catch (const std::exception&) {
   }
+}
+
+struct Index::HnswBuild {
+  std::mutex mu;
+  std::condition_variable done;
+  HnswState state = HnswState::kBuilding;  // guarded by mu, as is everything below
+  std::string error;
+  double seconds = 0;
+  int threads = 0;
+  bool abandoned = false;  //!< the index was dropped meanwhile: the build's thread drops the table
+};
+
+Index::~Index() {
+  bool build_drops = false;
+  if (build_) {
+    std::lock_guard lock(build_->mu);
+    build_drops = build_->abandoned = build_->state == HnswState::kBuilding;
+  }
+  for (auto& [sql, stmt] : prepared_) duckdb_destroy_prepare(&stmt);
+  if (!build_drops) DropTable(con_, table_);
   duckdb_disconnect(&con_);
   duckdb_destroy_logical_type(&float_type_);
+}
+
+void Index::StartHnsw(const IndexOptions& options) {
+  // The build's own connection: it also keeps DuckDB's database alive should search's SearchDb
+  // close before the build returns.
+  duckdb_connection con = nullptr;
+  if (duckdb_connect(static_cast<duckdb_database>(db_.handle()), &con) != DuckDBSuccess) {
+    Fail(ErrorCode::kInternal, "cannot connect to search's DuckDB");
+  }
+  build_ = std::make_shared<HnswBuild>();
+  std::thread([build = build_, con, table = table_, options]() mutable {
+    std::string error;
+    int threads_used = 0;
+    bool abandoned = false;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      std::lock_guard one_build(HnswBuildMutex());
+      {
+        std::lock_guard lock(build->mu);
+        abandoned = build->abandoned;  // dropped (e.g. replaced by a newer version) while it waited
+      }
+      if (!abandoned) {
+        // vss's CREATE INDEX over the loaded table builds the graph with as many threads as
+        // DuckDB has (its scalar distance kernel is ~80% of a build, perf); hnsw_build_threads
+        // sets that count.
+        const int threads = options.hnsw_build_threads > 0
+                                ? options.hnsw_build_threads
+                                : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+        BuildThreads build_threads(con, threads);
+        threads_used = build_threads.threads();
+        Exec(con,
+             fmt::format("CREATE INDEX {}_hnsw ON {} USING HNSW (embedding) WITH (metric = 'cosine', ef_search = {}, "
+                         "M = {}, ef_construction = {})",
+                         table, table, options.hnsw_ef_search, options.hnsw_m, options.hnsw_ef_construction));
+      }
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    {
+      std::lock_guard lock(build->mu);
+      build->state = error.empty() && !build->abandoned ? HnswState::kReady : HnswState::kFailed;
+      build->error = std::move(error);
+      build->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      build->threads = threads_used;
+      abandoned = build->abandoned;
+    }
+    build->done.notify_all();
+    if (abandoned) DropTable(con, table);
+    duckdb_disconnect(&con);
+  }).detach();
+}
+
+Index::HnswState Index::hnsw_state() const {
+  if (!build_) return HnswState::kNone;
+  std::lock_guard lock(build_->mu);
+  return build_->state;
+}
+
+bool Index::WaitHnsw(std::chrono::milliseconds timeout) const {
+  if (!build_) return false;
+  std::unique_lock lock(build_->mu);
+  build_->done.wait_for(lock, timeout, [&] { return build_->state != HnswState::kBuilding; });
+  return build_->state == HnswState::kReady;
+}
+
+std::string Index::hnsw_error() const {
+  if (!build_) return {};
+  std::lock_guard lock(build_->mu);
+  return build_->error;
+}
+
+double Index::hnsw_build_seconds() const {
+  if (!build_) return 0;
+  std::lock_guard lock(build_->mu);
+  return build_->seconds;
+}
+
+int Index::hnsw_build_threads() const {
+  if (!build_) return 0;
+  std::lock_guard lock(build_->mu);
+  return build_->threads;
 }
 
 duckdb_result Index::RunVector(const std::string& sql, std::span<const float> query) const {
   if (static_cast<int>(query.size()) != dim_) {
     Fail(ErrorCode::kInternal, "a query vector of {} values does not fit FLOAT[{}]", query.size(), dim_);
+  }
+  if (!prepared_with_hnsw_ && hnsw()) {
+    // Statements planned before the HNSW index existed scan the table: plan them again.
+    for (auto& [text, s] : prepared_) duckdb_destroy_prepare(&s);
+    prepared_.clear();
+    prepared_with_hnsw_ = true;
   }
   duckdb_prepared_statement stmt = nullptr;
   for (const auto& [text, s] : prepared_) {
@@ -267,44 +384,56 @@ std::shared_ptr<const Index> IndexSet::Get(const std::string& dataset, uint64_t 
                                            const std::function<void(VectorWriter&)>& fill) {
   if (!available_) Fail(ErrorCode::kUnavailable, "search indexes are unavailable: {}", reason_);
   const std::string id = dataset + "@" + std::to_string(version);
-  std::lock_guard lock(mu_);
-  for (auto it = indexes_.begin(); it != indexes_.end(); ++it) {
-    if (it->first != id) continue;
-    indexes_.splice(indexes_.begin(), indexes_, it);  // most recently used first
-    return indexes_.front().second;
+  {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      for (auto it = indexes_.begin(); it != indexes_.end(); ++it) {
+        if (it->first != id) continue;
+        indexes_.splice(indexes_.begin(), indexes_, it);  // most recently used first
+        return indexes_.front().second;
+      }
+      if (!building_.contains(id)) break;
+      built_.wait(lock);  // another request builds this one: use it (or build it again if that failed)
+    }
+    building_.insert(id);
   }
-  const auto start = std::chrono::steady_clock::now();
-  VectorWriter writer(db_, key_type, dim);
-  fill(writer);
-  const uint64_t rows = writer.rows();
-  const std::string table = writer.Keep();
-  const bool hnsw = rows >= options_.hnsw_min_rows;
-  auto index = std::make_shared<Index>(db_, table, key_type, dim, rows, hnsw);
-  Connection con(db_);
-  Exec(con.get(), fmt::format("PRAGMA create_fts_index({}, 'row', 'text', stemmer = 'porter', "
-                              "stopwords = 'english', overwrite = 1)",
-                              SqlLiteral(table)));
-  if (hnsw) {
-    // vss's CREATE INDEX over the loaded table builds the graph with as many threads as DuckDB has
-    // (its scalar distance kernel is ~80% of a build, perf); hnsw_build_threads sets that count.
-    const auto hnsw_start = std::chrono::steady_clock::now();
-    const int threads = options_.hnsw_build_threads > 0
-                            ? options_.hnsw_build_threads
-                            : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-    BuildThreads build_threads(con.get(), threads);
-    Exec(con.get(),
-         fmt::format("CREATE INDEX {}_hnsw ON {} USING HNSW (embedding) WITH (metric = 'cosine', ef_search = {}, "
-                     "M = {}, ef_construction = {})",
-                     table, table, options_.hnsw_ef_search, options_.hnsw_m, options_.hnsw_ef_construction));
-    index->hnsw_build_threads = build_threads.threads();
-    index->hnsw_build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - hnsw_start).count();
+  // Built outside the lock: other datasets' searches go on meanwhile.
+  std::list<std::pair<std::string, std::shared_ptr<const Index>>> dropped;  // released after the lock
+  try {
+    const auto start = std::chrono::steady_clock::now();
+    VectorWriter writer(db_, key_type, dim);
+    fill(writer);
+    const uint64_t rows = writer.rows();
+    const std::string table = writer.Keep();
+    auto index = std::make_shared<Index>(db_, table, key_type, dim, rows);
+    Connection con(db_);
+    Exec(con.get(), fmt::format("PRAGMA create_fts_index({}, 'row', 'text', stemmer = 'porter', "
+                                "stopwords = 'english', overwrite = 1)",
+                                SqlLiteral(table)));
+    index->build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (rows >= options_.hnsw_min_rows) index->StartHnsw(options_);
+    std::lock_guard lock(mu_);
+    building_.erase(id);
+    // Versions of the same dataset are replaced; the least recently used goes when the set is full.
+    for (auto it = indexes_.begin(); it != indexes_.end();) {
+      auto next = std::next(it);
+      if (it->first.rfind(dataset + "@", 0) == 0) dropped.splice(dropped.end(), indexes_, it);
+      it = next;
+    }
+    while (indexes_.size() >= std::max<size_t>(1, options_.max_indexes)) {
+      dropped.splice(dropped.end(), indexes_, std::prev(indexes_.end()));
+    }
+    indexes_.emplace_front(id, index);
+    built_.notify_all();
+    return index;
+  } catch (...) {
+    {
+      std::lock_guard lock(mu_);
+      building_.erase(id);
+    }
+    built_.notify_all();
+    throw;
   }
-  index->build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  // Versions of the same dataset are replaced; the least recently used goes when the set is full.
-  indexes_.remove_if([&](const auto& e) { return e.first.rfind(dataset + "@", 0) == 0; });
-  while (indexes_.size() >= std::max<size_t>(1, options_.max_indexes)) indexes_.pop_back();
-  indexes_.emplace_front(id, index);
-  return index;
 }
 
 }  // namespace lakehouse::search

@@ -8,11 +8,14 @@
 #include <duckdb.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 
@@ -38,11 +41,20 @@ struct IndexOptions {
   int hnsw_build_threads = 1;
 };
 
-//! One version of one vectors dataset, indexed.
+//! One version of one vectors dataset, indexed. The table and its BM25 index are ready when the
+//! IndexSet hands it out; the HNSW index (when the table is large enough) is then built on a
+//! thread of its own: until it is ready, Vector() is answered by brute force over the same table
+//! (exact, slower), so a search never waits for a build (at 1M vectors one takes tens of
+//! minutes: ADR 0022).
 class Index {
  public:
-  Index(SearchDb& db, std::string table, KeyType key_type, int dim, uint64_t rows, bool hnsw);
-  ~Index();  //!< drops the table and its indexes
+  enum class HnswState { kNone, kBuilding, kReady, kFailed };
+
+  Index(SearchDb& db, std::string table, KeyType key_type, int dim, uint64_t rows);
+  //! Drops the table and its indexes; while its HNSW build still runs, the build's thread does
+  //! that when the build returns (DuckDB cannot interrupt vss's graph construction), so dropping
+  //! an index never waits for a build.
+  ~Index();
   Index(const Index&) = delete;
   Index& operator=(const Index&) = delete;
 
@@ -62,13 +74,23 @@ class Index {
   //! setting on its connection; the prepared statements are made again). For benchmarks that
   //! trade recall against latency on one built index.
   void SetEfSearch(int ef_search) const;
-  bool hnsw() const { return hnsw_; }
+
+  HnswState hnsw_state() const;
+  bool hnsw() const { return hnsw_state() == HnswState::kReady; }  //!< the HNSW index answers Vector()
+  //! Waits until the HNSW build has ended (or `timeout` passed); true when the index is ready.
+  bool WaitHnsw(std::chrono::milliseconds timeout = std::chrono::hours(24)) const;
+  std::string hnsw_error() const;  //!< why the build failed (kFailed)
   uint64_t rows() const { return rows_; }
-  double build_seconds = 0;       //!< table, BM25 and HNSW
-  double hnsw_build_seconds = 0;  //!< the HNSW index alone
-  int hnsw_build_threads = 0;     //!< the threads DuckDB had while it built the HNSW index
+  double build_seconds = 0;  //!< the table and its BM25 index
+  //! The HNSW build alone and the threads DuckDB had for it (set when the build ends: read them
+  //! after WaitHnsw()).
+  double hnsw_build_seconds() const;
+  int hnsw_build_threads() const;
 
  private:
+  friend class IndexSet;
+  //! Starts building the HNSW index on a thread of its own (once, by the IndexSet).
+  void StartHnsw(const IndexOptions& options);
   nlohmann::json Query(const std::string& sql) const;
   nlohmann::json Rows(duckdb_result& result) const;  //!< reads and destroys `result`
   //! Runs the (cached) prepared statement `sql` with the query vector bound as $1 (caller holds mu_).
@@ -79,11 +101,15 @@ class Index {
   duckdb_connection con_ = nullptr;           //!< kept open for the life of the index
   duckdb_logical_type float_type_ = nullptr;  //!< the element type of the query's FLOAT[dim]
   mutable std::list<std::pair<std::string, duckdb_prepared_statement>> prepared_;  //!< by SQL text
+  //! Whether the statements in prepared_ were made after the HNSW index was ready (they are made
+  //! again once it is, so that the planner picks the index scan).
+  mutable bool prepared_with_hnsw_ = false;
   std::string table_;
   KeyType key_type_;
   int dim_;
   uint64_t rows_;
-  bool hnsw_;
+  struct HnswBuild;                   //!< shared by the index and its build's thread
+  std::shared_ptr<HnswBuild> build_;  //!< null: no HNSW index for this table
 };
 
 class IndexSet {
@@ -93,7 +119,9 @@ class IndexSet {
   bool available() const { return available_; }
   const std::string& unavailable_reason() const { return reason_; }
 
-  //! The index of version `version` of `dataset`; built on first use from the rows `fill` adds.
+  //! The index of version `version` of `dataset`; built on first use from the rows `fill` adds
+  //! (the table and BM25 index before it returns; the HNSW index after, in the background).
+  //! Builds of different datasets run at once; a second caller of the same one waits for it.
   std::shared_ptr<const Index> Get(const std::string& dataset, uint64_t version, KeyType key_type, int dim,
                                    const std::function<void(VectorWriter&)>& fill);
 
@@ -102,7 +130,9 @@ class IndexSet {
   IndexOptions options_;
   bool available_ = false;
   std::string reason_;
-  std::mutex mu_;                                                            //!< one build at a time; guards the list
+  std::mutex mu_;  //!< guards the list and building_
+  std::condition_variable built_;
+  std::set<std::string> building_;                                           //!< "dataset@version" being built
   std::list<std::pair<std::string, std::shared_ptr<const Index>>> indexes_;  //!< most recently used first
 };
 

@@ -593,7 +593,15 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
     out["index"] = {{"kind", "none"}, {"reason", indexes_.unavailable_reason()}};
   } else {
     auto index = IndexOf(m, dim);
-    out["index"] = {{"kind", index->hnsw() ? "hnsw" : "brute_force"}, {"rows", index->rows()}};
+    // "hnsw": the HNSW index answered; "brute_force": an exact scan of the vectors (a small
+    // dataset, or a large one whose HNSW index is still being built: "hnsw" says so).
+    const Index::HnswState hnsw = index->hnsw_state();
+    out["index"] = {{"kind", hnsw == Index::HnswState::kReady ? "hnsw" : "brute_force"}, {"rows", index->rows()}};
+    if (hnsw == Index::HnswState::kBuilding) out["index"]["hnsw"] = "building";
+    if (hnsw == Index::HnswState::kFailed) {
+      out["index"]["hnsw"] = "failed";
+      out["index"]["hnsw_error"] = index->hnsw_error();
+    }
     const int depth = mode == "hybrid" ? std::min(std::max(2 * candidates, 50), 1000) : candidates;
     json vector_hits, text_hits;
     if (want_vector) {
