@@ -134,6 +134,10 @@ void StartEmbeddings(const Services& services, Request& req, Response& res) {
   r.model = StringField(body, "model", false);
   r.key = StringField(body, "key", false);
   r.target = StringField(body, "target", false);
+  // The route's permission covers the source ({name}); a named target is written too, so the key
+  // must be allowed to write it. The default target, <name>_<column>_emb, is named after the
+  // source and goes with the source's grant (docs/api/ai.md).
+  if (!r.target.empty()) RequireWrite(req, r.target);
   if (body.contains("wait")) LH_USER_CHECK(body["wait"].is_boolean(), "\"wait\" must be true or false");
   if (body.value("wait", false)) {
     res.Json(200, search::ToJson(search.RunEmbedding(r)));
@@ -185,18 +189,26 @@ void AiHealth(const Services& services, Request&, Response& res) {
   res.Json(200, services.ai->Health());  // a cached value: never blocks (the route runs inline)
 }
 
-void ListJobs(const Services& services, Request&, Response& res) {
+// An embedding job belongs to its source dataset: a key sees the jobs of the sources it may read
+// and cancels those of the sources it may write (a job names its source, column and target).
+void ListJobs(const Services& services, Request& req, Response& res) {
   json jobs = json::array();
-  for (const auto& job : Search(services).Jobs()) jobs.push_back(search::ToJson(job));
+  for (const auto& job : Search(services).Jobs()) {
+    if (MayRead(req, job.request.dataset)) jobs.push_back(search::ToJson(job));
+  }
   res.Json(200, json{{"jobs", std::move(jobs)}});
 }
 
 void GetJob(const Services& services, Request& req, Response& res) {
-  res.Json(200, search::ToJson(Search(services).Job(req.Param("id"))));
+  search::JobStatus job = Search(services).Job(req.Param("id"));
+  RequireRead(req, job.request.dataset);
+  res.Json(200, search::ToJson(job));
 }
 
 void CancelJob(const Services& services, Request& req, Response& res) {
-  res.Json(202, search::ToJson(Search(services).Cancel(req.Param("id"))));
+  search::SearchService& search = Search(services);
+  RequireWrite(req, search.Job(req.Param("id")).request.dataset);
+  res.Json(202, search::ToJson(search.Cancel(req.Param("id"))));
 }
 
 }  // namespace lakehouse::gateway

@@ -282,3 +282,50 @@ def test_auth_off_is_refused_on_a_non_loopback_address(tmp_path):
                         str(tmp_path / "d"), "--ai", "false"], capture_output=True, text=True, timeout=20)
     assert r.returncode == 2
     assert "auth.enabled = false is refused" in r.stderr
+
+
+def test_embedding_jobs_belong_to_their_source_dataset(tmp_path):
+    """A job is listed, read and cancelled only under its source's grants; a named target must be
+    writable. (Its own server: the jobs need the AI sidecar, which the module's server runs without.)"""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    s = Server(tmp_path, "--ai-home", root, "--auth-refresh-ms", "300", auth=True, ai=True)
+    try:
+        admin = (s.data_dir / "admin.key").read_text().strip()
+        for name, data in (("a", CSV_A), ("b", CSV_B)):
+            status, body = s.json("POST", f"/api/v1/datasets/{name}", data, {**bearer(admin), "Content-Type": "text/csv"})
+            assert status == 201, body
+        writer_a = create_key(s, admin, role="writer", datasets="a")["key"]
+        post = {"Content-Type": "application/json"}
+        deadline = time.time() + 90
+        while True:  # the sidecar and model server start under the supervisor
+            status, body = s.json("POST", "/api/v1/datasets/b/embeddings", json.dumps({"column": "secret"}).encode(),
+                                  {**bearer(admin), **post})
+            if status == 202 or time.time() > deadline:
+                break
+            time.sleep(1)
+        assert status == 202, body
+        job_b = body["id"]
+        status, body = s.json("POST", "/api/v1/datasets/a/embeddings", json.dumps({"column": "secret"}).encode(),
+                              {**bearer(writer_a), **post})
+        assert status == 202, body
+        job_a = body["id"]
+
+        status, body = s.json("GET", "/api/v1/ai/jobs", headers=bearer(writer_a))
+        assert status == 200, body
+        assert [j["id"] for j in body["jobs"]] == [job_a]
+        assert {j["id"] for j in s.json("GET", "/api/v1/ai/jobs", headers=bearer(admin))[1]["jobs"]} == {job_a, job_b}
+        for method in ("GET", "DELETE"):
+            status, body = s.json(method, f"/api/v1/ai/jobs/{job_b}", headers=bearer(writer_a))
+            assert status == 403, (method, body)
+            assert "'b'" in body["error"]["message"] and "bravo" not in json.dumps(body)
+        assert s.json("GET", f"/api/v1/ai/jobs/{job_a}", headers=bearer(writer_a))[0] == 200
+
+        # A named target outside the key's grants is refused before anything runs or is written.
+        status, body = s.json("POST", "/api/v1/datasets/a/embeddings",
+                              json.dumps({"column": "secret", "target": "b_vectors", "wait": True}).encode(),
+                              {**bearer(writer_a), **post})
+        assert status == 403, body
+        assert "b_vectors" in body["error"]["message"]
+        assert s.json("GET", "/api/v1/datasets/b_vectors", headers=bearer(admin))[0] == 404
+    finally:
+        s.stop()
