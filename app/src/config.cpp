@@ -154,6 +154,10 @@ const std::vector<Setting>& Settings() {
        "bundled model server: auto (when no Ollama answers) | always | never", STR(ai_model_server)},
       {"ai.timeout_ms", "LAKEHOUSE_AI_TIMEOUT_MS", "ai-timeout-ms", "timeout of one sidecar call",
        INT(ai_timeout_ms, "ai.timeout_ms")},
+      {"search.memory_limit", "LAKEHOUSE_SEARCH_MEMORY_LIMIT", "search-memory-limit",
+       "memory of search's own DuckDB, which holds every searched vectors dataset with its BM25 and HNSW indexes "
+       "(about 1.6 KB per 384-d vector plus its text), e.g. 4GB; default: 1/16 of query.memory_limit",
+       STR(search_memory_limit)},
       {"iceberg.enabled", "LAKEHOUSE_ICEBERG", "iceberg",
        "write Iceberg metadata for every commit and serve the Iceberg REST catalog at /iceberg (true/false)",
        BOOL(iceberg_enabled, "iceberg.enabled")},

@@ -68,6 +68,8 @@ struct Config {
   std::string ai_model_server =
       "auto";  //!< "auto": start the bundled model server when no Ollama answers; "never"; "always"
   int64_t ai_timeout_ms = 60000;
+  // [search]
+  std::string search_memory_limit;  //!< search's own DuckDB budget (its indexes); empty: 1/16 of query.memory_limit
   // [iceberg]
   bool iceberg_enabled = true;  //!< Iceberg metadata per commit + the REST catalog at /iceberg
   // [auth] (docs/api/auth.md)

@@ -515,6 +515,7 @@ class Services final : public RunningServices {
     search::SearchOptions search_options;
     search_options.temp_dir = config_.temp_dir() + "/search";
     search_options.memory_limit = config_.query_memory_limit;
+    search_options.own_memory_limit = config_.search_memory_limit;
     search_options.query_timeout_ms = config_.query_max_timeout_ms;  // reading a column to embed: the longest allowed
     // The fts and vss extensions setup fetches (scripts/setup.d/65-search.sh), beside the AI home.
     const std::string home = config_.ai_home.empty() ? FindAiHome() : config_.ai_home;

@@ -392,6 +392,7 @@ std::shared_ptr<const Index> IndexSet::Get(const std::string& dataset, uint64_t 
         indexes_.splice(indexes_.begin(), indexes_, it);  // most recently used first
         return indexes_.front().second;
       }
+      if (auto it = too_large_.find(id); it != too_large_.end()) throw IndexDoesNotFit(it->second);
       if (!building_.contains(id)) break;
       built_.wait(lock);  // another request builds this one: use it (or build it again if that failed)
     }
@@ -426,6 +427,31 @@ std::shared_ptr<const Index> IndexSet::Get(const std::string& dataset, uint64_t 
     indexes_.emplace_front(id, index);
     built_.notify_all();
     return index;
+  } catch (const std::exception& e) {
+    // DuckDB's "failed to allocate" (the appender, an index) when the vectors exceed memory_limit:
+    // in-memory tables cannot spill.
+    const std::string what = e.what();
+    const bool too_large =
+        what.find("failed to allocate") != std::string::npos || what.find("Out of Memory") != std::string::npos;
+    std::string message;
+    if (too_large) {
+      message = fmt::format(
+          "the vectors of {} (version {}) do not fit search's memory ({}): raise search.memory_limit (and "
+          "limits.max_memory) to index them; meanwhile vector search scans them through the query engine, and "
+          "text search is unavailable for them ({})",
+          dataset, version, db_.MemoryLimit(), what);
+    }
+    {
+      std::lock_guard lock(mu_);
+      building_.erase(id);
+      if (too_large) {
+        if (too_large_.size() >= 256) too_large_.clear();
+        too_large_[id] = message;
+      }
+    }
+    built_.notify_all();
+    if (too_large) throw IndexDoesNotFit(message);
+    throw;
   } catch (...) {
     {
       std::lock_guard lock(mu_);

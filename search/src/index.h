@@ -13,12 +13,14 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <span>
 #include <string>
 
+#include "lakehouse/shared/error.h"
 #include "vector_writer.h"
 
 namespace lakehouse::search {
@@ -114,6 +116,13 @@ class Index {
   std::shared_ptr<HnswBuild> build_;  //!< null: no HNSW index for this table
 };
 
+//! The vectors of a version do not fit search's DuckDB memory (search.memory_limit): the index
+//! cannot be built, and the version is searched without one. What() says so and names the setting.
+class IndexDoesNotFit : public Error {
+ public:
+  explicit IndexDoesNotFit(const std::string& message) : Error(ErrorCode::kUnavailable, message) {}
+};
+
 class IndexSet {
  public:
   IndexSet(SearchDb& db, IndexOptions options);
@@ -124,6 +133,8 @@ class IndexSet {
   //! The index of version `version` of `dataset`; built on first use from the rows `fill` adds
   //! (the table and BM25 index before it returns; the HNSW index after, in the background).
   //! Builds of different datasets run at once; a second caller of the same one waits for it.
+  //! IndexDoesNotFit when the vectors do not fit search's memory (remembered: later calls for the
+  //! same version throw it again at once, without reading the vectors again).
   std::shared_ptr<const Index> Get(const std::string& dataset, uint64_t version, KeyType key_type, int dim,
                                    const std::function<void(VectorWriter&)>& fill);
 
@@ -135,6 +146,7 @@ class IndexSet {
   std::mutex mu_;  //!< guards the list and building_
   std::condition_variable built_;
   std::set<std::string> building_;                                           //!< "dataset@version" being built
+  std::map<std::string, std::string> too_large_;                             //!< versions that did not fit: the message
   std::list<std::pair<std::string, std::shared_ptr<const Index>>> indexes_;  //!< most recently used first
 };
 

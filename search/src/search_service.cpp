@@ -145,7 +145,10 @@ class SearchServiceImpl final : public SearchService {
         ai_(ai),
         store_(store),
         options_(options),
-        db_(options.temp_dir, DuckDbBytes(SplitDuckDbBudget(options.memory_limit).search_bytes), 1),
+        db_(options.temp_dir,
+            DuckDbBytes(options.own_memory_limit.empty() ? SplitDuckDbBudget(options.memory_limit).search_bytes
+                                                         : ParseByteSize(options.own_memory_limit)),
+            1),
         indexes_(db_, IndexOptions{options.extension_dir, options.hnsw_min_rows, options.max_indexes}),
         jobs_(JobRegistryOptions{options.job_threads, options.max_queued_jobs,
                                  std::chrono::milliseconds(options.finished_job_ttl_ms), options.max_finished_jobs,
@@ -533,7 +536,6 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
     Fail(ErrorCode::kUnavailable, R"(mode "{}" needs the full-text index, which is unavailable: {})", mode,
          indexes_.unavailable_reason());
   }
-  const bool want_text = mode != "vector" && indexes_.available();
   const bool want_vector = mode != "text";
   DatasetManifest m = ResolveVectors(asked, r.column);
   json out = json::object();
@@ -573,6 +575,22 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
   } catch (const std::exception&) {
     Fail(ErrorCode::kConflict, "vectors dataset {} records no valid {} (\"{}\")", dataset, kDim, m.properties[kDim]);
   }
+  // The version's index (table, BM25, HNSW), unless the extensions are missing or the vectors do
+  // not fit search's memory: then vector search is brute force through queryd, and text search
+  // asked for explicitly is a 503 saying why (the default, hybrid, runs the vector stage alone).
+  std::shared_ptr<const Index> index;
+  std::string no_index = indexes_.unavailable_reason();
+  if (indexes_.available()) {
+    try {
+      index = IndexOf(m, dim);
+    } catch (const IndexDoesNotFit& e) {
+      no_index = e.what();
+    }
+  }
+  if (!index && mode != "vector" && !r.mode.empty()) {
+    Fail(ErrorCode::kUnavailable, R"(mode "{}" needs the full-text index, which is unavailable: {})", mode, no_index);
+  }
+  const bool want_text = mode != "vector" && index != nullptr;
   aibridge::Embeddings q;
   if (want_vector) {
     q = ai_.Embed({r.query}, model);  // always the model the vectors were made with
@@ -586,13 +604,12 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
   json stages = json::array();
   const int candidates = r.rerank ? std::min(std::max(r.k * 4, 20), 200) : r.k;
   json results = json::array();
-  if (!indexes_.available() && !want_text) {
-    // Without the index extensions: brute force through queryd.
+  if (!index) {
+    // Without the index extensions, or vectors too large for search's memory: brute force through queryd.
     results = VectorViaQuery(dataset, has_key, dim, q.Row(0), candidates);
     stages.push_back("vector");
-    out["index"] = {{"kind", "none"}, {"reason", indexes_.unavailable_reason()}};
+    out["index"] = {{"kind", "none"}, {"reason", no_index}};
   } else {
-    auto index = IndexOf(m, dim);
     // "hnsw": the HNSW index answered; "brute_force": an exact scan of the vectors (a small
     // dataset, or a large one whose HNSW index is still being built: "hnsw" says so).
     const Index::HnswState hnsw = index->hnsw_state();

@@ -195,5 +195,35 @@ TEST(IndexBuild, AnswersExactlyWhileTheHnswIndexIsBuiltThenUsesIt) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(IndexSet, VectorsThatDoNotFitAreRefusedOnceAndRemembered) {
+  const auto dir = std::filesystem::temp_directory_path() / ("lakehouse-index-fit-test-" + std::to_string(::getpid()));
+  {
+    SearchDb db(dir.string(), "2MB", 1);  // DuckDB's appender alone needs 3 MiB blocks
+    constexpr int kDim = 384;
+    const auto vectors = GaussianVectors(1000, kDim, 5);
+    int fills = 0;
+    auto fill = [&](VectorWriter& w) {
+      ++fills;
+      for (int i = 0; i < 1000; ++i) w.Add(i, nullptr, "t", vectors[static_cast<size_t>(i)]);
+    };
+    IndexSet set(db, IndexOptions{LAKEHOUSE_SOURCE_DIR "/search/.deps/duckdb_ext", 0, 4});
+    ASSERT_TRUE(set.available()) << set.unavailable_reason();
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        set.Get("big", 3, KeyType::kNone, kDim, fill);
+        ADD_FAILURE() << "1000 vectors of 384 floats fit in 2MB";
+      } catch (const IndexDoesNotFit& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+        const std::string message = e.what();
+        EXPECT_NE(message.find("big (version 3)"), std::string::npos) << message;
+        EXPECT_NE(message.find("search.memory_limit"), std::string::npos) << message;
+      }
+    }
+    EXPECT_EQ(fills, 1);  // the second call did not read the vectors again
+    EXPECT_EQ(Scalar(db, "SELECT count(*) FROM duckdb_tables()"), "0");  // nothing half-built is left
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace lakehouse::search

@@ -540,6 +540,51 @@ TEST_F(Semantic, AnUnfinishedJobIsResumedByTheNextServer) {
   }
 }
 
+TEST_F(Semantic, VectorsLargerThanSearchsMemoryAreScannedThroughQueryd) {
+  std::string ndjson;
+  for (int i = 0; i < 40; ++i) {
+    ndjson +=
+        json{{"t", fmt::format("harbour log {}: {}", i, i == 17 ? "a storm broke the mast" : "calm sea")}}.dump() +
+        "\n";
+  }
+  IngestNdjson("harbour", ndjson);
+  ASSERT_EQ(Call("POST", "/api/v1/datasets/harbour/embeddings", {{"column", "t"}, {"wait", true}}).status, 200);
+  SearchRequest q;
+  q.dataset = "harbour";
+  q.query = "the storm damaged the ship";
+  q.k = 3;
+  q.mode = "vector";
+  const json indexed = search_->Search(q);
+  ASSERT_EQ(indexed["index"]["kind"], "brute_force") << indexed.dump();  // 40 rows: below hnsw_min_rows
+
+  // search.memory_limit too small for the vectors (DuckDB's appender needs 3 MiB blocks): the index
+  // is not built, vector search scans the vectors through queryd (same answer), hybrid says why,
+  // and text asked for is a 503 naming the setting.
+  SearchOptions so;
+  so.temp_dir = (root_ / "tmp" / "search-small").string();
+  so.extension_dir = LAKEHOUSE_SOURCE_DIR "/search/.deps/duckdb_ext";
+  so.own_memory_limit = "2MB";
+  auto small = MakeSearchService(*catalog_, *ingest_, *query_, *ai_, *store_, so);
+  EXPECT_EQ(small->MemoryLimit().substr(0, 3), "1.9") << small->MemoryLimit();
+  json s = small->Search(q);
+  EXPECT_EQ(s["index"]["kind"], "none") << s.dump();
+  EXPECT_NE(s["index"]["reason"].get<std::string>().find("search.memory_limit"), std::string::npos) << s.dump();
+  ASSERT_EQ(s["results"].size(), 3u) << s.dump();
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(s["results"][i]["row"], indexed["results"][i]["row"]) << s.dump();
+  q.mode.clear();  // hybrid, the default: the vector stage alone, again without reading the vectors twice
+  s = small->Search(q);
+  EXPECT_EQ(s["mode"], "vector") << s.dump();
+  EXPECT_EQ(s["results"][0]["row"], 17) << s.dump();
+  q.mode = "text";
+  try {
+    small->Search(q);
+    ADD_FAILURE() << "text search answered without its index";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    EXPECT_NE(std::string(e.what()).find("search.memory_limit"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(Semantic, FailedJobLeavesNothingRegistered) {
   auto r = Call("POST", "/api/v1/datasets/notes/embeddings",
                 {{"column", "body"}, {"model", "no-such-model"}, {"target", "notes_broken"}});

@@ -88,6 +88,10 @@ struct SearchOptions {
   //! The process's DuckDB budget (query.memory_limit); search's own DuckDB (it holds only vectors
   //! being written) takes 1/16 of it (shared/memory_budget.h, docs/adr/0011-duckdb-memory.md).
   std::string memory_limit = "1GB";
+  //! search.memory_limit: search's own DuckDB budget instead of its 1/16 share, for vectors
+  //! datasets whose index (the vectors, their text, BM25 and HNSW) needs more. Vectors that do not
+  //! fit are searched without an index (brute force through queryd), saying why.
+  std::string own_memory_limit;
   //! Holds v<DuckDB version>/{fts,vss}.duckdb_extension (scripts/setup.d/65-search.sh); empty or
   //! missing: no indexes (vector search is brute force through queryd; text and hybrid are 503).
   std::string extension_dir;
