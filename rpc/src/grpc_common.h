@@ -129,6 +129,11 @@ bool ReadAll(grpc::ClientContext& context, grpc::ClientReader<Message>& reader, 
     reader.Finish();
     span.Fail(e.what());
     throw;
+  } catch (...) {  // not a std::exception (e.g. DuckDB's interrupt unwinding through a sink): the same
+    context.TryCancel();
+    reader.Finish();
+    span.Fail("the reader of the stream failed");
+    throw;
   }
   const grpc::Status status = reader.Finish();
   if (!status.ok()) {
