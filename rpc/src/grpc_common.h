@@ -129,7 +129,7 @@ bool ReadAll(grpc::ClientContext& context, grpc::ClientReader<Message>& reader, 
     reader.Finish();
     span.Fail(e.what());
     throw;
-  } catch (...) {  // not a std::exception (e.g. DuckDB's interrupt unwinding through a sink): the same
+  } catch (...) {  // any other type (a forced unwind is rethrown as it must be): the same
     context.TryCancel();
     reader.Finish();
     span.Fail("the reader of the stream failed");
