@@ -153,8 +153,15 @@ class CompactRecordable final : public trace_sdk::Recordable {
   CompactRecordable() { fields_.reserve(kReserve); }
 
   void SetIdentity(const trace_api::SpanContext& context, trace_api::SpanId parent) noexcept override {
-    context_ = context;
+    // The ids only: a copy of the SpanContext would share its TraceState's reference count (one
+    // object for every span without a trace state) between the request and the export threads.
+    trace_id_ = context.trace_id();
+    span_id_ = context.span_id();
     parent_ = parent;
+    try {
+      trace_state_ = TraceState(context);
+    } catch (...) {
+    }
   }
   void SetAttribute(nostd::string_view key, const opentelemetry::common::AttributeValue& value) noexcept override {
     try {
@@ -235,9 +242,9 @@ class CompactRecordable final : public trace_sdk::Recordable {
     // start_time_unix_nano 7, end_time_unix_nano 8, attributes 9, events 11, links 13, status 15,
     // flags 16}, in field order as protobuf writes them.
     scratch.clear();
-    wire::Bytes(scratch, 1, Id(context_.trace_id().Id()));
-    wire::Bytes(scratch, 2, Id(context_.span_id().Id()));
-    wire::String(scratch, 3, TraceState(context_));
+    wire::Bytes(scratch, 1, Id(trace_id_.Id()));
+    wire::Bytes(scratch, 2, Id(span_id_.Id()));
+    wire::String(scratch, 3, trace_state_);
     if (parent_.IsValid()) wire::Bytes(scratch, 4, Id(parent_.Id()));
     wire::String(scratch, 5, name_);
     if (kind_ != 0) {
@@ -276,7 +283,9 @@ class CompactRecordable final : public trace_sdk::Recordable {
   std::string fields_;  //!< encoded Span.attributes, .events, .links
   std::string name_;
   std::string status_message_;
-  trace_api::SpanContext context_ = trace_api::SpanContext::GetInvalid();
+  std::string trace_state_;  //!< W3C tracestate header, usually empty
+  trace_api::TraceId trace_id_;
+  trace_api::SpanId span_id_;
   trace_api::SpanId parent_;
   const opentelemetry::sdk::resource::Resource* resource_ = nullptr;
   const opentelemetry::sdk::instrumentationscope::InstrumentationScope* scope_ = nullptr;
