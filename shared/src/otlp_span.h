@@ -20,7 +20,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -153,25 +152,6 @@ class CompactRecordable final : public trace_sdk::Recordable {
  public:
   CompactRecordable() { fields_.reserve(kReserve); }
 
-  //! Back to a new record's state, keeping the buffers' capacity (RecordPool).
-  void Reset() noexcept {
-    for (std::string* text : {&fields_, &name_, &status_message_, &trace_state_}) {
-      if (text->capacity() > kKeep) std::string().swap(*text);  // a rare big span's buffer is not kept
-      text->clear();
-    }
-    trace_id_ = {};
-    span_id_ = {};
-    parent_ = {};
-    resource_ = nullptr;
-    scope_ = nullptr;
-    start_ns_ = 0;
-    end_ns_ = 0;
-    flags_ = {};
-    kind_ = 0;
-    status_ = trace_api::StatusCode::kUnset;
-    status_set_ = false;
-  }
-
   void SetIdentity(const trace_api::SpanContext& context, trace_api::SpanId parent) noexcept override {
     // The ids only: a copy of the SpanContext would share its TraceState's reference count (one
     // object for every span without a trace state) between the request and the export threads.
@@ -290,7 +270,6 @@ class CompactRecordable final : public trace_sdk::Recordable {
 
  private:
   static constexpr size_t kReserve = 192;  //!< a /health span's 5 attributes take ~130 bytes
-  static constexpr size_t kKeep = 4096;    //!< larger buffers are freed by Reset
 
   template <size_t N>
   static std::string_view Id(nostd::span<const uint8_t, N> id) {
@@ -316,51 +295,6 @@ class CompactRecordable final : public trace_sdk::Recordable {
   uint8_t kind_ = 0;  //!< OTLP's Span.SpanKind
   trace_api::StatusCode status_ = trace_api::StatusCode::kUnset;
   bool status_set_ = false;
-};
-
-//! CompactRecordables handed back from the export thread to the threads that record spans, so a
-//! span's record and its buffers are reused instead of allocated on one thread and freed on another
-//! (glibc then takes the arena's lock on both sides). Holds at most `capacity` idle records.
-class RecordPool {
- public:
-  explicit RecordPool(size_t capacity) : capacity_(capacity) {}
-
-  std::unique_ptr<CompactRecordable> Take() noexcept {
-    {
-      const std::lock_guard lock(mu_);
-      if (!idle_.empty()) {
-        auto record = std::move(idle_.back());
-        idle_.pop_back();
-        return record;
-      }
-    }
-    return std::unique_ptr<CompactRecordable>(new (std::nothrow) CompactRecordable);
-  }
-
-  //! Takes the records of `spans` (made by Take) back; what does not fit is freed.
-  void Give(const nostd::span<std::unique_ptr<trace_sdk::Recordable>>& spans) noexcept {
-    try {
-      returned_.clear();
-      for (auto& span : spans) {
-        if (!span) continue;
-        returned_.emplace_back(static_cast<CompactRecordable*>(span.release()));
-        returned_.back()->Reset();
-      }
-      const std::lock_guard lock(mu_);
-      while (!returned_.empty() && idle_.size() < capacity_) {
-        idle_.push_back(std::move(returned_.back()));
-        returned_.pop_back();
-      }
-    } catch (...) {
-    }
-    returned_.clear();
-  }
-
- private:
-  const size_t capacity_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<CompactRecordable>> idle_;      // guarded by mu_
-  std::vector<std::unique_ptr<CompactRecordable>> returned_;  //!< Give's (one export thread)
 };
 
 //! Writes a batch of CompactRecordables as the resource_spans entries (field 1) of an

@@ -170,7 +170,9 @@ class CompactExporter final : public trace_sdk::SpanExporter {
         max_batch_(max_batch),
         pause_(pause) {}
 
-  std::unique_ptr<trace_sdk::Recordable> MakeRecordable() noexcept override { return pool_.Take(); }
+  std::unique_ptr<trace_sdk::Recordable> MakeRecordable() noexcept override {
+    return std::unique_ptr<trace_sdk::Recordable>(new (std::nothrow) otlp::CompactRecordable);
+  }
 
   opentelemetry::sdk::common::ExportResult Export(
       const nostd::span<std::unique_ptr<trace_sdk::Recordable>>& spans) noexcept override {
@@ -180,7 +182,7 @@ class CompactExporter final : public trace_sdk::SpanExporter {
       result = Send(spans);
     } catch (...) {
     }
-    pool_.Give(spans);
+    for (auto& span : spans) span.reset();
     if (spans.size() < max_batch_ && !shutdown_.load(std::memory_order_relaxed)) {
       std::unique_lock lock(mu_);
       wake_.wait_until(lock, started + pause_, [&] { return shutdown_.load(std::memory_order_relaxed); });
@@ -222,8 +224,6 @@ class CompactExporter final : public trace_sdk::SpanExporter {
   const std::chrono::milliseconds pause_;
   // Used by the batch processor's one export thread only.
   otlp::RequestWriter writer_;
-  //! Records back to the request threads; a full batch and then some (the queue holds 16384).
-  otlp::RecordPool pool_{4096};
   google::protobuf::Empty request_;  //!< its unknown fields: the request's resource_spans
   std::mutex mu_;
   std::condition_variable wake_;

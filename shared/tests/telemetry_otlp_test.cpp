@@ -5,7 +5,7 @@
 // OtlpRecordable + OtlpRecordableUtils::PopulateRequest (1.19) make of the same calls. Covers what
 // the integration tests' spans never record: events, links, arrays and every scalar type, more
 // attributes than a /health span, an OK status with a description (dropped), a trace state, two
-// resources and two scopes; and a record reused through RecordPool.
+// resources and two scopes.
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/empty.pb.h>
@@ -255,48 +255,6 @@ TEST(TelemetryOtlp, EventsLinksArraysAndEveryScalarTypeAreWritten) {
             std::string::npos)
       << second_text;
   EXPECT_NE(second_text.find("  schema_url: \"https://other-schema\"\n}\n"), std::string::npos) << second_text;
-}
-
-TEST(TelemetryOtlp, ARecycledRecordKeepsNothingOfItsLastSpan) {
-  // The exporter hands records back to the recording threads (RecordPool): a span recorded into a
-  // reused record is written exactly as one recorded into a new record.
-  const auto resource = Resource::Create({{"service.name", "a"}});
-  const auto scope = InstrumentationScope::Create("s");
-  auto minimal = [&](trace_sdk::Recordable& span) {
-    span.SetName("second");
-    span.SetIdentity(trace_api::SpanContext(TraceIdOf(5), SpanIdOf(6), trace_api::TraceFlags(1), false),
-                     trace_api::SpanId());
-  };
-  std::vector<std::unique_ptr<trace_sdk::Recordable>> fresh;
-  fresh.push_back(std::make_unique<CompactRecordable>());
-  minimal(*fresh.back());
-  const std::string want = Write(fresh);
-
-  RecordPool pool(2);
-  std::vector<std::unique_ptr<trace_sdk::Recordable>> spans;
-  spans.push_back(pool.Take());
-  auto& first = *spans.back();
-  first.SetName(std::string(5000, 'n'));  // a buffer Reset frees
-  first.SetInstrumentationScope(*scope);
-  first.SetResource(resource);
-  first.SetIdentity(trace_api::SpanContext(TraceIdOf(1), SpanIdOf(2), trace_api::TraceFlags(1), true,
-                                           trace_api::TraceState::FromHeader("k=v")),
-                    SpanIdOf(3));
-  first.SetTraceFlags(trace_api::TraceFlags(1));
-  first.SetSpanKind(trace_api::SpanKind::kClient);
-  first.SetStartTime(At(5));
-  first.SetAttribute("k", int64_t{1});
-  first.SetStatus(trace_api::StatusCode::kError, "bad");
-  first.SetDuration(std::chrono::nanoseconds(5));
-  const trace_sdk::Recordable* address = &first;
-  pool.Give(nostd::span<std::unique_ptr<trace_sdk::Recordable>>(spans.data(), spans.size()));
-  ASSERT_EQ(spans[0], nullptr);
-
-  std::vector<std::unique_ptr<trace_sdk::Recordable>> reused;
-  reused.push_back(pool.Take());
-  ASSERT_EQ(reused.back().get(), address);  // the same record again
-  minimal(*reused.back());
-  EXPECT_EQ(Decode(Write(reused)), Decode(want));
 }
 
 }  // namespace
