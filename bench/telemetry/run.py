@@ -6,6 +6,8 @@ Servers (same binary, same data, all started here; BENCH_CONFIGS picks a subset)
               exported over OTLP/HTTP to a real receiver of its own (tests/pyhelpers/otlp_receiver.py,
               which parses each body and counts the spans)
   auth+trace  auth on (requests carry the admin key) and tracing as above: the issue's "on"
+  NAME@base   any of the above run by the binary BASE_BIN (bench/telemetry.sh LAKEHOUSE_BASE_BIN=...): an
+              earlier build measured in the same run, e.g. BENCH_CONFIGS=off,auth+trace,auth+trace@base
 
 The figure is the server's CPU time (user + system time of the whole process, every thread, the
 exporter's included, read from its CPU-time clock) per request, for a fixed number of requests, in ROUNDS rounds that
@@ -24,7 +26,7 @@ servers, in RUNS rounds per server (order rotating) of BLOCK runs in a row each;
 block's CPU / BLOCK; medians. (Run after the /health rounds, whose 300k spans per traced server
 leave its heap in another state, the traced servers' queries measured 1.14-1.15x in one run: ADR 0016.)
 
-Knobs: REQUESTS (/health requests per round, default 20000), ROUNDS (default 15), RUNS (query
+Knobs: BASE_BIN (see NAME@base), REQUESTS (/health requests per round, default 20000), ROUNDS (default 15), RUNS (query
 rounds per server, default 5), BLOCK (default 20; BENCH_QUERIES=0 skips the queries), ROWS (events
 rows, default 300000), BENCH_SAMPLER (default always_on).
 Bounded: every wrk run has a time cap; every wait has a timeout.
@@ -49,6 +51,7 @@ from otlp_receiver import OtlpReceiver
 ROOT = Path(__file__).resolve().parents[2]
 
 LH = os.environ.get("LAKEHOUSE_BIN", str(ROOT / "build" / "app" / "lakehouse"))
+BASE_BIN = os.environ.get("BASE_BIN", "")
 REQUESTS = int(os.environ.get("REQUESTS", "20000"))
 ROUNDS = int(os.environ.get("ROUNDS", "15"))
 RUNS = int(os.environ.get("RUNS", "5"))
@@ -86,7 +89,12 @@ class Server:
                    "OTEL_BSP_SCHEDULE_DELAY": "500"}
         self.port = free_port()
         self.log_path = tmp / f"{name}.log"
-        args = [LH, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(tmp / name), "--ai", "false"]
+        binary = LH
+        if name.endswith("@base"):
+            if not BASE_BIN:
+                raise SystemExit(f"{name}: set LAKEHOUSE_BASE_BIN (bench/telemetry.sh) to the baseline binary")
+            binary = BASE_BIN
+        args = [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(tmp / name), "--ai", "false"]
         if not auth:
             args += ["--auth", "off"]
         self.proc = subprocess.Popen(args, stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT,
@@ -186,7 +194,7 @@ def main() -> None:
         servers: list[Server] = []
         try:
             for name in CONFIGS:
-                servers.append(Server(tmp, name, *flags[name]))
+                servers.append(Server(tmp, name, *flags[name.removesuffix("@base")]))
             for s in servers:
                 s.post("/api/v1/datasets/events?format=csv", csv, "text/csv")
             base = servers[0]
@@ -253,7 +261,7 @@ def main() -> None:
                   ">= 0.85 is <= 15% overhead). req/s is wall-clock and load-dependent.")
             print(f"\nGET /health, wrk -t{THREADS} -c{CONNECTIONS}, {REQUESTS} requests x {ROUNDS} rounds per server "
                   f"(medians):")
-            print(f"{'server':<12} {'CPU us/req':>10} {'off/this':>9} {'paired':>7} {'req/s':>9} {'this/off':>9}  "
+            print(f"{'server':<16} {'CPU us/req':>10} {'off/this':>9} {'paired':>7} {'req/s':>9} {'this/off':>9}  "
                   f"{'spans/requests':>15}  per-round CPU us/req")
             med = {k: statistics.median(x["us"] for x in v) for k, v in results.items()}
             # Paired: each round's off/this ratio (the two ran seconds apart, under the same load), median.
@@ -268,7 +276,7 @@ def main() -> None:
                     if any(x["spans"] < x["n"] for x in rounds):
                         failures.append(f"{s.name}: a /health round exported fewer spans than requests "
                                         f"({[(x['spans'], x['n']) for x in rounds]})")
-                print(f"{s.name:<12} {med[s.name]:10.1f} {med[base.name] / med[s.name]:9.3f} {paired[s.name]:7.3f} "
+                print(f"{s.name:<16} {med[s.name]:10.1f} {med[base.name] / med[s.name]:9.3f} {paired[s.name]:7.3f} "
                       f"{rps[s.name]:9.0f} "
                       f"{rps[s.name] / rps[base.name]:9.3f}  {exported:>15}  "
                       + " ".join(f"{x['us']:.1f}" for x in rounds))

@@ -3,7 +3,8 @@
 // another thread (ContextScope) and read by the logger without any OpenTelemetry header.
 #include "lakehouse/shared/telemetry.h"
 
-#include <opentelemetry/exporters/otlp/otlp_http_exporter_factory.h>
+#include <google/protobuf/empty.pb.h>
+#include <opentelemetry/exporters/otlp/otlp_http_client.h>
 #include <opentelemetry/exporters/otlp/otlp_http_exporter_options.h>
 #include <opentelemetry/sdk/common/global_log_handler.h>
 #include <opentelemetry/sdk/resource/resource.h>
@@ -35,6 +36,7 @@
 
 #include "lakehouse/shared/hash.h"
 #include "lakehouse/shared/logging.h"
+#include "otlp_span.h"
 
 namespace lakehouse::telemetry {
 namespace {
@@ -129,238 +131,47 @@ class RateLimitedLogHandler final : public opentelemetry::sdk::common::internal_
   std::map<std::string, Source> sources_;
 };
 
-//! What one span records, kept compactly by the thread that runs the span (the gateway's I/O
-//! threads): one allocation for the object and one for all its strings, instead of the OTLP
-//! exporter's recordable, which builds protobuf messages as the span goes (about 25 allocations per
-//! /health span, freed later on the export thread). CompactExporter converts it into the exporter's
-//! own recordable on the export thread, so what is sent is exactly what OtlpRecordable would have
-//! sent (ADR 0016). Rare calls (events, links, array attributes, more than kInline attributes)
-//! switch the span to the exporter's recordable on the spot: everything recorded so far is
-//! replayed into it and later calls go straight to it.
-class CompactRecordable final : public trace_sdk::Recordable {
- public:
-  explicit CompactRecordable(trace_sdk::SpanExporter& target) : target_(target) { chars_.reserve(kChars); }
+//! The client options the official OtlpHttpExporter derives from its OtlpHttpExporterOptions
+//! (mirrors its constructor in exporters/otlp/src/otlp_http_exporter.cc of opentelemetry-cpp 1.19,
+//! built without ENABLE_ASYNC_EXPORT as Debian's is): so CompactExporter sends where and how the
+//! exporter would (URL, headers, TLS, compression, timeout, retries from OTEL_EXPORTER_OTLP_*).
+opentelemetry::exporter::otlp::OtlpHttpClientOptions ClientOptions(
+    const opentelemetry::exporter::otlp::OtlpHttpExporterOptions& options) {
+  return opentelemetry::exporter::otlp::OtlpHttpClientOptions(
+      options.url, options.ssl_insecure_skip_verify, options.ssl_ca_cert_path, options.ssl_ca_cert_string,
+      options.ssl_client_key_path, options.ssl_client_key_string, options.ssl_client_cert_path,
+      options.ssl_client_cert_string, options.ssl_min_tls, options.ssl_max_tls, options.ssl_cipher,
+      options.ssl_cipher_suite, options.content_type, options.json_bytes_mapping, options.compression,
+      options.use_json_name, options.console_debug, options.timeout, options.http_headers,
+      options.retry_policy_max_attempts, options.retry_policy_initial_backoff, options.retry_policy_max_backoff,
+      options.retry_policy_backoff_multiplier, std::shared_ptr<opentelemetry::sdk::common::ThreadInstrumentation>{});
+}
 
-  void SetIdentity(const trace_api::SpanContext& context, trace_api::SpanId parent) noexcept override {
-    if (full_) return full_->SetIdentity(context, parent);
-    context_ = context;
-    parent_ = parent;
-    set_ |= kIdentity;
-  }
-  void SetAttribute(nostd::string_view key, const opentelemetry::common::AttributeValue& value) noexcept override {
-    if (!full_) {
-      Attribute a;
-      a.kind = static_cast<uint8_t>(value.index());
-      switch (value.index()) {
-        case 0:
-          a.i = nostd::get<bool>(value) ? 1 : 0;
-          break;
-        case 1:
-          a.i = nostd::get<int32_t>(value);
-          break;
-        case 2:
-          a.i = nostd::get<int64_t>(value);
-          break;
-        case 3:
-          a.i = nostd::get<uint32_t>(value);
-          break;
-        case 4:
-          a.d = nostd::get<double>(value);
-          break;
-        case 5:
-          a.text = Store(nostd::get<const char*>(value));
-          break;
-        case 6:
-          a.text = Store(nostd::get<nostd::string_view>(value));
-          break;
-        case 13:
-          a.u = nostd::get<uint64_t>(value);
-          break;
-        default:
-          a.kind = kNone;  // arrays
-      }
-      if (a.kind != kNone && attribute_count_ < kInline) {
-        a.key = Store(key);
-        attributes_[attribute_count_++] = a;
-        return;
-      }
-      SwitchToFull();
-    }
-    if (full_) full_->SetAttribute(key, value);
-  }
-  void AddEvent(nostd::string_view name, opentelemetry::common::SystemTimestamp timestamp,
-                const opentelemetry::common::KeyValueIterable& attributes) noexcept override {
-    SwitchToFull();
-    if (full_) full_->AddEvent(name, timestamp, attributes);
-  }
-  void AddLink(const trace_api::SpanContext& context,
-               const opentelemetry::common::KeyValueIterable& attributes) noexcept override {
-    SwitchToFull();
-    if (full_) full_->AddLink(context, attributes);
-  }
-  void SetStatus(trace_api::StatusCode code, nostd::string_view description) noexcept override {
-    if (full_) return full_->SetStatus(code, description);
-    status_ = code;
-    status_description_ = Store(description);
-    set_ |= kStatus;
-  }
-  void SetName(nostd::string_view name) noexcept override {
-    if (full_) return full_->SetName(name);
-    name_ = Store(name);
-    set_ |= kName;
-  }
-  void SetTraceFlags(trace_api::TraceFlags flags) noexcept override {
-    if (full_) return full_->SetTraceFlags(flags);
-    flags_ = flags;
-    set_ |= kFlags;
-  }
-  void SetSpanKind(trace_api::SpanKind kind) noexcept override {
-    if (full_) return full_->SetSpanKind(kind);
-    kind_ = kind;
-    set_ |= kKind;
-  }
-  void SetResource(const opentelemetry::sdk::resource::Resource& resource) noexcept override {
-    if (full_) return full_->SetResource(resource);
-    resource_ = &resource;
-  }
-  void SetStartTime(opentelemetry::common::SystemTimestamp start) noexcept override {
-    if (full_) return full_->SetStartTime(start);
-    start_ = start;
-    set_ |= kStart;
-  }
-  void SetDuration(std::chrono::nanoseconds duration) noexcept override {
-    if (full_) return full_->SetDuration(duration);
-    duration_ = duration;
-    set_ |= kDuration;
-  }
-  void SetInstrumentationScope(
-      const opentelemetry::sdk::instrumentationscope::InstrumentationScope& scope) noexcept override {
-    if (full_) return full_->SetInstrumentationScope(scope);
-    scope_ = &scope;
-  }
-
-  //! The exporter's recordable with everything this span recorded (on the export thread).
-  std::unique_ptr<trace_sdk::Recordable> Convert() noexcept {
-    if (!full_) {
-      full_ = target_.MakeRecordable();
-      if (full_) Replay(*full_);
-    }
-    return std::move(full_);
-  }
-
- private:
-  static constexpr size_t kInline = 8;   //!< attributes kept compactly (a /health span has 5)
-  static constexpr size_t kChars = 240;  //!< initial bytes for the name, keys and string values
-  static constexpr uint8_t kNone = 0xff;
-  enum : uint8_t { kIdentity = 1, kStatus = 2, kName = 4, kFlags = 8, kKind = 16, kStart = 32, kDuration = 64 };
-  struct Text {
-    uint32_t offset = 0;
-    uint32_t size = 0;
-  };
-  struct Attribute {
-    Text key;
-    uint8_t kind = kNone;
-    union {
-      int64_t i;
-      uint64_t u;
-      double d;
-      Text text;
-    };
-    Attribute() : i(0) {}
-  };
-
-  Text Store(nostd::string_view text) {
-    const Text out{static_cast<uint32_t>(chars_.size()), static_cast<uint32_t>(text.size())};
-    chars_.append(text.data(), text.size());
-    return out;
-  }
-  Text Store(const char* text) { return Store(nostd::string_view(text == nullptr ? "" : text)); }
-  nostd::string_view View(Text t) const { return {chars_.data() + t.offset, t.size}; }
-
-  void SwitchToFull() noexcept {
-    if (full_) return;
-    full_ = target_.MakeRecordable();
-    if (full_) Replay(*full_);
-  }
-
-  void Replay(trace_sdk::Recordable& out) const noexcept {
-    if (set_ & kIdentity) out.SetIdentity(context_, parent_);
-    if (set_ & kName) out.SetName(View(name_));
-    if (set_ & kFlags) out.SetTraceFlags(flags_);
-    if (set_ & kKind) out.SetSpanKind(kind_);
-    if (resource_ != nullptr) out.SetResource(*resource_);
-    if (scope_ != nullptr) out.SetInstrumentationScope(*scope_);
-    if (set_ & kStart) out.SetStartTime(start_);
-    for (size_t n = 0; n < attribute_count_; ++n) {
-      const Attribute& a = attributes_[n];
-      switch (a.kind) {
-        case 0:
-          out.SetAttribute(View(a.key), a.i != 0);
-          break;
-        case 1:
-          out.SetAttribute(View(a.key), static_cast<int32_t>(a.i));
-          break;
-        case 2:
-          out.SetAttribute(View(a.key), a.i);
-          break;
-        case 3:
-          out.SetAttribute(View(a.key), static_cast<uint32_t>(a.i));
-          break;
-        case 4:
-          out.SetAttribute(View(a.key), a.d);
-          break;
-        case 5:
-        case 6:
-          out.SetAttribute(View(a.key), View(a.text));
-          break;
-        case 13:
-          out.SetAttribute(View(a.key), a.u);
-          break;
-        default:
-          break;
-      }
-    }
-    if (set_ & kStatus) out.SetStatus(status_, View(status_description_));
-    if (set_ & kDuration) out.SetDuration(duration_);
-  }
-
-  trace_sdk::SpanExporter& target_;
-  std::unique_ptr<trace_sdk::Recordable> full_;  //!< after a rare call: everything goes there
-  std::string chars_;
-  trace_api::SpanContext context_ = trace_api::SpanContext::GetInvalid();
-  trace_api::SpanId parent_;
-  Text name_;
-  Text status_description_;
-  trace_api::StatusCode status_ = trace_api::StatusCode::kUnset;
-  trace_api::TraceFlags flags_;
-  trace_api::SpanKind kind_ = trace_api::SpanKind::kInternal;
-  uint8_t set_ = 0;
-  const opentelemetry::sdk::resource::Resource* resource_ = nullptr;
-  const opentelemetry::sdk::instrumentationscope::InstrumentationScope* scope_ = nullptr;
-  opentelemetry::common::SystemTimestamp start_;
-  std::chrono::nanoseconds duration_{0};
-  size_t attribute_count_ = 0;
-  std::array<Attribute, kInline> attributes_;
-};
-
-//! The official OTLP/HTTP exporter behind CompactRecordable: spans are recorded compactly and
-//! converted into the exporter's recordables on the batch processor's thread, right before the
-//! exporter builds and sends the request.
+//! The span exporter: CompactRecordables are written into one OTLP ExportTraceServiceRequest per
+//! batch (one ResourceSpans per resource, one ScopeSpans per scope, like the official exporter's
+//! OtlpRecordableUtils::PopulateRequest) on the batch processor's thread and sent by the official
+//! exporter's HTTP client (OtlpHttpClient: curl, retries, TLS, headers, gzip). No protobuf message
+//! per span, no copy into an arena: the spans' bytes are written once and handed to the client as
+//! the unknown fields of an empty message, which protobuf serialises as they are (field 1 of
+//! ExportTraceServiceRequest: resource_spans), so the body is exactly an ExportTraceServiceRequest.
 //!
 //! Batches: the SDK's batch processor (1.19) exports again as soon as an export returns and its
 //! queue is not empty, so under steady load it sends whatever arrived during the previous export
 //! (about 150 spans per request at 12k spans/s), ignoring the schedule delay, and pays a request's
-//! fixed costs (protobuf arena, HTTP, curl) that often. After a batch smaller than the maximum,
-//! Export pauses (at most `pause`: min(200 ms, OTEL_BSP_SCHEDULE_DELAY) since the export began)
-//! before returning, so the next batch is fuller. Only the processor's own thread waits; a request
-//! never does; the queue (16384) holds 80k spans/s for that long, so nothing is dropped for it.
+//! fixed costs (HTTP, curl) that often. After a batch smaller than the maximum, Export pauses (at
+//! most `pause`: min(200 ms, OTEL_BSP_SCHEDULE_DELAY) since the export began) before returning, so
+//! the next batch is fuller. Only the processor's own thread waits; a request never does; the queue
+//! (16384) holds 80k spans/s for that long, so nothing is dropped for it.
 class CompactExporter final : public trace_sdk::SpanExporter {
  public:
-  CompactExporter(std::unique_ptr<trace_sdk::SpanExporter> otlp, size_t max_batch, std::chrono::milliseconds pause)
-      : otlp_(std::move(otlp)), max_batch_(max_batch), pause_(pause) {}
+  CompactExporter(const opentelemetry::exporter::otlp::OtlpHttpExporterOptions& options, size_t max_batch,
+                  std::chrono::milliseconds pause)
+      : client_(std::make_unique<opentelemetry::exporter::otlp::OtlpHttpClient>(ClientOptions(options))),
+        max_batch_(max_batch),
+        pause_(pause) {}
 
   std::unique_ptr<trace_sdk::Recordable> MakeRecordable() noexcept override {
-    return std::unique_ptr<trace_sdk::Recordable>(new (std::nothrow) CompactRecordable(*otlp_));
+    return std::unique_ptr<trace_sdk::Recordable>(new (std::nothrow) otlp::CompactRecordable);
   }
 
   opentelemetry::sdk::common::ExportResult Export(
@@ -368,19 +179,10 @@ class CompactExporter final : public trace_sdk::SpanExporter {
     const auto started = std::chrono::steady_clock::now();
     auto result = opentelemetry::sdk::common::ExportResult::kFailure;
     try {
-      converted_.clear();
-      converted_.reserve(spans.size());
-      for (auto& span : spans) {
-        if (!span) continue;
-        // Only this exporter's MakeRecordable made them (the batch processor asks it).
-        if (auto otlp = static_cast<CompactRecordable&>(*span).Convert()) converted_.push_back(std::move(otlp));
-        span.reset();
-      }
-      result = otlp_->Export(nostd::span<std::unique_ptr<trace_sdk::Recordable>>(converted_.data(), converted_.size()));
-      converted_.clear();
+      result = Send(spans);
     } catch (...) {
-      converted_.clear();
     }
+    for (auto& span : spans) span.reset();
     if (spans.size() < max_batch_ && !shutdown_.load(std::memory_order_relaxed)) {
       std::unique_lock lock(mu_);
       wake_.wait_until(lock, started + pause_, [&] { return shutdown_.load(std::memory_order_relaxed); });
@@ -388,21 +190,41 @@ class CompactExporter final : public trace_sdk::SpanExporter {
     return result;
   }
 
-  bool ForceFlush(std::chrono::microseconds timeout) noexcept override { return otlp_->ForceFlush(timeout); }
+  bool ForceFlush(std::chrono::microseconds timeout) noexcept override { return client_->ForceFlush(timeout); }
   bool Shutdown(std::chrono::microseconds timeout) noexcept override {
     {
       const std::lock_guard lock(mu_);
       shutdown_.store(true, std::memory_order_relaxed);
     }
     wake_.notify_all();
-    return otlp_->Shutdown(timeout);
+    return client_->Shutdown(timeout);
   }
 
  private:
-  std::unique_ptr<trace_sdk::SpanExporter> otlp_;
+  opentelemetry::sdk::common::ExportResult Send(const nostd::span<std::unique_ptr<trace_sdk::Recordable>>& spans) {
+    if (client_->IsShutdown()) {
+      OTEL_INTERNAL_LOG_ERROR("[OTLP TRACE HTTP Exporter] ERROR: Export "
+                              << spans.size() << " trace span(s) failed, exporter is shutdown");
+      return opentelemetry::sdk::common::ExportResult::kFailure;
+    }
+    request_.Clear();
+    const size_t written = writer_.Write(spans, *request_.GetReflection()->MutableUnknownFields(&request_));
+    if (written == 0) return opentelemetry::sdk::common::ExportResult::kSuccess;
+    const auto result = client_->Export(request_);
+    if (result != opentelemetry::sdk::common::ExportResult::kSuccess) {
+      OTEL_INTERNAL_LOG_ERROR("[OTLP TRACE HTTP Exporter] ERROR: Export "
+                              << written << " trace span(s) error: " << static_cast<int>(result));
+    }
+    request_.Clear();
+    return result;
+  }
+
+  std::unique_ptr<opentelemetry::exporter::otlp::OtlpHttpClient> client_;
   const size_t max_batch_;
   const std::chrono::milliseconds pause_;
-  std::vector<std::unique_ptr<trace_sdk::Recordable>> converted_;  //!< the batch processor exports from one thread
+  // Used by the batch processor's one export thread only.
+  otlp::RequestWriter writer_;
+  google::protobuf::Empty request_;  //!< its unknown fields: the request's resource_spans
   std::mutex mu_;
   std::condition_variable wake_;
   std::atomic<bool> shutdown_{false};
@@ -467,9 +289,10 @@ bool InitTracing(std::string_view default_service) {
   const std::string traces_endpoint = Env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
   if ((endpoint.empty() && traces_endpoint.empty()) || Env("OTEL_SDK_DISABLED") == "true") return false;
 
-  opentelemetry::exporter::otlp::OtlpHttpExporterOptions exporter_options;  // reads OTEL_EXPORTER_OTLP_*
+  // The official exporter's options read OTEL_EXPORTER_OTLP_* (endpoint, headers, TLS, timeout,
+  // compression); CompactExporter sends with the same HTTP client the exporter would make of them.
+  opentelemetry::exporter::otlp::OtlpHttpExporterOptions exporter_options;
   exporter_options.content_type = opentelemetry::exporter::otlp::HttpRequestContentType::kBinary;
-  auto exporter = opentelemetry::exporter::otlp::OtlpHttpExporterFactory::Create(exporter_options);
 
   opentelemetry::sdk::common::internal_log::GlobalLogHandler::SetLogHandler(
       nostd::shared_ptr<opentelemetry::sdk::common::internal_log::LogHandler>(new RateLimitedLogHandler));
@@ -484,7 +307,7 @@ bool InitTracing(std::string_view default_service) {
   batch.max_export_batch_size = std::min(batch.max_queue_size, EnvSize("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 2048));
   const auto pause = std::min(std::chrono::milliseconds(200), batch.schedule_delay_millis);
   auto processor = trace_sdk::BatchSpanProcessorFactory::Create(
-      std::make_unique<CompactExporter>(std::move(exporter), batch.max_export_batch_size, pause), batch);
+      std::make_unique<CompactExporter>(exporter_options, batch.max_export_batch_size, pause), batch);
 
   std::string service = Env("OTEL_SERVICE_NAME");
   if (service.empty()) service = std::string(default_service);
