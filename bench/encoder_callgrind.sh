@@ -22,7 +22,7 @@ for label in old new; do
   port=$(free_port)
   valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*JsonEncoder::Batch*' \
     --toggle-collect='*CsvEncoder::Batch*' --callgrind-out-file="$dir/cg.out" "$bin" serve --listen "127.0.0.1:$port" \
-    --data-dir "$dir/data" --ai false --auth off --query-threads 2 --query-memory-limit 2GB >"$dir/server.log" 2>&1 &
+    --data-dir "$dir/data" --ai false --auth off --query-threads 2 --query-memory-limit 2GB --query-max-timeout-ms 600000 >"$dir/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 600); do curl -sf -o /dev/null "127.0.0.1:$port/health" && break; sleep 0.5; done
   for f in json csv; do

@@ -473,6 +473,37 @@ TEST(EncodingTest, NdjsonIsOneObjectPerLine) {
             "{\"x\":0,\"y\":\"v0\"}\n{\"x\":1,\"y\":\"v1\"}\n");
 }
 
+// ADR 0012, fifth session: the common kinds are written by typed cell writers into a stack buffer,
+// long strings and other kinds by the generic path; both must write exactly these bytes.
+TEST(EncodingTest, TypedAndGenericCellsWriteTheSameText) {
+  auto stack = Stack::Make("local");
+  const char* sql =
+      "SELECT 'nan'::DOUBLE AS a, '-inf'::DOUBLE AS b, 'inf'::FLOAT AS c, 0.1::FLOAT AS d, (-9007199254740993)::BIGINT "
+      "AS e, 255::UTINYINT AS f, chr(1) || '\\' || chr(9) || 'x,\"y' AS g, '' AS h, NULL::INTEGER AS i, DATE "
+      "'2024-02-29' AS j, TIMESTAMPTZ '2024-05-06 07:08:09.5+00' AS k, -0.05::DECIMAL(4,2) AS l, [1, NULL]::INTEGER[] "
+      "AS m, repeat('\"q,', 9000) AS n";
+  const std::string long_json = [] {
+    std::string s;
+    for (int i = 0; i < 9000; ++i) s += "\\\"q,";
+    return s;
+  }();
+  const std::string long_csv = [] {
+    std::string s;
+    for (int i = 0; i < 9000; ++i) s += "\"\"q,";
+    return s;
+  }();
+  EXPECT_EQ(
+      stack->Run(sql, ResultFormat::kNdjson),
+      "{\"a\":\"NaN\",\"b\":\"-Infinity\",\"c\":\"Infinity\",\"d\":0.1,\"e\":\"-9007199254740993\",\"f\":255,"
+      "\"g\":\"\\u0001\\\\\\tx,\\\"y\",\"h\":\"\",\"i\":null,\"j\":\"2024-02-29\",\"k\":\"2024-05-06T07:08:09.5Z\","
+      "\"l\":\"-0.05\",\"m\":[1,null],\"n\":\"" +
+          long_json + "\"}\n");
+  EXPECT_EQ(stack->Run(sql, ResultFormat::kCsv),
+            "a,b,c,d,e,f,g,h,i,j,k,l,m,n\r\nNaN,-Infinity,Infinity,0.1,-9007199254740993,255,\"\x01\\\tx,\"\"y\",\"\",,"
+            "2024-02-29,2024-05-06T07:08:09.5Z,-0.05,\"[1,null]\",\"" +
+                long_csv + "\"\r\n");
+}
+
 //! A minimal IPC stream walker: checks framing, alignment and flatbuffer validity of each message.
 struct IpcMessage {
   const fb::Message* message;
