@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string_view>
 #include <type_traits>
 
@@ -12,6 +13,88 @@
 #include "lakehouse/shared/error.h"
 
 namespace lakehouse::queryd {
+namespace {
+
+//! `v` (finite) as std::to_chars(first, last, v) writes it - the shortest digits that read back as
+//! `v`, in fixed or scientific notation, whichever is shorter (fixed on a tie) - from
+//! Dragonbox's shortest digits (fmt's; ~4x fewer instructions than libstdc++'s to_chars, ADR 0012).
+template <typename T>
+char* WriteShortestImpl(char* p, T v) {
+  if (std::signbit(v)) {
+    *p++ = '-';
+    v = -v;
+  }
+  if (v == 0) {
+    *p++ = '0';
+    return p;
+  }
+  const auto dec = fmt::detail::dragonbox::to_decimal(v);
+  uint64_t significand = dec.significand;
+  int exponent = dec.exponent;
+  while (significand % 10 == 0) {
+    significand /= 10;
+    ++exponent;
+  }
+  char digits[24];
+  const int n = static_cast<int>(std::to_chars(digits, digits + sizeof(digits), significand).ptr - digits);
+  const int sci_exponent = exponent + n - 1;
+  const int abs_sci = sci_exponent < 0 ? -sci_exponent : sci_exponent;
+  const int sci_len = n + (n > 1 ? 1 : 0) + 2 + (abs_sci >= 100 ? 3 : 2);
+  int fixed_len = 0;
+  if (exponent >= 0) {
+    fixed_len = n + exponent;
+  } else if (n + exponent > 0) {
+    fixed_len = n + 1;
+  } else {
+    fixed_len = 2 - exponent;
+  }
+  if (fixed_len <= sci_len) {
+    if (exponent > 0 && v >= static_cast<T>(uint64_t{1} << std::numeric_limits<T>::digits)) {
+      // to_chars writes a large integral value's exact digits in fixed notation, not the
+      // shortest ones followed by zeros (rare: at most ~22 digits win over scientific).
+      return std::to_chars(p, p + 32, v).ptr;
+    }
+    if (exponent >= 0) {
+      std::memcpy(p, digits, static_cast<size_t>(n));
+      p += n;
+      std::memset(p, '0', static_cast<size_t>(exponent));
+      return p + exponent;
+    }
+    if (n + exponent > 0) {
+      const int integer = n + exponent;
+      std::memcpy(p, digits, static_cast<size_t>(integer));
+      p += integer;
+      *p++ = '.';
+      std::memcpy(p, digits + integer, static_cast<size_t>(n - integer));
+      return p + (n - integer);
+    }
+    *p++ = '0';
+    *p++ = '.';
+    const int zeros = -(n + exponent);
+    std::memset(p, '0', static_cast<size_t>(zeros));
+    p += zeros;
+    std::memcpy(p, digits, static_cast<size_t>(n));
+    return p + n;
+  }
+  *p++ = digits[0];
+  if (n > 1) {
+    *p++ = '.';
+    std::memcpy(p, digits + 1, static_cast<size_t>(n - 1));
+    p += n - 1;
+  }
+  *p++ = 'e';
+  *p++ = sci_exponent < 0 ? '-' : '+';
+  if (abs_sci >= 100) *p++ = static_cast<char>('0' + abs_sci / 100);
+  *p++ = static_cast<char>('0' + (abs_sci / 10) % 10);
+  *p++ = static_cast<char>('0' + abs_sci % 10);
+  return p;
+}
+
+}  // namespace
+
+char* WriteShortest(char* first, double value) { return WriteShortestImpl(first, value); }
+char* WriteShortest(char* first, float value) { return WriteShortestImpl(first, value); }
+
 namespace {
 
 using arrow::ArrowType;
@@ -560,7 +643,7 @@ char* WriteInt(char* p, T v, bool json) {
 
 template <typename T>
 char* WriteFloat(char* p, T v, bool json) {
-  if (std::isfinite(static_cast<double>(v))) return WriteNumber(p, v);
+  if (std::isfinite(static_cast<double>(v))) return WriteShortest(p, v);
   const std::string_view text = std::isnan(static_cast<double>(v)) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
   if (json) *p++ = '"';
   std::memcpy(p, text.data(), text.size());
