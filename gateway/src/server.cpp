@@ -411,7 +411,8 @@ class SocketResponse final : public ResponseBase {
   }
 
   //! The last bytes and the end of the body in one write (with the header when it still waits):
-  //! a small result is then one segment on the wire, one wake-up of the client (ADR 0012).
+  //! a small result is then one segment on the wire, one wake-up of the client (ADR 0012). When
+  //! nothing was sent yet the whole body is `data`: it goes with a Content-Length, not chunked.
   bool WriteAndEnd(std::string_view data) override {
     if (!streaming_ || ended_ || sized_ || data.empty() || state_.broken) {
       const bool ok = data.empty() || Write(data);
@@ -419,8 +420,14 @@ class SocketResponse final : public ResponseBase {
       return ok && !state_.broken;
     }
     ended_ = true;
-    WriteBuffers(
-        beast::buffers_cat(http::make_chunk(net::const_buffer(data.data(), data.size())), http::make_chunk_last()));
+    const net::const_buffer bytes(data.data(), data.size());
+    if (head_) {
+      head_->chunked(false);
+      head_->content_length(data.size());
+      WriteBuffers(bytes);
+    } else {
+      WriteBuffers(beast::buffers_cat(http::make_chunk(bytes), http::make_chunk_last()));
+    }
     if (state_.broken) return false;
     state_.bytes += data.size();
     return true;
@@ -445,7 +452,7 @@ class SocketResponse final : public ResponseBase {
   //! A streamed response's header waits for the first bytes of the body (or its end) so that both
   //! go out in one write; a handler that stops early (an aborted stream) sends it alone.
   void SendPendingHeader() {
-    if (header_.empty() || state_.broken) return;
+    if (!head_ || state_.broken) return;
     WriteBuffers(net::const_buffer(nullptr, 0));
   }
 
@@ -476,9 +483,7 @@ class SocketResponse final : public ResponseBase {
     streaming_ = true;
     sized_ = content_length;
     ended_ = head_only_;  // a HEAD response is complete with its header
-    std::ostringstream header;
-    header << msg.base();
-    header_ = std::move(header).str();
+    head_ = std::move(msg);
     if (head_only_) SendPendingHeader();
   }
 
@@ -488,11 +493,14 @@ class SocketResponse final : public ResponseBase {
   void WriteBuffers(const Buffers& buffers) {
     beast::error_code ec;
     StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
-    if (header_.empty()) {
+    if (!head_) {
       net::write(socket_, buffers, ec);
     } else {
-      net::write(socket_, beast::buffers_cat(net::const_buffer(header_.data(), header_.size()), buffers), ec);
-      header_.clear();
+      std::ostringstream header;
+      header << head_->base();
+      const std::string text = std::move(header).str();
+      head_.reset();
+      net::write(socket_, beast::buffers_cat(net::const_buffer(text.data(), text.size()), buffers), ec);
     }
     if (ec) state_.broken = true;
   }
@@ -507,8 +515,8 @@ class SocketResponse final : public ResponseBase {
   StallWatchdog& watchdog_;
   bool streaming_ = false;
   bool ended_ = false;
-  std::optional<uint64_t> sized_;  //!< Content-Length of a BeginSized() response
-  std::string header_;             //!< a streamed response's header, until it is sent
+  std::optional<uint64_t> sized_;                         //!< Content-Length of a BeginSized() response
+  std::optional<http::response<http::empty_body>> head_;  //!< a streamed response's header, until sent
 };
 
 //! Writes the JSON error for a caught exception, or marks the connection broken when the

@@ -210,7 +210,8 @@ TEST_F(ServerTest, StreamedResponseArrivesWhole) {
 }
 
 // ADR 0012: a streamed response's header waits for its first bytes, and the last chunk goes with
-// the end: a small result is one write (one segment, one wake-up of the client).
+// the end: a small result is one write (one segment, one wake-up of the client), and when it is the
+// whole body it is sent with a Content-Length.
 TEST_F(ServerTest, SmallStreamedResponseIsOneWrite) {
   tcp::socket s = Connect();
   auto req = Req(http::verb::get, "/small-stream");
@@ -219,7 +220,10 @@ TEST_F(ServerTest, SmallStreamedResponseIsOneWrite) {
   std::string first(4096, '\0');
   first.resize(s.read_some(net::buffer(first)));  // what the first write brought
   EXPECT_EQ(first.substr(0, 15), "HTTP/1.1 200 OK");
-  EXPECT_NE(first.find("\r\n\r\n9\r\nall of it\r\n0\r\n\r\n"), std::string::npos) << first;
+  EXPECT_NE(first.find("Content-Length: 9\r\n"), std::string::npos) << first;
+  EXPECT_EQ(first.find("chunked"), std::string::npos) << first;
+  EXPECT_EQ(first.substr(first.size() - 13), "\r\n\r\nall of it") << first;
+  EXPECT_EQ(Call(Req(http::verb::get, "/health"), &s).result_int(), 200) << "connection stays usable";
 }
 
 TEST_F(ServerTest, StreamThatFailsBeforeItsFirstByteSendsItsHeaderThenCloses) {
