@@ -14,6 +14,7 @@ WORK=${WORK:-/tmp/lh-bench-result-path}
 DATA=${DATA:-$(find "$WORK" -mindepth 2 -maxdepth 2 -name data -type d | head -1)}
 [ -d "$DATA" ] || { echo "no data dir: run bench/result_path.sh first" >&2; exit 1; }
 SQL="SELECT id, category, amount, price, qty FROM events WHERE id < 200000 ORDER BY id"
+trap kill_pids EXIT  # a failed request (set -e) must not leave a server running
 declare -A IR
 for label in old new; do
   bin=$1; [ "$label" = new ] && bin=$2
@@ -24,6 +25,7 @@ for label in old new; do
     --toggle-collect='*CsvEncoder::EncodeRows*' --callgrind-out-file="$dir/cg.out" "$bin" serve --listen "127.0.0.1:$port" \
     --data-dir "$dir/data" --ai false --auth off --query-threads 2 --query-memory-limit 2GB --query-max-timeout-ms 600000 >"$dir/server.log" 2>&1 &
   pid=$!
+  PIDS+=("$pid")
   for _ in $(seq 600); do curl -sf -o /dev/null "127.0.0.1:$port/health" && break; sleep 0.5; done
   for f in json csv; do
     curl -sf -o "$dir/out.$f" -d "$(jq -nc --arg sql "$SQL" --arg f "$f" '{sql: $sql, format: $f, timeout_ms: 600000}')" \
