@@ -33,6 +33,7 @@ class ResponseSink final : public queryd::ResultSink {
     res_.Begin(200, content_type);
   }
   bool Write(std::string_view bytes) override { return res_.Write(bytes); }
+  bool WriteLast(std::string_view bytes) override { return res_.WriteAndEnd(bytes); }
   bool ClientGone() override { return res_.ClientGone(); }
 
  private:

@@ -31,6 +31,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <thread>
 #include <type_traits>
 #include <unordered_set>
@@ -395,20 +396,39 @@ class SocketResponse final : public ResponseBase {
     if (!streaming_) Fail(ErrorCode::kInternal, "Write() before Begin()");
     if (state_.broken || head_only_) return false;  // HEAD: the header is all; stop producing
     if (data.empty()) return true;                  // an empty chunk would end the body
-    beast::error_code ec;
-    StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
+    if (sized_ && state_.bytes + data.size() > *sized_) {
+      Fail(ErrorCode::kInternal, "response body exceeds its Content-Length of {} bytes", *sized_);
+    }
+    const net::const_buffer bytes(data.data(), data.size());
     if (sized_) {
-      if (state_.bytes + data.size() > *sized_) {
-        Fail(ErrorCode::kInternal, "response body exceeds its Content-Length of {} bytes", *sized_);
-      }
-      net::write(socket_, net::const_buffer(data.data(), data.size()), ec);
+      WriteBuffers(bytes);
     } else {
-      net::write(socket_, http::make_chunk(net::const_buffer(data.data(), data.size())), ec);
+      WriteBuffers(http::make_chunk(bytes));
     }
-    if (ec) {
-      state_.broken = true;
-      return false;
+    if (state_.broken) return false;
+    state_.bytes += data.size();
+    return true;
+  }
+
+  //! The last bytes and the end of the body in one write (with the header when it still waits):
+  //! a small result is then one segment on the wire, one wake-up of the client (ADR 0012). When
+  //! nothing was sent yet the whole body is `data`: it goes with a Content-Length, not chunked.
+  bool WriteAndEnd(std::string_view data) override {
+    if (!streaming_ || ended_ || sized_ || data.empty() || state_.broken) {
+      const bool ok = data.empty() || Write(data);
+      End();
+      return ok && !state_.broken;
     }
+    ended_ = true;
+    const net::const_buffer bytes(data.data(), data.size());
+    if (head_) {
+      head_->chunked(false);
+      head_->content_length(data.size());
+      WriteBuffers(bytes);
+    } else {
+      WriteBuffers(beast::buffers_cat(http::make_chunk(bytes), http::make_chunk_last()));
+    }
+    if (state_.broken) return false;
     state_.bytes += data.size();
     return true;
   }
@@ -421,14 +441,19 @@ class SocketResponse final : public ResponseBase {
         Fail(ErrorCode::kInternal, "response body has {} of its {} bytes", state_.bytes, *sized_);
       }
       ended_ = true;
+      SendPendingHeader();  // an empty body
       return;
     }
     ended_ = true;
     if (state_.broken) return;
-    beast::error_code ec;
-    StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
-    net::write(socket_, http::make_chunk_last(), ec);
-    if (ec) state_.broken = true;
+    WriteBuffers(http::make_chunk_last());
+  }
+
+  //! A streamed response's header waits for the first bytes of the body (or its end) so that both
+  //! go out in one write; a handler that stops early (an aborted stream) sends it alone.
+  void SendPendingHeader() {
+    if (!head_ || state_.broken) return;
+    WriteBuffers(net::const_buffer(nullptr, 0));
   }
 
   bool ClientGone() override {
@@ -455,16 +480,29 @@ class SocketResponse final : public ResponseBase {
       msg.chunked(true);
     }
     state_.status = status;
-    http::response_serializer<http::empty_body> sr{msg};
-    beast::error_code ec;
-    {
-      StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
-      http::write_header(socket_, sr, ec);
-    }
-    if (ec) state_.broken = true;
     streaming_ = true;
     sized_ = content_length;
     ended_ = head_only_;  // a HEAD response is complete with its header
+    head_ = std::move(msg);
+    if (head_only_) SendPendingHeader();
+  }
+
+  //! Writes `buffers`, after the header when it has not been sent yet; marks the state broken on
+  //! an error.
+  template <typename Buffers>
+  void WriteBuffers(const Buffers& buffers) {
+    beast::error_code ec;
+    StallWatchdog::Guard guard(watchdog_, socket_.native_handle());
+    if (!head_) {
+      net::write(socket_, buffers, ec);
+    } else {
+      std::ostringstream header;
+      header << head_->base();
+      const std::string text = std::move(header).str();
+      head_.reset();
+      net::write(socket_, beast::buffers_cat(net::const_buffer(text.data(), text.size()), buffers), ec);
+    }
+    if (ec) state_.broken = true;
   }
 
   void CloseIfBodyUnread() {
@@ -477,7 +515,8 @@ class SocketResponse final : public ResponseBase {
   StallWatchdog& watchdog_;
   bool streaming_ = false;
   bool ended_ = false;
-  std::optional<uint64_t> sized_;  //!< Content-Length of a BeginSized() response
+  std::optional<uint64_t> sized_;                         //!< Content-Length of a BeginSized() response
+  std::optional<http::response<http::empty_body>> head_;  //!< a streamed response's header, until sent
 };
 
 //! Writes the JSON error for a caught exception, or marks the connection broken when the
@@ -1020,7 +1059,10 @@ class Server::Impl {
       response.AddHeaders(request.response_headers());
       if (head) response.set_head_only();
       RunHandler(handler, request, response);
-      if (response.aborted_stream()) response.ForceClose();
+      if (response.aborted_stream()) {
+        response.SendPendingHeader();
+        response.ForceClose();
+      }
       state = response.state();
       co_return;
     };

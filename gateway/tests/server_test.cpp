@@ -64,6 +64,15 @@ class ServerTest : public SocketServerTest {
       res.Write("56789");
       res.End();
     });
+    router.Add("GET", "/small-stream", [](Request&, Response& res) {
+      res.Begin(200, "text/plain");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a header sent at Begin would arrive alone
+      res.WriteAndEnd("all of it");
+    });
+    router.Add("GET", "/error-before-first-write", [](Request&, Response& res) {
+      res.Begin(200, "text/plain");
+      Fail(ErrorCode::kInternal, "failed before the first byte");
+    });
     router.Add("GET", "/midstream-error", [](Request&, Response& res) {
       res.Begin(200, "text/plain");
       res.Write("partial");
@@ -198,6 +207,37 @@ TEST_F(ServerTest, StreamedResponseArrivesWhole) {
   EXPECT_EQ(res.result_int(), 200);
   EXPECT_TRUE(res.chunked());
   EXPECT_EQ(res.body(), "chunk0;chunk1;chunk2;");
+}
+
+// ADR 0012: a streamed response's header waits for its first bytes, and the last chunk goes with
+// the end: a small result is one write (one segment, one wake-up of the client), and when it is the
+// whole body it is sent with a Content-Length.
+TEST_F(ServerTest, SmallStreamedResponseIsOneWrite) {
+  tcp::socket s = Connect();
+  auto req = Req(http::verb::get, "/small-stream");
+  req.set(http::field::host, "x");
+  http::write(s, req);
+  std::string first(4096, '\0');
+  first.resize(s.read_some(net::buffer(first)));  // what the first write brought
+  EXPECT_EQ(first.substr(0, 15), "HTTP/1.1 200 OK");
+  EXPECT_NE(first.find("Content-Length: 9\r\n"), std::string::npos) << first;
+  EXPECT_EQ(first.find("chunked"), std::string::npos) << first;
+  EXPECT_EQ(first.substr(first.size() - 13), "\r\n\r\nall of it") << first;
+  EXPECT_EQ(Call(Req(http::verb::get, "/health"), &s).result_int(), 200) << "connection stays usable";
+}
+
+TEST_F(ServerTest, StreamThatFailsBeforeItsFirstByteSendsItsHeaderThenCloses) {
+  tcp::socket s = Connect();
+  auto req = Req(http::verb::get, "/error-before-first-write");
+  req.set(http::field::host, "x");
+  http::write(s, req);
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  http::read_header(s, buf, parser);
+  EXPECT_EQ(parser.get().result_int(), 200);
+  beast::error_code ec;
+  http::read(s, buf, parser, ec);
+  EXPECT_TRUE(ec) << "the body must not look complete";
 }
 
 TEST_F(ServerTest, PathParamsAndQuery) {

@@ -5,11 +5,96 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <string_view>
+#include <type_traits>
 
 #include "lakehouse/arrow/ipc_writer.h"
 #include "lakehouse/shared/error.h"
 
 namespace lakehouse::queryd {
+namespace {
+
+//! `v` (finite) as std::to_chars(first, last, v) writes it - the shortest digits that read back as
+//! `v`, in fixed or scientific notation, whichever is shorter (fixed on a tie) - from
+//! Dragonbox's shortest digits (fmt's; ~4x fewer instructions than libstdc++'s to_chars, ADR 0012).
+template <typename T>
+char* WriteShortestImpl(char* p, T v) {
+  if (std::signbit(v)) {
+    *p++ = '-';
+    v = -v;
+  }
+  if (v == 0) {
+    *p++ = '0';
+    return p;
+  }
+  const auto dec = fmt::detail::dragonbox::to_decimal(v);
+  uint64_t significand = dec.significand;
+  int exponent = dec.exponent;
+  while (significand % 10 == 0) {
+    significand /= 10;
+    ++exponent;
+  }
+  char digits[24];
+  const int n = static_cast<int>(std::to_chars(digits, digits + sizeof(digits), significand).ptr - digits);
+  const int sci_exponent = exponent + n - 1;
+  const int abs_sci = sci_exponent < 0 ? -sci_exponent : sci_exponent;
+  const int sci_len = n + (n > 1 ? 1 : 0) + 2 + (abs_sci >= 100 ? 3 : 2);
+  int fixed_len = 0;
+  if (exponent >= 0) {
+    fixed_len = n + exponent;
+  } else if (n + exponent > 0) {
+    fixed_len = n + 1;
+  } else {
+    fixed_len = 2 - exponent;
+  }
+  if (fixed_len <= sci_len) {
+    if (exponent > 0 && v >= static_cast<T>(uint64_t{1} << std::numeric_limits<T>::digits)) {
+      // to_chars writes a large integral value's exact digits in fixed notation, not the
+      // shortest ones followed by zeros (rare: at most ~22 digits win over scientific).
+      return std::to_chars(p, p + 32, v).ptr;
+    }
+    if (exponent >= 0) {
+      std::memcpy(p, digits, static_cast<size_t>(n));
+      p += n;
+      std::memset(p, '0', static_cast<size_t>(exponent));
+      return p + exponent;
+    }
+    if (n + exponent > 0) {
+      const int integer = n + exponent;
+      std::memcpy(p, digits, static_cast<size_t>(integer));
+      p += integer;
+      *p++ = '.';
+      std::memcpy(p, digits + integer, static_cast<size_t>(n - integer));
+      return p + (n - integer);
+    }
+    *p++ = '0';
+    *p++ = '.';
+    const int zeros = -(n + exponent);
+    std::memset(p, '0', static_cast<size_t>(zeros));
+    p += zeros;
+    std::memcpy(p, digits, static_cast<size_t>(n));
+    return p + n;
+  }
+  *p++ = digits[0];
+  if (n > 1) {
+    *p++ = '.';
+    std::memcpy(p, digits + 1, static_cast<size_t>(n - 1));
+    p += n - 1;
+  }
+  *p++ = 'e';
+  *p++ = sci_exponent < 0 ? '-' : '+';
+  if (abs_sci >= 100) *p++ = static_cast<char>('0' + abs_sci / 100);
+  *p++ = static_cast<char>('0' + (abs_sci / 10) % 10);
+  *p++ = static_cast<char>('0' + abs_sci % 10);
+  return p;
+}
+
+}  // namespace
+
+char* WriteShortest(char* first, double value) { return WriteShortestImpl(first, value); }
+char* WriteShortest(char* first, float value) { return WriteShortestImpl(first, value); }
+
 namespace {
 
 using arrow::ArrowType;
@@ -413,6 +498,346 @@ bool AppendScalar(std::string& out, const ArrowType& t, const ArrowArray& a, int
   }
 }
 
+//! Column-typed cell writers for the text encoders (ADR 0012, fifth session). The common scalar
+//! kinds are written with a pointer into a stack buffer of the encoding thread (no std::string
+//! append per piece, one kind decision per column instead of the generic switches per value);
+//! every other kind, and long strings, take the generic path (AppendJsonValue/AppendTextValue)
+//! straight into the output. Both paths write the same bytes.
+enum class CellOp : uint8_t {
+  kGeneric,
+  kInt8,
+  kInt16,
+  kInt32,
+  kInt64,
+  kUInt8,
+  kUInt16,
+  kUInt32,
+  kUInt64,
+  kFloat32,
+  kFloat64,
+  kDecimal,
+  kUtf8,
+  kLargeUtf8,
+  kBool,
+  kDate32,
+  kTimestamp,
+};
+
+struct Cell {
+  CellOp op = CellOp::kGeneric;
+  int scale = 0;                     //!< decimals
+  TimeUnit unit = TimeUnit::kMicro;  //!< timestamps
+  bool utc = false;                  //!< timestamps with a time zone
+};
+
+constexpr int kMaxFastDecimalScale = 38;
+//! Room a fast cell other than a string needs (quotes included): a 64-bit integer 20 + 2, a
+//! double 24, a decimal of scale <= 38 at most 41 + 2, a timestamp ~35 + 2.
+constexpr size_t kFixedCellRoom = 64;
+
+Cell CellFor(const ArrowType& t) {
+  Cell c;
+  switch (t.kind) {
+    case Kind::kInt: {
+      static constexpr CellOp kSigned[] = {CellOp::kInt8, CellOp::kInt16, CellOp::kInt32, CellOp::kInt64};
+      static constexpr CellOp kUnsigned[] = {CellOp::kUInt8, CellOp::kUInt16, CellOp::kUInt32, CellOp::kUInt64};
+      const int i = t.bit_width == 8 ? 0 : t.bit_width == 16 ? 1 : t.bit_width == 32 ? 2 : 3;
+      c.op = t.is_signed ? kSigned[i] : kUnsigned[i];
+      break;
+    }
+    case Kind::kFloat:
+      c.op = t.bit_width == 32 ? CellOp::kFloat32 : CellOp::kFloat64;
+      break;
+    case Kind::kDecimal:
+      if (t.scale >= 0 && t.scale <= kMaxFastDecimalScale) c.op = CellOp::kDecimal;
+      c.scale = t.scale;
+      break;
+    case Kind::kUtf8:
+      c.op = CellOp::kUtf8;
+      break;
+    case Kind::kLargeUtf8:
+      c.op = CellOp::kLargeUtf8;
+      break;
+    case Kind::kBool:
+      c.op = CellOp::kBool;
+      break;
+    case Kind::kDate32:
+      c.op = CellOp::kDate32;
+      break;
+    case Kind::kTimestamp:
+      c.op = CellOp::kTimestamp;
+      c.unit = t.unit;
+      c.utc = !t.timezone.empty();
+      break;
+    default:
+      break;
+  }
+  return c;
+}
+
+//! A stack buffer in front of the output string: cells are written with a pointer, and the
+//! buffer is appended to the output when it runs short of room (and at the end).
+class CellBuffer {
+ public:
+  explicit CellBuffer(std::string& out) : out_(out) {}
+  ~CellBuffer() { Flush(); }
+  CellBuffer(const CellBuffer&) = delete;
+  CellBuffer& operator=(const CellBuffer&) = delete;
+
+  static constexpr size_t kSize = size_t{32} << 10;
+  //! A pointer with at least `room` chars free (room <= kSize).
+  char* Room(size_t room) {
+    if (static_cast<size_t>(buf_ + kSize - p_) < room) Flush();
+    return p_;
+  }
+  void Advance(char* end) { p_ = end; }
+  void Put(char c) {
+    if (p_ == buf_ + kSize) Flush();
+    *p_++ = c;
+  }
+  void Put(std::string_view s) {
+    if (static_cast<size_t>(buf_ + kSize - p_) < s.size()) {
+      Flush();
+      if (s.size() > kSize) {
+        out_.append(s.data(), s.size());
+        return;
+      }
+    }
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  //! The output itself, for a generic cell (after the buffered bytes).
+  std::string& Out() {
+    Flush();
+    return out_;
+  }
+  void Flush() {
+    out_.append(buf_, static_cast<size_t>(p_ - buf_));
+    p_ = buf_;
+  }
+
+ private:
+  std::string& out_;
+  char buf_[kSize];
+  char* p_ = buf_;
+};
+
+template <typename T>
+char* WriteNumber(char* p, T value) {
+  return std::to_chars(p, p + 32, value).ptr;
+}
+
+template <typename T>
+char* WriteInt(char* p, T v, bool json) {
+  bool big = false;
+  if constexpr (std::is_signed_v<T>) {
+    big = json && (static_cast<int64_t>(v) > kMaxSafeInteger || static_cast<int64_t>(v) < -kMaxSafeInteger);
+  } else {
+    big = json && static_cast<uint64_t>(v) > static_cast<uint64_t>(kMaxSafeInteger);
+  }
+  if (big) *p++ = '"';
+  p = WriteNumber(p, v);
+  if (big) *p++ = '"';
+  return p;
+}
+
+template <typename T>
+char* WriteFloat(char* p, T v, bool json) {
+  if (std::isfinite(static_cast<double>(v))) return WriteShortest(p, v);
+  const std::string_view text = std::isnan(static_cast<double>(v)) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
+  if (json) *p++ = '"';
+  std::memcpy(p, text.data(), text.size());
+  p += text.size();
+  if (json) *p++ = '"';
+  return p;
+}
+
+//! A decimal of scale 0..38, as AppendDecimal writes it.
+char* WriteDecimal(char* p, Int128 value, int scale, bool json) {
+  char buf[kMaxFastDecimalScale + 48];
+  char* end = buf + sizeof(buf);
+  const bool negative = value < 0;
+  const UInt128 magnitude =
+      negative ? static_cast<UInt128>(0) - static_cast<UInt128>(value) : static_cast<UInt128>(value);
+  char* d = magnitude <= UINT64_MAX ? WriteDecimalDigits(end, static_cast<uint64_t>(magnitude), scale)
+                                    : WriteDecimalDigits(end, magnitude, scale);
+  if (negative) *--d = '-';
+  if (json) *p++ = '"';
+  const auto n = static_cast<size_t>(end - d);
+  std::memcpy(p, d, n);
+  p += n;
+  if (json) *p++ = '"';
+  return p;
+}
+
+//! Writes a date or timestamp through the std::string helpers (rare enough next to numbers to
+//! keep one implementation): the text goes through a small string into the buffer.
+template <typename F>
+void PutVia(CellBuffer& buf, bool json, F&& write) {
+  thread_local std::string text;
+  text.clear();
+  if (json) text.push_back('"');
+  write(text);
+  if (json) text.push_back('"');
+  buf.Put(text);
+}
+
+//! A JSON string cell, escaped as AppendJsonString does.
+void PutJsonString(CellBuffer& buf, std::string_view s) {
+  if (s.size() * 6 + 2 > CellBuffer::kSize / 2) {
+    AppendJsonString(buf.Out(), s);
+    return;
+  }
+  char* p = buf.Room(s.size() * 6 + 2);
+  *p++ = '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *p++ = ch;
+      continue;
+    }
+    *p++ = '\\';
+    switch (c) {
+      case '"':
+        *p++ = '"';
+        break;
+      case '\\':
+        *p++ = '\\';
+        break;
+      case '\n':
+        *p++ = 'n';
+        break;
+      case '\r':
+        *p++ = 'r';
+        break;
+      case '\t':
+        *p++ = 't';
+        break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        *p++ = 'u';
+        *p++ = '0';
+        *p++ = '0';
+        *p++ = kHex[c >> 4];
+        *p++ = kHex[c & 15];
+      }
+    }
+  }
+  *p++ = '"';
+  buf.Advance(p);
+}
+
+//! A CSV text cell: as is, or quoted (inner quotes doubled) when it holds , " CR or LF; an empty
+//! string is "" (an empty cell is NULL).
+void PutCsvString(CellBuffer& buf, std::string_view s) {
+  if (s.empty()) {
+    buf.Put("\"\"");
+    return;
+  }
+  bool quote = false;
+  for (const char c : s) {
+    if (c == ',' || c == '"' || c == '\r' || c == '\n') {
+      quote = true;
+      break;
+    }
+  }
+  if (!quote) {
+    buf.Put(s);
+    return;
+  }
+  if (s.size() * 2 + 2 > CellBuffer::kSize / 2) {
+    std::string& out = buf.Out();
+    out.push_back('"');
+    for (const char c : s) {
+      if (c == '"') out.push_back('"');
+      out.push_back(c);
+    }
+    out.push_back('"');
+    return;
+  }
+  char* p = buf.Room(s.size() * 2 + 2);
+  *p++ = '"';
+  for (const char c : s) {
+    if (c == '"') *p++ = '"';
+    *p++ = c;
+  }
+  *p++ = '"';
+  buf.Advance(p);
+}
+
+//! One non-null cell of a fast kind (cell.op != kGeneric).
+void PutCell(CellBuffer& buf, const Cell& cell, const ArrowArray& a, int64_t row, bool json) {
+  switch (cell.op) {
+    case CellOp::kInt8:
+      buf.Advance(WriteInt(buf.Room(kFixedCellRoom), Load<int8_t>(a, 1, row), json));
+      return;
+    case CellOp::kInt16:
+      buf.Advance(WriteInt(buf.Room(kFixedCellRoom), Load<int16_t>(a, 1, row), json));
+      return;
+    case CellOp::kInt32:
+      buf.Advance(WriteInt(buf.Room(kFixedCellRoom), Load<int32_t>(a, 1, row), json));
+      return;
+    case CellOp::kInt64:
+      buf.Advance(WriteInt(buf.Room(kFixedCellRoom), Load<int64_t>(a, 1, row), json));
+      return;
+    case CellOp::kUInt8:
+      buf.Advance(WriteInt(buf.Room(kFixedCellRoom), Load<uint8_t>(a, 1, row), json));
+      return;
+    case CellOp::kUInt16:
+      buf.Advance(WriteInt(buf.Room(kFixedCellRoom), Load<uint16_t>(a, 1, row), json));
+      return;
+    case CellOp::kUInt32:
+      buf.Advance(WriteInt(buf.Room(kFixedCellRoom), Load<uint32_t>(a, 1, row), json));
+      return;
+    case CellOp::kUInt64:
+      buf.Advance(WriteInt(buf.Room(kFixedCellRoom), Load<uint64_t>(a, 1, row), json));
+      return;
+    case CellOp::kFloat32:
+      buf.Advance(WriteFloat(buf.Room(kFixedCellRoom), Load<float>(a, 1, row), json));
+      return;
+    case CellOp::kFloat64:
+      buf.Advance(WriteFloat(buf.Room(kFixedCellRoom), Load<double>(a, 1, row), json));
+      return;
+    case CellOp::kDecimal:
+      buf.Advance(
+          WriteDecimal(buf.Room(kFixedCellRoom), static_cast<Int128>(Load<UInt128>(a, 1, row)), cell.scale, json));
+      return;
+    case CellOp::kUtf8:
+    case CellOp::kLargeUtf8: {
+      int64_t begin = 0;
+      int64_t end = 0;
+      if (cell.op == CellOp::kLargeUtf8) {
+        begin = Load<int64_t>(a, 1, row);
+        end = Load<int64_t>(a, 1, row + 1);
+      } else {
+        begin = Load<int32_t>(a, 1, row);
+        end = Load<int32_t>(a, 1, row + 1);
+      }
+      const std::string_view s(static_cast<const char*>(a.buffers[2]) + begin, static_cast<size_t>(end - begin));
+      if (json) {
+        PutJsonString(buf, s);
+      } else {
+        PutCsvString(buf, s);
+      }
+      return;
+    }
+    case CellOp::kBool: {
+      const int64_t bit = a.offset + row;
+      const bool v = (static_cast<const uint8_t*>(a.buffers[1])[bit >> 3] >> (bit & 7)) & 1;
+      buf.Put(v ? std::string_view("true") : std::string_view("false"));
+      return;
+    }
+    case CellOp::kDate32:
+      PutVia(buf, json, [&](std::string& out) { AppendDate(out, Load<int32_t>(a, 1, row)); });
+      return;
+    case CellOp::kTimestamp:
+      PutVia(buf, json, [&](std::string& out) { AppendTimestamp(out, Load<int64_t>(a, 1, row), cell.unit, cell.utc); });
+      return;
+    case CellOp::kGeneric:
+      break;
+  }
+}
+
 }  // namespace
 
 void AppendJsonValue(std::string& out, const ArrowType& t, const ArrowArray& a, int64_t row) {
@@ -475,11 +900,23 @@ void AppendTextValue(std::string& out, const ArrowType& t, const ArrowArray& a, 
 
 namespace {
 
+//! One JSON cell: a fast kind through PutCell, any other through AppendJsonValue.
+void PutJsonCell(CellBuffer& buf, const ArrowType& t, const Cell& cell, const ArrowArray& a, int64_t row) {
+  if (cell.op == CellOp::kGeneric) {
+    AppendJsonValue(buf.Out(), t, a, row);
+  } else if (arrow::IsNull(a, row)) {
+    buf.Put("null");
+  } else {
+    PutCell(buf, cell, a, row, true);
+  }
+}
+
 class JsonEncoder final : public Encoder {
  public:
   explicit JsonEncoder(Output& out) : out_(out) {}
   void Start(const std::vector<ColumnInfo>& columns, const ArrowSchema& schema) override {
     types_ = arrow::ParseArrowType(schema).children;
+    for (const auto& t : types_) cells_.push_back(CellFor(t));
     std::string& b = out_.buffer();
     b += "{\"columns\":[";
     for (size_t i = 0; i < columns.size(); ++i) {
@@ -498,14 +935,15 @@ class JsonEncoder final : public Encoder {
     out_.MaybeFlush();
   }
   bool EncodeRows(const ArrowArray& batch, bool after_rows, std::string& b) const override {
+    CellBuffer buf(b);
     for (int64_t row = 0; row < batch.length; ++row) {
-      if (after_rows || row != 0) b += ",\n";
-      b.push_back('[');
+      if (after_rows || row != 0) buf.Put(",\n");
+      buf.Put('[');
       for (size_t c = 0; c < types_.size(); ++c) {
-        if (c != 0) b.push_back(',');
-        AppendJsonValue(b, types_[c], *batch.children[c], row);
+        if (c != 0) buf.Put(',');
+        PutJsonCell(buf, types_[c], cells_[c], *batch.children[c], row);
       }
-      b.push_back(']');
+      buf.Put(']');
     }
     return true;
   }
@@ -519,6 +957,7 @@ class JsonEncoder final : public Encoder {
  private:
   Output& out_;
   std::vector<ArrowType> types_;
+  std::vector<Cell> cells_;
   bool first_row_ = true;
 };
 
@@ -527,6 +966,7 @@ class NdjsonEncoder final : public Encoder {
   explicit NdjsonEncoder(Output& out) : out_(out) {}
   void Start(const std::vector<ColumnInfo>& columns, const ArrowSchema& schema) override {
     types_ = arrow::ParseArrowType(schema).children;
+    for (const auto& t : types_) cells_.push_back(CellFor(t));
     for (size_t i = 0; i < columns.size(); ++i) {
       std::string key = i == 0 ? "{" : ",";
       AppendJsonString(key, columns[i].name);
@@ -539,13 +979,14 @@ class NdjsonEncoder final : public Encoder {
     out_.MaybeFlush();
   }
   bool EncodeRows(const ArrowArray& batch, bool, std::string& b) const override {
+    CellBuffer buf(b);
     for (int64_t row = 0; row < batch.length; ++row) {
-      if (types_.empty()) b.push_back('{');
+      if (types_.empty()) buf.Put('{');
       for (size_t c = 0; c < types_.size(); ++c) {
-        b += keys_[c];
-        AppendJsonValue(b, types_[c], *batch.children[c], row);
+        buf.Put(keys_[c]);
+        PutJsonCell(buf, types_[c], cells_[c], *batch.children[c], row);
       }
-      b += "}\n";
+      buf.Put("}\n");
     }
     return true;
   }
@@ -554,6 +995,7 @@ class NdjsonEncoder final : public Encoder {
  private:
   Output& out_;
   std::vector<ArrowType> types_;
+  std::vector<Cell> cells_;
   std::vector<std::string> keys_;
 };
 
@@ -605,7 +1047,10 @@ class CsvEncoder final : public Encoder {
   explicit CsvEncoder(Output& out) : out_(out) {}
   void Start(const std::vector<ColumnInfo>& columns, const ArrowSchema& schema) override {
     types_ = arrow::ParseArrowType(schema).children;
-    for (const auto& t : types_) quote_check_.push_back(MayNeedCsvQuotes(t));
+    for (const auto& t : types_) {
+      quote_check_.push_back(MayNeedCsvQuotes(t));
+      cells_.push_back(CellFor(t));
+    }
     std::string& b = out_.buffer();
     for (size_t i = 0; i < columns.size(); ++i) {
       if (i != 0) b.push_back(',');
@@ -619,12 +1064,18 @@ class CsvEncoder final : public Encoder {
     EncodeRows(batch, false, out_.buffer());
     out_.MaybeFlush();
   }
-  bool EncodeRows(const ArrowArray& batch, bool, std::string& b) const override {
+  bool EncodeRows(const ArrowArray& batch, bool, std::string& out) const override {
+    CellBuffer buf(out);
     for (int64_t row = 0; row < batch.length; ++row) {
       for (size_t c = 0; c < types_.size(); ++c) {
-        if (c != 0) b.push_back(',');
-        const size_t start = b.size();
+        if (c != 0) buf.Put(',');
         const ArrowArray& column = *batch.children[c];
+        if (cells_[c].op != CellOp::kGeneric) {
+          if (!arrow::IsNull(column, row)) PutCell(buf, cells_[c], column, row, false);  // NULL: an empty cell
+          continue;
+        }
+        std::string& b = buf.Out();
+        const size_t start = b.size();
         AppendTextValue(b, types_[c], column, row);
         if (b.size() == start) {
           // An empty string is "" so that it differs from NULL (an empty cell).
@@ -633,7 +1084,7 @@ class CsvEncoder final : public Encoder {
         }
         if (quote_check_[c]) AppendCsvCell(b, start);
       }
-      b += "\r\n";
+      buf.Put("\r\n");
     }
     return true;
   }
@@ -643,6 +1094,7 @@ class CsvEncoder final : public Encoder {
   Output& out_;
   std::vector<ArrowType> types_;
   std::vector<uint8_t> quote_check_;  //!< per column: MayNeedCsvQuotes (not vector<bool>: read per cell)
+  std::vector<Cell> cells_;
 };
 
 class ArrowEncoder final : public Encoder {

@@ -37,6 +37,10 @@ std::unique_ptr<Encoder> MakeEncoder(ResultFormat format, Output& out);
 //! Appends one value as JSON (exact decimals and integers beyond 2^53 as strings, dates and
 //! timestamps as ISO 8601 text, binary as base64, lists as arrays, structs as objects).
 void AppendJsonValue(std::string& out, const arrow::ArrowType& type, const ArrowArray& array, int64_t row);
+//! A finite double or float as std::to_chars(first, last, value) writes it (shortest round-trip
+//! digits, fixed or scientific); at most 24 chars (float: 15).
+char* WriteShortest(char* first, double value);
+char* WriteShortest(char* first, float value);
 //! Appends one value as plain text (CSV cells before quoting); nulls append nothing.
 void AppendTextValue(std::string& out, const arrow::ArrowType& type, const ArrowArray& array, int64_t row);
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <exception>
 #include <fstream>
 #include <limits>
@@ -15,6 +16,7 @@
 #include "duckdb/common/arrow/arrow_appender.hpp"
 #include "duckdb/common/arrow/arrow_converter.hpp"
 #include "duckdb/common/vector_operations/vector_operations.hpp"
+#include "duckdb/main/client_context_state.hpp"
 #include "duckdb/main/stream_query_result.hpp"
 #include "duckdb/storage/buffer_manager.hpp"
 #include "encoders.h"
@@ -76,6 +78,46 @@ struct ArrowHolder {
   }
 };
 
+//! Wakes a query's thread when a task of its connection ends (ADR 0012, fifth session). DuckDB
+//! calls OnTaskStart/OnTaskStop around every task it runs for the connection, on whichever thread
+//! runs it (the engine's workers or the query's own). A query thread that waits for the workers -
+//! for its result to be ready, for the next chunk, for the workers to let go of its tasks before
+//! DuckDB's clean-up - waits here instead of sleeping for fixed times: it wakes as soon as the
+//! state it waits for may have changed, and the timeout keeps the old polling as a fallback.
+class TaskSignal final : public duckdb::ClientContextState {
+ public:
+  static constexpr const char* kKey = "lakehouse_task_signal";
+
+  void OnTaskStart(duckdb::ClientContext&) override { running_.fetch_add(1); }
+  void OnTaskStop(duckdb::ClientContext&) override {
+    running_.fetch_sub(1);
+    stops_.fetch_add(1);
+    if (waiters_.load() > 0) {
+      { const std::lock_guard lock(mu_); }  // a waiter is either before its check or waiting
+      cv_.notify_all();
+    }
+  }
+
+  //! Tasks ended so far: take it before checking the state, then Wait(seen, ...) after.
+  uint64_t stops() const { return stops_.load(); }
+  //! Tasks of this connection being run right now.
+  int64_t running() const { return running_.load(); }
+  //! Returns when a task ended after `seen` was taken, or after `timeout`.
+  void Wait(uint64_t seen, std::chrono::microseconds timeout) {
+    std::unique_lock lock(mu_);
+    waiters_.fetch_add(1);
+    cv_.wait_for(lock, timeout, [&] { return stops_.load() != seen; });
+    waiters_.fetch_sub(1);
+  }
+
+ private:
+  std::atomic<int64_t> running_{0};
+  std::atomic<uint64_t> stops_{0};
+  std::atomic<int> waiters_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
 [[noreturn]] void FailClientGone() { Fail(ErrorCode::kCancelled, "the client disconnected; the query was cancelled"); }
 
 class QueryRun {
@@ -88,6 +130,7 @@ class QueryRun {
         started_(Clock::now()),
         owned_con_(context.connections.Take()),
         con_(*owned_con_),
+        signal_(con_.context->registered_state->GetOrCreate<TaskSignal>(TaskSignal::kKey)),
         out_(sink) {
     con_.context->config.streaming_buffer_size = context.config.streaming_buffer_bytes;  // ADR 0012
     DatasetAccess::Install(*con_.context, request.may_read, request.principal);
@@ -180,10 +223,8 @@ class QueryRun {
     auto pending = con_.context->PendingQuery(std::move(statement), true);
     if (pending->HasError()) FailWith(pending->GetErrorObject());
     auto last_poll = Clock::now();
-    // A background query sleeps between checks, briefly at first (a query answered from metadata
-    // is ready within ~100 us; a fixed 1 ms sleep was most of its time), then up to 1 ms.
-    auto background_sleep = std::chrono::microseconds(20);
     while (true) {
+      const uint64_t seen = signal_->stops();
       // A background query leaves its tasks to the engine's workers and only watches them.
       const auto st = request_.background ? pending->CheckPulse() : pending->ExecuteTask();
       if (duckdb::PendingQueryResult::IsResultReady(st) || st == duckdb::PendingExecutionResult::EXECUTION_ERROR) break;
@@ -196,12 +237,13 @@ class QueryRun {
         }
         CheckSpill();
       }
+      // Until a task ends (a query answered from metadata is ready ~100 us after its tasks
+      // started; a fixed 1 ms sleep, then a 20 us ladder, was most of its time).
       if (request_.background) {
-        std::this_thread::sleep_for(background_sleep);
-        background_sleep = std::min<std::chrono::microseconds>(background_sleep * 2, std::chrono::milliseconds(1));
+        signal_->Wait(seen, std::chrono::milliseconds(1));
       } else if (st == duckdb::PendingExecutionResult::BLOCKED ||
                  st == duckdb::PendingExecutionResult::NO_TASKS_AVAILABLE) {
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        signal_->Wait(seen, std::chrono::microseconds(200));
       }
     }
     if (pending->HasError()) FailWith(pending->GetErrorObject());
@@ -277,30 +319,39 @@ class QueryRun {
     return result_->Fetch();
   }
 
-  //! Runs DuckDB's tasks on this thread while there are any (as Fetch does), and sleeps, briefly at
-  //! first, when a call neither ran one nor found a chunk ready (the workers hold every task, or
-  //! the result's sinks are blocked behind the chunk being produced). Fetch then takes the chunk;
-  //! errors and interrupts are left to it, which reports them as before.
-  static void WaitForChunk(duckdb::StreamQueryResult& stream) {
-    constexpr auto kWorked = std::chrono::microseconds(30);  //!< a call this long ran a task
-    constexpr auto kFirstSleep = std::chrono::microseconds(10);
-    constexpr auto kLongestSleep = std::chrono::microseconds(500);
-    auto sleep = kFirstSleep;
+  //! Runs DuckDB's tasks on this thread while there are any (as Fetch does), and waits for a task
+  //! to end (TaskSignal) when a call neither ran one nor found a chunk ready (the workers hold
+  //! every task, or the result's sinks are blocked behind the chunk being produced). Fetch then
+  //! takes the chunk; errors and interrupts are left to it, which reports them as before.
+  void WaitForChunk(duckdb::StreamQueryResult& stream) {
+    constexpr auto kLongestWait = std::chrono::microseconds(500);
     try {
       while (true) {
-        const auto start = Clock::now();
+        const uint64_t seen = signal_->stops();
         const auto st = stream.ExecuteTask();
+        if (st == duckdb::StreamExecutionResult::EXECUTION_FINISHED) {
+          AwaitWorkersLetGo();
+          return;
+        }
         if (duckdb::StreamQueryResult::IsChunkReady(st)) return;
         if (st == duckdb::StreamExecutionResult::BLOCKED) stream.WaitForTask();  // DuckDB's own wait
-        if (Clock::now() - start >= kWorked) {
-          sleep = kFirstSleep;
-          continue;
-        }
-        std::this_thread::sleep_for(sleep);
-        sleep = std::min<std::chrono::microseconds>(sleep * 2, kLongestSleep);
+        signal_->Wait(seen, kLongestWait);                                       // at once when this call ran a task
       }
     } catch (const std::exception&) {
       // An interrupt or error: Fetch meets it again and sets it on the result.
+    }
+  }
+
+  //! The result is complete; the Fetch that finds it so cleans up, and DuckDB's clean-up spins
+  //! (Executor::CancelTasks: `while (executor_tasks > 0) WorkOnTasks();`) until every worker has
+  //! let go of the query's tasks - on a busy machine a niced worker preempted right after its last
+  //! task kept the query thread spinning for its whole time slice (ADR 0012, fifth session).
+  //! Waiting here, asleep, for the workers' tasks to stop leaves them the CPU instead.
+  void AwaitWorkersLetGo() {
+    constexpr auto kMaxWait = std::chrono::milliseconds(5);  // then Fetch's own loop, as before
+    const auto deadline = Clock::now() + kMaxWait;
+    while (signal_->running() > 0 && Clock::now() < deadline) {
+      signal_->Wait(signal_->stops(), std::chrono::microseconds(200));
     }
   }
 
@@ -312,7 +363,7 @@ class QueryRun {
       span_.Set("query.dataset_versions", tracker->Versions());
     }
     if (encoder_) encoder_->Finish(stats_);
-    out_.Flush();
+    out_.FlushLast();
     stats_.bytes = out_.bytes();
     if (!out_.ok()) FailClientGone();
     return stats_;
@@ -365,7 +416,9 @@ class QueryRun {
   //! Chunks are appended straight into Arrow buffers (one copy) until a batch is full.
   void Append(duckdb::DataChunk& chunk, duckdb::idx_t count) {
     if (!appender_) {
-      appender_ = duckdb::make_uniq<duckdb::ArrowAppender>(export_types_, batch_rows_, properties_, no_extensions_);
+      // The first batch starts small and grows as rows come (a small result allocates little).
+      const duckdb::idx_t capacity = batches_ == 0 ? duckdb::idx_t{STANDARD_VECTOR_SIZE} : batch_rows_;
+      appender_ = duckdb::make_uniq<duckdb::ArrowAppender>(export_types_, capacity, properties_, no_extensions_);
     }
     appender_->Append(chunk, 0, count, count);
     appended_ += count;
@@ -447,7 +500,8 @@ class QueryRun {
   const Clock::time_point started_;
   std::unique_ptr<duckdb::Connection> owned_con_;  //!< from ctx_.connections
   duckdb::Connection& con_;
-  bool reusable_ = false;  //!< the query ended cleanly: its connection can serve another
+  bool reusable_ = false;                  //!< the query ended cleanly: its connection can serve another
+  duckdb::shared_ptr<TaskSignal> signal_;  //!< the connection's (it stays registered on it)
   int64_t timeout_ms_ = 0;
 
   std::optional<Error> resolution_error_;

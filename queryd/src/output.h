@@ -11,9 +11,7 @@ namespace lakehouse::queryd {
 
 class Output {
  public:
-  explicit Output(ResultSink& sink, size_t flush_bytes = 256 << 10) : sink_(sink), flush_bytes_(flush_bytes) {
-    buffer_.reserve(flush_bytes + (flush_bytes >> 2));
-  }
+  explicit Output(ResultSink& sink, size_t flush_bytes = 256 << 10) : sink_(sink), flush_bytes_(flush_bytes) {}
 
   //! Encoders append here, then call MaybeFlush.
   std::string& buffer() { return buffer_; }
@@ -35,6 +33,15 @@ class Output {
       Send(buffer_);
       buffer_.clear();
     }
+    return ok_;
+  }
+  //! Flush() of the result's last bytes (the sink may end its response with them).
+  bool FlushLast() {
+    if (ok_) {
+      bytes_ += buffer_.size();
+      if (!sink_.WriteLast(buffer_)) ok_ = false;
+    }
+    buffer_.clear();
     return ok_;
   }
   bool ok() const { return ok_; }

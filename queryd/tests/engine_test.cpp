@@ -3,15 +3,19 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <thread>
 
 #include "arrow_ipc_generated.h"
+#include "encoders.h"
 #include "lakehouse/aibridge/aibridge.h"
 #include "lakehouse/ingest/ingest.h"
 #include "lakehouse/search/search.h"
@@ -471,6 +475,94 @@ TEST(EncodingTest, NdjsonIsOneObjectPerLine) {
   auto stack = Stack::Make("local");
   EXPECT_EQ(stack->Run("SELECT range AS x, 'v' || range AS y FROM range(2)", ResultFormat::kNdjson),
             "{\"x\":0,\"y\":\"v0\"}\n{\"x\":1,\"y\":\"v1\"}\n");
+}
+
+// ADR 0012, fifth session: the common kinds are written by typed cell writers into a stack buffer,
+// long strings and other kinds by the generic path; both must write exactly these bytes.
+TEST(EncodingTest, TypedAndGenericCellsWriteTheSameText) {
+  auto stack = Stack::Make("local");
+  const char* sql =
+      "SELECT 'nan'::DOUBLE AS a, '-inf'::DOUBLE AS b, 'inf'::FLOAT AS c, 0.1::FLOAT AS d, (-9007199254740993)::BIGINT "
+      "AS e, 255::UTINYINT AS f, chr(1) || '\\' || chr(9) || 'x,\"y' AS g, '' AS h, NULL::INTEGER AS i, DATE "
+      "'2024-02-29' AS j, TIMESTAMPTZ '2024-05-06 07:08:09.5+00' AS k, -0.05::DECIMAL(4,2) AS l, [1, NULL]::INTEGER[] "
+      "AS m, repeat('\"q,', 9000) AS n";
+  const std::string long_json = [] {
+    std::string s;
+    for (int i = 0; i < 9000; ++i) s += "\\\"q,";
+    return s;
+  }();
+  const std::string long_csv = [] {
+    std::string s;
+    for (int i = 0; i < 9000; ++i) s += "\"\"q,";
+    return s;
+  }();
+  EXPECT_EQ(
+      stack->Run(sql, ResultFormat::kNdjson),
+      "{\"a\":\"NaN\",\"b\":\"-Infinity\",\"c\":\"Infinity\",\"d\":0.1,\"e\":\"-9007199254740993\",\"f\":255,"
+      "\"g\":\"\\u0001\\\\\\tx,\\\"y\",\"h\":\"\",\"i\":null,\"j\":\"2024-02-29\",\"k\":\"2024-05-06T07:08:09.5Z\","
+      "\"l\":\"-0.05\",\"m\":[1,null],\"n\":\"" +
+          long_json + "\"}\n");
+  EXPECT_EQ(stack->Run(sql, ResultFormat::kCsv),
+            "a,b,c,d,e,f,g,h,i,j,k,l,m,n\r\nNaN,-Infinity,Infinity,0.1,-9007199254740993,255,\"\x01\\\tx,\"\"y\",\"\",,"
+            "2024-02-29,2024-05-06T07:08:09.5Z,-0.05,\"[1,null]\",\"" +
+                long_csv + "\"\r\n");
+}
+
+// ADR 0012, fifth session: doubles and floats are formatted from Dragonbox's shortest digits; the
+// text must be exactly std::to_chars's (the encoders' output is unchanged).
+template <typename T, typename Bits>
+void ExpectShortestLikeToChars(T v) {
+  char want[64];
+  char got[64];
+  const std::string_view expected(want, static_cast<size_t>(std::to_chars(want, want + sizeof(want), v).ptr - want));
+  const std::string_view actual(got, static_cast<size_t>(WriteShortest(got, v) - got));
+  Bits bits = 0;
+  std::memcpy(&bits, &v, sizeof(v));
+  ASSERT_EQ(actual, expected) << "bits " << bits;
+}
+
+TEST(EncodingTest, ShortestFloatsAreWrittenAsToCharsWritesThem) {
+  std::mt19937_64 rng(15);
+  std::vector<double> doubles = {0.0,
+                                 -0.0,
+                                 1.0,
+                                 -1.0,
+                                 0.1,
+                                 100.0,
+                                 1e15,
+                                 1e16,
+                                 1e17,
+                                 123456789012345678.0,
+                                 1e21,
+                                 1e22,
+                                 1e-5,
+                                 1e-4,
+                                 0.001,
+                                 5e-324,
+                                 2.2250738585072014e-308,
+                                 1.7976931348623157e308,
+                                 9.5,
+                                 0.30000000000000004,
+                                 1e100,
+                                 1.5e-100,
+                                 1234.5678,
+                                 2.0e-7};
+  for (int i = 0; i < 2000000; ++i) {
+    const uint64_t bits = rng();
+    double d = 0;
+    std::memcpy(&d, &bits, sizeof(d));
+    if (std::isfinite(d)) doubles.push_back(d);
+    doubles.push_back(static_cast<double>(static_cast<int64_t>(bits >> 20)) / 100.0);  // money-like values
+    doubles.push_back(static_cast<double>(bits >> (bits % 64)));                       // integers of every size
+  }
+  for (const double d : doubles) ExpectShortestLikeToChars<double, uint64_t>(d);
+  for (int i = 0; i < 1000000; ++i) {
+    const auto bits = static_cast<uint32_t>(rng());
+    float f = 0;
+    std::memcpy(&f, &bits, sizeof(f));
+    if (std::isfinite(f)) ExpectShortestLikeToChars<float, uint32_t>(f);
+    ExpectShortestLikeToChars<float, uint32_t>(static_cast<float>(static_cast<int32_t>(bits >> 8)) / 100.0f);
+  }
 }
 
 //! A minimal IPC stream walker: checks framing, alignment and flatbuffer validity of each message.

@@ -71,6 +71,12 @@ class Response {
   //! Writes one chunk; returns false when the client is gone (stop producing).
   virtual bool Write(std::string_view data) = 0;
   virtual void End() = 0;
+  //! Write(data) then End(), which a response may send together (one write for a small body).
+  virtual bool WriteAndEnd(std::string_view data) {
+    const bool ok = data.empty() || Write(data);
+    End();
+    return ok;
+  }
   //! True when the client closed its side (cheap poll; for cancelling long work).
   virtual bool ClientGone() = 0;
   virtual bool started() const = 0;

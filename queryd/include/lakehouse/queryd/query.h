@@ -99,6 +99,9 @@ class ResultSink {
   virtual void Begin(std::string_view content_type) = 0;
   //! Returns false when the client is gone: the query is cancelled.
   virtual bool Write(std::string_view bytes) = 0;
+  //! The result's last bytes (possibly none), after which nothing is written: a sink may end its
+  //! response with them in one write.
+  virtual bool WriteLast(std::string_view bytes) { return bytes.empty() || Write(bytes); }
   //! Cheap poll, called while the query runs without producing output.
   virtual bool ClientGone() = 0;
 };
