@@ -127,7 +127,7 @@ Index::~Index() {
     std::lock_guard lock(build_->mu);
     build_drops = build_->abandoned = build_->state == HnswState::kBuilding;
   }
-  for (auto& [sql, stmt] : prepared_) duckdb_destroy_prepare(&stmt);
+  ClearPrepared();
   if (!build_drops) DropTable(con_, table_);
   duckdb_disconnect(&con_);
   duckdb_destroy_logical_type(&float_type_);
@@ -219,9 +219,7 @@ duckdb_result Index::RunVector(const std::string& sql, std::span<const float> qu
     Fail(ErrorCode::kInternal, "a query vector of {} values does not fit FLOAT[{}]", query.size(), dim_);
   }
   if (!prepared_with_hnsw_ && hnsw()) {
-    // Statements planned before the HNSW index existed scan the table: plan them again.
-    for (auto& [text, s] : prepared_) duckdb_destroy_prepare(&s);
-    prepared_.clear();
+    ClearPrepared();  // statements planned before the HNSW index existed scan the table
     prepared_with_hnsw_ = true;
   }
   duckdb_prepared_statement stmt = nullptr;
@@ -260,6 +258,10 @@ duckdb_result Index::RunVector(const std::string& sql, std::span<const float> qu
 void Index::SetEfSearch(int ef_search) const {
   std::lock_guard lock(mu_);
   Exec(con_, fmt::format("SET hnsw_ef_search = {}", ef_search));
+  ClearPrepared();
+}
+
+void Index::ClearPrepared() const {
   for (auto& [sql, stmt] : prepared_) duckdb_destroy_prepare(&stmt);
   prepared_.clear();
 }
@@ -427,37 +429,33 @@ std::shared_ptr<const Index> IndexSet::Get(const std::string& dataset, uint64_t 
     indexes_.emplace_front(id, index);
     built_.notify_all();
     return index;
-  } catch (const std::exception& e) {
+  } catch (...) {
     // DuckDB's "failed to allocate" (the appender, an index) when the vectors exceed memory_limit:
-    // in-memory tables cannot spill.
-    const std::string what = e.what();
-    const bool too_large =
-        what.find("failed to allocate") != std::string::npos || what.find("Out of Memory") != std::string::npos;
-    std::string message;
-    if (too_large) {
-      message = fmt::format(
-          "the vectors of {} (version {}) do not fit search's memory ({}): raise search.memory_limit (and "
-          "limits.max_memory) to index them; meanwhile vector search scans them through the query engine, and "
-          "text search is unavailable for them ({})",
-          dataset, version, db_.MemoryLimit(), what);
+    // in-memory tables cannot spill. Remembered, and said as IndexDoesNotFit; anything else passes on.
+    std::string too_large;
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      if (what.find("failed to allocate") != std::string::npos || what.find("Out of Memory") != std::string::npos) {
+        too_large = fmt::format(
+            "the vectors of {} (version {}) do not fit search's memory ({}): raise search.memory_limit (and "
+            "limits.max_memory) to index them; meanwhile vector search scans them through the query engine, and "
+            "text search is unavailable for them ({})",
+            dataset, version, db_.MemoryLimit(), what);
+      }
+    } catch (...) {
     }
     {
       std::lock_guard lock(mu_);
       building_.erase(id);
-      if (too_large) {
+      if (!too_large.empty()) {
         if (too_large_.size() >= 256) too_large_.clear();
-        too_large_[id] = message;
+        too_large_[id] = too_large;
       }
     }
     built_.notify_all();
-    if (too_large) throw IndexDoesNotFit(message);
-    throw;
-  } catch (...) {
-    {
-      std::lock_guard lock(mu_);
-      building_.erase(id);
-    }
-    built_.notify_all();
+    if (!too_large.empty()) throw IndexDoesNotFit(too_large);
     throw;
   }
 }

@@ -100,6 +100,7 @@ class Index {
   //! Runs the (cached) prepared statement `sql` with the query vector bound as $1 (caller holds mu_).
   duckdb_result RunVector(const std::string& sql, std::span<const float> query) const;
   std::string VectorSql(int k) const;
+  void ClearPrepared() const;  //!< destroys the cached statements (caller holds mu_, or the destructor runs)
   SearchDb& db_;
   mutable std::mutex mu_;                     //!< one query at a time on con_ and the statements
   duckdb_connection con_ = nullptr;           //!< kept open for the life of the index

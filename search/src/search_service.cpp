@@ -530,12 +530,15 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
   LH_USER_CHECK(fusion == "scores" || fusion == "rrf",
                 R"("fusion" must be "scores" (the default) or "rrf" (reciprocal rank fusion), got "{}")", r.fusion);
   LH_USER_CHECK(r.fusion.empty() || mode == "hybrid", R"("fusion" applies to mode "hybrid" only, not "{}")", mode);
-  // Text search needs the fts extension: asked for explicitly it is a 503 naming what is missing;
-  // the default (hybrid) then runs the vector stage alone and says so.
-  if (mode != "vector" && !indexes_.available() && !r.mode.empty()) {
-    Fail(ErrorCode::kUnavailable, R"(mode "{}" needs the full-text index, which is unavailable: {})", mode,
-         indexes_.unavailable_reason());
-  }
+  // Text search needs the full-text index: asked for explicitly it is a 503 naming what is missing
+  // (the extension, checked here before any work, or search's memory, found when the index is
+  // built below); the default (hybrid) then runs the vector stage alone and says so.
+  auto require_text_index = [&](bool available, const std::string& reason) {
+    if (mode != "vector" && !available && !r.mode.empty()) {
+      Fail(ErrorCode::kUnavailable, R"(mode "{}" needs the full-text index, which is unavailable: {})", mode, reason);
+    }
+  };
+  require_text_index(indexes_.available(), indexes_.unavailable_reason());
   const bool want_vector = mode != "text";
   DatasetManifest m = ResolveVectors(asked, r.column);
   json out = json::object();
@@ -587,9 +590,7 @@ json SearchServiceImpl::Search(const SearchRequest& r) {
       no_index = e.what();
     }
   }
-  if (!index && mode != "vector" && !r.mode.empty()) {
-    Fail(ErrorCode::kUnavailable, R"(mode "{}" needs the full-text index, which is unavailable: {})", mode, no_index);
-  }
+  require_text_index(index != nullptr, no_index);
   const bool want_text = mode != "vector" && index != nullptr;
   aibridge::Embeddings q;
   if (want_vector) {
