@@ -38,8 +38,7 @@ bool PlanCache::MayPrepare(const duckdb::SQLStatement& statement) {
   return statement.type == duckdb::StatementType::SELECT_STATEMENT && statement.named_param_map.empty();
 }
 
-const PlanCache::Plan* PlanCache::Find(const std::string& sql,
-                                           const std::function<bool(std::string_view)>& may_read) {
+const PlanCache::Plan* PlanCache::Find(const std::string& sql, const std::function<bool(std::string_view)>& may_read) {
   auto it = plans_.find(sql);
   if (it == plans_.end()) return nullptr;
   if (!Valid(it->second, may_read)) {
@@ -67,8 +66,7 @@ bool PlanCache::Valid(const Plan& plan, const std::function<bool(std::string_vie
   return true;
 }
 
-duckdb::unique_ptr<duckdb::PendingQueryResult> PlanCache::Start(duckdb::ClientContext& context,
-                                                                const std::string& sql,
+duckdb::unique_ptr<duckdb::PendingQueryResult> PlanCache::Start(duckdb::ClientContext& context, const std::string& sql,
                                                                 duckdb::unique_ptr<duckdb::SQLStatement> statement) {
   if (seen_.size() >= kMaxSeen) seen_.clear();
   if (seen_.insert(std::hash<std::string>{}(sql)).second) return context.PendingQuery(std::move(statement), true);
@@ -85,8 +83,8 @@ duckdb::unique_ptr<duckdb::PendingQueryResult> PlanCache::Start(duckdb::ClientCo
   bound_.clear();
 
   auto& properties = plan.statement->data->properties;
-  bool cacheable = !uncacheable_ && sql.size() <= kMaxSqlBytes && properties.bound_all_parameters &&
-                   properties.parameter_count == 0;
+  bool cacheable =
+      !uncacheable_ && sql.size() <= kMaxSqlBytes && properties.bound_all_parameters && properties.parameter_count == 0;
   if (cacheable && properties.always_require_rebind) {
     // DuckDB re-binds Parquet scans (and functions fixed per query) on every run. Without the
     // datasets' scans, does the statement still need it?
@@ -120,8 +118,9 @@ duckdb::unique_ptr<duckdb::PendingQueryResult> PlanCache::Start(const Plan& plan
 
 const PlanCache::Plan& PlanCache::Keep(const std::string& sql, Plan plan) {
   if (plans_.size() >= kMaxPlans && !plans_.contains(sql)) {
-    auto oldest = std::min_element(plans_.begin(), plans_.end(),
-                                   [](const auto& a, const auto& b) { return a.second.last_used < b.second.last_used; });
+    auto oldest = std::min_element(plans_.begin(), plans_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_used < b.second.last_used;
+    });
     plans_.erase(oldest);
   }
   return plans_.insert_or_assign(sql, std::move(plan)).first->second;

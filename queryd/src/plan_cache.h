@@ -59,7 +59,18 @@ class PlanCache final : public duckdb::ClientContextState {
   //! Whether a statement may go through Start (one SELECT without parameters).
   static bool MayPrepare(const duckdb::SQLStatement& statement);
 
-  struct Plan;
+  //! A dataset version a plan's bind resolved (the head of its dataset when `head`).
+  struct Dependency {
+    Resolver* resolver;
+    std::shared_ptr<const ResolvedDataset> resolved;
+    bool head;
+  };
+  struct Plan {
+    duckdb::unique_ptr<duckdb::PreparedStatement> statement;
+    std::vector<Dependency> dependencies;
+    uint64_t last_used = 0;
+  };
+
   //! The cached plan of `sql`, if it is still valid for a caller who may read what `may_read`
   //! allows (empty: everything); null otherwise (the caller then parses and calls Start).
   const Plan* Find(const std::string& sql, const std::function<bool(std::string_view)>& may_read);
@@ -80,26 +91,10 @@ class PlanCache final : public duckdb::ClientContextState {
 
   //! A cached plan's run starts a new query, which clears the query's scan accounting: the
   //! objects the plan scans are listed again here, as its bind did the first time.
-  duckdb::RebindQueryInfo OnExecutePrepared(duckdb::ClientContext& context,
-                                            duckdb::PreparedStatementCallbackInfo& info,
+  duckdb::RebindQueryInfo OnExecutePrepared(duckdb::ClientContext& context, duckdb::PreparedStatementCallbackInfo& info,
                                             duckdb::RebindQueryInfo current_rebind) override;
 
  private:
-  struct Dependency {
-    Resolver* resolver;
-    std::shared_ptr<const ResolvedDataset> resolved;
-    bool head;
-  };
-
- public:
-  struct Plan {
-    duckdb::unique_ptr<duckdb::PreparedStatement> statement;
-    std::vector<Dependency> dependencies;
-    uint64_t last_used = 0;
-  };
-
- private:
-
   bool Valid(const Plan& plan, const std::function<bool(std::string_view)>& may_read) const;
   const Plan& Keep(const std::string& sql, Plan plan);
 
