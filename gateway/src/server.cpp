@@ -296,7 +296,11 @@ class ResponseBase : public Response {
   bool started() const override { return started_; }
   void AddHeaders(const std::vector<std::pair<std::string, std::string>>& headers) {
     extra_headers_.insert(extra_headers_.end(), headers.begin(), headers.end());
+    server_headers_ = extra_headers_.size();
   }
+  //! Takes back a started response of which nothing has been sent yet, with the headers its
+  //! handler set, so that an error can be sent instead; false when bytes have left already.
+  virtual bool Retract() { return false; }
   const ResponseState& state() const { return state_; }
   void ForceClose() { state_.keep_alive = false; }
   //! A HEAD request: the response's header is sent (with the length the body would have), never
@@ -317,6 +321,7 @@ class ResponseBase : public Response {
 
   std::string request_id_;
   std::vector<std::pair<std::string, std::string>> extra_headers_;
+  size_t server_headers_ = 0;  //!< extra_headers_ before this are the server's (AddHeaders), the rest the handler's
   ResponseState state_;
   bool started_ = false;
   bool head_only_ = false;
@@ -466,6 +471,18 @@ class SocketResponse final : public ResponseBase {
   //! A streamed response that did not End() cleanly (the handler threw mid-stream).
   bool aborted_stream() const { return streaming_ && !ended_; }
 
+  //! A streamed response's header waits for its first bytes: until they go, the response can
+  //! still become an error (a query that fails before its first 256 KiB of output is a 4xx).
+  bool Retract() override {
+    if (!head_ || !streaming_ || state_.bytes != 0 || state_.broken || head_only_) return false;
+    head_.reset();
+    started_ = streaming_ = ended_ = false;
+    sized_.reset();
+    state_.status = 0;
+    extra_headers_.resize(server_headers_);
+    return true;
+  }
+
  private:
   //! Writes the header of a streamed body: chunked, or of a known length.
   void StartStream(int status, std::string_view content_type, std::optional<uint64_t> content_length) {
@@ -520,9 +537,9 @@ class SocketResponse final : public ResponseBase {
 };
 
 //! Writes the JSON error for a caught exception, or marks the connection broken when the
-//! response had already started (the client then sees a truncated body).
+//! response had already sent bytes (the client then sees a truncated body).
 void WriteError(ResponseBase& response, const Request& request, ErrorCode code, std::string_view message) {
-  if (response.started()) {
+  if (response.started() && !response.Retract()) {
     response.ForceClose();
     return;
   }

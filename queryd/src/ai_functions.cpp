@@ -28,6 +28,7 @@
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/sql.h"
 #include "object_fs.h"
+#include "plan_cache.h"
 #include "resolver.h"
 
 namespace lakehouse::queryd {
@@ -128,6 +129,8 @@ std::string StringArgument(const duckdb::Value& v, const char* function, const c
 duckdb::unique_ptr<duckdb::TableRef> SearchBind(duckdb::ClientContext& context, duckdb::TableFunctionBindInput& input) {
   const auto& info = input.info->Cast<AiTableInfo>();
   const char* function = info.mode == "vector" ? "semantic_search" : "hybrid_search";
+  // The hits are found here, while binding: a plan holding them must not be run again.
+  if (auto* plans = PlanCache::Preparing(context)) plans->Uncacheable();
   try {
     const auto& in = input.inputs;
     const bool with_column = in.size() == 4;

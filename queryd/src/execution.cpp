@@ -131,6 +131,7 @@ class QueryRun {
         owned_con_(context.connections.Take()),
         con_(*owned_con_),
         signal_(con_.context->registered_state->GetOrCreate<TaskSignal>(TaskSignal::kKey)),
+        plans_(PlanCache::Of(*con_.context, context.connections.plan_counters())),
         out_(sink) {
     con_.context->config.streaming_buffer_size = context.config.streaming_buffer_bytes;  // ADR 0012
     DatasetAccess::Install(*con_.context, request.may_read, request.principal);
@@ -165,7 +166,12 @@ class QueryRun {
  private:
   QueryStats RunSteps() {
     timeout_ms_ = CheckRequest();
-    auto statement = ParseStatement();
+    // The same SQL ran on this connection before: its plan, unless what it read changed since.
+    const PlanCache::Plan* plan = nullptr;
+    if (request_.format != ResultFormat::kParquet) plan = plans_.Find(request_.sql, request_.may_read);
+    span_.Set("query.plan_cached", plan != nullptr);
+    duckdb::unique_ptr<duckdb::SQLStatement> statement;
+    if (plan == nullptr) statement = ParseStatement();
     std::optional<ExportFile> parquet;
     if (request_.format == ResultFormat::kParquet) {
       parquet.emplace(ctx_.config);
@@ -177,7 +183,7 @@ class QueryRun {
       con_.context->Interrupt();
     });
     spill_seen_ = duckdb::BufferManager::GetBufferManager(*ctx_.db.instance).GetUsedSwap();
-    Guarded([&] { StartResult(std::move(statement)); });
+    Guarded([&] { StartResult(plan, std::move(statement)); });
     if (parquet) {
       Guarded([&] { SendParquet(*parquet); });
       return Finish();
@@ -217,10 +223,17 @@ class QueryRun {
     return std::move(statements[0]);
   }
 
-  //! Step 3: runs the statement until its result can be fetched, interrupting it when the
-  //! client goes away meanwhile.
-  void StartResult(duckdb::unique_ptr<duckdb::SQLStatement> statement) {
-    auto pending = con_.context->PendingQuery(std::move(statement), true);
+  //! Step 3: runs the cached plan or the statement until its result can be fetched,
+  //! interrupting it when the client goes away meanwhile.
+  void StartResult(const PlanCache::Plan* plan, duckdb::unique_ptr<duckdb::SQLStatement> statement) {
+    duckdb::unique_ptr<duckdb::PendingQueryResult> pending;
+    if (plan != nullptr) {
+      pending = plans_.Start(*plan);
+    } else if (request_.format != ResultFormat::kParquet && PlanCache::MayPrepare(*statement)) {
+      pending = plans_.Start(*con_.context, request_.sql, std::move(statement));  // and cached when it may be
+    } else {
+      pending = con_.context->PendingQuery(std::move(statement), true);
+    }
     if (pending->HasError()) FailWith(pending->GetErrorObject());
     auto last_poll = Clock::now();
     while (true) {
@@ -502,6 +515,7 @@ class QueryRun {
   duckdb::Connection& con_;
   bool reusable_ = false;                  //!< the query ended cleanly: its connection can serve another
   duckdb::shared_ptr<TaskSignal> signal_;  //!< the connection's (it stays registered on it)
+  PlanCache& plans_;                       //!< the connection's
   int64_t timeout_ms_ = 0;
 
   std::optional<Error> resolution_error_;

@@ -10,6 +10,7 @@
 #include "duckdb.hpp"
 #include "lakehouse/queryd/query.h"
 #include "lakehouse/shared/watchdog.h"
+#include "plan_cache.h"
 
 namespace lakehouse::catalogd {
 class Catalog;
@@ -21,7 +22,8 @@ namespace lakehouse::queryd {
 //! duckdb::Connection builds and tears down its client context (temporary catalog, settings,
 //! registered state) on every query. A query takes one and gives it back when it ended cleanly;
 //! queries can only SELECT/EXPLAIN (sandbox.h), so nothing of one query's SQL stays on it, and the
-//! per-query state (grants, scan tracker, streaming buffer) is set afresh by each query.
+//! per-query state (grants, scan tracker, streaming buffer) is set afresh by each query. What a
+//! connection keeps on purpose is its prepared plans (plan_cache.h).
 class ConnectionPool {
  public:
   ConnectionPool(duckdb::DuckDB& db, size_t max_idle) : db_(db), max_idle_(max_idle) {}
@@ -47,6 +49,8 @@ class ConnectionPool {
     return idle_.size();
   }
   uint64_t created() const { return created_.load(std::memory_order_relaxed); }
+  //! What the plan caches of these connections did (plan_cache.h).
+  const std::shared_ptr<PlanCache::Counters>& plan_counters() const { return plan_counters_; }
 
  private:
   duckdb::DuckDB& db_;
@@ -54,6 +58,7 @@ class ConnectionPool {
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<duckdb::Connection>> idle_;
   std::atomic<uint64_t> created_{0};
+  std::shared_ptr<PlanCache::Counters> plan_counters_ = std::make_shared<PlanCache::Counters>();
 };
 
 //! What every query runs against (all owned by the engine).

@@ -23,6 +23,7 @@
 #include "duckdb/parser/tableref/table_function_ref.hpp"
 #include "lakehouse/catalogd/catalog.h"
 #include "lakehouse/shared/telemetry.h"
+#include "plan_cache.h"
 
 namespace lakehouse::queryd {
 namespace {
@@ -153,9 +154,7 @@ duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceTable(duckdb::ClientContex
     RecordResolutionError(e);
     throw duckdb::BinderException(e.what());
   }
-  ScanTracker::Of(context, scan_totals_).Listed(resolved->keys);
-  ScanTracker::Of(context, scan_totals_).Resolved(resolved->dataset, resolved->version);
-  return MakeTableRef(*resolved, table_name);
+  return ScanOf(context, resolved, true, table_name);
 }
 
 duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceVersion(duckdb::ClientContext& context, const std::string& name,
@@ -164,14 +163,34 @@ duckdb::unique_ptr<duckdb::TableRef> Resolver::ReplaceVersion(duckdb::ClientCont
   try {
     const std::string dataset = DatasetId::Parse(name).str();
     DatasetAccess::Check(context, dataset);
-    auto resolved = ResolveVersion(dataset, static_cast<uint64_t>(version));
-    ScanTracker::Of(context, scan_totals_).Listed(resolved->keys);
-    ScanTracker::Of(context, scan_totals_).Resolved(resolved->dataset, resolved->version);
-    return MakeTableRef(*resolved, name);
+    return ScanOf(context, ResolveVersion(dataset, static_cast<uint64_t>(version)), false, name);
   } catch (const Error& e) {
     RecordResolutionError(e);
     throw duckdb::BinderException(e.what());
   }
+}
+
+duckdb::unique_ptr<duckdb::TableRef> Resolver::ScanOf(duckdb::ClientContext& context,
+                                                      const std::shared_ptr<const ResolvedDataset>& resolved, bool head,
+                                                      const std::string& alias) {
+  if (auto* plans = PlanCache::Preparing(context)) {
+    if (plans->probing()) {
+      // The probe of a plan: the dataset's columns, no objects (plan_cache.h).
+      ResolvedDataset columns_only;
+      columns_only.dataset = resolved->dataset;
+      columns_only.schema = resolved->schema;
+      return MakeTableRef(columns_only, alias);
+    }
+    plans->Depend(*this, resolved, head);
+  }
+  Account(context, *resolved);
+  return MakeTableRef(*resolved, alias);
+}
+
+void Resolver::Account(duckdb::ClientContext& context, const ResolvedDataset& resolved) {
+  auto& tracker = ScanTracker::Of(context, scan_totals_);
+  tracker.Listed(resolved.keys);
+  tracker.Resolved(resolved.dataset, resolved.version);
 }
 
 std::shared_ptr<const ResolvedDataset> Resolver::ResolveHead(const std::string& name) {

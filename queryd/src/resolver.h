@@ -75,6 +75,10 @@ class Resolver {
   //! The head version of `name`, resolved (its objects registered) on first use; throws the
   //! catalog's error (404 for a deleted or unknown dataset).
   std::shared_ptr<const ResolvedDataset> ResolveHead(const std::string& name);
+  //! Version `version` of `name`, resolved on first use; throws the catalog's error.
+  std::shared_ptr<const ResolvedDataset> ResolveVersion(const std::string& name, uint64_t version);
+  //! Records in the query's scan accounting (ScanTracker) the objects `resolved` gives the scan.
+  void Account(duckdb::ClientContext& context, const ResolvedDataset& resolved);
 
   //! Objects queries were given, opened and pruned, over the engine's life.
   const ScanTracker::Totals& scan_totals() const { return *scan_totals_; }
@@ -89,7 +93,11 @@ class Resolver {
  private:
   using Columns = std::vector<std::pair<std::string, std::string>>;  //!< (name, DuckDB type)
 
-  std::shared_ptr<const ResolvedDataset> ResolveVersion(const std::string& name, uint64_t version);
+  //! The table reference the scan of `resolved` becomes (and what a statement being prepared
+  //! records of it, plan_cache.h).
+  duckdb::unique_ptr<duckdb::TableRef> ScanOf(duckdb::ClientContext& context,
+                                              const std::shared_ptr<const ResolvedDataset>& resolved, bool head,
+                                              const std::string& alias);
   std::shared_ptr<const ResolvedDataset> Resolve(const DatasetManifest& manifest);
   Columns ObjectColumns(const DatasetManifest& manifest, const ObjectRef& ref);
 

@@ -658,6 +658,17 @@ TEST_F(Semantic, AiFunctionsInSql) {
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0]["id"], 12) << rows[0].dump();
 
+  // A search's hits are found while its statement is planned: that plan is never reused
+  // (queryd/src/plan_cache.h), so every run searches again.
+  const auto plans = [&] { return query_->Health()["plans"]; };
+  const uint64_t uncacheable = plans()["uncacheable"];
+  for (int i = 0; i < 3; ++i) {
+    rows = SqlRows(url_, "SELECT id FROM semantic_search('sqldocs', 'baking a loaf', 1)");
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0]["id"], 10) << rows[0].dump();
+  }
+  EXPECT_EQ(plans()["uncacheable"], uncacheable + 2);  // the second and third run (the first plans as usual)
+
   // embed(): FLOAT[dim] from the model, batched per chunk; the same text gives the same vector.
   rows = SqlRows(url_,
                  "SELECT len(embed('bread')) AS n, array_cosine_similarity(embed('bread'), embed('bread')) AS same, "

@@ -76,6 +76,18 @@ class QueryHttpTest(unittest.TestCase):
                 head += s.recv(4096)
             self.assertIn(b"transfer-encoding: chunked", head.lower())
 
+    def test_a_query_that_fails_after_its_first_rows_is_a_400_when_no_bytes_left_yet(self):
+        # Rows 0-4999 convert, row 5000 does not. Whether the engine meets the error before the
+        # response starts (DuckDB runs ahead by the streaming buffer) or after it started but before
+        # its first bytes left (the header waits for them: Retract in gateway/src/server.cpp), the
+        # client gets the error itself, not a 200 cut short.
+        for fmt in ("json", "csv", "arrow"):
+            status, body, ctype = self.post({"format": fmt, "sql": "SELECT CAST(CASE WHEN range < 5000 THEN "
+                                             "range::VARCHAR ELSE 'x' || range END AS INTEGER) AS n FROM range(6000)"})
+            self.assertEqual((status, ctype), (400, "application/json"), (fmt, body[:200]))
+            self.assertIn("x5000", json.loads(body)["error"]["message"], fmt)
+        self.assertEqual(self.post({"sql": "SELECT 1 AS x"})[0], 200)
+
     def test_preview(self):
         status, body, ctype = self.server.request("GET", "/api/v1/datasets/items/preview?limit=2&format=csv")
         self.assertEqual((status, ctype), (200, "text/csv; charset=utf-8"))
