@@ -67,7 +67,10 @@ class EngineImpl final : public QueryEngine {
       if (!dataset) return;
       try {
         resolver_.ResolveHead(*dataset);
-      } catch (const std::exception&) {  // no such dataset (or deleted): the key stays unknown
+      } catch (const Error& e) {
+        // No such dataset (or deleted): the key stays unknown, the user's mistake (400). The
+        // catalog unreachable: the query cannot be answered now (503), the path may be fine.
+        if (e.code() == ErrorCode::kUnavailable) throw duckdb::IOException(e.what());
       }
     });
     resolver_.InstallReplacementScan(db_config);

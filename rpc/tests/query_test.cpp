@@ -172,6 +172,20 @@ TEST(RpcQuery, TheWatchInvalidatesQuerydsCacheForCommitsMadeElsewhere) {
   EXPECT_TRUE(Eventually([&] { return d.Count("w") == 7; }));  // only the watch can tell queryd
 }
 
+TEST(RpcQuery, ALakehousePathWhileTheCatalogIsDownIs503NotAUserMistake) {
+  // queryd never resolved "p": its objects' paths are looked up in the catalog on first use. With
+  // catalogd down that lookup failed, and the path was answered 400 "not an object of any dataset".
+  Deployment d;
+  d.s.Csv("p", testing::MakeCsv(3));
+  const std::string key = d.s.catalog->Head("p").objects.at(0).ref.key;
+  d.data->Stop();
+  std::string message;
+  EXPECT_EQ(CodeOf([&] { d.Run(*d.engine, "SELECT count(*) FROM read_parquet('lakehouse://" + key + "')"); }, &message),
+            ErrorCode::kUnavailable)
+      << message;
+  EXPECT_NE(message.find("catalogd"), std::string::npos) << message;
+}
+
 //! Counts the queries an engine ran.
 class CountingEngine final : public queryd::QueryEngine {
  public:
