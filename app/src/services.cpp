@@ -463,11 +463,15 @@ class Services final : public RunningServices {
     }
     keys_ = std::make_unique<gateway::KeyStore>(*store_, std::chrono::milliseconds(config_.auth_refresh_ms));
     if (!keys_->List().empty()) return;
-    auto created = keys_->Create(gateway::Role::kAdmin, {}, std::nullopt, "first admin key (created at first start)");
+    auto created = keys_->CreateFirstAdmin("first admin key (created at first start)");
+    if (!created) {
+      log::Info("another process created the first admin API key (see its admin.key file)");
+      return;
+    }
     const auto path = std::filesystem::path(config_.data_dir) / "admin.key";
-    WritePrivateFile(path, created.token + "\n");
+    WritePrivateFile(path, created->token + "\n");
     log::Warn("created the first admin API key; it is shown once here and kept in the admin.key file (mode 0600)",
-              {{"key_id", created.info.id}, {"key", created.token}, {"file", path.string()}});
+              {{"key_id", created->info.id}, {"key", created->token}, {"file", path.string()}});
   }
 
   //! Iceberg metadata follows every commit (written after our manifest wins); on start, metadata

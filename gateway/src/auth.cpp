@@ -218,11 +218,22 @@ void KeyStore::Refresh() { impl_->Reload(); }
 
 KeyStore::Created KeyStore::Create(Role role, std::vector<std::string> datasets, std::optional<int64_t> expires_ms,
                                    std::string name) {
+  auto created = Make(RandomHexId().substr(0, kIdChars), role, std::move(datasets), expires_ms, std::move(name));
+  if (!created) Fail(ErrorCode::kConflict, "key id collision; try again");
+  return *std::move(created);
+}
+
+std::optional<KeyStore::Created> KeyStore::CreateFirstAdmin(std::string name) {
+  return Make(std::string(kIdChars, '0'), Role::kAdmin, {}, std::nullopt, std::move(name));
+}
+
+std::optional<KeyStore::Created> KeyStore::Make(std::string id, Role role, std::vector<std::string> datasets,
+                                                std::optional<int64_t> expires_ms, std::string name) {
   if (name.size() > 200) Fail(ErrorCode::kInvalidArgument, "a key's name is at most 200 characters");
   const int64_t now = NowMs();
   if (expires_ms && *expires_ms <= now) Fail(ErrorCode::kInvalidArgument, "the expiry is in the past");
   KeyRecord record;
-  record.info.id = RandomHexId().substr(0, kIdChars);
+  record.info.id = std::move(id);
   record.info.role = role;
   record.info.datasets = std::move(datasets);
   record.info.name = std::move(name);
@@ -232,7 +243,7 @@ KeyStore::Created KeyStore::Create(Role role, std::vector<std::string> datasets,
   record.secret_sha256 = Sha256Hex(secret);
   std::lock_guard writing(impl_->write_mu);
   auto stored = impl_->store.PutIfAbsent(catalogd::ApiKeyObjectKey(record.info.id), ToJson(record).dump());
-  if (!stored) Fail(ErrorCode::kConflict, "key id collision; try again");
+  if (!stored) return std::nullopt;
   record.etag = stored->etag;
   Created created{record.info, std::string(kTokenPrefix) + record.info.id + "_" + secret};
   impl_->Store(std::move(record));

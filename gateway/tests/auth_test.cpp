@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -143,6 +144,29 @@ TEST_F(AuthTest, KeysAreStoredHashedAndSeenByAnotherStore) {
   EXPECT_FALSE(keys_.Authenticate("lh_nothex", &why));
   EXPECT_EQ(why, AuthFailure::kMalformed);
   EXPECT_TRUE(keys_.Authenticate(live.token));
+}
+
+TEST_F(AuthTest, OfProcessesStartingTogetherExactlyOneMakesTheFirstAdminKey) {
+  // Two gateways on empty storage both find no key: each used to make an admin key (and the
+  // admin.key file kept whichever was written last).
+  KeyStore other(*store_, std::chrono::milliseconds(100));
+  std::optional<KeyStore::Created> a, b;
+  std::thread ta([&] { a = keys_.CreateFirstAdmin("first"); });
+  std::thread tb([&] { b = other.CreateFirstAdmin("first"); });
+  ta.join();
+  tb.join();
+  ASSERT_NE(a.has_value(), b.has_value()) << "exactly one of them";
+  const auto& winner = a ? *a : *b;
+  EXPECT_EQ(winner.info.role, Role::kAdmin);
+  other.Refresh();
+  keys_.Refresh();
+  for (const KeyStore* store : {&keys_, &other}) {
+    auto p = store->Authenticate(winner.token);
+    ASSERT_TRUE(p);
+    EXPECT_TRUE(p->MayWrite("anything"));
+    EXPECT_EQ(store->List().size(), 1u);
+  }
+  EXPECT_FALSE(keys_.CreateFirstAdmin("again")) << "once made, never again";
 }
 
 TEST_F(AuthTest, GrantsMatchNamesAndPrefixes) {

@@ -75,6 +75,9 @@ class KeyStore {
   //! A new key (secret from OpenSSL's CSPRNG). `datasets` are grant patterns (ParseGrants).
   Created Create(Role role, std::vector<std::string> datasets, std::optional<int64_t> expires_ms,
                  std::string name = {});
+  //! The first admin key of a deployment, under one fixed id, so that of several processes starting
+  //! together on empty storage exactly one makes it (put-if-absent); the others get nullopt.
+  std::optional<Created> CreateFirstAdmin(std::string name);
   //! Every key, revoked ones included, oldest first.
   std::vector<ApiKeyInfo> List() const;
   //! Marks the key revoked (kept for the audit trail). Throws Error(kNotFound) for an unknown id.
@@ -87,6 +90,9 @@ class KeyStore {
   void Refresh();
 
  private:
+  //! Stores a new key under `id`; nullopt when a key with that id exists.
+  std::optional<Created> Make(std::string id, Role role, std::vector<std::string> datasets,
+                              std::optional<int64_t> expires_ms, std::string name);
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
