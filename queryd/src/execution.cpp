@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -118,6 +119,14 @@ class TaskSignal final : public duckdb::ClientContextState {
   std::condition_variable cv_;
 };
 
+//! Whether `sql` may call setseed() (any spelling of the name).
+bool MentionsSetseed(std::string_view sql) {
+  constexpr std::string_view kName = "setseed";
+  const auto it = std::search(sql.begin(), sql.end(), kName.begin(), kName.end(),
+                              [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  return it != sql.end();
+}
+
 [[noreturn]] void FailClientGone() { Fail(ErrorCode::kCancelled, "the client disconnected; the query was cancelled"); }
 
 class QueryRun {
@@ -138,9 +147,11 @@ class QueryRun {
   }
 
   ~QueryRun() {
-    // The connection goes back to the pool only after a clean end, with its result closed.
+    // The connection goes back to the pool only after a clean end, with its result closed, and
+    // not after setseed(), which seeds random() on the connection for later queries (another
+    // caller's random() must not be predictable).
     result_.reset();
-    if (reusable_) ctx_.connections.Give(std::move(owned_con_));
+    if (reusable_ && !MentionsSetseed(request_.sql)) ctx_.connections.Give(std::move(owned_con_));
   }
   QueryRun(const QueryRun&) = delete;
   QueryRun& operator=(const QueryRun&) = delete;

@@ -1,12 +1,13 @@
 // Prepared plans reused per connection (queryd/src/plan_cache.h): a repeated query skips the
 // binder and planner, yet never answers from a version, a grant or a clock that changed since its
-// plan was made.
+// plan was made. And what else a pooled connection must not carry over.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "lakehouse/shared/error.h"
 #include "lakehouse/testing/errors.h"
@@ -153,6 +154,20 @@ TEST_F(PlanCacheTest, ErrorsAreTheSameWhetherOrNotAPlanWasCached) {
     EXPECT_EQ(CodeOf([&] { Run(failing); }, &message), ErrorCode::kInvalidArgument) << i;
     EXPECT_NE(message.find("x0"), std::string::npos) << message;
   }
+}
+
+//! What a pooled connection must not carry from one query to the next (its plans it may keep).
+using PooledConnectionTest = PlanCacheTest;
+
+TEST_F(PooledConnectionTest, SetseedDoesNotCarryOverToTheNextQuery) {
+  // setseed() seeds random() on its connection: pooled again, the next query there (another
+  // caller's) would draw the seeded, predictable sequence - the same value after every seeding.
+  std::vector<double> drawn;
+  for (int i = 0; i < 3; ++i) {
+    Run("SELECT setseed(0.5) AS s");
+    drawn.push_back(Run("SELECT random() AS r")["rows"][0][0].get<double>());
+  }
+  EXPECT_FALSE(drawn[0] == drawn[1] && drawn[1] == drawn[2]) << drawn[0];
 }
 
 }  // namespace
