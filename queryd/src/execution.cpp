@@ -17,8 +17,10 @@
 #include "duckdb/common/arrow/arrow_converter.hpp"
 #include "duckdb/common/vector_operations/vector_operations.hpp"
 #include "duckdb/main/client_context_state.hpp"
+#include "duckdb/main/config.hpp"
 #include "duckdb/main/stream_query_result.hpp"
 #include "duckdb/storage/buffer_manager.hpp"
+#include "arrow_memory.h"
 #include "encoders.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/telemetry.h"
@@ -76,6 +78,54 @@ struct ArrowHolder {
     if (schema.release) schema.release(&schema);
     if (array.release) array.release(&array);
   }
+};
+
+//! Whether DuckDB converts `type` (or a type inside it) through a registered Arrow extension, whose
+//! conversion may use the query's ClientContext: such results are converted on the query thread.
+bool UsesArrowExtension(const duckdb::DBConfig& config, const duckdb::LogicalType& type) {
+  using duckdb::LogicalTypeId;
+  switch (type.id()) {
+    case LogicalTypeId::LIST:
+      return UsesArrowExtension(config, duckdb::ListType::GetChildType(type));
+    case LogicalTypeId::ARRAY:
+      return UsesArrowExtension(config, duckdb::ArrayType::GetChildType(type));
+    case LogicalTypeId::MAP:
+      return UsesArrowExtension(config, duckdb::MapType::KeyType(type)) ||
+             UsesArrowExtension(config, duckdb::MapType::ValueType(type));
+    case LogicalTypeId::STRUCT:
+      for (auto& child : duckdb::StructType::GetChildTypes(type)) {
+        if (UsesArrowExtension(config, child.second)) return true;
+      }
+      return false;
+    default:
+      return config.HasArrowExtension(type);
+  }
+}
+
+//! Fetched chunks of a streaming result, converted to one Arrow batch on a pipeline thread
+//! (ADR 0012, sixth session): the query thread only fetches. A streaming result's chunks are
+//! DuckDB's own copies (its buffered collector copies every chunk, strings included), so they
+//! stay valid after the next Fetch and may move to another thread.
+class ChunkBatch final : public BatchSource {
+ public:
+  ChunkBatch(duckdb::vector<duckdb::unique_ptr<duckdb::DataChunk>> chunks, duckdb::idx_t rows,
+             const duckdb::vector<duckdb::LogicalType>& types, const duckdb::ClientProperties& properties)
+      : chunks_(std::move(chunks)), rows_(rows), types_(types), properties_(properties) {}
+
+  void Make(ArrowArray& batch) override {
+    duckdb::ArrowAppender appender(types_, rows_, properties_, {});
+    for (auto& chunk : chunks_) {
+      appender.Append(*chunk, 0, chunk->size(), chunk->size());
+      chunk.reset();  // freed as soon as it is converted
+    }
+    batch = appender.Finalize();
+  }
+
+ private:
+  duckdb::vector<duckdb::unique_ptr<duckdb::DataChunk>> chunks_;
+  duckdb::idx_t rows_;
+  const duckdb::vector<duckdb::LogicalType>& types_;   //!< the run's; it outlives the pipeline
+  const duckdb::ClientProperties& properties_;         //!< likewise
 };
 
 //! Wakes a query's thread when a task of its connection ends (ADR 0012, fifth session). DuckDB
@@ -264,10 +314,29 @@ class QueryRun {
     properties_ = con_.context->GetClientProperties();
     if (any_cast_) cast_chunk_.Initialize(duckdb::Allocator::DefaultAllocator(), export_types_);
     batch_rows_ = request_.format == ResultFormat::kArrow ? kArrowBatchRows : kTextBatchRows;
+    // After the first batch, a streaming result's chunks are converted to Arrow on the pipeline's
+    // threads (ChunkBatch) - unless a column is cast to text (a cast needs the ClientContext) or
+    // converted through an Arrow extension type (likewise).
+    const auto& config = duckdb::DBConfig::GetConfig(*con_.context);
+    convert_off_thread_ = result_->type == duckdb::QueryResultType::STREAM_RESULT && !any_cast_ &&
+                          std::none_of(types.begin(), types.end(),
+                                       [&](const duckdb::LogicalType& t) { return UsesArrowExtension(config, t); });
   }
 
-  //! Step 4: fetches chunks up to the request's limit and encodes them in batches.
+  //! Step 4: fetches chunks up to the request's limit and encodes them in batches. A failure stops
+  //! the pipeline here: its threads hold chunks and the run's types, and must not outlive the step.
   void StreamResult() {
+    KeepResultBuffersMapped();  // once per process (arrow_memory.h)
+    try {
+      StreamRows();
+    } catch (...) {
+      pipeline_.reset();  // drops what was not sent, joins its threads
+      chunks_.clear();
+      throw;
+    }
+  }
+
+  void StreamRows() {
     const uint64_t limit = request_.limit.value_or(std::numeric_limits<uint64_t>::max());
     auto last_poll = Clock::now();
     while (true) {
@@ -286,7 +355,11 @@ class QueryRun {
         stats_.truncated = true;
       }
       stats_.rows += count;
-      Append(ExportChunk(*chunk, count), count);
+      if (convert_off_thread_ && batches_ > 0) {
+        Collect(std::move(chunk));
+      } else {
+        Append(ExportChunk(*chunk, count), count);
+      }
       if (stats_.truncated || stats_.rows >= limit) {
         // Was the limit exactly the end? Only a further fetch could tell; report a cut when rows remain.
         if (!stats_.truncated) {
@@ -425,30 +498,57 @@ class QueryRun {
     if (appended_ + STANDARD_VECTOR_SIZE > batch_rows_) FlushBatch();
   }
 
+  //! Later batches of a streaming result: the chunks themselves go to the pipeline, whose threads
+  //! convert them to Arrow (ChunkBatch); batches end where Append ends them.
+  void Collect(duckdb::unique_ptr<duckdb::DataChunk> chunk) {
+    collected_ += chunk->size();
+    chunks_.push_back(std::move(chunk));
+    if (collected_ + STANDARD_VECTOR_SIZE > batch_rows_) FlushBatch();
+  }
+
   //! The first batch is encoded and sent here; later ones go to the pipeline (pipeline.h), whose
-  //! threads encode and send while this thread fetches and converts the next ones.
+  //! threads (convert,) encode and send while this thread fetches the next ones.
   void FlushBatch() {
-    if (!appender_ || appended_ == 0) return;
-    ArrowHolder holder;
-    holder.array = appender_->Finalize();
-    appender_.reset();
-    appended_ = 0;
-    if (batches_++ == 0) {
-      encoder_->Batch(holder.array);
+    if (!chunks_.empty()) {
+      auto source = std::make_unique<ChunkBatch>(std::move(chunks_), collected_, export_types_, properties_);
+      chunks_.clear();
+      collected_ = 0;
+      ++batches_;
+      if (!Pipeline().Push(std::move(source))) StopPipeline();
+    } else if (appender_ && appended_ > 0) {
+      ArrowHolder holder;
+      holder.array = appender_->Finalize();
+      appender_.reset();
+      appended_ = 0;
+      if (batches_++ == 0) {
+        encoder_->Batch(holder.array);
+      } else if (!Pipeline().Push(holder.array)) {
+        StopPipeline();
+      }
     } else {
-      if (!pipeline_) {
-        const bool text = request_.format != ResultFormat::kArrow;
-        pipeline_.emplace(*encoder_, out_, text, std::max(1, ctx_.config.threads), true);
-      }
-      if (!pipeline_->Push(holder.array)) {
-        pipeline_->Finish();  // rethrows an encoder's exception; else the write failed
-        pipeline_.reset();
-      }
+      return;
     }
     if (!pipeline_ && !out_.ok()) {
       client_gone_ = true;
       FailClientGone();
     }
+  }
+
+  BatchPipeline& Pipeline() {
+    if (!pipeline_) {
+      const bool text = request_.format != ResultFormat::kArrow;
+      // Arrow batches converted on the pipeline (or text encoded there) use several threads;
+      // sending is in order either way.
+      const int threads = text || convert_off_thread_ ? std::max(1, ctx_.config.threads) : 1;
+      pipeline_.emplace(*encoder_, out_, text, threads, true);
+    }
+    return *pipeline_;
+  }
+
+  //! A push was refused: a write failed or a pipeline thread threw.
+  void StopPipeline() {
+    pipeline_->Finish();  // rethrows a conversion's or an encoder's exception; else the write failed
+    pipeline_.reset();
   }
 
   //! Runs a step, turning DuckDB's exceptions into lakehouse errors.
@@ -525,6 +625,9 @@ class QueryRun {
   std::unique_ptr<Encoder> encoder_;
   duckdb::unique_ptr<duckdb::ArrowAppender> appender_;
   duckdb::idx_t appended_ = 0;
+  bool convert_off_thread_ = false;                               //!< see DescribeResult
+  duckdb::vector<duckdb::unique_ptr<duckdb::DataChunk>> chunks_;  //!< fetched for the next ChunkBatch
+  duckdb::idx_t collected_ = 0;                                   //!< rows in chunks_
   uint64_t batches_ = 0;
   std::optional<BatchPipeline> pipeline_;  //!< after out_ and encoder_: stopped before they go
   QueryStats stats_;
