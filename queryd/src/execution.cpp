@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "arrow_memory.h"
 #include "duckdb/common/arrow/arrow_appender.hpp"
 #include "duckdb/common/arrow/arrow_converter.hpp"
 #include "duckdb/common/vector_operations/vector_operations.hpp"
@@ -20,7 +21,6 @@
 #include "duckdb/main/config.hpp"
 #include "duckdb/main/stream_query_result.hpp"
 #include "duckdb/storage/buffer_manager.hpp"
-#include "arrow_memory.h"
 #include "encoders.h"
 #include "lakehouse/shared/error.h"
 #include "lakehouse/shared/telemetry.h"
@@ -124,8 +124,8 @@ class ChunkBatch final : public BatchSource {
  private:
   duckdb::vector<duckdb::unique_ptr<duckdb::DataChunk>> chunks_;
   duckdb::idx_t rows_;
-  const duckdb::vector<duckdb::LogicalType>& types_;   //!< the run's; it outlives the pipeline
-  const duckdb::ClientProperties& properties_;         //!< likewise
+  const duckdb::vector<duckdb::LogicalType>& types_;  //!< the run's; it outlives the pipeline
+  const duckdb::ClientProperties& properties_;        //!< likewise
 };
 
 //! Wakes a query's thread when a task of its connection ends (ADR 0012, fifth session). DuckDB

@@ -176,7 +176,8 @@ class RangeSource final : public BatchSource {
     duckdb::DataChunk chunk;
     chunk.Initialize(duckdb::Allocator::DefaultAllocator(), types);
     const auto rows = static_cast<duckdb::idx_t>(kPieceRows);
-    for (duckdb::idx_t i = 0; i < rows; ++i) chunk.SetValue(0, i, duckdb::Value::BIGINT(first_ + static_cast<int64_t>(i)));
+    for (duckdb::idx_t i = 0; i < rows; ++i)
+      chunk.SetValue(0, i, duckdb::Value::BIGINT(first_ + static_cast<int64_t>(i)));
     chunk.SetCardinality(rows);
     duckdb::ArrowAppender appender(types, rows, properties_, {});
     appender.Append(chunk, 0, rows, rows);
@@ -212,7 +213,9 @@ std::string RunPipeline(int batches, int fail_at, std::set<std::thread::id>& mak
     BatchPipeline pipeline(*encoder, out, true, 2, true);
     for (int b = 0; b < batches; ++b) {
       const auto delay = std::chrono::milliseconds(b % 2 == 0 ? 3 : 0);
-      if (!pipeline.Push(std::make_unique<RangeSource>(int64_t{b} * kPieceRows, delay, b == fail_at, properties, mu, makers))) break;
+      if (!pipeline.Push(
+              std::make_unique<RangeSource>(int64_t{b} * kPieceRows, delay, b == fail_at, properties, mu, makers)))
+        break;
     }
     try {
       pipeline.Finish();
