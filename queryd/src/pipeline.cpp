@@ -43,17 +43,20 @@ bool BatchPipeline::Push(std::unique_ptr<BatchSource> source) {
 }
 
 bool BatchPipeline::Enqueue(std::unique_ptr<Item> item) {
+  std::unique_ptr<Item> refused;
   {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return in_flight_ < kMaxInFlight || failed_; });
-    if (!failed_) {
+    if (failed_) {
+      refused = std::move(item);
+    } else {
       item->seq = next_seq_++;
       ++in_flight_;
       queue_.push_back(std::move(item));
     }
   }
-  if (item) {  // refused
-    Release(item->array);
+  if (refused) {
+    Release(refused->array);
     return false;
   }
   cv_.notify_all();
