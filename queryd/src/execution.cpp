@@ -16,7 +16,9 @@
 #include "arrow_memory.h"
 #include "duckdb/common/arrow/arrow_appender.hpp"
 #include "duckdb/common/arrow/arrow_converter.hpp"
+#include "duckdb/common/arrow/arrow_type_extension.hpp"
 #include "duckdb/common/vector_operations/vector_operations.hpp"
+#include "duckdb/function/table/arrow/arrow_duck_schema.hpp"
 #include "duckdb/main/client_context_state.hpp"
 #include "duckdb/main/config.hpp"
 #include "duckdb/main/stream_query_result.hpp"
@@ -80,25 +82,32 @@ struct ArrowHolder {
   }
 };
 
-//! Whether DuckDB converts `type` (or a type inside it) through a registered Arrow extension, whose
-//! conversion may use the query's ClientContext: such results are converted on the query thread.
-bool UsesArrowExtension(const duckdb::DBConfig& config, const duckdb::LogicalType& type) {
+//! Whether DuckDB's Arrow conversion of `type` (or of a type inside it) calls a registered Arrow
+//! extension's conversion function, which is given the query's ClientContext: such results are
+//! converted on the query thread. (BOOLEAN's `arrow.bool8` applies only with lossless conversion.)
+bool ConvertsWithContext(const duckdb::DBConfig& config, const duckdb::LogicalType& type, bool lossless) {
   using duckdb::LogicalTypeId;
   switch (type.id()) {
     case LogicalTypeId::LIST:
-      return UsesArrowExtension(config, duckdb::ListType::GetChildType(type));
+      return ConvertsWithContext(config, duckdb::ListType::GetChildType(type), lossless);
     case LogicalTypeId::ARRAY:
-      return UsesArrowExtension(config, duckdb::ArrayType::GetChildType(type));
+      return ConvertsWithContext(config, duckdb::ArrayType::GetChildType(type), lossless);
     case LogicalTypeId::MAP:
-      return UsesArrowExtension(config, duckdb::MapType::KeyType(type)) ||
-             UsesArrowExtension(config, duckdb::MapType::ValueType(type));
+      return ConvertsWithContext(config, duckdb::MapType::KeyType(type), lossless) ||
+             ConvertsWithContext(config, duckdb::MapType::ValueType(type), lossless);
     case LogicalTypeId::STRUCT:
       for (auto& child : duckdb::StructType::GetChildTypes(type)) {
-        if (UsesArrowExtension(config, child.second)) return true;
+        if (ConvertsWithContext(config, child.second, lossless)) return true;
       }
       return false;
-    default:
-      return config.HasArrowExtension(type);
+    case LogicalTypeId::BOOLEAN:
+      if (!lossless) return false;
+      [[fallthrough]];
+    default: {
+      if (!config.HasArrowExtension(type)) return false;
+      const auto data = config.GetArrowExtension(type).GetTypeExtension();
+      return data && data->duckdb_to_arrow != nullptr;
+    }
   }
 }
 
@@ -316,11 +325,13 @@ class QueryRun {
     batch_rows_ = request_.format == ResultFormat::kArrow ? kArrowBatchRows : kTextBatchRows;
     // After the first batch, a streaming result's chunks are converted to Arrow on the pipeline's
     // threads (ChunkBatch) - unless a column is cast to text (a cast needs the ClientContext) or
-    // converted through an Arrow extension type (likewise).
+    // converted by an Arrow extension's function (likewise).
     const auto& config = duckdb::DBConfig::GetConfig(*con_.context);
+    const bool lossless = properties_.arrow_lossless_conversion;
     convert_off_thread_ = result_->type == duckdb::QueryResultType::STREAM_RESULT && !any_cast_ &&
-                          std::none_of(types.begin(), types.end(),
-                                       [&](const duckdb::LogicalType& t) { return UsesArrowExtension(config, t); });
+                          std::none_of(types.begin(), types.end(), [&](const duckdb::LogicalType& t) {
+                            return ConvertsWithContext(config, t, lossless);
+                          });
   }
 
   //! Step 4: fetches chunks up to the request's limit and encodes them in batches. A failure stops
