@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ai_functions.h"
+#include "arrow_memory.h"
 #include "duckdb/parallel/task_scheduler.hpp"
 #include "execution.h"
 #include "lakehouse/catalogd/catalog.h"
@@ -59,6 +60,7 @@ class EngineImpl final : public QueryEngine {
                                 duckdb::Value(std::to_string(config.max_spill_total_bytes) + "B"));
     }
     InstallMemoryCap(db_config, config.max_memory_bytes);
+    KeepResultBuffersMapped();  // malloc keeps result batches' buffers mapped (arrow_memory.h), once per process
     // A lakehouse:// path of a dataset this engine has not resolved yet (another replica did):
     // resolve the head of the dataset its key names, then look again. db_ (and the file system
     // calling this) goes before resolver_.

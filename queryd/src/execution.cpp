@@ -16,8 +16,11 @@
 
 #include "duckdb/common/arrow/arrow_appender.hpp"
 #include "duckdb/common/arrow/arrow_converter.hpp"
+#include "duckdb/common/arrow/arrow_type_extension.hpp"
 #include "duckdb/common/vector_operations/vector_operations.hpp"
+#include "duckdb/function/table/arrow/arrow_duck_schema.hpp"
 #include "duckdb/main/client_context_state.hpp"
+#include "duckdb/main/config.hpp"
 #include "duckdb/main/stream_query_result.hpp"
 #include "duckdb/storage/buffer_manager.hpp"
 #include "encoders.h"
@@ -77,6 +80,61 @@ struct ArrowHolder {
     if (schema.release) schema.release(&schema);
     if (array.release) array.release(&array);
   }
+};
+
+//! Whether DuckDB's Arrow conversion of `type` (or of a type inside it) calls a registered Arrow
+//! extension's conversion function, which is given the query's ClientContext: such results are
+//! converted on the query thread. (BOOLEAN's `arrow.bool8` applies only with lossless conversion.)
+bool ConvertsWithContext(const duckdb::DBConfig& config, const duckdb::LogicalType& type, bool lossless) {
+  using duckdb::LogicalTypeId;
+  switch (type.id()) {
+    case LogicalTypeId::LIST:
+      return ConvertsWithContext(config, duckdb::ListType::GetChildType(type), lossless);
+    case LogicalTypeId::ARRAY:
+      return ConvertsWithContext(config, duckdb::ArrayType::GetChildType(type), lossless);
+    case LogicalTypeId::MAP:
+      return ConvertsWithContext(config, duckdb::MapType::KeyType(type), lossless) ||
+             ConvertsWithContext(config, duckdb::MapType::ValueType(type), lossless);
+    case LogicalTypeId::STRUCT:
+      for (auto& child : duckdb::StructType::GetChildTypes(type)) {
+        if (ConvertsWithContext(config, child.second, lossless)) return true;
+      }
+      return false;
+    case LogicalTypeId::BOOLEAN:
+      if (!lossless) return false;
+      [[fallthrough]];
+    default: {
+      if (!config.HasArrowExtension(type)) return false;
+      const auto data = config.GetArrowExtension(type).GetTypeExtension();
+      return data && data->duckdb_to_arrow != nullptr;
+    }
+  }
+}
+
+//! Fetched chunks of a streaming result, converted to one Arrow batch on a pipeline thread
+//! (ADR 0012, sixth session): the query thread only fetches. A streaming result's chunks are
+//! DuckDB's own copies (its buffered collector copies every chunk, strings included), so they
+//! stay valid after the next Fetch and may move to another thread.
+class ChunkBatch final : public BatchSource {
+ public:
+  ChunkBatch(duckdb::vector<duckdb::unique_ptr<duckdb::DataChunk>> chunks, duckdb::idx_t rows,
+             const duckdb::vector<duckdb::LogicalType>& types, const duckdb::ClientProperties& properties)
+      : chunks_(std::move(chunks)), rows_(rows), types_(types), properties_(properties) {}
+
+  void Make(ArrowArray& batch) override {
+    duckdb::ArrowAppender appender(types_, rows_, properties_, {});
+    for (auto& chunk : chunks_) {
+      appender.Append(*chunk, 0, chunk->size(), chunk->size());
+      chunk.reset();  // freed as soon as it is converted
+    }
+    batch = appender.Finalize();
+  }
+
+ private:
+  duckdb::vector<duckdb::unique_ptr<duckdb::DataChunk>> chunks_;
+  duckdb::idx_t rows_;
+  const duckdb::vector<duckdb::LogicalType>& types_;  //!< the run's; it outlives the pipeline
+  const duckdb::ClientProperties& properties_;        //!< likewise
 };
 
 //! Wakes a query's thread when a task of its connection ends (ADR 0012, fifth session). DuckDB
@@ -288,10 +346,30 @@ class QueryRun {
     properties_ = con_.context->GetClientProperties();
     if (any_cast_) cast_chunk_.Initialize(duckdb::Allocator::DefaultAllocator(), export_types_);
     batch_rows_ = request_.format == ResultFormat::kArrow ? kArrowBatchRows : kTextBatchRows;
+    // After the first batch, a streaming result's chunks are converted to Arrow on the pipeline's
+    // threads (ChunkBatch) - unless a column is cast to text (a cast needs the ClientContext) or
+    // converted by an Arrow extension's function (likewise).
+    const auto& config = duckdb::DBConfig::GetConfig(*con_.context);
+    const bool lossless = properties_.arrow_lossless_conversion;
+    convert_off_thread_ = result_->type == duckdb::QueryResultType::STREAM_RESULT && !any_cast_ &&
+                          std::none_of(types.begin(), types.end(), [&](const duckdb::LogicalType& t) {
+                            return ConvertsWithContext(config, t, lossless);
+                          });
   }
 
-  //! Step 4: fetches chunks up to the request's limit and encodes them in batches.
+  //! Step 4: fetches chunks up to the request's limit and encodes them in batches. A failure stops
+  //! the pipeline here: its threads hold chunks and the run's types, and must not outlive the step.
   void StreamResult() {
+    try {
+      StreamRows();
+    } catch (...) {
+      pipeline_.reset();  // drops what was not sent, joins its threads
+      chunks_.clear();
+      throw;
+    }
+  }
+
+  void StreamRows() {
     const uint64_t limit = request_.limit.value_or(std::numeric_limits<uint64_t>::max());
     auto last_poll = Clock::now();
     while (true) {
@@ -310,7 +388,11 @@ class QueryRun {
         stats_.truncated = true;
       }
       stats_.rows += count;
-      Append(ExportChunk(*chunk, count), count);
+      if (convert_off_thread_ && batches_ > 0) {
+        Collect(std::move(chunk));
+      } else {
+        Append(ExportChunk(*chunk, count), count);
+      }
       if (stats_.truncated || stats_.rows >= limit) {
         // Was the limit exactly the end? Only a further fetch could tell; report a cut when rows remain.
         if (!stats_.truncated) {
@@ -449,30 +531,57 @@ class QueryRun {
     if (appended_ + STANDARD_VECTOR_SIZE > batch_rows_) FlushBatch();
   }
 
+  //! Later batches of a streaming result: the chunks themselves go to the pipeline, whose threads
+  //! convert them to Arrow (ChunkBatch); batches end where Append ends them.
+  void Collect(duckdb::unique_ptr<duckdb::DataChunk> chunk) {
+    collected_ += chunk->size();
+    chunks_.push_back(std::move(chunk));
+    if (collected_ + STANDARD_VECTOR_SIZE > batch_rows_) FlushBatch();
+  }
+
   //! The first batch is encoded and sent here; later ones go to the pipeline (pipeline.h), whose
-  //! threads encode and send while this thread fetches and converts the next ones.
+  //! threads (convert,) encode and send while this thread fetches the next ones.
   void FlushBatch() {
-    if (!appender_ || appended_ == 0) return;
-    ArrowHolder holder;
-    holder.array = appender_->Finalize();
-    appender_.reset();
-    appended_ = 0;
-    if (batches_++ == 0) {
-      encoder_->Batch(holder.array);
+    if (!chunks_.empty()) {
+      auto source = std::make_unique<ChunkBatch>(std::move(chunks_), collected_, export_types_, properties_);
+      chunks_.clear();
+      collected_ = 0;
+      ++batches_;
+      if (!Pipeline().Push(std::move(source))) StopPipeline();
+    } else if (appender_ && appended_ > 0) {
+      ArrowHolder holder;
+      holder.array = appender_->Finalize();
+      appender_.reset();
+      appended_ = 0;
+      if (batches_++ == 0) {
+        encoder_->Batch(holder.array);
+      } else if (!Pipeline().Push(holder.array)) {
+        StopPipeline();
+      }
     } else {
-      if (!pipeline_) {
-        const bool text = request_.format != ResultFormat::kArrow;
-        pipeline_.emplace(*encoder_, out_, text, std::max(1, ctx_.config.threads), true);
-      }
-      if (!pipeline_->Push(holder.array)) {
-        pipeline_->Finish();  // rethrows an encoder's exception; else the write failed
-        pipeline_.reset();
-      }
+      return;
     }
     if (!pipeline_ && !out_.ok()) {
       client_gone_ = true;
       FailClientGone();
     }
+  }
+
+  BatchPipeline& Pipeline() {
+    if (!pipeline_) {
+      const bool text = request_.format != ResultFormat::kArrow;
+      // Arrow batches converted on the pipeline (or text encoded there) use several threads;
+      // sending is in order either way.
+      const int threads = text || convert_off_thread_ ? std::max(1, ctx_.config.threads) : 1;
+      pipeline_.emplace(*encoder_, out_, text, threads, true);
+    }
+    return *pipeline_;
+  }
+
+  //! A push was refused: a write failed or a pipeline thread threw.
+  void StopPipeline() {
+    pipeline_->Finish();  // rethrows a conversion's or an encoder's exception; else the write failed
+    pipeline_.reset();
   }
 
   //! Runs a step, turning DuckDB's exceptions into lakehouse errors.
@@ -550,6 +659,9 @@ class QueryRun {
   std::unique_ptr<Encoder> encoder_;
   duckdb::unique_ptr<duckdb::ArrowAppender> appender_;
   duckdb::idx_t appended_ = 0;
+  bool convert_off_thread_ = false;                               //!< see DescribeResult
+  duckdb::vector<duckdb::unique_ptr<duckdb::DataChunk>> chunks_;  //!< fetched for the next ChunkBatch
+  duckdb::idx_t collected_ = 0;                                   //!< rows in chunks_
   uint64_t batches_ = 0;
   std::optional<BatchPipeline> pipeline_;  //!< after out_ and encoder_: stopped before they go
   QueryStats stats_;

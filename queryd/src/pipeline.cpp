@@ -14,7 +14,7 @@ void Release(ArrowArray& array) {
 
 BatchPipeline::BatchPipeline(Encoder& encoder, Output& out, bool text, int threads, bool rows_before)
     : encoder_(encoder), out_(out), text_(text), rows_before_(rows_before) {
-  const int count = text ? std::max(1, threads) : 1;
+  const int count = std::max(1, threads);
   for (int i = 0; i < count; ++i) threads_.emplace_back([this] { Work(); });
 }
 
@@ -33,21 +33,40 @@ bool BatchPipeline::Push(ArrowArray& batch) {
   auto item = std::make_unique<Item>();
   item->array = batch;
   batch.release = nullptr;  // ours now
+  return Enqueue(std::move(item));
+}
+
+bool BatchPipeline::Push(std::unique_ptr<BatchSource> source) {
+  auto item = std::make_unique<Item>();
+  item->source = std::move(source);
+  return Enqueue(std::move(item));
+}
+
+bool BatchPipeline::Enqueue(std::unique_ptr<Item> item) {
+  std::unique_ptr<Item> refused;
   {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return in_flight_ < kMaxInFlight || failed_; });
-    if (!failed_) {
+    if (failed_) {
+      refused = std::move(item);
+    } else {
       item->seq = next_seq_++;
       ++in_flight_;
       queue_.push_back(std::move(item));
     }
   }
-  if (item) {  // refused
-    Release(item->array);
+  if (refused) {
+    Release(refused->array);
     return false;
   }
   cv_.notify_all();
   return true;
+}
+
+void BatchPipeline::Fail() {
+  std::lock_guard lock(mu_);
+  if (!error_) error_ = std::current_exception();
+  failed_ = true;
 }
 
 void BatchPipeline::Finish() {
@@ -73,6 +92,15 @@ void BatchPipeline::Work() {
       queue_.pop_front();
       skip = failed_;
     }
+    if (item->source && !skip) {
+      try {
+        item->source->Make(item->array);  // e.g. DuckDB's chunks converted to Arrow, here
+      } catch (...) {
+        Fail();
+        skip = true;
+      }
+    }
+    item->source.reset();  // the chunks are freed on this thread too
     if (text_ && !skip) {
       try {
         // Sized like the batches before (a growing string copied each batch ~twice over).
@@ -81,9 +109,7 @@ void BatchPipeline::Work() {
         const size_t hint = item->text.size() + item->text.size() / 8;
         if (hint > text_hint_.load(std::memory_order_relaxed)) text_hint_.store(hint, std::memory_order_relaxed);
       } catch (...) {
-        std::lock_guard lock(mu_);
-        if (!error_) error_ = std::current_exception();
-        failed_ = true;
+        Fail();
       }
       Release(item->array);  // the text is all that is sent
     }
@@ -115,9 +141,8 @@ void BatchPipeline::Send(Item& item) {
     }
     ok = out_.ok();
   } catch (...) {
-    std::lock_guard lock(mu_);
-    if (!error_) error_ = std::current_exception();
-    ok = false;
+    Fail();
+    return;
   }
   if (!ok) {
     std::lock_guard lock(mu_);
