@@ -29,26 +29,6 @@ namespace {
 
 using lakehouse::testing::CodeOf;
 
-//! Keeps every byte and which threads wrote them.
-class RecordingSink final : public ResultSink {
- public:
-  void Begin(std::string_view) override {}
-  bool Write(std::string_view bytes) override {
-    std::lock_guard lock(mu);
-    if (fail_after_writes >= 0 && writes >= fail_after_writes) return false;
-    ++writes;
-    body.append(bytes);
-    writers.insert(std::this_thread::get_id());
-    return true;
-  }
-  bool ClientGone() override { return false; }
-  std::mutex mu;
-  std::string body;
-  std::set<std::thread::id> writers;
-  int writes = 0;
-  int fail_after_writes = -1;  //!< refuse writes after this many (a client that left)
-};
-
 //! Reads an Arrow result back: checks each row's id is the next one, and the name that goes with it.
 struct ArrowRows {
   int64_t rows = 0;

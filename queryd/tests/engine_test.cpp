@@ -291,27 +291,11 @@ TEST_F(SandboxTest, ConnectionsAreReusedWithoutCarryingAQuerysStateOver) {
   EXPECT_GE(stack_->engine->Health()["connections"]["idle"].get<uint64_t>(), 1u);
 }
 
-//! Records which threads wrote (the encode-and-send pipeline writes from its own; pipeline.h).
-class ThreadRecordingSink final : public ResultSink {
- public:
-  void Begin(std::string_view) override {}
-  bool Write(std::string_view bytes) override {
-    std::lock_guard lock(mu);
-    body.append(bytes);
-    writers.insert(std::this_thread::get_id());
-    return true;
-  }
-  bool ClientGone() override { return false; }
-  std::mutex mu;
-  std::string body;
-  std::set<std::thread::id> writers;
-};
-
 TEST_F(SandboxTest, LargeResultsAreEncodedAndSentOffTheQueryThreadInOrder) {
   const std::string sql =
       "SELECT range AS a, 'row ' || range AS b, (range * 0.01)::DECIMAL(18,2) AS c FROM range(200000) ORDER BY a";
   for (auto format : {ResultFormat::kJson, ResultFormat::kNdjson, ResultFormat::kCsv, ResultFormat::kArrow}) {
-    ThreadRecordingSink sink;
+    RecordingSink sink;
     QueryRequest request;
     request.sql = sql;
     request.format = format;

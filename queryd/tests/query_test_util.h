@@ -4,7 +4,10 @@
 #include <duckdb.h>
 
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lakehouse/catalogd/catalog.h"
@@ -16,6 +19,26 @@
 namespace lakehouse::queryd::testing {
 
 using lakehouse::testing::StringSink;
+
+//! Keeps every byte and which threads wrote them.
+class RecordingSink final : public ResultSink {
+ public:
+  void Begin(std::string_view) override {}
+  bool Write(std::string_view bytes) override {
+    std::lock_guard lock(mu);
+    if (fail_after_writes >= 0 && writes >= fail_after_writes) return false;
+    ++writes;
+    body.append(bytes);
+    writers.insert(std::this_thread::get_id());
+    return true;
+  }
+  bool ClientGone() override { return false; }
+  std::mutex mu;
+  std::string body;
+  std::set<std::thread::id> writers;
+  int writes = 0;
+  int fail_after_writes = -1;  //!< refuse writes after this many (a client that left)
+};
 
 //! A DuckDB used only to produce Parquet files for test datasets.
 class ParquetMaker {
