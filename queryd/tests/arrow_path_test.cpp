@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -127,10 +128,9 @@ TEST_F(ArrowPathTest, ResultBuffersStayMappedBetweenBatches) {
   RecordingSink sink;
   Run(sink, ResultFormat::kArrow, 100000);
   const size_t mapped = mallinfo2().hblks;
-  void* block = std::malloc(size_t{24} << 20);
+  const std::unique_ptr<void, decltype(&std::free)> block(std::malloc(size_t{24} << 20), &std::free);
   ASSERT_NE(block, nullptr);
   EXPECT_EQ(mallinfo2().hblks, mapped) << "a 24 MiB block was mmap'ed (glibc's default threshold: 128 KiB)";
-  std::free(block);
 #endif
 }
 

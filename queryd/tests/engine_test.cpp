@@ -338,6 +338,7 @@ TEST_F(SandboxTest, ConcurrentQueriesSeeWholeVersionsWhileCommitsLand) {
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0};
   std::vector<std::thread> readers;
+  readers.reserve(4);
   for (int t = 0; t < 4; ++t) {
     readers.emplace_back([&] {
       int64_t last = 0;
