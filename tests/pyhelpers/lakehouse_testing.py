@@ -54,18 +54,24 @@ QUERYD_REPLICAS = int(os.environ.get("LAKEHOUSE_TEST_QUERYD_REPLICAS", "2"))
 DEPLOY_SERVICES = os.environ.get("LAKEHOUSE_TEST_SERVICES", "storaged,catalogd,ingest").split(",")
 
 
-def deploy_port() -> int:
+def deploy_port(taken=None) -> int:
     """A free 127.0.0.1 port below the kernel's ephemeral range (32768+), where outgoing connections
-    take their local ports: a deployment's processes bind theirs seconds after they were picked."""
+    take their local ports: a deployment's processes bind theirs seconds after they were picked.
+    `taken`: ports picked already for the same deployment (none of them is picked again; the port is
+    added to it)."""
     import random
     while True:
         port = random.randint(20000, 32000)
+        if taken is not None and port in taken:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
-                return port
             except OSError:
                 continue
+        if taken is not None:
+            taken.add(port)
+        return port
 
 
 def write_deployment(path, port, ai=False, replicas=None, restart_backoff_ms=500):
@@ -73,10 +79,13 @@ def write_deployment(path, port, ai=False, replicas=None, restart_backoff_ms=500
     port with its own metrics listener. Returns {role: address} and {role: metrics address} (queryd: lists)."""
     replicas = QUERYD_REPLICAS if replicas is None else replicas
     roles = list(DEPLOY_SERVICES) + (["aibridge", "search"] if ai else [])
-    services = {r: f"127.0.0.1:{deploy_port()}" for r in roles}
-    services["queryd"] = [f"127.0.0.1:{deploy_port()}" for _ in range(replicas)]
-    metrics = {r: f"127.0.0.1:{deploy_port()}" for r in roles}
-    metrics["queryd"] = [f"127.0.0.1:{deploy_port()}" for _ in range(replicas)]
+    # Distinct ports: picked at random one by one, two listeners of one deployment drew the same port
+    # now and then (a process then failed to bind it, and a stranger answered there).
+    taken = {port}
+    services = {r: f"127.0.0.1:{deploy_port(taken)}" for r in roles}
+    services["queryd"] = [f"127.0.0.1:{deploy_port(taken)}" for _ in range(replicas)]
+    metrics = {r: f"127.0.0.1:{deploy_port(taken)}" for r in roles}
+    metrics["queryd"] = [f"127.0.0.1:{deploy_port(taken)}" for _ in range(replicas)]
 
     def toml_value(v):
         return "[" + ", ".join(f'"{x}"' for x in v) + "]" if isinstance(v, list) else f'"{v}"'
