@@ -297,7 +297,7 @@ class QueryRun {
   void StartResult(const PlanCache::Plan* plan, duckdb::unique_ptr<duckdb::SQLStatement> statement) {
     duckdb::unique_ptr<duckdb::PendingQueryResult> pending;
     if (plan != nullptr) {
-      pending = plans_.Start(*plan);
+      pending = plans_.Start(*con_.context, *plan);
     } else if (request_.format != ResultFormat::kParquet && PlanCache::MayPrepare(*statement)) {
       pending = plans_.Start(*con_.context, request_.sql, std::move(statement));  // and cached when it may be
     } else {

@@ -76,13 +76,15 @@ duckdb::unique_ptr<duckdb::PendingQueryResult> PlanCache::Start(duckdb::ClientCo
   uncacheable_ = false;
   {
     const FlagScope preparing(preparing_);
-    plan.statement = context.Prepare(std::move(statement));
+    auto prepared = context.Prepare(std::move(statement));
+    if (prepared->HasError()) return duckdb::make_uniq<duckdb::PendingQueryResult>(prepared->error);
+    plan.data = prepared->data;
+    plan.query = prepared->query;
   }
-  if (plan.statement->HasError()) return duckdb::make_uniq<duckdb::PendingQueryResult>(plan.statement->error);
   plan.dependencies = std::move(bound_);
   bound_.clear();
 
-  auto& properties = plan.statement->data->properties;
+  auto& properties = plan.data->properties;
   bool cacheable =
       !uncacheable_ && sql.size() <= kMaxSqlBytes && properties.bound_all_parameters && properties.parameter_count == 0;
   if (cacheable && properties.always_require_rebind) {
@@ -101,17 +103,24 @@ duckdb::unique_ptr<duckdb::PendingQueryResult> PlanCache::Start(duckdb::ClientCo
 
   if (!cacheable) {
     counters_->uncacheable.fetch_add(1, std::memory_order_relaxed);
-    return Start(plan);  // the pending query holds the prepared data; the statement may go
+    return Start(context, plan);  // the pending query holds the prepared data; the plan may go
   }
   counters_->prepared.fetch_add(1, std::memory_order_relaxed);
   plan.last_used = ++uses_;
-  return Start(Keep(sql, std::move(plan)));
+  return Start(context, Keep(sql, std::move(plan)));
 }
 
-duckdb::unique_ptr<duckdb::PendingQueryResult> PlanCache::Start(const Plan& plan) {
+duckdb::unique_ptr<duckdb::PendingQueryResult> PlanCache::Start(duckdb::ClientContext& context, const Plan& plan) {
+  // What PreparedStatement::PendingQuery does for a statement without parameters.
+  duckdb::case_insensitive_map_t<duckdb::BoundParameterData> no_parameters;
+  duckdb::PendingQueryParameters parameters;
+  parameters.parameters = &no_parameters;
+  const bool streams = plan.data->properties.output_type == duckdb::QueryResultOutputType::ALLOW_STREAMING;
+  parameters.query_parameters.output_type =
+      streams ? duckdb::QueryResultOutputType::ALLOW_STREAMING : duckdb::QueryResultOutputType::FORCE_MATERIALIZED;
+  auto data = plan.data;  // DuckDB may swap in a re-bound copy: the cached plan stays as it is
   starting_ = &plan;
-  duckdb::vector<duckdb::Value> no_parameters;
-  auto pending = plan.statement->PendingQuery(no_parameters, true);
+  auto pending = context.PendingQuery(plan.query, data, parameters);
   starting_ = nullptr;
   return pending;
 }

@@ -66,7 +66,10 @@ class PlanCache final : public duckdb::ClientContextState {
     bool head;
   };
   struct Plan {
-    duckdb::unique_ptr<duckdb::PreparedStatement> statement;
+    //! The prepared statement's data, not the PreparedStatement: that holds its ClientContext,
+    //! which holds this cache - a cycle that would keep a dropped connection alive for ever.
+    duckdb::shared_ptr<duckdb::PreparedStatementData> data;
+    std::string query;
     std::vector<Dependency> dependencies;
     uint64_t last_used = 0;
   };
@@ -78,8 +81,8 @@ class PlanCache final : public duckdb::ClientContextState {
   //! prepared, and cached when it may be.
   duckdb::unique_ptr<duckdb::PendingQueryResult> Start(duckdb::ClientContext& context, const std::string& sql,
                                                        duckdb::unique_ptr<duckdb::SQLStatement> statement);
-  //! Starts a plan Find returned.
-  duckdb::unique_ptr<duckdb::PendingQueryResult> Start(const Plan& plan);
+  //! Starts a plan Find returned, on `context` (the connection's).
+  duckdb::unique_ptr<duckdb::PendingQueryResult> Start(duckdb::ClientContext& context, const Plan& plan);
 
   // Called by the resolver while a statement is being prepared (Preparing() is this).
   //! True while the probe runs: the resolver then answers an empty relation of the dataset's columns.
