@@ -209,7 +209,12 @@ class QueryRun {
     // not after setseed(), which seeds random() on the connection for later queries (another
     // caller's random() must not be predictable).
     result_.reset();
-    if (reusable_ && !MentionsSetseed(request_.sql)) ctx_.connections.Give(std::move(owned_con_));
+    if (reusable_ && !MentionsSetseed(request_.sql)) {
+      plans_.Finished();  // the run's operator states (hash tables, sort runs) are freed now
+      ctx_.connections.Give(std::move(owned_con_));
+    } else {
+      ConnectionPool::Close(std::move(owned_con_));
+    }
   }
   QueryRun(const QueryRun&) = delete;
   QueryRun& operator=(const QueryRun&) = delete;

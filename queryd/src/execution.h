@@ -27,6 +27,12 @@ namespace lakehouse::queryd {
 class ConnectionPool {
  public:
   ConnectionPool(duckdb::DuckDB& db, size_t max_idle) : db_(db), max_idle_(max_idle) {}
+  ~ConnectionPool() {
+    for (auto& con : idle_) Close(std::move(con));
+  }
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
   std::unique_ptr<duckdb::Connection> Take() {
     {
       std::lock_guard lock(mu_);
@@ -41,8 +47,19 @@ class ConnectionPool {
   }
   //! Keeps `con` for a later query (or drops it when max_idle are kept already).
   void Give(std::unique_ptr<duckdb::Connection> con) {
-    std::lock_guard lock(mu_);
-    if (idle_.size() < max_idle_) idle_.push_back(std::move(con));
+    {
+      std::lock_guard lock(mu_);
+      if (idle_.size() < max_idle_) {
+        idle_.push_back(std::move(con));
+        return;
+      }
+    }
+    Close(std::move(con));
+  }
+  //! Closes a connection that is not pooled: its cached plans go first, while their context is
+  //! whole (a plan's operator states need it; DuckDB frees a prepared statement before its context).
+  static void Close(std::unique_ptr<duckdb::Connection> con) {
+    if (con) PlanCache::Clear(*con->context);
   }
   size_t idle() const {
     std::lock_guard lock(mu_);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "duckdb/execution/physical_operator.hpp"
+#include "duckdb/execution/physical_plan_generator.hpp"
 #include "duckdb/main/prepared_statement_data.hpp"
 
 namespace lakehouse::queryd {
@@ -119,10 +121,36 @@ duckdb::unique_ptr<duckdb::PendingQueryResult> PlanCache::Start(duckdb::ClientCo
   parameters.query_parameters.output_type =
       streams ? duckdb::QueryResultOutputType::ALLOW_STREAMING : duckdb::QueryResultOutputType::FORCE_MATERIALIZED;
   auto data = plan.data;  // DuckDB may swap in a re-bound copy: the cached plan stays as it is
+  running_ = plan.data;
   starting_ = &plan;
   auto pending = context.PendingQuery(plan.query, data, parameters);
   starting_ = nullptr;
   return pending;
+}
+
+namespace {
+
+//! Frees what a run left in a plan's operators (DuckDB resets them only when the plan runs again).
+void ResetStates(const duckdb::PhysicalOperator& op) {
+  auto& mutable_op = const_cast<duckdb::PhysicalOperator&>(op);  // NOLINT(cppcoreguidelines-pro-type-const-cast): ours
+  mutable_op.sink_state.reset();
+  mutable_op.op_state.reset();
+  for (const auto& child : op.GetChildren()) ResetStates(child.get());
+}
+
+}  // namespace
+
+void PlanCache::Finished() {
+  if (!running_) return;
+  if (running_->physical_plan) ResetStates(running_->physical_plan->Root());
+  running_.reset();
+}
+
+void PlanCache::Clear(duckdb::ClientContext& context) {
+  auto cache = context.registered_state->Get<PlanCache>(kPlanCacheKey);
+  if (!cache) return;
+  cache->running_.reset();
+  cache->plans_.clear();
 }
 
 const PlanCache::Plan& PlanCache::Keep(const std::string& sql, Plan plan) {

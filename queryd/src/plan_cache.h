@@ -81,6 +81,14 @@ class PlanCache final : public duckdb::ClientContextState {
   //! prepared, and cached when it may be.
   duckdb::unique_ptr<duckdb::PendingQueryResult> Start(duckdb::ClientContext& context, const std::string& sql,
                                                        duckdb::unique_ptr<duckdb::SQLStatement> statement);
+  //! The query started last has ended cleanly (its result is closed): the operator states its run left in
+  //! its cached plan (DuckDB keeps a plan's sink states until the plan runs again) are freed, so a
+  //! cached plan holds no hash table or sorted data between runs.
+  void Finished();
+  //! Drops every plan of `context`'s connection; call before the connection is destroyed (a plan's
+  //! operator states must go while their context is whole).
+  static void Clear(duckdb::ClientContext& context);
+
   //! Starts a plan Find returned, on `context` (the connection's).
   duckdb::unique_ptr<duckdb::PendingQueryResult> Start(duckdb::ClientContext& context, const Plan& plan);
 
@@ -113,6 +121,8 @@ class PlanCache final : public duckdb::ClientContextState {
   std::vector<Dependency> bound_;
   //! The plan being started (its objects are listed again in OnExecutePrepared).
   const Plan* starting_ = nullptr;
+  //! The cached plan run last, until Finished().
+  duckdb::shared_ptr<duckdb::PreparedStatementData> running_;
 };
 
 }  // namespace lakehouse::queryd
