@@ -18,7 +18,6 @@ own server on the same data, requests alternate between all engines.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import statistics
@@ -61,33 +60,19 @@ def duckdb_engine(data: Path):
 def lakehouse_engine(port: int):
     client = peers.Http(port)
 
-    def post(sql, fmt):
+    def post(sql, fmt, read=None):
+        """The result's size: the body's bytes, or what `read` returns of the response as it arrives."""
         body = json.dumps({"sql": sql, "format": fmt, "timeout_ms": 600000}).encode()
-        status, data = client.post("/api/v1/query", body, {"Content-Type": "application/json"})
+        status, data = client.post("/api/v1/query", body, {"Content-Type": "application/json"}, read)
         if status != 200:
             raise RuntimeError(f"lakehouse HTTP {status}: {data[:300]!r}")
-        return len(data)
+        return len(data) if read is None else data
 
-    def to_table(sql):
+    def table_nbytes(resp):
         """The Arrow stream read by pyarrow as it arrives (no whole-body bytes object first)."""
         import pyarrow as pa
 
-        body = json.dumps({"sql": sql, "format": "arrow", "timeout_ms": 600000}).encode()
-        for attempt in (0, 1):  # as peers.Http.post: one reconnect of an idle keep-alive connection
-            try:
-                client.conn.request("POST", "/api/v1/query", body=body, headers={"Content-Type": "application/json"})
-                resp = client.conn.getresponse()
-                break
-            except (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest):
-                client.conn.close()
-                client.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-                if attempt:
-                    raise
-        if resp.status != 200:
-            raise RuntimeError(f"lakehouse HTTP {resp.status}: {resp.read()[:300]!r}")
-        table = pa.ipc.open_stream(resp).read_all()
-        resp.read()  # the end of the chunked body: the connection is reused
-        return table.nbytes
+        return pa.ipc.open_stream(resp).read_all().nbytes
 
     def stream():
         body = json.dumps({"sql": STREAM, "format": "arrow", "timeout_ms": 600000})
@@ -101,7 +86,7 @@ def lakehouse_engine(port: int):
     return {
         "stream": stream,
         "select_arrow": lambda: post(SELECT, "arrow"),
-        "select_arrow>table": lambda: to_table(SELECT),
+        "select_arrow>table": lambda: post(SELECT, "arrow", table_nbytes),
         "select_json": lambda: post(SELECT, "json"),
         "select_csv": lambda: post(SELECT, "csv"),
         "count": lambda: post(COUNT, "json"),

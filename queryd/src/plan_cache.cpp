@@ -97,8 +97,7 @@ duckdb::unique_ptr<duckdb::PendingQueryResult> PlanCache::Start(duckdb::ClientCo
       const FlagScope preparing(preparing_);
       const FlagScope probing(probing_);
       auto probe = context.Prepare(std::move(probe_statement));
-      cacheable = !probe->HasError() && !probe->data->properties.always_require_rebind;
-      bound_.clear();
+      cacheable = !probe->HasError() && !probe->data->properties.always_require_rebind;  // it records nothing
     }
     if (cacheable) properties.always_require_rebind = false;
   }
